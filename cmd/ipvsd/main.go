@@ -1,0 +1,23 @@
+// Command ipvsd turns Linux IPVS into a node load balancer: a reconciler
+// that makes the kernel's virtual servers match a desired state built from
+// Kubernetes Services or a standalone YAML file.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ipvsd/ipvsd/cmd/ipvsd/app"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return app.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}

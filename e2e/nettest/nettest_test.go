@@ -1,0 +1,59 @@
+package nettest
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { os.Exit(RunIsolated(m)) }
+
+// Two namespaces hang off this (isolated) namespace; servers in one answer
+// clients in the other through it, which exercises namespace switching for
+// listeners and dialers, veth set-up and the default routes.
+func TestPeersTalkThroughCaller(t *testing.T) {
+	writeSysctl(t, "/proc/sys/net/ipv4/ip_forward", "1")
+	srv := NewPeer(t, "nt-srv", "10.77.1.2", "10.77.1.1")
+	cli := NewPeer(t, "nt-cli", "10.77.2.2", "10.77.2.1")
+	srv.ServeHTTP(t, 8080, "srv-http")
+	srv.ServeTCP(t, 9000, "srv-tcp")
+	srv.ServeUDP(t, 9001, "srv-udp")
+
+	body, err := cli.HTTPGet(fmt.Sprintf("http://%s:8080/", srv.Addr), 5*time.Second)
+	if err != nil || body != "srv-http" {
+		t.Fatalf("HTTP: got %q, %v; want srv-http", body, err)
+	}
+	hello, c, err := cli.TCPHello(fmt.Sprintf("%s:9000", srv.Addr), 5*time.Second)
+	if err != nil || hello != "srv-tcp" {
+		t.Fatalf("TCP: got %q, %v; want srv-tcp", hello, err)
+	}
+	c.Close()
+	reply, err := cli.UDPExchange(fmt.Sprintf("%s:9001", srv.Addr), "ping", 5*time.Second)
+	if err != nil || reply != "srv-udp" {
+		t.Fatalf("UDP: got %q, %v; want srv-udp", reply, err)
+	}
+	// The client must really be in its namespace: its own address is not
+	// local to the caller's namespace, and the server sees it as the source.
+	if _, err := cli.HTTPGet("http://10.77.2.1:1/", time.Second); err == nil {
+		t.Fatal("a port nobody listens on answered")
+	}
+}
+
+func TestIPv6Peer(t *testing.T) {
+	writeSysctl(t, "/proc/sys/net/ipv6/conf/all/forwarding", "1")
+	srv := NewPeer(t, "nt-srv6", "fd77:1::2", "fd77:1::1")
+	srv.ServeHTTP(t, 8080, "v6")
+	// From the caller's namespace straight to the peer.
+	body, err := (&NS{Name: "caller"}).directGet(fmt.Sprintf("http://[%s]:8080/", srv.Addr))
+	if err != nil || body != "v6" {
+		t.Fatalf("got %q, %v", body, err)
+	}
+}
+
+func writeSysctl(t *testing.T, path, v string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,274 @@
+// Package ipvs is ipvsd's model of the kernel's IP Virtual Server table and
+// the narrow interface through which everything else reads and writes it.
+//
+// The types here are plain, comparable values: a virtual server is
+// identified by its Key, a real server within it by its DestKey. Kernel
+// quirks (the hashed flag the kernel reports but refuses to be given, fwmark
+// services' zero address, per-scheduler flag names) are hidden in this
+// package's conversions and never leak to callers.
+package ipvs
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+)
+
+// Protocol is an IP protocol number that IPVS can balance.
+type Protocol uint16
+
+const (
+	TCP  Protocol = 6
+	UDP  Protocol = 17
+	SCTP Protocol = 132
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case TCP:
+		return "TCP"
+	case UDP:
+		return "UDP"
+	case SCTP:
+		return "SCTP"
+	}
+	return "proto-" + strconv.Itoa(int(p))
+}
+
+// ParseProtocol accepts tcp, udp and sctp in any case.
+func ParseProtocol(s string) (Protocol, error) {
+	switch s {
+	case "tcp", "TCP":
+		return TCP, nil
+	case "udp", "UDP":
+		return UDP, nil
+	case "sctp", "SCTP":
+		return SCTP, nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q (want tcp, udp or sctp)", s)
+}
+
+// Family is an address family: IPv4 or IPv6.
+type Family uint8
+
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+func (f Family) String() string {
+	if f == IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// FamilyOf returns the family of a (non-mapped) address.
+func FamilyOf(a netip.Addr) Family {
+	if a.Is4() || a.Is4In6() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// Key identifies a virtual server: either address+protocol+port, or a
+// firewall mark (then Address is invalid, Protocol and Port are zero, and
+// Family says which family of packets the mark selects).
+type Key struct {
+	Family   Family
+	Address  netip.Addr
+	Protocol Protocol
+	Port     uint16
+	FWMark   uint32
+}
+
+// IsFWMark reports whether the key names a firewall-mark service.
+func (k Key) IsFWMark() bool { return k.FWMark != 0 }
+
+// String renders the key the way ipvsadm names services in its options:
+// TCP 192.0.2.1:80, UDP [2001:db8::1]:53, FWM 42 (IPv6).
+func (k Key) String() string {
+	if k.IsFWMark() {
+		if k.Family == IPv6 {
+			return fmt.Sprintf("FWM %d IPv6", k.FWMark)
+		}
+		return fmt.Sprintf("FWM %d", k.FWMark)
+	}
+	return fmt.Sprintf("%s %s", k.Protocol, netip.AddrPortFrom(k.Address, k.Port))
+}
+
+// Less orders keys as a stable, human-friendly listing: by kind (address
+// services before fwmark services), family, address, protocol, port, mark.
+func (k Key) Less(o Key) bool {
+	if k.IsFWMark() != o.IsFWMark() {
+		return !k.IsFWMark()
+	}
+	if k.Family != o.Family {
+		return k.Family < o.Family
+	}
+	if c := k.Address.Compare(o.Address); c != 0 {
+		return c < 0
+	}
+	if k.Protocol != o.Protocol {
+		return k.Protocol < o.Protocol
+	}
+	if k.Port != o.Port {
+		return k.Port < o.Port
+	}
+	return k.FWMark < o.FWMark
+}
+
+// Flags are a virtual server's scheduling flags, named as ipvsadm names
+// them. The kernel uses the same three bits (IP_VS_SVC_F_SCHED1..3) for
+// different meanings depending on the scheduler: sh-fallback and
+// mh-fallback are one bit, sh-port and mh-port another. We keep the names
+// apart so a config can say what it means, and map them to bits only when
+// talking to the kernel.
+type Flags uint32
+
+const (
+	// FlagPersistent makes the service persistent (IP_VS_SVC_F_PERSISTENT).
+	// It is implied by a non-zero Timeout; callers need not set it.
+	FlagPersistent Flags = 1 << iota
+	FlagOnePacket        // ops: one-packet scheduling (UDP)
+	FlagSHFallback       // sh-fallback
+	FlagSHPort           // sh-port
+	FlagMHFallback       // mh-fallback
+	FlagMHPort           // mh-port
+	// FlagSched3 is the third scheduler bit, which no scheduler in the
+	// kernel uses today; kept so unknown bits survive a round trip.
+	FlagSched3
+)
+
+// Service is a virtual server: its key and its scheduling parameters.
+type Service struct {
+	Key
+	// Scheduler is the IPVS scheduler name (rr, wrr, lc, wlc, lblc, lblcr,
+	// dh, sh, sed, nq, mh, fo, ovf, twos).
+	Scheduler string
+	Flags     Flags
+	// Timeout is the persistence timeout in seconds; zero means not
+	// persistent.
+	Timeout uint32
+	// Netmask is the persistence granularity as a prefix length (32 or 128
+	// means per client address). Zero means the family's full length.
+	Netmask uint8
+	// PEName is the persistence engine ("sip"), usually empty.
+	PEName string
+	// Stats are read from the kernel; ignored when writing.
+	Stats Stats
+}
+
+// Forwarding is a real server's packet forwarding method.
+type Forwarding uint8
+
+const (
+	Masquerade  Forwarding = 0 // NAT
+	Local       Forwarding = 1 // the director itself
+	Tunnel      Forwarding = 2 // IP-in-IP (TUN)
+	DirectRoute Forwarding = 3 // DR, "gatewaying"
+)
+
+func (f Forwarding) String() string {
+	switch f {
+	case Masquerade:
+		return "Masq"
+	case Local:
+		return "Local"
+	case Tunnel:
+		return "Tunnel"
+	case DirectRoute:
+		return "Route"
+	}
+	return "Fwd" + strconv.Itoa(int(f))
+}
+
+// ParseForwarding accepts nat|masq, dr|route, tun|tunnel, local.
+func ParseForwarding(s string) (Forwarding, error) {
+	switch s {
+	case "nat", "masq", "masquerade", "NAT":
+		return Masquerade, nil
+	case "dr", "route", "direct", "DR":
+		return DirectRoute, nil
+	case "tun", "tunnel", "ipip", "TUN":
+		return Tunnel, nil
+	case "local":
+		return Local, nil
+	}
+	return 0, fmt.Errorf("unknown forwarding method %q (want nat, dr or tun)", s)
+}
+
+// DestKey identifies a real server within a virtual server.
+type DestKey struct {
+	Address netip.Addr
+	Port    uint16
+}
+
+func (d DestKey) String() string { return netip.AddrPortFrom(d.Address, d.Port).String() }
+
+// Less orders real servers by address, then port.
+func (d DestKey) Less(o DestKey) bool {
+	if c := d.Address.Compare(o.Address); c != 0 {
+		return c < 0
+	}
+	return d.Port < o.Port
+}
+
+// Destination is a real server.
+type Destination struct {
+	DestKey
+	Weight     int
+	Forwarding Forwarding
+	// UpperThreshold and LowerThreshold bound the connections a real
+	// server takes (0: no limit).
+	UpperThreshold uint32
+	LowerThreshold uint32
+
+	// Read from the kernel; ignored when writing.
+	ActiveConns   uint32
+	InactiveConns uint32
+	PersistConns  uint32
+	Stats         Stats
+}
+
+// Stats are a service's or real server's counters and rate estimates, as
+// 64-bit values (the kernel's older 32-bit attributes wrap on busy hosts).
+type Stats struct {
+	Conns    uint64
+	InPkts   uint64
+	OutPkts  uint64
+	InBytes  uint64
+	OutBytes uint64
+	CPS      uint64
+	InPPS    uint64
+	OutPPS   uint64
+	InBPS    uint64
+	OutBPS   uint64
+}
+
+// ServiceWithDests is one virtual server and its real servers, as a full
+// dump returns them.
+type ServiceWithDests struct {
+	Service
+	Destinations []Destination
+}
+
+// Kernel is the narrow interface over the kernel's IPVS table. The real
+// implementation talks generic netlink in one network namespace; the fake in
+// ipvs/ipvstest keeps state in memory and fails exactly where the kernel
+// does. Errors wrap the kernel's errno (unix.EEXIST for adding what exists,
+// unix.ESRCH for a missing service, unix.ENOENT for a missing real server),
+// so callers test them with errors.Is.
+type Kernel interface {
+	// Dump returns every virtual server with its real servers and stats,
+	// ours and foreign alike.
+	Dump() ([]ServiceWithDests, error)
+	AddService(Service) error
+	// UpdateService changes scheduler, flags, timeout and netmask in place.
+	UpdateService(Service) error
+	DeleteService(Key) error
+	AddDestination(Key, Destination) error
+	// UpdateDestination changes weight, forwarding and thresholds in place.
+	UpdateDestination(Key, Destination) error
+	DeleteDestination(Key, DestKey) error
+}

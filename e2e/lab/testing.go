@@ -127,4 +127,3 @@ func RequireGuest(m interface{ Run() int }) int {
 	}
 	return m.Run()
 }
-

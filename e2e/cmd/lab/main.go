@@ -1,0 +1,60 @@
+// Command lab drives the kernel lab by hand:
+//
+//	go run ./e2e/cmd/lab demo           # the built-in demo (make demo)
+//	go run ./e2e/cmd/lab shell 'CMDS'   # run shell commands in a fresh VM
+//
+// It prints the guest's console and exits with the guest's status.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/ipvsd/ipvsd/e2e/lab"
+)
+
+//go:embed demo.sh
+var demoScript string
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: lab demo | lab shell 'COMMANDS'")
+		return 2
+	}
+	var cfg lab.Config
+	switch os.Args[1] {
+	case "demo":
+		cfg.Script = demoScript
+	case "shell":
+		if len(os.Args) < 3 {
+			fmt.Fprintln(os.Stderr, "usage: lab shell 'COMMANDS'")
+			return 2
+		}
+		cfg.Script = os.Args[2]
+	default:
+		fmt.Fprintf(os.Stderr, "lab: unknown command %q\n", os.Args[1])
+		return 2
+	}
+	if p := os.Getenv("IPVSD_BIN"); p != "" {
+		cfg.Tools = append(cfg.Tools, lab.Binary{Name: "ipvsd", HostPath: p})
+	}
+	cfg.Timeout = 5 * time.Minute
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fmt.Fprintln(os.Stderr, "lab: preparing the kernel lab (first run downloads Debian's kernel and builds an initramfs)")
+	res, err := lab.Boot(ctx, cfg, os.Stdout)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "lab: guest exited %d after %s\n", res.ExitCode, res.Wall.Round(time.Millisecond))
+	return res.ExitCode
+}

@@ -1,0 +1,22 @@
+//go:build lab
+
+// Package mustfail holds a guest test that is wrong on purpose. The host
+// test TestLabHarnessReportsFailure runs it and requires the harness to
+// report the failure: it proves a broken assertion inside the VM fails
+// `make test`.
+package mustfail
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ipvsd/ipvsd/e2e/lab"
+)
+
+func TestMain(m *testing.M) { os.Exit(lab.RequireGuest(m)) }
+
+func TestBrokenAssertion(t *testing.T) {
+	if got := 1 + 1; got != 3 {
+		t.Fatalf("deliberately broken assertion: 1+1 = %d, want 3", got)
+	}
+}

@@ -1,0 +1,95 @@
+package lab
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestScanConsole(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     int
+		wantOut  string
+	}{
+		{"marker", "boot\r\nIPVSD-LAB-EXIT=0\r\n", 0, "boot\nIPVSD-LAB-EXIT=0\n"},
+		{"failure", "x\nIPVSD-LAB-EXIT=3\n[ 1.0] reboot: Power down\n", 3, "x\nIPVSD-LAB-EXIT=3\n[ 1.0] reboot: Power down\n"},
+		{"escapes stripped", "\x1b[?7l\x1b[2Jhello\x1bc\r\n", -1, "hello\n"},
+		{"no marker", "kernel panic\n", -1, "kernel panic\n"},
+		{"garbled marker", "IPVSD-LAB-EXIT=x\n", -1, "IPVSD-LAB-EXIT=x\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if got := scanConsole(strings.NewReader(tt.in), &out); got != tt.want {
+				t.Errorf("status %d, want %d", got, tt.want)
+			}
+			if out.String() != tt.wantOut {
+				t.Errorf("output %q, want %q", out.String(), tt.wantOut)
+			}
+		})
+	}
+}
+
+func TestRunScript(t *testing.T) {
+	got := runScript(Config{
+		Run: []Binary{{Name: "a.test", Args: []string{"-test.v", "-test.run=X'Y"}}, {Name: "b.test"}},
+		Env: map[string]string{"B": "2", "A": "1"},
+	})
+	want := `#!/bin/sh
+export IPVSD_LAB_GUEST=1 PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export A='1'
+export B='2'
+cd /lab/bin
+status=0
+echo '=== lab: running a.test'
+'/lab/bin/a.test' '-test.v' '-test.run=X'\''Y'
+rc=$?
+echo "=== lab: a.test exited $rc"
+[ $status -eq 0 ] && status=$rc
+echo '=== lab: running b.test'
+'/lab/bin/b.test'
+rc=$?
+echo "=== lab: b.test exited $rc"
+[ $status -eq 0 ] && status=$rc
+exit $status
+`
+	if got != want {
+		t.Errorf("run.sh:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The archive must be readable by cpio(1) the way the kernel reads it:
+// names, modes and contents intact.
+func TestArchiveIsValidNewc(t *testing.T) {
+	if _, err := exec.LookPath("cpio"); err != nil {
+		t.Fatal("cpio is needed (make deps installs it)")
+	}
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	a := newArchive(&buf)
+	a.dir("lab")
+	a.file("lab/run.sh", []byte("#!/bin/sh\necho hi\n"), 0o755)
+	a.file("lab/odd", []byte("12345"), 0o644)
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", "gzip -dc | cpio -id --quiet")
+	cmd.Dir = dir
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cpio: %v\n%s", err, out)
+	}
+	for name, want := range map[string]string{"lab/run.sh": "#!/bin/sh\necho hi\n", "lab/odd": "12345"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q, %v", name, got, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "lab/run.sh")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("run.sh mode: %v, %v", fi, err)
+	}
+}

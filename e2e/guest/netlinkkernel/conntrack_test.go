@@ -1,0 +1,186 @@
+//go:build lab
+
+package netlinkkernel
+
+import (
+	"net"
+	"net/netip"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	mobyipvs "github.com/moby/ipvs"
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap/zaptest"
+	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/e2e/nettest"
+	"github.com/ipvsd/ipvsd/netlinkutil"
+)
+
+// TestUDPConntrackAfterRealServerRemoval balances UDP through a real IPVS
+// NAT service with net.ipv4.vs.conntrack=1, checks the conntrack entries
+// have the shape DeleteUDPConntrack looks for (original destination the
+// VIP, reply source the real server), removes one real server, deletes its
+// entries, and checks that a client still sending from the same socket is
+// answered by the other one.
+func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
+	release, err := netlinkutil.KernelRelease()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlinkutil.EnsureIPVSSysctls(zaptest.NewLogger(t), netlinkutil.ProcSys, release); err != nil {
+		t.Fatal(err)
+	}
+	// IPVS does not itself turn conntrack on in a namespace: the kernel
+	// tracks flows only once something there needs it, such as this state
+	// match (kube-proxy's and most firewalls' rules do the same).
+	iptables(t, "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+	t.Cleanup(func() {
+		iptables(t, "-D", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+	})
+	d, h := newDummy(t, "ipvs0")
+	if _, err := d.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddAddress(vip4); err != nil {
+		t.Fatal(err)
+	}
+	client := nettest.NewPeer(t, "ct-client", "10.200.0.2", "10.200.0.1")
+	backends := map[string]*nettest.Peer{
+		"be1": nettest.NewPeer(t, "ct-be1", "10.100.1.2", "10.100.1.1"),
+		"be2": nettest.NewPeer(t, "ct-be2", "10.100.2.2", "10.100.2.1"),
+	}
+	ih, err := mobyipvs.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ih.Close)
+	svc := &mobyipvs.Service{
+		Address: vip4.AsSlice(), Protocol: syscall.IPPROTO_UDP, Port: 53,
+		AddressFamily: syscall.AF_INET, SchedName: mobyipvs.RoundRobin, Netmask: 0xffffffff,
+	}
+	if err := ih.NewService(svc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ih.DelService(svc) })
+	dests := map[string]*mobyipvs.Destination{}
+	for name, be := range backends {
+		be.ServeUDP(t, 5353, name)
+		dests[name] = &mobyipvs.Destination{
+			Address: be.Addr.To4(), Port: 5353, Weight: 1,
+			ConnectionFlags: mobyipvs.ConnectionFlagMasq, AddressFamily: syscall.AF_INET,
+		}
+		if err := ih.NewDestination(svc, dests[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// One long-lived client socket, plus three one-shot ones.
+	held, err := client.Dial("udp", netip.AddrPortFrom(vip4, 53).String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	victim, err := exchange(held, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := client.UDPExchange(netip.AddrPortFrom(vip4, 53).String(), "ping", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	survivor := "be1"
+	if victim == "be1" {
+		survivor = "be2"
+	}
+	filterFor := func(name string) netlinkutil.FlowFilter {
+		be, _ := netip.AddrFromSlice(backends[name].Addr.To4())
+		return netlinkutil.FlowFilter{Protocol: unix.IPPROTO_UDP, VIP: vip4, VPort: 53, Backend: be, BPort: 5353}
+	}
+	// Round robin over four flows: two each.
+	for _, name := range []string{victim, survivor} {
+		if n := countFlows(t, h, filterFor(name)); n != 2 {
+			logFlows(t, h)
+			t.Fatalf("%d conntrack entries for %s, want 2", n, filterFor(name))
+		}
+	}
+
+	if err := ih.DelDestination(svc, dests[victim]); err != nil {
+		t.Fatal(err)
+	}
+	f := filterFor(victim)
+	n, err := netlinkutil.DeleteUDPConntrack(h, f.VIP, f.VPort, f.Backend, f.BPort)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteUDPConntrack(%s): deleted %d, %v; want 2", f, n, err)
+	}
+	if n := countFlows(t, h, f); n != 0 {
+		t.Errorf("%d entries for the removed %s survived", n, victim)
+	}
+	if n := countFlows(t, h, filterFor(survivor)); n != 2 {
+		t.Errorf("%d entries for %s, want its 2 untouched", n, survivor)
+	}
+	// The client keeps its socket (and source port). A packet or two may
+	// be dropped while IPVS expires its own entry for the removed server
+	// (expire_nodest_conn=1); after that the flow lands on the survivor.
+	var reply string
+	for attempt := 1; attempt <= 5; attempt++ {
+		if reply, err = exchange(held, time.Second); err == nil {
+			t.Logf("same socket answered by %s on attempt %d", reply, attempt)
+			break
+		}
+	}
+	if reply != survivor {
+		t.Fatalf("after removing %s the held socket got %q (%v), want %s", victim, reply, err, survivor)
+	}
+}
+
+func iptables(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("iptables %v: %v\n%s", args, err, out)
+	}
+}
+
+func exchange(c net.Conn, timeout time.Duration) (string, error) {
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return "", err
+	}
+	if _, err := c.Write([]byte("ping")); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+func countFlows(t *testing.T, h *netlink.Handle, f netlinkutil.FlowFilter) int {
+	t.Helper()
+	flows, err := h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fl := range flows {
+		if f.MatchConntrackFlow(fl) {
+			n++
+		}
+	}
+	return n
+}
+
+func logFlows(t *testing.T, h *netlink.Handle) {
+	t.Helper()
+	flows, err := h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fl := range flows {
+		t.Logf("conntrack: %s", fl)
+	}
+}

@@ -1,0 +1,16 @@
+//go:build lab
+
+// Package netlinkkernel tests netlinkutil inside the kernel lab, whose
+// kernel (unlike the host's) has the dummy driver and IPVS: the dummy
+// interface's life cycle and VIPs, the IPVS sysctls under the real
+// /proc/sys, and conntrack clean-up after a UDP real server is removed.
+package netlinkkernel
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ipvsd/ipvsd/e2e/lab"
+)
+
+func TestMain(m *testing.M) { os.Exit(lab.RequireGuest(m)) }

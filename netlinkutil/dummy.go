@@ -1,0 +1,274 @@
+package netlinkutil
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ErrWrongLinkType is returned (wrapped) by Ensure when a link with the
+// configured name exists but is not a dummy: we never take over, delete or
+// reconfigure somebody else's interface.
+var ErrWrongLinkType = errors.New("link exists with another type")
+
+// Dummy is the dummy interface (ipvs0, say) that holds the node's virtual
+// IPs, so that the kernel accepts packets to them as local and hands them to
+// IPVS. Calls are serialised: one Dummy may be shared by goroutines.
+//
+// Only Ensure creates the link. The address calls act on the link Ensure
+// last found (a vanished link makes them fail with a wrapped ENODEV, after
+// which they look it up again); LocalAddresses and Addresses always look it
+// up afresh, since a dump would not notice it had gone.
+type Dummy struct {
+	name string
+	h    Handle
+	// newLink builds the link Ensure creates: a dummy, except in host tests
+	// where the kernel has no dummy driver and a bridge stands in.
+	newLink func(name string) netlink.Link
+
+	mu   sync.Mutex
+	link netlink.Link // nil until found
+}
+
+// NewDummy returns the dummy interface name, reached through h.
+func NewDummy(h Handle, name string) *Dummy {
+	return &Dummy{name: name, h: h, newLink: func(name string) netlink.Link {
+		return &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name}}
+	}}
+}
+
+// Name is the interface's name.
+func (d *Dummy) Name() string { return d.name }
+
+// Ensure creates the interface if it is missing and sets it up if it is
+// down. It reports whether it created the link. A link of that name that is
+// not a dummy is an error wrapping ErrWrongLinkType.
+func (d *Dummy) Ensure() (created bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.link = nil
+	l, err := d.lookupLocked()
+	if errors.Is(err, unix.ENODEV) {
+		err = d.h.LinkAdd(d.newLink(d.name))
+		// EEXIST: somebody created it between our lookup and add; whatever
+		// it is, the lookup below judges it.
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return false, fmt.Errorf("creating %s link %s: %w", d.kind(), d.name, err)
+		}
+		created = err == nil
+		l, err = d.lookupLocked()
+	}
+	if err != nil {
+		return created, err
+	}
+	if l.Attrs().Flags&net.FlagUp == 0 {
+		if err := d.h.LinkSetUp(l); err != nil {
+			return created, fmt.Errorf("setting link %s up: %w", d.name, err)
+		}
+	}
+	d.link = l
+	return created, nil
+}
+
+// kind is the link type Ensure creates and accepts.
+func (d *Dummy) kind() string { return d.newLink(d.name).Type() }
+
+// lookupLocked finds the link and checks its type. A missing link is
+// reported as ENODEV, the kernel's own answer, whether the library said so
+// or returned its LinkNotFoundError (which wraps no errno).
+func (d *Dummy) lookupLocked() (netlink.Link, error) {
+	l, err := d.h.LinkByName(d.name)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return nil, fmt.Errorf("link %s not found: %w", d.name, unix.ENODEV)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up link %s: %w", d.name, err)
+	}
+	if l.Type() != d.kind() {
+		return nil, fmt.Errorf("link %s is of type %q, not %q: %w", d.name, l.Type(), d.kind(), ErrWrongLinkType)
+	}
+	return l, nil
+}
+
+// linkLocked returns the link Ensure found, or looks it up again.
+func (d *Dummy) linkLocked() (netlink.Link, error) {
+	if d.link != nil {
+		return d.link, nil
+	}
+	l, err := d.lookupLocked()
+	if err != nil {
+		return nil, err
+	}
+	d.link = l
+	return l, nil
+}
+
+// forgetIfGone drops the remembered link when the kernel says it no longer
+// exists, so the next call looks it up afresh instead of failing forever.
+func (d *Dummy) forgetIfGone(err error) {
+	if errors.Is(err, unix.ENODEV) {
+		d.link = nil
+	}
+}
+
+// Addresses lists the interface's addresses (one netlink dump), sorted.
+// IPv6 link-local addresses are left out: the kernel adds one to every link
+// it sets up, and no caller put it there or may remove it.
+func (d *Dummy) Addresses() ([]netip.Prefix, error) {
+	local, err := d.LocalAddresses(unix.AF_UNSPEC)
+	return local.Dummy, err
+}
+
+// AddAddress binds ip to the interface as a host address (/32 or /128).
+// IPv6 addresses skip duplicate address detection so they work at once
+// rather than after DAD's second or so of "tentative". Adding an address
+// the interface already has fails with a wrapped EEXIST; see EnsureAddress.
+func (d *Dummy) AddAddress(ip netip.Addr) error {
+	return d.modify(ip, "adding %s to %s: %w", Handle.AddrAdd)
+}
+
+// DelAddress removes the host address ip from the interface. Removing an
+// address it does not have fails with a wrapped EADDRNOTAVAIL.
+func (d *Dummy) DelAddress(ip netip.Addr) error {
+	return d.modify(ip, "removing %s from %s: %w", Handle.AddrDel)
+}
+
+// EnsureAddress is AddAddress that counts an address already present as
+// success; it reports whether it added ip.
+func (d *Dummy) EnsureAddress(ip netip.Addr) (added bool, err error) {
+	err = d.AddAddress(ip)
+	if errors.Is(err, unix.EEXIST) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// EnsureNoAddress is DelAddress that counts an absent address as success;
+// it reports whether it removed ip.
+func (d *Dummy) EnsureNoAddress(ip netip.Addr) (removed bool, err error) {
+	err = d.DelAddress(ip)
+	if errors.Is(err, unix.EADDRNOTAVAIL) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (d *Dummy) modify(ip netip.Addr, format string, op func(Handle, netlink.Link, *netlink.Addr) error) error {
+	a, err := hostAddr(ip)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l, err := d.linkLocked()
+	if err == nil {
+		err = op(d.h, l, a)
+		d.forgetIfGone(err)
+	}
+	if err != nil {
+		return fmt.Errorf(format, HostPrefix(ip), d.name, err)
+	}
+	return nil
+}
+
+// HostPrefix is ip as a single-address prefix: /32 for IPv4 (IPv4-mapped
+// IPv6 addresses included) and /128 for IPv6.
+func HostPrefix(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap()
+	return netip.PrefixFrom(ip, ip.BitLen())
+}
+
+// hostAddr is the netlink form of ip's host prefix.
+func hostAddr(ip netip.Addr) (*netlink.Addr, error) {
+	if !ip.IsValid() || ip.Zone() != "" || ip.Unmap().IsUnspecified() {
+		return nil, fmt.Errorf("%q is not a usable virtual IP", ip)
+	}
+	p := HostPrefix(ip)
+	a := &netlink.Addr{IPNet: &net.IPNet{
+		IP:   p.Addr().AsSlice(),
+		Mask: net.CIDRMask(p.Bits(), p.Bits()),
+	}}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a, nil
+}
+
+// Local is a snapshot of a namespace's addresses, from one netlink dump.
+type Local struct {
+	// Dummy are the dummy interface's own addresses, sorted, without IPv6
+	// link-local ones.
+	Dummy []netip.Prefix
+	// Elsewhere are the addresses configured on any other link (lo
+	// included). A virtual IP found here is already local to the node and
+	// is not bound to the dummy again.
+	Elsewhere map[netip.Addr]bool
+}
+
+// LocalAddresses takes a Local snapshot of one family (unix.AF_INET,
+// unix.AF_INET6, or unix.AF_UNSPEC for both) with a single dump of every
+// link's addresses, so both halves are consistent with each other.
+func (d *Dummy) LocalAddresses(family int) (Local, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// Look the link up afresh rather than trust the one remembered: had it
+	// been deleted, the dump would quietly show it without addresses.
+	d.link = nil
+	l, err := d.linkLocked()
+	if err != nil {
+		return Local{}, err
+	}
+	// A dump the kernel reports as interrupted (NLM_F_DUMP_INTR) may be
+	// missing addresses: fail, and let the next sync try again.
+	addrs, err := d.h.AddrList(nil, family)
+	if err != nil {
+		return Local{}, fmt.Errorf("listing addresses (looking for %s's): %w", d.name, err)
+	}
+	out := Local{Elsewhere: map[netip.Addr]bool{}}
+	for _, a := range addrs {
+		p, ok := prefixOf(a)
+		if !ok {
+			continue
+		}
+		if a.LinkIndex != l.Attrs().Index {
+			out.Elsewhere[p.Addr()] = true
+			continue
+		}
+		if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		out.Dummy = append(out.Dummy, p)
+	}
+	slices.SortFunc(out.Dummy, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return out, nil
+}
+
+// prefixOf converts a netlink address, mapping 16-byte IPv4 forms back to
+// IPv4.
+func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
+	if a.IPNet == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ip = ip.Unmap()
+	ones, bits := a.Mask.Size()
+	if bits == 128 && ip.Is4() {
+		ones -= 96
+	}
+	return netip.PrefixFrom(ip, ones), true
+}

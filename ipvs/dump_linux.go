@@ -1,0 +1,331 @@
+package ipvs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"syscall"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Attribute numbers inside IPVS_CMD_ATTR_SERVICE and IPVS_CMD_ATTR_DEST
+// (include/uapi/linux/ip_vs.h). moby/ipvs reads only the 32-bit stats and
+// no persistent-connection count, so the dump is ours.
+const (
+	svcAttrAF        = 1
+	svcAttrProtocol  = 2
+	svcAttrAddr      = 3
+	svcAttrPort      = 4
+	svcAttrFWMark    = 5
+	svcAttrSchedName = 6
+	svcAttrFlags     = 7
+	svcAttrTimeout   = 8
+	svcAttrNetmask   = 9
+	svcAttrStats     = 10
+	svcAttrPEName    = 11
+	svcAttrStats64   = 12
+
+	destAttrAddr         = 1
+	destAttrPort         = 2
+	destAttrFwdMethod    = 3
+	destAttrWeight       = 4
+	destAttrUThresh      = 5
+	destAttrLThresh      = 6
+	destAttrActiveConns  = 7
+	destAttrInactConns   = 8
+	destAttrPersistConns = 9
+	destAttrStats        = 10
+	destAttrAddrFamily   = 11
+	destAttrStats64      = 12
+
+	fwdMethodMask = 0x7 // IP_VS_CONN_F_FWD_MASK
+
+	// nlaTypeMask strips NLA_F_NESTED and NLA_F_NET_BYTEORDER from an
+	// attribute type.
+	nlaTypeMask = 0x3fff
+)
+
+var native = binary.NativeEndian
+
+// dump lists every service (one GET_SERVICE dump) and then each service's
+// real servers (one GET_DEST dump per service), in the kernel's order.
+func (c *genlConn) dump() ([]ServiceWithDests, error) {
+	msgs, err := c.ipvs(ipvsCmdGetService, unix.NLM_F_DUMP)
+	if err != nil {
+		return nil, fmt.Errorf("listing virtual servers: %w", err)
+	}
+	out := make([]ServiceWithDests, 0, len(msgs))
+	for _, m := range msgs {
+		attrs, err := nestedIn(m, ipvsCmdAttrService)
+		if err != nil {
+			return nil, fmt.Errorf("parsing a virtual server: %w", err)
+		}
+		s, err := parseService(attrs)
+		if err != nil {
+			return nil, err
+		}
+		dests, err := c.dumpDests(s.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ServiceWithDests{Service: s, Destinations: dests})
+	}
+	return out, nil
+}
+
+func (c *genlConn) dumpDests(k Key) ([]Destination, error) {
+	// A service deleted since the service dump yields an empty list, not
+	// an error: the kernel's dest dump silently ends when it finds no
+	// service.
+	msgs, err := c.ipvs(ipvsCmdGetDest, unix.NLM_F_DUMP, serviceKeyAttr(k))
+	if err != nil {
+		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
+	}
+	out := make([]Destination, 0, len(msgs))
+	for _, m := range msgs {
+		attrs, err := nestedIn(m, ipvsCmdAttrDest)
+		if err != nil {
+			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
+		}
+		d, err := parseDestination(k.Family, attrs)
+		if err != nil {
+			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+const ipvsCmdAttrDest = 2
+
+// serviceKeyAttr is the IPVS_CMD_ATTR_SERVICE that names a service: the
+// family and either the mark or protocol, address and port.
+func serviceKeyAttr(k Key) *nl.RtAttr {
+	a := nl.NewRtAttr(ipvsCmdAttrService, nil)
+	a.AddRtAttr(svcAttrAF, nl.Uint16Attr(familyToAF(k.Family)))
+	if k.IsFWMark() {
+		a.AddRtAttr(svcAttrFWMark, nl.Uint32Attr(k.FWMark))
+		return a
+	}
+	a.AddRtAttr(svcAttrProtocol, nl.Uint16Attr(uint16(k.Protocol)))
+	a.AddRtAttr(svcAttrAddr, k.Address.AsSlice())
+	a.AddRtAttr(svcAttrPort, nl.BEUint16Attr(k.Port))
+	return a
+}
+
+// nestedIn returns the attributes nested in the reply's top-level
+// attribute of type typ.
+func nestedIn(m []byte, typ uint16) ([]syscall.NetlinkRouteAttr, error) {
+	top, err := parseGenl(m)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range top {
+		if a.Attr.Type&nlaTypeMask == typ {
+			return nl.ParseRouteAttr(a.Value)
+		}
+	}
+	return nil, fmt.Errorf("reply has no attribute %d", typ)
+}
+
+func parseService(attrs []syscall.NetlinkRouteAttr) (Service, error) {
+	var (
+		s         Service
+		af        uint16
+		addr      []byte
+		flags     uint32
+		netmask   uint32
+		stats32   []byte
+		haveStats bool
+	)
+	for _, a := range attrs {
+		v := a.Value
+		switch a.Attr.Type & nlaTypeMask {
+		case svcAttrAF:
+			af = u16(v)
+		case svcAttrProtocol:
+			s.Protocol = Protocol(u16(v))
+		case svcAttrAddr:
+			addr = v
+		case svcAttrPort:
+			if len(v) >= 2 {
+				s.Port = binary.BigEndian.Uint16(v)
+			}
+		case svcAttrFWMark:
+			s.FWMark = u32(v)
+		case svcAttrSchedName:
+			s.Scheduler = nl.BytesToString(v)
+		case svcAttrFlags:
+			flags = u32(v) // struct ip_vs_flags: flags, then mask
+		case svcAttrTimeout:
+			s.Timeout = u32(v)
+		case svcAttrNetmask:
+			netmask = u32(v)
+		case svcAttrPEName:
+			s.PEName = nl.BytesToString(v)
+		case svcAttrStats:
+			stats32 = v
+		case svcAttrStats64:
+			st, err := parseStats(v)
+			if err != nil {
+				return s, err
+			}
+			s.Stats, haveStats = st, true
+		}
+	}
+	fam, err := afToFamily(af)
+	if err != nil {
+		return s, err
+	}
+	s.Family = fam
+	if !haveStats && stats32 != nil {
+		// Kernels before 4.1 have only the 32-bit counters.
+		if s.Stats, err = parseStats(stats32); err != nil {
+			return s, err
+		}
+	}
+	if s.FWMark == 0 {
+		if s.Address, err = addrFrom(fam, addr); err != nil {
+			return s, fmt.Errorf("virtual server address: %w", err)
+		}
+	} else {
+		// The kernel forces fwmark services to TCP internally but does not
+		// list protocol or port; keep the key mark-only.
+		s.Protocol, s.Port = 0, 0
+	}
+	s.Flags = FlagsFromKernel(s.Scheduler, flags)
+	s.Netmask = NetmaskFromKernel(fam, netmask)
+	return s, nil
+}
+
+func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (Destination, error) {
+	var (
+		d         Destination
+		addr      []byte
+		fam       = svcFamily
+		stats32   []byte
+		haveStats bool
+	)
+	for _, a := range attrs {
+		v := a.Value
+		switch a.Attr.Type & nlaTypeMask {
+		case destAttrAddr:
+			addr = v
+		case destAttrPort:
+			if len(v) >= 2 {
+				d.Port = binary.BigEndian.Uint16(v)
+			}
+		case destAttrFwdMethod:
+			d.Forwarding = Forwarding(u32(v) & fwdMethodMask)
+		case destAttrWeight:
+			d.Weight = int(int32(u32(v)))
+		case destAttrUThresh:
+			d.UpperThreshold = u32(v)
+		case destAttrLThresh:
+			d.LowerThreshold = u32(v)
+		case destAttrActiveConns:
+			d.ActiveConns = u32(v)
+		case destAttrInactConns:
+			d.InactiveConns = u32(v)
+		case destAttrPersistConns:
+			d.PersistConns = u32(v)
+		case destAttrAddrFamily:
+			// Present since 3.18; a tunnel real server may be of the
+			// other family than its service.
+			f, err := afToFamily(u16(v))
+			if err != nil {
+				return d, err
+			}
+			fam = f
+		case destAttrStats:
+			stats32 = v
+		case destAttrStats64:
+			st, err := parseStats(v)
+			if err != nil {
+				return d, err
+			}
+			d.Stats, haveStats = st, true
+		}
+	}
+	if !haveStats && stats32 != nil {
+		st, err := parseStats(stats32)
+		if err != nil {
+			return d, err
+		}
+		d.Stats = st
+	}
+	var err error
+	d.Address, err = addrFrom(fam, addr)
+	return d, err
+}
+
+// parseStats reads IPVS_STATS_ATTR_* (1..10) from either the 32-bit or the
+// 64-bit nest. The attribute length tells the width: the 32-bit nest
+// already mixes u32 counters with u64 byte counts.
+func parseStats(b []byte) (Stats, error) {
+	var s Stats
+	attrs, err := nl.ParseRouteAttr(b)
+	if err != nil {
+		return s, fmt.Errorf("parsing stats: %w", err)
+	}
+	fields := [...]*uint64{nil, &s.Conns, &s.InPkts, &s.OutPkts, &s.InBytes, &s.OutBytes,
+		&s.CPS, &s.InPPS, &s.OutPPS, &s.InBPS, &s.OutBPS}
+	for _, a := range attrs {
+		t := int(a.Attr.Type & nlaTypeMask)
+		if t <= 0 || t >= len(fields) {
+			continue // IPVS_STATS_ATTR_PAD and anything newer
+		}
+		switch len(a.Value) {
+		case 8:
+			*fields[t] = native.Uint64(a.Value)
+		case 4:
+			*fields[t] = uint64(native.Uint32(a.Value))
+		}
+	}
+	return s, nil
+}
+
+func u16(v []byte) uint16 {
+	if len(v) < 2 {
+		return 0
+	}
+	return native.Uint16(v)
+}
+
+func u32(v []byte) uint32 {
+	if len(v) < 4 {
+		return 0
+	}
+	return native.Uint32(v)
+}
+
+// addrFrom reads a union nf_inet_addr: 16 bytes, an IPv4 address in the
+// first four.
+func addrFrom(f Family, b []byte) (netip.Addr, error) {
+	if f == IPv4 && len(b) >= 4 {
+		return netip.AddrFrom4([4]byte(b[:4])), nil
+	}
+	if f == IPv6 && len(b) >= 16 {
+		return netip.AddrFrom16([16]byte(b[:16])), nil
+	}
+	return netip.Addr{}, fmt.Errorf("%d address bytes for %s", len(b), f)
+}
+
+func familyToAF(f Family) uint16 {
+	if f == IPv6 {
+		return unix.AF_INET6
+	}
+	return unix.AF_INET
+}
+
+func afToFamily(af uint16) (Family, error) {
+	switch af {
+	case unix.AF_INET:
+		return IPv4, nil
+	case unix.AF_INET6:
+		return IPv6, nil
+	}
+	return 0, fmt.Errorf("unknown address family %d: %w", af, unix.EAFNOSUPPORT)
+}

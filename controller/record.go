@@ -1,0 +1,192 @@
+package controller
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// DefaultRecordPath is where the ownership record lives. /run is a tmpfs
+// that lives exactly as long as the kernel's IPVS table: after a reboot
+// both are empty, so the record never claims services of an earlier boot.
+const DefaultRecordPath = "/run/ipvsd/state.json"
+
+// Record is what ipvsd created: the keys of its virtual servers (with their
+// owner labels, for humans) and the addresses it bound. Anything else in the
+// kernel is foreign and never modified.
+type Record struct {
+	Services  map[ipvs.Key]string
+	Addresses map[netip.Addr]bool
+}
+
+func newRecord() Record {
+	return Record{Services: map[ipvs.Key]string{}, Addresses: map[netip.Addr]bool{}}
+}
+
+func (r Record) clone() Record {
+	return Record{Services: maps.Clone(r.Services), Addresses: maps.Clone(r.Addresses)}
+}
+
+func (r Record) equal(o Record) bool {
+	return maps.Equal(r.Services, o.Services) && maps.Equal(r.Addresses, o.Addresses)
+}
+
+// recordFile is the on-disk form: sorted lists, so the file is stable and
+// diffable.
+type recordFile struct {
+	Version   int             `json:"version"`
+	Services  []recordService `json:"services"`
+	Addresses []netip.Addr    `json:"addresses"`
+}
+
+type recordService struct {
+	Family   uint8      `json:"family"`
+	Address  netip.Addr `json:"address,omitzero"`
+	Protocol string     `json:"protocol,omitempty"`
+	Port     uint16     `json:"port,omitempty"`
+	FWMark   uint32     `json:"fwmark,omitempty"`
+	Owner    string     `json:"owner,omitempty"`
+}
+
+const recordVersion = 1
+
+func (r Record) marshal() ([]byte, error) {
+	f := recordFile{Version: recordVersion, Services: []recordService{}, Addresses: []netip.Addr{}}
+	keys := slices.SortedFunc(maps.Keys(r.Services), cmpKey)
+	for _, k := range keys {
+		rs := recordService{Family: uint8(k.Family), Address: k.Address, Port: k.Port, FWMark: k.FWMark, Owner: r.Services[k]}
+		if !k.IsFWMark() {
+			rs.Protocol = k.Protocol.String()
+		}
+		f.Services = append(f.Services, rs)
+	}
+	f.Addresses = slices.SortedFunc(maps.Keys(r.Addresses), netip.Addr.Compare)
+	b, err := json.MarshalIndent(f, "", "  ")
+	return append(b, '\n'), err
+}
+
+func unmarshalRecord(b []byte) (Record, error) {
+	var f recordFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return Record{}, err
+	}
+	if f.Version != recordVersion {
+		return Record{}, fmt.Errorf("unsupported version %d", f.Version)
+	}
+	r := newRecord()
+	for _, s := range f.Services {
+		k := ipvs.Key{Family: ipvs.Family(s.Family), Address: s.Address, Port: s.Port, FWMark: s.FWMark}
+		if s.FWMark == 0 {
+			p, err := ipvs.ParseProtocol(s.Protocol)
+			if err != nil {
+				return Record{}, err
+			}
+			k.Protocol = p
+		}
+		r.Services[k] = s.Owner
+	}
+	for _, a := range f.Addresses {
+		r.Addresses[a] = true
+	}
+	return r, nil
+}
+
+// recordStore persists a Record, skipping writes that would not change the
+// file. An empty path keeps the record in memory only (tests, dry runs).
+type recordStore struct {
+	path string
+	last []byte
+	// saved is the record last written or read; comparing against it
+	// avoids encoding a large record on every sync.
+	saved *Record
+}
+
+// load reads the record; a missing file is an empty record (first start
+// since boot).
+func (s *recordStore) load() (Record, error) {
+	if s.path == "" {
+		return newRecord(), nil
+	}
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newRecord(), nil
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("reading ownership record: %w", err)
+	}
+	r, err := unmarshalRecord(b)
+	if err != nil {
+		return Record{}, fmt.Errorf("parsing ownership record %s: %w", s.path, err)
+	}
+	s.last = b
+	saved := r.clone()
+	s.saved = &saved
+	return r, nil
+}
+
+// save writes r atomically: a reader (or a restarted ipvsd) sees either the
+// old record or the new one, never a torn file.
+func (s *recordStore) save(r Record) error {
+	if s.path == "" || (s.saved != nil && s.saved.equal(r)) {
+		return nil
+	}
+	b, err := r.marshal()
+	if err != nil {
+		return fmt.Errorf("encoding ownership record: %w", err)
+	}
+	if bytes.Equal(b, s.last) {
+		return nil
+	}
+	if err := writeFileAtomic(s.path, b); err != nil {
+		return fmt.Errorf("writing ownership record: %w", err)
+	}
+	s.last = b
+	saved := r.clone()
+	s.saved = &saved
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		// Without the sync a crash could leave the renamed file empty.
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// LoadRecord reads the ownership record at path, for inspection tools.
+func LoadRecord(path string) (Record, error) {
+	s := recordStore{path: path}
+	return s.load()
+}

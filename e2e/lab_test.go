@@ -57,3 +57,9 @@ func TestLabHarnessKillsHungGuest(t *testing.T) {
 		t.Errorf("killing the hung VM took %s", d)
 	}
 }
+
+// TestLabReconciler runs controller.Reconciler against the real kernel.
+func TestLabReconciler(t *testing.T) {
+	bins := lab.BuildTests(t, []string{"./e2e/guest/reconciler"})
+	lab.RunOK(t, lab.Config{Run: bins, Timeout: 5 * time.Minute})
+}

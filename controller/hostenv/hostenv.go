@@ -1,0 +1,141 @@
+// Package hostenv connects the reconciler to a real host: the IPVS handle,
+// the dummy link that carries the VIPs, conntrack and the IPVS sysctls. The
+// controller package itself only sees narrow interfaces; this is the one
+// place that binds them to netlink.
+package hostenv
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/netlinkutil"
+)
+
+// DefaultInterface is the dummy link VIPs are bound to.
+const DefaultInterface = "ipvs0"
+
+// Options say where and how to open the environment.
+type Options struct {
+	// NetnsPath is the network namespace to work in ("" for our own).
+	NetnsPath string
+	// Interface is the dummy link's name (DefaultInterface if empty).
+	Interface string
+	// SysctlRoot is /proc/sys unless a test says otherwise; sysctls are
+	// only set when SetSysctls is true.
+	SysctlRoot string
+	SetSysctls bool
+}
+
+// Env is an opened host environment. Close releases its handles.
+type Env struct {
+	IPVS      *ipvs.Handle
+	Link      *netlinkutil.Dummy
+	Addresses Addresses
+	Conntrack Conntrack
+	nl        *netlink.Handle
+}
+
+// Open opens the IPVS and netlink handles, ensures the dummy link exists and
+// is up, and (if asked) sets the IPVS sysctls, logging each value changed.
+func Open(opts Options, log *zap.Logger) (*Env, error) {
+	if opts.Interface == "" {
+		opts.Interface = DefaultInterface
+	}
+	if opts.SysctlRoot == "" {
+		opts.SysctlRoot = netlinkutil.ProcSys
+	}
+	h, err := ipvs.New(opts.NetnsPath)
+	if err != nil {
+		return nil, fmt.Errorf("opening IPVS: %w", err)
+	}
+	nl, err := netlinkutil.OpenHandle(opts.NetnsPath)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("opening netlink: %w", err)
+	}
+	d := netlinkutil.NewDummy(nl, opts.Interface)
+	if created, err := d.Ensure(); err != nil {
+		h.Close()
+		nl.Close()
+		return nil, fmt.Errorf("dummy interface %s: %w", opts.Interface, err)
+	} else if created {
+		log.Info("created dummy interface", zap.String("interface", opts.Interface))
+	}
+	if opts.SetSysctls {
+		release, err := netlinkutil.KernelRelease()
+		if err == nil {
+			_, err = netlinkutil.EnsureIPVSSysctls(log, opts.SysctlRoot, release)
+		}
+		if err != nil {
+			// Not fatal: IPVS works without them, only less well (stale
+			// connections to deleted servers, no NAT conntrack).
+			log.Warn("setting IPVS sysctls", zap.Error(err))
+		}
+	}
+	return &Env{IPVS: h, Link: d, Addresses: Addresses{d}, Conntrack: Conntrack{nl}, nl: nl}, nil
+}
+
+// Deps returns the reconciler's collaborators on this host.
+func (e *Env) Deps(log *zap.Logger) controller.Deps {
+	return controller.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
+}
+
+// Close releases the handles. Kernel state is left as it is.
+func (e *Env) Close() error {
+	e.nl.Close()
+	return e.IPVS.Close()
+}
+
+// Addresses adapts the dummy link to controller.AddressBinder.
+type Addresses struct{ D *netlinkutil.Dummy }
+
+var _ controller.AddressBinder = Addresses{}
+
+// Addresses lists the addresses on the dummy link.
+func (a Addresses) Addresses() (map[netip.Addr]bool, error) {
+	ps, err := a.D.Addresses()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]bool, len(ps))
+	for _, p := range ps {
+		out[p.Addr()] = true
+	}
+	return out, nil
+}
+
+// LocalAddresses lists the addresses on every link, the dummy included.
+func (a Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
+	l, err := a.D.LocalAddresses(unix.AF_UNSPEC)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]bool, len(l.Dummy)+len(l.Elsewhere))
+	for _, p := range l.Dummy {
+		out[p.Addr()] = true
+	}
+	for ip := range l.Elsewhere {
+		out[ip] = true
+	}
+	return out, nil
+}
+
+func (a Addresses) AddAddress(ip netip.Addr) error { return a.D.AddAddress(ip) }
+func (a Addresses) DelAddress(ip netip.Addr) error { return a.D.DelAddress(ip) }
+
+// Conntrack adapts netlink's conntrack deletion to controller.ConntrackCleaner.
+type Conntrack struct{ H netlinkutil.ConntrackHandle }
+
+var _ controller.ConntrackCleaner = Conntrack{}
+
+func (c Conntrack) DeleteUDP(vip netip.Addr, vport uint16, backend netip.Addr, bport uint16) (int, error) {
+	n, err := netlinkutil.DeleteUDPConntrack(c.H, vip, vport, backend, bport)
+	return int(n), err
+}
+

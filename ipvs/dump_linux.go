@@ -75,6 +75,20 @@ func (c *genlConn) dump() ([]ServiceWithDests, error) {
 	return out, nil
 }
 
+// getDests lists one service's real servers (one GET_DEST dump). The dump
+// cannot tell a missing service from one without real servers, so an empty
+// list is confirmed with a GET_SERVICE request, which fails with ESRCH.
+func (c *genlConn) getDests(k Key) ([]Destination, error) {
+	dests, err := c.dumpDests(k)
+	if err != nil || len(dests) > 0 {
+		return dests, err
+	}
+	if _, err := c.ipvs(ipvsCmdGetService, 0, serviceKeyAttr(k)); err != nil {
+		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
+	}
+	return dests, nil
+}
+
 func (c *genlConn) dumpDests(k Key) ([]Destination, error) {
 	// A service deleted since the service dump yields an empty list, not
 	// an error: the kernel's dest dump silently ends when it finds no

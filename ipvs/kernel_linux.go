@@ -66,6 +66,19 @@ func (h *Handle) Dump() ([]ServiceWithDests, error) {
 	return h.genl.dump()
 }
 
+// GetDestinations returns one virtual server's real servers with their
+// counters, in the kernel's order, reading only that service: ESRCH if it
+// does not exist.
+func (h *Handle) GetDestinations(k Key) ([]Destination, error) {
+	k = k.Canonical()
+	if err := validateKey(k); err != nil {
+		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.genl.getDests(k)
+}
+
 // Info returns the kernel's IPVS version and connection table size, as
 // ipvsadm prints them in its first line.
 func (h *Handle) Info() (Info, error) {

@@ -138,4 +138,3 @@ func (c Conntrack) DeleteUDP(vip netip.Addr, vport uint16, backend netip.Addr, b
 	n, err := netlinkutil.DeleteUDPConntrack(c.H, vip, vport, backend, bport)
 	return int(n), err
 }
-

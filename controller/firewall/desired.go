@@ -1,0 +1,184 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// Kind says how a virtual server is reached, which decides the sets it
+// lands in.
+type Kind uint8
+
+const (
+	// ClusterIP is a service address reachable from the cluster.
+	ClusterIP Kind = iota
+	// ExternalIP is an address routed to the node from outside.
+	ExternalIP
+	// LoadBalancerIP is a load balancer's address; it may carry source
+	// ranges.
+	LoadBalancerIP
+	// NodePort is a port opened on the node's own addresses selected by
+	// Desired.NodePortCIDRs; Key.Address is ignored.
+	NodePort
+)
+
+func (k Kind) String() string {
+	switch k {
+	case ClusterIP:
+		return "ClusterIP"
+	case ExternalIP:
+		return "ExternalIP"
+	case LoadBalancerIP:
+		return "LoadBalancerIP"
+	case NodePort:
+		return "NodePort"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// VirtualServer is what the firewall needs to know of one virtual server.
+type VirtualServer struct {
+	// Key names the virtual server. Firewall-mark keys are not supported.
+	// For a NodePort, only Family, Protocol and Port are read: the node
+	// addresses come from Desired.NodePortCIDRs.
+	Key  ipvs.Key
+	Kind Kind
+	// HasEndpoints is false when the virtual server has no real servers;
+	// new connections to it are then rejected.
+	HasEndpoints bool
+	// SourceRanges restrict who may connect to a LoadBalancerIP (the
+	// node's own traffic included). Empty means everyone.
+	SourceRanges []netip.Prefix
+	// LocalOnly marks a local-only external traffic policy: traffic from
+	// outside the node keeps its source address (never masqueraded) so the
+	// real server sees the client.
+	LocalOnly bool
+}
+
+// Hairpin is a real server that is also a client of its own virtual
+// server. After IPVS rewrites the destination such a packet goes from the
+// real server to itself, and the reply would never come back through IPVS
+// unless it is masqueraded.
+type Hairpin struct {
+	Backend  netip.Addr
+	Protocol ipvs.Protocol
+	// Port is the real server's port, the destination port after IPVS
+	// rewrote the packet.
+	Port uint16
+}
+
+// DefaultMasqueradeBit is the packet mark bit kube-proxy uses, so a node
+// that switches between the two keeps its marks meaningful to other agents.
+const DefaultMasqueradeBit = 14
+
+// DefaultDropBit marks packets from the node itself that a source range
+// denies; see Render for why that decision needs a mark.
+const DefaultDropBit = 15
+
+// Desired is everything the firewall must know, independent of where it
+// comes from (a YAML file or Kubernetes).
+type Desired struct {
+	Services []VirtualServer
+	// ClusterCIDRs are the pod networks. Traffic to a virtual server from
+	// outside them is masqueraded. With none, only the node's own,
+	// hairpin and (with MasqueradeAll) all traffic is masqueraded.
+	ClusterCIDRs []netip.Prefix
+	// MasqueradeAll masquerades all traffic to virtual servers, except
+	// traffic from outside the node to a LocalOnly one (which asked to
+	// keep its client addresses).
+	MasqueradeAll bool
+	// MasqueradeBit and DropBit are packet mark bits (0-31); they must
+	// differ and not collide with bits other agents use (Calico uses
+	// 16-31 by default).
+	MasqueradeBit uint
+	DropBit       uint
+	// NodePortCIDRs select the node addresses that accept NodePort
+	// traffic (--nodeport-addresses). The caller resolves the default
+	// (the node's primary addresses, as /32 and /128).
+	NodePortCIDRs []netip.Prefix
+	Hairpins      []Hairpin
+}
+
+// Defaults fills in unset mark bits.
+func (d *Desired) Defaults() {
+	if d.MasqueradeBit == 0 && d.DropBit == 0 {
+		d.MasqueradeBit, d.DropBit = DefaultMasqueradeBit, DefaultDropBit
+	}
+}
+
+// Validate reports every problem at once.
+func (d *Desired) Validate() error {
+	var errs []error
+	if d.MasqueradeBit > 31 || d.DropBit > 31 {
+		errs = append(errs, fmt.Errorf("mark bits %d and %d: want 0-31", d.MasqueradeBit, d.DropBit))
+	}
+	if d.MasqueradeBit == d.DropBit {
+		errs = append(errs, fmt.Errorf("masquerade and drop mark bits are both %d", d.DropBit))
+	}
+	for i, vs := range d.Services {
+		if err := vs.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("virtual server %d (%s %s): %w", i, vs.Kind, vs.Key, err))
+		}
+	}
+	for _, p := range append(append([]netip.Prefix(nil), d.ClusterCIDRs...), d.NodePortCIDRs...) {
+		if !p.IsValid() || p.Addr().Is4In6() {
+			errs = append(errs, fmt.Errorf("invalid CIDR %s", p))
+		}
+	}
+	for _, h := range d.Hairpins {
+		if !h.Backend.IsValid() || h.Port == 0 || !knownProtocol(h.Protocol) {
+			errs = append(errs, fmt.Errorf("invalid hairpin %s %s:%d", h.Protocol, h.Backend, h.Port))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (vs *VirtualServer) validate() error {
+	var errs []error
+	if vs.Key.IsFWMark() {
+		errs = append(errs, errors.New("firewall-mark services are not supported"))
+	}
+	if !knownProtocol(vs.Key.Protocol) {
+		errs = append(errs, fmt.Errorf("protocol %s", vs.Key.Protocol))
+	}
+	if vs.Key.Port == 0 {
+		errs = append(errs, errors.New("port 0"))
+	}
+	if vs.Kind != NodePort {
+		if !vs.Key.Address.IsValid() {
+			errs = append(errs, errors.New("no address"))
+		} else if vs.Key.Family != 0 && ipvs.FamilyOf(vs.Key.Address) != vs.Key.Family {
+			errs = append(errs, fmt.Errorf("address %s is not %s", vs.Key.Address, vs.Key.Family))
+		}
+	} else if vs.Key.Family != ipvs.IPv4 && vs.Key.Family != ipvs.IPv6 {
+		errs = append(errs, fmt.Errorf("a NodePort needs a family, got %d", vs.Key.Family))
+	}
+	if len(vs.SourceRanges) > 0 && vs.Kind != LoadBalancerIP {
+		errs = append(errs, errors.New("source ranges apply to load-balancer IPs only"))
+	}
+	for _, p := range vs.SourceRanges {
+		if !p.IsValid() || p.Addr().Is4In6() {
+			errs = append(errs, fmt.Errorf("invalid source range %s", p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// family is the virtual server's family: its address's, or Key.Family for
+// a NodePort (which has no address of its own).
+func (vs *VirtualServer) family() ipvs.Family {
+	if vs.Kind == NodePort || !vs.Key.Address.IsValid() {
+		if vs.Key.Family == 0 {
+			return ipvs.IPv4
+		}
+		return vs.Key.Family
+	}
+	return ipvs.FamilyOf(vs.Key.Address)
+}
+
+func knownProtocol(p ipvs.Protocol) bool {
+	return p == ipvs.TCP || p == ipvs.UDP || p == ipvs.SCTP
+}

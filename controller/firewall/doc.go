@@ -1,0 +1,33 @@
+// Package firewall programs the small, constant iptables ruleset and the
+// ipsets that let IPVS act as a node load balancer: who is masqueraded,
+// which node addresses accept NodePort traffic, which sources may reach a
+// load-balancer IP, and what is rejected.
+//
+// Per-service data lives only in ipsets, so the rules never grow with the
+// number of services: a sync that changes one service changes a handful of
+// set entries and no rule. The rules live in chains named IPVSD-*, reached by
+// one jump from each built-in chain we need; the sets are named ipvsd-*.
+// Nothing else in anyone else's chains is ever added, moved or deleted, so
+// the package coexists with Calico, Docker and the like.
+//
+// Desired is a plain value built by the caller (the standalone config or the
+// Kubernetes source). DesiredSets and Render are pure functions of it; a
+// Firewall applies their output to the kernel and reports what changed.
+//
+// Where packets meet our rules (IPVS hooks, as in net/netfilter/ipvs/ip_vs_core.c):
+//
+//   - Remote and pod traffic to a VIP passes nat PREROUTING and filter INPUT
+//     before IPVS schedules it in LOCAL_IN (priority 98/99), so INPUT sees
+//     the VIP and can filter it.
+//   - Traffic from the node itself is scheduled by IPVS in LOCAL_OUT at
+//     priority NF_IP_PRI_NAT_DST+2, after nat OUTPUT (-100) but before
+//     filter OUTPUT (0). Only nat OUTPUT sees the VIP, so decisions for the
+//     node's own traffic (masquerade, source ranges) are taken there as packet
+//     marks and enforced later.
+//   - Replies from real servers cross filter FORWARD before IPVS rewrites them
+//     (ip_vs_reply4 at FORWARD priority 100), so FORWARD recognises them by a
+//     connection mark set on the connection's first packet.
+//
+// IPVS must run with net.ipv4.vs.conntrack=1 for masquerading and the
+// connection mark to apply to IPVS connections.
+package firewall

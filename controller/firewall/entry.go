@@ -1,0 +1,98 @@
+package firewall
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// SetType is an ipset type name, as ipset(8) spells it.
+type SetType string
+
+const (
+	HashIP       SetType = "hash:ip"
+	HashNet      SetType = "hash:net"
+	HashIPPort   SetType = "hash:ip,port"
+	HashNetPort  SetType = "hash:net,port"
+	HashIPPortIP SetType = "hash:ip,port,ip"
+	// HashIPPortNet holds (address, proto:port, network) triples.
+	HashIPPortNet SetType = "hash:ip,port,net"
+)
+
+// hasPort reports whether entries of the type carry a proto:port.
+func (t SetType) hasPort() bool { return t != HashIP && t != HashNet }
+
+// Entry is one ipset member. Which fields are meaningful depends on the
+// set's type; unused ones are zero. Entry is comparable so that diffs are
+// map lookups, and String prints it exactly as `ipset save` does.
+type Entry struct {
+	IP netip.Addr
+	// Bits is the prefix length for net types; a full-length prefix is a
+	// host and printed without /len, as ipset prints it.
+	Bits     int
+	Protocol ipvs.Protocol
+	Port     uint16
+	IP2      netip.Addr
+	Bits2    int
+}
+
+func addrString(a netip.Addr, bits int) string {
+	if bits == 0 || bits == a.BitLen() {
+		return a.String()
+	}
+	return a.String() + "/" + strconv.Itoa(bits)
+}
+
+func (e Entry) String() string {
+	var b strings.Builder
+	b.WriteString(addrString(e.IP, e.Bits))
+	if e.Protocol != 0 {
+		fmt.Fprintf(&b, ",%s:%d", strings.ToLower(e.Protocol.String()), e.Port)
+	}
+	if e.IP2.IsValid() {
+		b.WriteString("," + addrString(e.IP2, e.Bits2))
+	}
+	return b.String()
+}
+
+// Compare orders entries by address, protocol, port and second address, so
+// listings read naturally (10.0.0.2 before 10.0.0.10).
+func (e Entry) Compare(o Entry) int {
+	return cmp.Or(
+		e.IP.Compare(o.IP),
+		cmp.Compare(e.Bits, o.Bits),
+		cmp.Compare(e.Protocol, o.Protocol),
+		cmp.Compare(e.Port, o.Port),
+		e.IP2.Compare(o.IP2),
+		cmp.Compare(e.Bits2, o.Bits2),
+	)
+}
+
+// canonical normalises an entry read back from the kernel so that it
+// compares equal to the one we computed: host prefixes are stored with
+// their full length, addresses unmapped.
+func (e Entry) canonical(t SetType) Entry {
+	e.IP = e.IP.Unmap()
+	if e.IP2.IsValid() {
+		e.IP2 = e.IP2.Unmap()
+	}
+	switch t {
+	case HashNet, HashNetPort:
+		if e.Bits == 0 {
+			e.Bits = e.IP.BitLen()
+		}
+	default:
+		e.Bits = 0
+	}
+	if t == HashIPPortNet && e.Bits2 == 0 && e.IP2.IsValid() {
+		e.Bits2 = e.IP2.BitLen()
+	}
+	if t != HashIPPortNet {
+		e.Bits2 = 0
+	}
+	return e
+}

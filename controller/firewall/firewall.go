@@ -1,0 +1,309 @@
+package firewall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// Config selects the back-end and families a Firewall programs.
+type Config struct {
+	// Mode forces the iptables back-end; ModeAuto detects it.
+	Mode Mode
+	// Families to program; empty means IPv4 and IPv6.
+	Families []ipvs.Family
+	// IPSetPath is the ipset binary; empty means "ipset" on $PATH.
+	IPSetPath string
+}
+
+// Result says what a Sync changed.
+type Result struct {
+	SetsCreated    int
+	EntriesAdded   int
+	EntriesDeleted int
+	// ChainsRewritten counts tables whose IPVSD- chains were restored
+	// because they were missing or differed from the desired rules.
+	ChainsRewritten int
+	JumpsInserted   int
+}
+
+// EntriesChanged is the number of ipset entries added or deleted.
+func (r Result) EntriesChanged() int { return r.EntriesAdded + r.EntriesDeleted }
+
+// Firewall applies Desired to one network namespace's iptables and ipsets.
+// Its methods are serialised; it is safe for concurrent use.
+type Firewall struct {
+	log      *zap.Logger
+	mode     Mode
+	families []ipvs.Family
+	ipt      map[ipvs.Family]iptablesTool
+	opts     map[ipvs.Family]RenderOptions
+	sets     ipsetTool
+	mu       sync.Mutex
+	// applied is what our sets held after the last successful update.
+	// Event-driven syncs diff against it instead of listing the kernel
+	// (listing 20,000 entries costs ~100ms, mostly in the kernel's
+	// dump); Check drops it to compare with the kernel again.
+	applied map[string]*actualSet
+}
+
+// New resolves the back-end (detecting it when cfg.Mode is ModeAuto) and
+// the tools, without changing anything.
+func New(ctx context.Context, log *zap.Logger, cfg Config) (*Firewall, error) {
+	fams := cfg.Families
+	if len(fams) == 0 {
+		fams = []ipvs.Family{ipvs.IPv4, ipvs.IPv6}
+	}
+	mode := cfg.Mode
+	if mode == ModeAuto {
+		m, counts, err := DetectMode(ctx)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("detected iptables mode", zap.String("mode", string(m)),
+			zap.Int("nftRules", counts[ModeNFT]), zap.Int("legacyRules", counts[ModeLegacy]))
+		mode = m
+	}
+	ipsetPath := cfg.IPSetPath
+	if ipsetPath == "" {
+		ipsetPath = "ipset"
+	}
+	path, err := exec.LookPath(ipsetPath)
+	if err != nil {
+		return nil, fmt.Errorf("finding ipset: %w", err)
+	}
+	fw := &Firewall{log: log, mode: mode, families: fams, sets: ipsetBinary{path},
+		ipt: map[ipvs.Family]iptablesTool{}, opts: map[ipvs.Family]RenderOptions{}}
+	var errs []error
+	for _, f := range fams {
+		b, o, err := newIPTablesBinaries(mode, f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fw.ipt[f], fw.opts[f] = b, o
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return fw, nil
+}
+
+// Mode is the back-end in use.
+func (fw *Firewall) Mode() Mode { return fw.mode }
+
+// Rulesets renders what Sync would program, for inspection and tests.
+func (fw *Firewall) Rulesets(d Desired) ([]Ruleset, error) {
+	d.Defaults()
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	var out []Ruleset
+	for _, f := range fw.families {
+		out = append(out, Render(&d, f, fw.opts[f]))
+	}
+	return out, nil
+}
+
+// Sync makes the kernel match d: sets first (the rules reference them),
+// then rules. Sets are diffed against what the previous Sync applied, rules
+// against the kernel (one iptables-save per table and family), so a Sync
+// with nothing to do writes nothing.
+func (fw *Firewall) Sync(ctx context.Context, d Desired) (Result, error) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	return fw.sync(ctx, d)
+}
+
+// Check is the periodic re-assertion: like Sync, but the sets too are
+// compared with the kernel, so entries or sets removed by hand come back.
+func (fw *Firewall) Check(ctx context.Context, d Desired) (Result, error) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	fw.applied = nil
+	return fw.sync(ctx, d)
+}
+
+func (fw *Firewall) sync(ctx context.Context, d Desired) (Result, error) {
+	d.Defaults()
+	if err := d.Validate(); err != nil {
+		return Result{}, fmt.Errorf("invalid firewall state: %w", err)
+	}
+	var res Result
+	if err := fw.syncSets(ctx, &d, &res); err != nil {
+		return res, err
+	}
+	var errs []error
+	for _, f := range fw.families {
+		rs := Render(&d, f, fw.opts[f])
+		for i := range rs.Tables {
+			if err := fw.syncTable(ctx, f, &rs.Tables[i], &res); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// SyncSets updates only the ipsets, for callers (and benchmarks) that
+// know the rules are in place.
+func (fw *Firewall) SyncSets(ctx context.Context, d Desired) (Result, error) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	d.Defaults()
+	if err := d.Validate(); err != nil {
+		return Result{}, fmt.Errorf("invalid firewall state: %w", err)
+	}
+	var res Result
+	err := fw.syncSets(ctx, &d, &res)
+	return res, err
+}
+
+func (fw *Firewall) syncSets(ctx context.Context, d *Desired, res *Result) error {
+	var desired []Set
+	for _, f := range fw.families {
+		desired = append(desired, DesiredSets(d, f)...)
+	}
+	actual := fw.applied
+	if actual == nil {
+		var err error
+		if actual, err = fw.ourSets(ctx); err != nil {
+			return err
+		}
+	}
+	plan, err := planSets(desired, actual)
+	if err != nil {
+		return err
+	}
+	if plan.empty() {
+		fw.applied = actual
+		return nil
+	}
+	if err := fw.sets.Restore(ctx, plan.script()); err != nil {
+		// What the failed batch left is unknown; list next time.
+		fw.applied = nil
+		return err
+	}
+	fw.applied = appliedSets(desired)
+	res.SetsCreated += len(plan.Create)
+	res.EntriesAdded += len(plan.Add)
+	res.EntriesDeleted += len(plan.Del)
+	fw.log.Info("updated ipsets", zap.Int("created", len(plan.Create)),
+		zap.Int("added", len(plan.Add)), zap.Int("deleted", len(plan.Del)))
+	return nil
+}
+
+// ourSets reads those of our sets that exist.
+func (fw *Firewall) ourSets(ctx context.Context) (map[string]*actualSet, error) {
+	names, err := fw.sets.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ours []string
+	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
+		for _, s := range SetSpecs(f) {
+			if slices.Contains(names, s.Name) {
+				ours = append(ours, s.Name)
+			}
+		}
+	}
+	text, err := fw.sets.Save(ctx, ours)
+	if err != nil {
+		return nil, err
+	}
+	return parseIPSetSave(text)
+}
+
+func (fw *Firewall) syncTable(ctx context.Context, f ipvs.Family, t *Table, res *Result) error {
+	ipt := fw.ipt[f]
+	save, err := ipt.Save(ctx, t.Name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f, err)
+	}
+	plan := planTable(t, parseTable(save))
+	if plan.empty() {
+		return nil
+	}
+	if err := ipt.Restore(ctx, plan.restoreText(t)); err != nil {
+		return fmt.Errorf("%s table %s: %w", f, t.Name, err)
+	}
+	if plan.Rewrite {
+		res.ChainsRewritten++
+	}
+	res.JumpsInserted += len(plan.Missing)
+	fw.log.Info("restored iptables chains", zap.Stringer("family", f), zap.String("table", t.Name),
+		zap.Bool("rewritten", plan.Rewrite), zap.Int("jumpsInserted", len(plan.Missing)),
+		zap.Strings("staleChains", plan.Stale))
+	return nil
+}
+
+// Cleanup removes exactly our jumps, our chains and our sets, in that
+// order (a set cannot be destroyed while a rule references it), in every
+// family of the back-end in use.
+func (fw *Firewall) Cleanup(ctx context.Context) error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	fw.applied = nil
+	var errs []error
+	for _, f := range fw.families {
+		for _, table := range []string{"nat", "filter"} {
+			save, err := fw.ipt[f].Save(ctx, table)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f, err))
+				continue
+			}
+			text := cleanupText(table, parseTable(save))
+			if text == "" {
+				continue
+			}
+			if err := fw.ipt[f].Restore(ctx, text); err != nil {
+				errs = append(errs, fmt.Errorf("removing our chains from %s table %s: %w", f, table, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		// Destroying sets still referenced by our rules would fail
+		// anyway; report why the rules stayed.
+		return errors.Join(errs...)
+	}
+	actual, err := fw.ourSets(ctx)
+	if err != nil {
+		return err
+	}
+	var script strings.Builder
+	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
+		for _, s := range SetSpecs(f) {
+			if _, ok := actual[s.Name]; ok {
+				script.WriteString("destroy " + s.Name + "\n")
+			}
+		}
+	}
+	if script.Len() == 0 {
+		return nil
+	}
+	if err := fw.sets.Restore(ctx, script.String()); err != nil {
+		return fmt.Errorf("destroying our ipsets: %w", err)
+	}
+	return nil
+}
+
+// appliedSets is what the kernel holds once a plan towards desired ran.
+func appliedSets(desired []Set) map[string]*actualSet {
+	m := make(map[string]*actualSet, len(desired))
+	for _, s := range desired {
+		a := &actualSet{Type: s.Type, Family: s.Family, Entries: make(map[string]struct{}, len(s.Entries))}
+		for _, e := range s.Entries {
+			a.Entries[e.String()] = struct{}{}
+		}
+		m[s.Name] = a
+	}
+	return m
+}

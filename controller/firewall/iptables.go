@@ -1,0 +1,67 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+
+	"github.com/coreos/go-iptables/iptables"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// iptablesTool reads and writes one family's rules in one back-end.
+type iptablesTool interface {
+	// Save prints one table, as iptables-save -t does.
+	Save(ctx context.Context, table string) (string, error)
+	// Restore applies iptables-restore --noflush input: only the chains
+	// it declares are flushed, everything else stays as it is.
+	Restore(ctx context.Context, text string) error
+}
+
+type iptablesBinaries struct {
+	save, restore string
+}
+
+// newIPTablesBinaries resolves a mode's save and restore tools and asks
+// go-iptables whether MASQUERADE takes --random-fully there.
+func newIPTablesBinaries(m Mode, f ipvs.Family) (iptablesBinaries, RenderOptions, error) {
+	var b iptablesBinaries
+	var err error
+	if b.save, err = exec.LookPath(binary(m, f, "save")); err != nil {
+		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
+	}
+	if b.restore, err = exec.LookPath(binary(m, f, "restore")); err != nil {
+		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
+	}
+	main, err := exec.LookPath(binary(m, f, ""))
+	if err != nil {
+		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
+	}
+	proto := iptables.ProtocolIPv4
+	if f == ipvs.IPv6 {
+		proto = iptables.ProtocolIPv6
+	}
+	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Path(main))
+	if err != nil {
+		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
+	}
+	return b, RenderOptions{RandomFully: ipt.HasRandomFully()}, nil
+}
+
+func (b iptablesBinaries) Save(ctx context.Context, table string) (string, error) {
+	out, err := run(ctx, "", b.save, "-t", table)
+	if err != nil {
+		return "", fmt.Errorf("listing table %s: %w", table, err)
+	}
+	return out, nil
+}
+
+func (b iptablesBinaries) Restore(ctx context.Context, text string) error {
+	// -w: legacy iptables serialises writers on the xtables lock; wait
+	// for it instead of failing when kubelet or Calico holds it.
+	if _, err := run(ctx, text, b.restore, "-w", "5", "--noflush"); err != nil {
+		return fmt.Errorf("restoring our chains: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// setMaxElem bounds each set. The kernel allocates on demand, so a high
+// limit costs nothing; the default (65536) is too low for node ports
+// times node-port CIDRs on a large cluster.
+const setMaxElem = 1 << 20
+
+// setOp is one add or del line.
+type setOp struct {
+	Set, Entry string
+}
+
+// setPlan is what it takes to turn the actual sets into the desired ones.
+type setPlan struct {
+	Create []SetSpec
+	Add    []setOp
+	Del    []setOp
+}
+
+// Changed is the number of entries the plan adds or deletes.
+func (p setPlan) Changed() int { return len(p.Add) + len(p.Del) }
+
+func (p setPlan) empty() bool { return len(p.Create) == 0 && p.Changed() == 0 }
+
+// planSets diffs desired against actual. It is pure; a set that exists
+// with another type or family is an error (the kernel cannot convert it,
+// and it cannot be destroyed while our rules reference it).
+func planSets(desired []Set, actual map[string]*actualSet) (setPlan, error) {
+	var p setPlan
+	var errs []error
+	for _, s := range desired {
+		a, ok := actual[s.Name]
+		if !ok {
+			p.Create = append(p.Create, s.SetSpec)
+			for _, e := range s.Entries {
+				p.Add = append(p.Add, setOp{s.Name, e.String()})
+			}
+			continue
+		}
+		if a.Type != s.Type || a.Family != s.Family {
+			errs = append(errs, fmt.Errorf("ipset %s exists as %s %s, want %s %s: remove it (ipvsd cleanup) and sync again",
+				s.Name, a.Type, a.Family, s.Type, s.Family))
+			continue
+		}
+		want := make(map[string]struct{}, len(s.Entries))
+		for _, e := range s.Entries {
+			str := e.String()
+			want[str] = struct{}{}
+			if _, ok := a.Entries[str]; !ok {
+				p.Add = append(p.Add, setOp{s.Name, str})
+			}
+		}
+		var extra []string
+		for str := range a.Entries {
+			if _, ok := want[str]; !ok {
+				extra = append(extra, str)
+			}
+		}
+		slices.Sort(extra)
+		for _, str := range extra {
+			p.Del = append(p.Del, setOp{s.Name, str})
+		}
+	}
+	if len(errs) > 0 {
+		return setPlan{}, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// script renders the plan as one `ipset restore` input. Adds come before
+// deletes so that an entry moving between sets is never briefly absent
+// from both.
+func (p setPlan) script() string {
+	var b strings.Builder
+	for _, s := range p.Create {
+		fam := "inet"
+		if s.Family == ipvs.IPv6 {
+			fam = "inet6"
+		}
+		fmt.Fprintf(&b, "create %s %s family %s maxelem %d\n", s.Name, s.Type, fam, setMaxElem)
+	}
+	for _, op := range p.Add {
+		b.WriteString("add " + op.Set + " " + op.Entry + "\n")
+	}
+	for _, op := range p.Del {
+		b.WriteString("del " + op.Set + " " + op.Entry + "\n")
+	}
+	return b.String()
+}

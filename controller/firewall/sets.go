@@ -1,0 +1,179 @@
+package firewall
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// SetPrefix starts the name of every ipset we own; Cleanup destroys exactly
+// the sets named in SetSpecs, never by prefix, so an operator's own
+// ipvsd-something set is safe.
+const SetPrefix = "ipvsd-"
+
+// Set roles. Each exists once per family, named ipvsd-<role>-v4/-v6,
+// because an ipset holds a single family.
+const (
+	roleVIPs       = "vips"     // hash:ip: every service address
+	roleVS         = "vs"       // hash:ip,port: VIP,proto:port of every non-NodePort virtual server
+	roleVSLocal    = "vs-local" // ... those with a local-only traffic policy
+	roleVSNoEP     = "vs-noep"  // ... those without real servers
+	roleNodePorts  = "np"       // hash:net,port: node-port CIDR,proto:port
+	roleNPLocal    = "np-local"
+	roleNPNoEP     = "np-noep"
+	roleLBFirewall = "lb-fw"   // hash:ip,port: load-balancer VIPs with source ranges
+	roleLBSource   = "lb-src"  // hash:ip,port,net: ... and the sources they allow
+	roleHairpin    = "hairpin" // hash:ip,port,ip: real server, port, itself
+	roleCluster    = "cluster" // hash:net: the cluster CIDRs
+)
+
+var roleTypes = []struct {
+	role string
+	typ  SetType
+}{
+	{roleVIPs, HashIP},
+	{roleVS, HashIPPort},
+	{roleVSLocal, HashIPPort},
+	{roleVSNoEP, HashIPPort},
+	{roleNodePorts, HashNetPort},
+	{roleNPLocal, HashNetPort},
+	{roleNPNoEP, HashNetPort},
+	{roleLBFirewall, HashIPPort},
+	{roleLBSource, HashIPPortNet},
+	{roleHairpin, HashIPPortIP},
+	{roleCluster, HashNet},
+}
+
+// SetSpec names one of our ipsets and its type.
+type SetSpec struct {
+	Name   string
+	Type   SetType
+	Family ipvs.Family
+}
+
+// Set is a set with its desired members, sorted and without duplicates.
+type Set struct {
+	SetSpec
+	Entries []Entry
+}
+
+// SetName is the name of our set for a role and family.
+func SetName(role string, f ipvs.Family) string {
+	if f == ipvs.IPv6 {
+		return SetPrefix + role + "-v6"
+	}
+	return SetPrefix + role + "-v4"
+}
+
+// SetSpecs lists every set we own for a family, in a fixed order. All of
+// them always exist while we are installed, empty or not, so the ruleset
+// never depends on which services exist.
+func SetSpecs(f ipvs.Family) []SetSpec {
+	specs := make([]SetSpec, 0, len(roleTypes))
+	for _, rt := range roleTypes {
+		specs = append(specs, SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f})
+	}
+	return specs
+}
+
+// DesiredSets computes the members of every set of a family. It is a pure
+// function of d; the result is in SetSpecs order.
+func DesiredSets(d *Desired, f ipvs.Family) []Set {
+	m := map[string][]Entry{}
+	add := func(role string, e Entry) { m[role] = append(m[role], e) }
+
+	npCIDRs := splitZeroPrefixes(familyPrefixes(d.NodePortCIDRs, f))
+	for i := range d.Services {
+		vs := &d.Services[i]
+		if vs.Key.IsFWMark() || vs.family() != f {
+			continue
+		}
+		k := vs.Key
+		if vs.Kind == NodePort {
+			for _, p := range npCIDRs {
+				e := Entry{IP: p.Addr(), Bits: p.Bits(), Protocol: k.Protocol, Port: k.Port}
+				add(roleNodePorts, e)
+				if vs.LocalOnly {
+					add(roleNPLocal, e)
+				}
+				if !vs.HasEndpoints {
+					add(roleNPNoEP, e)
+				}
+			}
+			continue
+		}
+		vip := k.Address.Unmap()
+		e := Entry{IP: vip, Protocol: k.Protocol, Port: k.Port}
+		add(roleVIPs, Entry{IP: vip})
+		add(roleVS, e)
+		if vs.LocalOnly {
+			add(roleVSLocal, e)
+		}
+		if !vs.HasEndpoints {
+			add(roleVSNoEP, e)
+		}
+		if vs.Kind == LoadBalancerIP && len(vs.SourceRanges) > 0 {
+			add(roleLBFirewall, e)
+			for _, src := range familyPrefixes(vs.SourceRanges, f) {
+				// hash:ip,port,net cannot hold a /0 either.
+				for _, p := range splitZeroPrefixes([]netip.Prefix{src}) {
+					add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: p.Addr(), Bits2: p.Bits()})
+				}
+			}
+		}
+	}
+	for _, h := range d.Hairpins {
+		if ipvs.FamilyOf(h.Backend) != f {
+			continue
+		}
+		b := h.Backend.Unmap()
+		add(roleHairpin, Entry{IP: b, Protocol: h.Protocol, Port: h.Port, IP2: b})
+	}
+	for _, p := range familyPrefixes(d.ClusterCIDRs, f) {
+		for _, p := range splitZeroPrefixes([]netip.Prefix{p}) {
+			add(roleCluster, Entry{IP: p.Addr(), Bits: p.Bits()})
+		}
+	}
+
+	sets := make([]Set, 0, len(roleTypes))
+	for _, rt := range roleTypes {
+		entries := m[rt.role]
+		slices.SortFunc(entries, Entry.Compare)
+		entries = slices.Compact(entries)
+		sets = append(sets, Set{SetSpec: SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f}, Entries: entries})
+	}
+	return sets
+}
+
+// familyPrefixes keeps the prefixes of one family, masked (ipset stores
+// the network address; 10.1.2.3/8 and 10.0.0.0/8 are one entry).
+func familyPrefixes(ps []netip.Prefix, f ipvs.Family) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		if !p.IsValid() || ipvs.FamilyOf(p.Addr()) != f {
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// splitZeroPrefixes replaces a /0 by its two halves: hash:net types refuse
+// a zero prefix length ("0.0.0.0/0" is not storable), and two /1s match
+// the same addresses.
+func splitZeroPrefixes(ps []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		if p.Bits() != 0 {
+			out = append(out, p)
+			continue
+		}
+		lo := netip.PrefixFrom(p.Addr(), 1)
+		hiBytes := p.Addr().AsSlice()
+		hiBytes[0] = 0x80
+		hi, _ := netip.AddrFromSlice(hiBytes)
+		out = append(out, lo, netip.PrefixFrom(hi, 1))
+	}
+	return out
+}

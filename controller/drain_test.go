@@ -7,6 +7,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/controllertest"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
 // withoutDrop is webDesired minus the TCP real server 10.0.0.2:80.
@@ -31,13 +32,13 @@ func TestDrainUntilIdle(t *testing.T) {
 		t.Errorf("drain start: %d writes, %d dumps, requeue %v, %s", writes, dumps, res.RequeueAfter, &res)
 	}
 	e.wantState(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 0 2 5
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    0      2          5
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 		dummy 192.0.2.1
 		dummy 2001:db8::1
 	`)
@@ -51,19 +52,22 @@ func TestDrainUntilIdle(t *testing.T) {
 	if res, writes, dumps := e.syncCounting(withoutDrop()); writes != 0 || dumps != 1 || res.Draining != 1 {
 		t.Errorf("busy: %d writes, %d dumps, %s", writes, dumps, &res)
 	}
+	if n := e.kernel.Calls(ipvstest.OpGetDestinations); n != 1 {
+		t.Errorf("busy: %d one-service reads, want 1 instead of a full dump", n)
+	}
 	must(t, e.kernel.SetConns(web, drop, 0, 0))
 	e.advance(5 * time.Second)
 	res, writes, _ = e.syncCounting(withoutDrop())
 	if writes != 1 || res.DrainsFinished != 1 || res.Draining != 0 || res.RequeueAfter != 0 {
 		t.Errorf("idle: %d writes, %s", writes, &res)
 	}
-	if got := e.kernel.Render(); got != dedent(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+	if got := e.table(); got != dedent(`
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 	`) {
 		t.Errorf("after drain:\n%s", got)
 	}
@@ -117,8 +121,8 @@ func TestDrainCheckFallsBackToDump(t *testing.T) {
 	e.sync(withoutDrop())
 	e.advance(5 * time.Second)
 	res, _, dumps := e.syncCounting(withoutDrop())
-	if dumps != 1 || res.Full || res.DrainsFinished != 1 {
-		t.Errorf("%d dumps: %s", dumps, &res)
+	if full := e.kernel.Calls(ipvstest.OpDump); dumps != 1 || full != 1 || res.Full || res.DrainsFinished != 1 {
+		t.Errorf("%d dumps (%d full): %s", dumps, full, &res)
 	}
 }
 
@@ -135,14 +139,14 @@ func TestReturningRealServerIsUpdatedInPlace(t *testing.T) {
 	e.advance(time.Hour) // no stale drain deletes it later
 	e.sync(webDesired())
 	e.sync(webDesired())
-	if got := e.kernel.Render(); got != dedent(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 1 1 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+	if got := e.table(); got != dedent(`
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    1      1          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 	`) {
 		t.Errorf("state:\n%s", got)
 	}
@@ -164,14 +168,14 @@ func TestUDPRealServerDeletedAtOnceWithConntrack(t *testing.T) {
 	if n := e.ct.Entries(flow); n != 0 || len(e.ct.Deleted) != 1 {
 		t.Errorf("conntrack entries left %d, calls %v", n, e.ct.Deleted)
 	}
-	if got := e.kernel.Render(); got != dedent(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 1 0 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.4:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+	if got := e.table(); got != dedent(`
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    1      0          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.4:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 	`) {
 		t.Errorf("state:\n%s", got)
 	}

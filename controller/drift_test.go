@@ -72,13 +72,13 @@ func TestDriftFoundByFailedWriteTriggersFullResync(t *testing.T) {
 		t.Errorf("retry was not a full resync: %s", &res)
 	}
 	e.wantState(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 5 0 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    5      0          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 		dummy 192.0.2.1
 		dummy 2001:db8::1
 	`)

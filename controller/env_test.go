@@ -10,14 +10,22 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/controllertest"
-	"github.com/ipvsd/ipvsd/controller/internal/fakekernel"
+	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
+)
+
+// Both kernels the reconciler runs on read one service's real servers for
+// the drain check instead of dumping the whole table.
+var (
+	_ controller.DestinationReader = (*ipvstest.Fake)(nil)
+	_ controller.DestinationReader = (*ipvs.Handle)(nil)
 )
 
 // env is one fake host: an IPVS table, links, conntrack, a clock and an
 // ownership record on disk, with a reconciler that can be "restarted".
 type env struct {
 	t      *testing.T
-	kernel *fakekernel.Kernel
+	kernel *ipvstest.Fake
 	addrs  *controllertest.Addresses
 	ct     *controllertest.Conntrack
 	now    time.Time
@@ -29,7 +37,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
 		t:      t,
-		kernel: fakekernel.New(),
+		kernel: ipvstest.New(),
 		addrs:  controllertest.NewAddresses(),
 		ct:     controllertest.NewConntrack(),
 		now:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -69,17 +77,50 @@ func (e *env) sync(d controller.Desired) controller.Result {
 }
 
 // syncCounting runs one Sync and returns its result with the kernel's own
-// count of writes and reads during it.
+// count of the writes (failed ones included) and the netlink dumps during
+// it: full dumps and one-service reads alike, as Result.Dumps counts them.
 func (e *env) syncCounting(d controller.Desired) (res controller.Result, writes, dumps int) {
 	e.t.Helper()
-	e.kernel.ResetCounts()
+	e.kernel.ResetCalls()
 	res = e.sync(d)
-	return res, e.kernel.Writes(), e.kernel.Dumps()
+	return res, e.kernel.Writes(), reads(e.kernel)
 }
 
-// state renders the whole fake host.
+// reads is the number of full dumps and one-service reads of k.
+func reads(k *ipvstest.Fake) int {
+	return k.Calls(ipvstest.OpDump) + k.Calls(ipvstest.OpGetDestinations)
+}
+
+// state renders the whole fake host: the IPVS table, then the links.
 func (e *env) state() string {
-	return e.kernel.Render() + e.addrs.Render()
+	return e.table() + e.addrs.Render()
+}
+
+// table renders the fake's IPVS table. It is a Dump of the fake: it counts
+// as one and meets injected failures, so read counters before and remove
+// failing hooks first.
+func (e *env) table() string {
+	e.t.Helper()
+	return renderTable(e.t, e.kernel)
+}
+
+// renderTable prints k's table as `ipvsadm -Ln` lists it, services and
+// real servers in key order, without ipvsadm's three heading lines and
+// with the blanks that pad its last column trimmed, so goldens hold only
+// the table and survive editors.
+func renderTable(t *testing.T, k *ipvstest.Fake) string {
+	t.Helper()
+	dump, err := k.Dump()
+	if err != nil {
+		t.Fatalf("rendering the IPVS table: %v", err)
+	}
+	out := ipvs.RenderString(dump, ipvs.RenderOptions{Info: k.Info(), Order: ipvs.OrderKey})
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")[3:]
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(strings.TrimRight(l, " ") + "\n")
+	}
+	return b.String()
 }
 
 func (e *env) wantState(want string) {

@@ -27,20 +27,20 @@ func TestForeignServicesUntouched(t *testing.T) {
 	e.addrs.AddOther(addr("203.0.113.5"))
 	e.addrs.AddDummy(addr("198.51.100.7")) // on our link, but not bound by us
 	foreign := `
-		TCP 192.0.2.1:80 sh
-		  -> 10.1.0.3:80 Masq 3 0 0
-		TCP 192.0.2.1:8080 sh
-		  -> 10.1.0.2:80 Masq 3 0 0
+		TCP  192.0.2.1:80 sh
+		  -> 10.1.0.3:80                  Masq    3      0          0
+		TCP  192.0.2.1:8080 sh
+		  -> 10.1.0.2:80                  Masq    3      0          0
 	`
 	ours := `
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
 	`
 	rest := `
-		TCP 203.0.113.5:80 sh
-		  -> 10.1.0.1:80 Masq 3 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+		TCP  203.0.113.5:80 sh
+		  -> 10.1.0.1:80                  Masq    3      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 		dummy 192.0.2.1
 		dummy 198.51.100.7
 		dummy 2001:db8::1
@@ -63,8 +63,8 @@ func TestForeignServicesUntouched(t *testing.T) {
 	e.advance(time.Minute)
 	e.sync(controller.Desired{})
 	e.wantState(foreign + `
-		TCP 203.0.113.5:80 sh
-		  -> 10.1.0.1:80 Masq 3 0 0
+		TCP  203.0.113.5:80 sh
+		  -> 10.1.0.1:80                  Masq    3      0          0
 		dummy 198.51.100.7
 		other 203.0.113.5
 	`)
@@ -120,8 +120,8 @@ func TestRestartAdoptsWithoutWrites(t *testing.T) {
 	// state deletes them (and nothing foreign).
 	e.sync(controller.Desired{})
 	e.wantState(`
-		TCP 203.0.113.5:80 sh
-		  -> 10.1.0.1:80 Masq 3 0 0
+		TCP  203.0.113.5:80 sh
+		  -> 10.1.0.1:80                  Masq    3      0          0
 	`)
 }
 
@@ -134,7 +134,7 @@ func TestRestartWithoutRecordTreatsEverythingAsForeign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.kernel.Render() == "" {
+	if e.table() == "" {
 		t.Error("services deleted without an ownership record")
 	}
 }
@@ -155,13 +155,13 @@ func TestRestartRestoresWeightsLeftByCrashMidDrain(t *testing.T) {
 		t.Errorf("%d writes: %s", writes, &res)
 	}
 	e.wantState(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 1 4 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    1      4          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 		dummy 192.0.2.1
 		dummy 2001:db8::1
 	`)

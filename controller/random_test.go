@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ipvsd/ipvsd/controller"
-	"github.com/ipvsd/ipvsd/controller/internal/fakekernel"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
 // randomDesired draws a desired state from a small universe, so successive
@@ -69,7 +69,8 @@ var foreignServices = []ipvs.ServiceWithDests{
 // expectedTable renders what the kernel must hold: the foreign services
 // and exactly the desired ones.
 func expectedTable(t *testing.T, d controller.Desired) string {
-	k := fakekernel.New()
+	t.Helper()
+	k := ipvstest.New()
 	for _, s := range foreignServices {
 		must(t, k.AddService(s.Service))
 		for _, dst := range s.Destinations {
@@ -82,7 +83,7 @@ func expectedTable(t *testing.T, d controller.Desired) string {
 			must(t, k.AddDestination(vs.Key, dst))
 		}
 	}
-	return k.Render()
+	return renderTable(t, k)
 }
 
 func TestRandomStatesInRandomOrder(t *testing.T) {
@@ -126,7 +127,7 @@ func TestRandomStatesInRandomOrder(t *testing.T) {
 			if res.Draining != 0 {
 				t.Fatalf("%s: still draining: %s", step, &res)
 			}
-			if got, want := e.kernel.Render(), expectedTable(t, d); got != want {
+			if got, want := e.table(), expectedTable(t, d); got != want {
 				t.Fatalf("%s: table\n%s\nwant:\n%s", step, got, want)
 			}
 			dummy, _ := e.addrs.Addresses()

@@ -25,13 +25,13 @@ func TestSyncReachesDesiredThenIsIdle(t *testing.T) {
 		t.Errorf("first sync: %s", &res)
 	}
 	e.wantState(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 1 0 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    1      0          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 		dummy 192.0.2.1
 		dummy 2001:db8::1
 	`)
@@ -59,14 +59,14 @@ func TestSyncUpdatesInPlace(t *testing.T) {
 		t.Errorf("%d writes, %d dumps, %s", writes, dumps, &res)
 	}
 	e.wantState(`
-		TCP 192.0.2.1:80 wrr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 7 0 0
-		  -> 10.0.0.4:80 Masq 1 0 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
-		TCP [2001:db8::1]:443 wlc
-		  -> [2001:db8::10]:8443 Masq 1 0 0
+		TCP  192.0.2.1:80 wrr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    7      0          0
+		  -> 10.0.0.4:80                  Masq    1      0          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
+		TCP  [2001:db8::1]:443 wlc
+		  -> [2001:db8::10]:8443          Masq    1      0          0
 		dummy 192.0.2.1
 		dummy 2001:db8::1
 	`)
@@ -83,11 +83,11 @@ func TestSyncRemovesServiceAndVIP(t *testing.T) {
 		t.Errorf("%s", &res)
 	}
 	e.wantState(`
-		TCP 192.0.2.1:80 rr
-		  -> 10.0.0.1:80 Masq 2 0 0
-		  -> 10.0.0.2:80 Masq 1 0 0
-		UDP 192.0.2.1:53 wrr
-		  -> 10.0.0.3:53 Masq 1 0 0
+		TCP  192.0.2.1:80 rr
+		  -> 10.0.0.1:80                  Masq    2      0          0
+		  -> 10.0.0.2:80                  Masq    1      0          0
+		UDP  192.0.2.1:53 wrr
+		  -> 10.0.0.3:53                  Masq    1      0          0
 		dummy 192.0.2.1
 	`)
 	e.sync(controller.Desired{})

@@ -17,11 +17,28 @@ import (
 // extraArgs are appended to every binary's arguments.
 func BuildTests(t testing.TB, pkgs []string, extraArgs ...string) []Binary {
 	t.Helper()
-	root, err := RepoRoot()
+	bins, err := buildTests(t.TempDir(), pkgs, append([]string{"-test.v", "-test.timeout=4m"}, extraArgs...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	return bins
+}
+
+// BuildTestBinaries is BuildTests for commands (no testing.TB): the
+// binaries go to a temporary directory and run with exactly args.
+func BuildTestBinaries(pkgs []string, args ...string) ([]Binary, error) {
+	dir, err := os.MkdirTemp("", "ipvsd-lab-bin-")
+	if err != nil {
+		return nil, err
+	}
+	return buildTests(dir, pkgs, args)
+}
+
+func buildTests(dir string, pkgs, args []string) ([]Binary, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
 	var out []Binary
 	for _, pkg := range pkgs {
 		name := strings.ReplaceAll(strings.Trim(strings.TrimPrefix(pkg, "./"), "/"), "/", "_") + ".test"
@@ -30,12 +47,11 @@ func BuildTests(t testing.TB, pkgs []string, extraArgs ...string) []Binary {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("compiling %s for the lab: %v\n%s", pkg, err, b)
+			return nil, fmt.Errorf("compiling %s for the lab: %w\n%s", pkg, err, b)
 		}
-		args := append([]string{"-test.v", "-test.timeout=4m"}, extraArgs...)
 		out = append(out, Binary{Name: name, HostPath: path, Args: args})
 	}
-	return out
+	return out, nil
 }
 
 var (

@@ -15,7 +15,9 @@ import (
 type NewKernel func(t *testing.T) ipvs.Kernel
 
 // RunConformance runs one table of behaviour against a Kernel: every write
-// and its effect on Dump, and every error with its errno. Run against the
+// and its effect on Dump and GetDestinations, and every error with its
+// errno. The kernel must also implement GetDestinations (see
+// controller.DestinationReader), as ipvs.Handle and Fake do. Run against the
 // fake on the host and against ipvs.Handle in the kernel lab, it proves the
 // fake fails exactly where the kernel does.
 func RunConformance(t *testing.T, newKernel NewKernel) {
@@ -23,6 +25,7 @@ func RunConformance(t *testing.T, newKernel NewKernel) {
 	t.Run("DestinationLifecycle", func(t *testing.T) { testDestinationLifecycle(t, newKernel) })
 	t.Run("Errors", func(t *testing.T) { testErrors(t, newKernel) })
 	t.Run("DumpReturnsCopies", func(t *testing.T) { testDumpCopies(t, newKernel) })
+	t.Run("GetDestinations", func(t *testing.T) { testGetDestinations(t, newKernel) })
 }
 
 // ServiceVarieties are services of every kind the kernel distinguishes:

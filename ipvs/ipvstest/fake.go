@@ -19,6 +19,7 @@ type Op int
 
 const (
 	OpDump Op = iota
+	OpGetDestinations
 	OpAddService
 	OpUpdateService
 	OpDeleteService
@@ -28,7 +29,7 @@ const (
 	numOps
 )
 
-var opNames = [numOps]string{"Dump", "AddService", "UpdateService", "DeleteService",
+var opNames = [numOps]string{"Dump", "GetDestinations", "AddService", "UpdateService", "DeleteService",
 	"AddDestination", "UpdateDestination", "DeleteDestination"}
 
 func (o Op) String() string {
@@ -39,12 +40,13 @@ func (o Op) String() string {
 }
 
 // IsWrite reports whether the operation changes the table.
-func (o Op) IsWrite() bool { return o != OpDump }
+func (o Op) IsWrite() bool { return o >= OpAddService && o < numOps }
 
 // Hook is called under the fake's lock before every operation, with the
 // service key and (for real server operations) the real server; a non-nil
 // error fails the call without changing state. key is the zero Key for
-// Dump.
+// Dump; dest is the zero DestKey for service operations and
+// GetDestinations.
 type Hook func(op Op, key ipvs.Key, dest ipvs.DestKey) error
 
 // Fake is an in-memory Kernel. It keeps the table the way the kernel would
@@ -53,8 +55,8 @@ type Hook func(op Op, key ipvs.Key, dest ipvs.DestKey) error
 // failures and set the counters only traffic could change. It is safe for
 // concurrent use.
 //
-// Unlike the kernel, Dump lists services in key order and real servers in
-// address order, so tests see a stable table.
+// Unlike the kernel, Dump lists services in key order and real servers (there
+// and in GetDestinations) in address order, so tests see a stable table.
 type Fake struct {
 	mu       sync.Mutex
 	services map[ipvs.Key]*fakeService
@@ -115,8 +117,10 @@ func (f *Fake) Writes() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
-	for op := OpAddService; op < numOps; op++ {
-		n += f.calls[op]
+	for op := range numOps {
+		if op.IsWrite() {
+			n += f.calls[op]
+		}
 	}
 	return n
 }
@@ -130,7 +134,8 @@ func (f *Fake) ResetCalls() {
 
 // FailNext makes the next call of op on key fail with err (wrapped as the
 // real handle wraps kernel errors) without changing state. Failures queue
-// up: each matching call consumes one. For Dump, key is ignored.
+// up: each matching call consumes one. For Dump, key is ignored; for
+// GetDestinations it names the service read.
 func (f *Fake) FailNext(op Op, key ipvs.Key, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -160,6 +165,33 @@ func (f *Fake) begin(op Op, key ipvs.Key, dk ipvs.DestKey) error {
 	return nil
 }
 
+// GetDestinations returns a copy of one service's real servers in address
+// order; ESRCH if the service does not exist.
+func (f *Fake) GetDestinations(k ipvs.Key) ([]ipvs.Destination, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k = k.Canonical()
+	ds, err := f.getDestinations(k)
+	if err != nil {
+		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
+	}
+	return ds, nil
+}
+
+func (f *Fake) getDestinations(k ipvs.Key) ([]ipvs.Destination, error) {
+	if err := f.begin(OpGetDestinations, k, ipvs.DestKey{}); err != nil {
+		return nil, err
+	}
+	if err := ipvs.ValidateService(ipvs.Service{Key: k}); err != nil {
+		return nil, err
+	}
+	fs, ok := f.services[k]
+	if !ok {
+		return nil, unix.ESRCH
+	}
+	return fs.sortedDests(), nil
+}
+
 // Dump returns a deep copy of the table.
 func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 	f.mu.Lock()
@@ -175,14 +207,19 @@ func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 	out := make([]ipvs.ServiceWithDests, 0, len(keys))
 	for _, k := range keys {
 		fs := f.services[k]
-		sd := ipvs.ServiceWithDests{Service: fs.svc, Destinations: make([]ipvs.Destination, 0, len(fs.dests))}
-		for _, d := range fs.dests {
-			sd.Destinations = append(sd.Destinations, *d)
-		}
-		slices.SortFunc(sd.Destinations, func(a, b ipvs.Destination) int { return cmpDestKeys(a.DestKey, b.DestKey) })
-		out = append(out, sd)
+		out = append(out, ipvs.ServiceWithDests{Service: fs.svc, Destinations: fs.sortedDests()})
 	}
 	return out, nil
+}
+
+// sortedDests copies the service's real servers in address order.
+func (fs *fakeService) sortedDests() []ipvs.Destination {
+	ds := make([]ipvs.Destination, 0, len(fs.dests))
+	for _, d := range fs.dests {
+		ds = append(ds, *d)
+	}
+	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return cmpDestKeys(a.DestKey, b.DestKey) })
+	return ds
 }
 
 func cmpKeys(a, b ipvs.Key) int {

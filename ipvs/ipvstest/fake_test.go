@@ -22,8 +22,12 @@ func TestFakeCountsCalls(t *testing.T) {
 	if _, err := f.Dump(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.GetDestinations(v4Key); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.GetDestinations(missingKey) // fails, still counted
 	for op, want := range map[Op]int{OpAddService: 1, OpAddDestination: 1, OpUpdateDestination: 1,
-		OpDeleteService: 1, OpDump: 1, OpUpdateService: 0, OpDeleteDestination: 0} {
+		OpDeleteService: 1, OpDump: 1, OpGetDestinations: 2, OpUpdateService: 0, OpDeleteDestination: 0} {
 		if got := f.Calls(op); got != want {
 			t.Errorf("Calls(%s) = %d, want %d", op, got, want)
 		}
@@ -45,6 +49,7 @@ func TestFakeFailNext(t *testing.T) {
 	boom := errors.New("boom")
 	f.FailNext(OpAddService, v4Key, unix.ENOMEM)
 	f.FailNext(OpDump, ipvs.Key{}, boom)
+	f.FailNext(OpGetDestinations, v4Key, unix.EIO)
 
 	if err := f.AddService(v6Svc); err != nil {
 		t.Fatalf("a failure injected for %s hit %s: %v", v4Key, v6Key, err)
@@ -58,6 +63,12 @@ func TestFakeFailNext(t *testing.T) {
 	}
 	if _, err := f.Dump(); !errors.Is(err, boom) {
 		t.Fatalf("Dump = %v, want boom", err)
+	}
+	if _, err := f.GetDestinations(v6Key); err != nil {
+		t.Fatalf("a read failure injected for %s hit %s: %v", v4Key, v6Key, err)
+	}
+	if _, err := f.GetDestinations(v4Key); !errors.Is(err, unix.EIO) {
+		t.Fatalf("GetDestinations = %v, want EIO", err)
 	}
 	// Each injected failure is used once; the failed add changed nothing.
 	must(t, f.AddService(v4Svc))

@@ -1,6 +1,7 @@
 // Command lab drives the kernel lab by hand:
 //
 //	go run ./e2e/cmd/lab demo           # the built-in demo (make demo)
+//	go run ./e2e/cmd/lab bench          # the kernel-lab benchmarks (make bench)
 //	go run ./e2e/cmd/lab shell 'CMDS'   # run shell commands in a fresh VM
 //
 // It prints the guest's console and exits with the guest's status.
@@ -26,13 +27,21 @@ func main() {
 
 func run() int {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: lab demo | lab shell 'COMMANDS'")
+		fmt.Fprintln(os.Stderr, "usage: lab demo | lab bench | lab shell 'COMMANDS'")
 		return 2
 	}
 	var cfg lab.Config
 	switch os.Args[1] {
 	case "demo":
 		cfg.Script = demoScript
+	case "bench":
+		bins, err := lab.BuildTestBinaries([]string{"./e2e/guest/bench"}, "-test.v=false", "-test.timeout=20m")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+			return 1
+		}
+		cfg.Run = bins
+		cfg.MemoryMB = 4096
 	case "shell":
 		if len(os.Args) < 3 {
 			fmt.Fprintln(os.Stderr, "usage: lab shell 'COMMANDS'")
@@ -46,7 +55,7 @@ func run() int {
 	if p := os.Getenv("IPVSD_BIN"); p != "" {
 		cfg.Tools = append(cfg.Tools, lab.Binary{Name: "ipvsd", HostPath: p})
 	}
-	cfg.Timeout = 5 * time.Minute
+	cfg.Timeout = 20 * time.Minute
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Fprintln(os.Stderr, "lab: preparing the kernel lab (first run downloads Debian's kernel and builds an initramfs)")

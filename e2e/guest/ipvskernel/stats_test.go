@@ -95,6 +95,22 @@ func TestDumpCounters(t *testing.T) {
 		t.Errorf("real server has %d active + %d inactive connections, want 1 in all", d.ActiveConns, d.InactiveConns)
 	}
 
+	// GetDestinations parses the same 64-bit counters. The rate estimates
+	// may move between the two reads; the totals no longer do.
+	ds, err := k.h.GetDestinations(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals := func(d ipvs.Destination) ipvs.Destination {
+		d.Stats.CPS, d.Stats.InPPS, d.Stats.OutPPS, d.Stats.InBPS, d.Stats.OutBPS = 0, 0, 0, 0, 0
+		return d
+	}
+	if len(ds) != 1 {
+		t.Errorf("GetDestinations(%s) = %+v, want one real server", key, ds)
+	} else if diff := cmp.Diff(totals(d), totals(ds[0]), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("GetDestinations differs from Dump (-dump +get):\n%s", diff)
+	}
+
 	info, err := k.h.Info()
 	if err != nil {
 		t.Fatal(err)

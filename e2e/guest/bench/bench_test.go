@@ -1,0 +1,202 @@
+//go:build lab
+
+// Package bench measures the reconciler against the lab VM's real IPVS and
+// prints each figure as `name: value unit` with its baseline and ratio, all
+// measured in the same VM run (the emulated CPU is slow, so only ratios
+// within one run mean anything). It asserts correctness (a no-op sync
+// writes nothing) but never timings: `make bench` reports, it does not
+// judge.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/e2e/lab"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+func TestMain(m *testing.M) { os.Exit(lab.RequireGuest(m)) }
+
+const realServers = 10
+
+// table builds n TCP virtual services with realServers NAT real servers
+// each, on distinct VIPs.
+func table(n int) controller.Desired {
+	var d controller.Desired
+	for i := 0; i < n; i++ {
+		vip := netip.AddrFrom4([4]byte{10, 96, byte(i >> 8), byte(i)})
+		vs := controller.VirtualServer{
+			Service: ipvs.Service{Key: ipvs.Key{Family: ipvs.IPv4, Address: vip, Protocol: ipvs.TCP, Port: 80}, Scheduler: "rr"},
+			Owner:   fmt.Sprintf("bench/%d", i),
+		}
+		for j := 0; j < realServers; j++ {
+			vs.Destinations = append(vs.Destinations, ipvs.Destination{
+				DestKey: ipvs.DestKey{Address: netip.AddrFrom4([4]byte{10, 100, byte(j), byte(i % 250)}), Port: 8080},
+				Weight:  1,
+			})
+		}
+		d.Services = append(d.Services, vs)
+	}
+	return d
+}
+
+// restoreText is the same table as ipvsadm -R input.
+func restoreText(d controller.Desired) []byte {
+	var b bytes.Buffer
+	for _, vs := range d.Services {
+		svc := netip.AddrPortFrom(vs.Address, vs.Port).String()
+		fmt.Fprintf(&b, "-A -t %s -s %s\n", svc, vs.Scheduler)
+		for _, rs := range vs.Destinations {
+			fmt.Fprintf(&b, "-a -t %s -r %s -m -w %d\n", svc, rs.DestKey, rs.Weight)
+		}
+	}
+	return b.Bytes()
+}
+
+func flush(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command("ipvsadm", "-C").CombinedOutput(); err != nil {
+		t.Fatalf("ipvsadm -C: %v\n%s", err, out)
+	}
+}
+
+func newReconciler(t *testing.T) (*controller.Reconciler, *hostenv.Env) {
+	t.Helper()
+	log := zap.NewNop()
+	env, err := hostenv.Open(hostenv.Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	rec, err := controller.New(controller.Config{RecordPath: filepath.Join(t.TempDir(), "state.json"), FullResyncInterval: time.Hour}, env.Deps(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, env
+}
+
+func report(name string, v, base float64, unit, baseName string) {
+	fmt.Printf("%s: %.1f %s (baseline %s: %.1f %s, ratio %.2f)\n", name, v, unit, baseName, base, unit, v/base)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// TestBenchColdAndNoop: a cold sync of 10,000 x 10 into an empty kernel
+// against ipvsadm -R restoring the same table, then a no-op sync.
+func TestBenchColdAndNoop(t *testing.T) {
+	const n = 10000
+	want := table(n)
+	input := restoreText(want)
+
+	flush(t)
+	cmd := exec.Command("ipvsadm", "-R")
+	cmd.Stdin = bytes.NewReader(input)
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ipvsadm -R: %v\n%s", err, out)
+	}
+	restore := time.Since(start)
+	flush(t)
+
+	rec, env := newReconciler(t)
+	ctx := context.Background()
+	start = time.Now()
+	res, err := rec.Sync(ctx, want)
+	cold := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Services.Added + res.Destinations.Added; got != n*(1+realServers) {
+		t.Fatalf("cold sync added %d objects, want %d", got, n*(1+realServers))
+	}
+	report("cold_sync_10000x10", ms(cold), ms(restore), "ms", "ipvsadm -R")
+
+	// The kernel must now hold exactly the table.
+	dump, err := env.IPVS.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dump) != n {
+		t.Fatalf("kernel holds %d services, want %d", len(dump), n)
+	}
+
+	var times []time.Duration
+	for i := 0; i < 5; i++ {
+		start = time.Now()
+		res, err = rec.Sync(ctx, want)
+		times = append(times, time.Since(start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Writes() != 0 || res.Dumps != 0 {
+			t.Fatalf("no-op sync wrote %d and dumped %d times", res.Writes(), res.Dumps)
+		}
+	}
+	slices.Sort(times)
+	fmt.Printf("noop_sync_10000x10_writes: %d writes\n", res.Writes())
+	fmt.Printf("noop_sync_10000x10_time: %.1f ms (median of 5; cold sync %.1f ms, ratio %.3f)\n", ms(times[2]), ms(cold), ms(times[2])/ms(cold))
+
+	rec.RequestFullResync()
+	start = time.Now()
+	res, err = rec.Sync(ctx, want)
+	full := time.Since(start)
+	if err != nil || res.Writes() != 0 {
+		t.Fatalf("full resync of an unchanged table: %s, %v", res.String(), err)
+	}
+	fmt.Printf("full_resync_10000x10_time: %.1f ms (%d writes, %d dumps; cold sync %.1f ms, ratio %.3f)\n", ms(full), res.Writes(), res.Dumps, ms(cold), ms(full)/ms(cold))
+	flush(t)
+}
+
+// oneChange times syncs that each change one real server's weight in a
+// table of n services, after a cold sync; it returns the median.
+func oneChange(t *testing.T, n int) (time.Duration, int) {
+	t.Helper()
+	flush(t)
+	rec, _ := newReconciler(t)
+	ctx := context.Background()
+	want := table(n)
+	if _, err := rec.Sync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	var times []time.Duration
+	writes := 0
+	for i := 0; i < 21; i++ {
+		vs := &want.Services[(i*7919)%n]
+		vs.Destinations[i%realServers].Weight = 2 + i%3
+		start := time.Now()
+		res, err := rec.Sync(ctx, want)
+		times = append(times, time.Since(start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writes = max(writes, res.Writes())
+	}
+	slices.Sort(times)
+	flush(t)
+	return times[len(times)/2], writes
+}
+
+// TestBenchOneChange: one changed real server at 10,000 services against
+// the same change at 100 services.
+func TestBenchOneChange(t *testing.T) {
+	small, wSmall := oneChange(t, 100)
+	large, wLarge := oneChange(t, 10000)
+	report("one_rs_change_10000", ms(large), ms(small), "ms", "same change at 100 services")
+	fmt.Printf("one_rs_change_writes: %d writes at 10000, %d at 100\n", wLarge, wSmall)
+	if wLarge != 1 || wSmall != 1 {
+		t.Fatalf("one weight change took %d / %d writes, want 1", wLarge, wSmall)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ipvsd/ipvsd/e2e/lab"
@@ -51,6 +53,12 @@ func run() int {
 	default:
 		fmt.Fprintf(os.Stderr, "lab: unknown command %q\n", os.Args[1])
 		return 2
+	}
+	// LAB_BINS ships extra host binaries (colon-separated) to /lab/bin.
+	for _, p := range strings.Split(os.Getenv("LAB_BINS"), ":") {
+		if p != "" {
+			cfg.Run = append(cfg.Run, lab.Binary{Name: filepath.Base(p), HostPath: p})
+		}
 	}
 	if p := os.Getenv("IPVSD_BIN"); p != "" {
 		cfg.Tools = append(cfg.Tools, lab.Binary{Name: "ipvsd", HostPath: p})

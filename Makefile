@@ -35,8 +35,12 @@ e2e: deps build
 demo: deps build
 	IPVSD_BIN=$(BIN) $(GO) run ./e2e/cmd/lab demo
 
+# bench: host benchmarks (fake kernel, ipsets in a private namespace), then
+# the kernel-lab benchmarks, which print `name: value unit (baseline ...,
+# ratio ...)` with every baseline measured in the same VM run.
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./e2e/cmd/lab bench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -5,6 +5,7 @@ package reconciler
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -18,30 +19,12 @@ import (
 // keeps working, and it is deleted once its connection is gone, well before
 // the drain timeout.
 func TestDrainBusyRealServer(t *testing.T) {
-	record := cleanKernel(t)
-	client, bes := backends(t)
+	n, client, conn, busy, keep := busyBackend(t, time.Minute)
 	ctx := context.Background()
-	n := newNode(t, record, controller.Config{DrainCheckInterval: 500 * time.Millisecond})
-	defer n.close()
-	if _, err := n.rec.Sync(ctx, echoService(time.Minute, bes...)); err != nil {
-		t.Fatal(err)
-	}
-	busyName, conn, err := client.TCPHello(vip.String()+":9000", 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	busy := peerAddr(t, bes, busyName)
-	var keep *nettest.Peer
-	for _, be := range bes {
-		if be.Name != busyName {
-			keep = be
-		}
-	}
 
 	res, err := n.rec.Sync(ctx, echoService(time.Minute, keep))
 	if err != nil || res.DrainsStarted != 1 {
-		t.Fatalf("removing %s: %s, %v", busyName, res.String(), err)
+		t.Fatalf("removing %s: %s, %v", busy, res.String(), err)
 	}
 	table := ipvsadm(t, "-Ln")
 	if !containsFields(table, "-> "+busy.String()+":9000 Masq 0 1") {
@@ -93,27 +76,9 @@ func TestDrainBusyRealServer(t *testing.T) {
 // TestDrainTimeout deletes a draining real server whose connection never
 // ends once its drain timeout passes.
 func TestDrainTimeout(t *testing.T) {
-	record := cleanKernel(t)
-	client, bes := backends(t)
-	ctx := context.Background()
-	n := newNode(t, record, controller.Config{DrainCheckInterval: 500 * time.Millisecond})
-	defer n.close()
 	const timeout = 3 * time.Second
-	if _, err := n.rec.Sync(ctx, echoService(timeout, bes...)); err != nil {
-		t.Fatal(err)
-	}
-	busyName, conn, err := client.TCPHello(vip.String()+":9000", 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	busy := peerAddr(t, bes, busyName)
-	var keep *nettest.Peer
-	for _, be := range bes {
-		if be.Name != busyName {
-			keep = be
-		}
-	}
+	n, _, _, busy, keep := busyBackend(t, timeout)
+	ctx := context.Background()
 	start := time.Now()
 	for {
 		res, err := n.rec.Sync(ctx, echoService(timeout, keep))
@@ -136,4 +101,31 @@ func TestDrainTimeout(t *testing.T) {
 		t.Fatalf("timed-out real server still present:\n%s", table)
 	}
 	t.Logf("busy real server deleted %s after removal (drain timeout %s)", took.Round(time.Millisecond), timeout)
+}
+
+// busyBackend programs the echo service over both backends with the given
+// drain timeout and opens a long-lived connection through it. It returns
+// the node, the client, the open connection, the address of the backend
+// that took it and the other backend.
+func busyBackend(t *testing.T, drain time.Duration) (*node, *nettest.Peer, net.Conn, netip.Addr, *nettest.Peer) {
+	t.Helper()
+	record := cleanKernel(t)
+	client, bes := backends(t)
+	n := newNode(t, record, controller.Config{DrainCheckInterval: 500 * time.Millisecond})
+	t.Cleanup(n.close)
+	if _, err := n.rec.Sync(context.Background(), echoService(drain, bes...)); err != nil {
+		t.Fatal(err)
+	}
+	busyName, conn, err := client.TCPHello(vip.String()+":9000", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var keep *nettest.Peer
+	for _, be := range bes {
+		if be.Name != busyName {
+			keep = be
+		}
+	}
+	return n, client, conn, peerAddr(t, bes, busyName), keep
 }

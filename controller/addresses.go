@@ -25,16 +25,13 @@ type addrPlan struct {
 
 // planAddresses decides which VIPs to bind and unbind. It reads the links
 // only when the desired set changed, the last attempt failed, or on full
-// resync.
+// resync; otherwise it costs nothing, however many VIPs there are.
 //
 // Ownership: an address is ours only if we bound it. A desired address
 // already present on any link (ours included) that we did not bind is left
 // alone and never deleted: someone else put it there.
-func (r *Reconciler) planAddresses(addrs []netip.Addr, full bool, res *Result) addrPlan {
-	p := addrPlan{want: make(map[netip.Addr]bool, len(addrs))}
-	for _, a := range addrs {
-		p.want[a.Unmap()] = true
-	}
+func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
+	p := addrPlan{want: r.addrs}
 	if r.deps.Addresses == nil {
 		if len(p.want) > 0 {
 			res.fail(errors.New("addresses are desired but no address binder is configured"))
@@ -42,7 +39,7 @@ func (r *Reconciler) planAddresses(addrs []netip.Addr, full bool, res *Result) a
 		p.skip = true
 		return p
 	}
-	if !full && r.addrsApplied != nil && maps.Equal(p.want, r.addrsApplied) {
+	if !full && !r.addrsDirty {
 		p.skip = true
 		return p
 	}
@@ -56,7 +53,7 @@ func (r *Reconciler) planAddresses(addrs []netip.Addr, full bool, res *Result) a
 		}
 	}
 	res.fail(fmt.Errorf("listing addresses: %w", err))
-	r.addrsApplied = nil
+	r.addrsDirty = true
 	p.skip = true
 	return p
 }
@@ -93,7 +90,7 @@ func (r *Reconciler) bindAddresses(p *addrPlan, res *Result) {
 	for _, a := range p.add {
 		if err := r.deps.Addresses.AddAddress(a); err != nil {
 			// Not bound by us, so not ours (EEXIST: someone raced us).
-			delete(r.rec.Addresses, a)
+			r.disownAddr(a)
 			res.fail(fmt.Errorf("adding address %s: %w", a, err))
 			p.failed = true
 			continue
@@ -113,14 +110,14 @@ func (r *Reconciler) unbindAddresses(p *addrPlan, res *Result) {
 			p.failed = true
 			continue
 		}
-		delete(r.rec.Addresses, a)
+		r.disownAddr(a)
 		if err == nil {
 			res.Addresses.Deleted++
 			r.log.Info("unbound VIP", zap.Stringer("address", a))
 		}
 	}
 	for _, a := range p.unclaim {
-		delete(r.rec.Addresses, a)
+		r.disownAddr(a)
 	}
 	r.finishAddresses(p)
 }
@@ -129,9 +126,14 @@ func (r *Reconciler) finishAddresses(p *addrPlan) {
 	if p.skip {
 		return
 	}
-	if p.failed {
-		r.addrsApplied = nil
-	} else {
-		r.addrsApplied = p.want
+	// The plan was made from r.addrs as it is now (a sync holds the lock
+	// from update to here), so success means that set is reached.
+	r.addrsDirty = p.failed
+}
+
+func (r *Reconciler) disownAddr(a netip.Addr) {
+	if r.rec.Addresses[a] {
+		delete(r.rec.Addresses, a)
+		r.recDirty = true
 	}
 }

@@ -103,3 +103,65 @@ func BenchmarkDiff10k(b *testing.B) {
 		}
 	}
 }
+
+// benchApplyOneChange applies one changed real server weight per op to a
+// table of n services x benchDests, the way a source that knows what
+// changed drives the reconciler. Its cost must not grow with n. The
+// in-memory variant measures the reconciler alone; on-disk adds what a
+// change costs in files: the ownership record (unchanged by a weight) and
+// the published desired state (status.go), rewritten whole on any change.
+func benchApplyOneChange(b *testing.B, n int) {
+	for _, onDisk := range []bool{false, true} {
+		name := "in-memory"
+		if onDisk {
+			name = "on-disk"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := bigDesired(n, benchDests)
+			k := ipvstest.New()
+			r := benchReconciler(b, k)
+			if !onDisk {
+				var err error
+				r, err = controller.NewInMemory(controller.Config{}, controller.Deps{
+					Kernel: k, Addresses: controllertest.NewAddresses(),
+					Now: func() time.Time { return time.Unix(0, 0) },
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchSync(b, r, d)
+			k.ResetCalls()
+			i := 0
+			for b.Loop() {
+				i++
+				vs := &d.Services[(i*7919)%n]
+				vs.Destinations[i%benchDests].Weight = 2 + i%3
+				res, err := r.Apply(b.Context(), controller.Update{Set: []controller.VirtualServer{*vs}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Planned != 1 || res.Full {
+					b.Fatalf("one change planned %d services (full %t)", res.Planned, res.Full)
+				}
+			}
+			b.ReportMetric(float64(k.Writes())/float64(i), "writes/op")
+			b.ReportMetric(float64(reads(k))/float64(i), "dumps/op")
+		})
+	}
+}
+
+func BenchmarkApplyOneChange100(b *testing.B) { benchApplyOneChange(b, 100) }
+func BenchmarkApplyOneChange10k(b *testing.B) { benchApplyOneChange(b, benchServices) }
+
+// BenchmarkNoopApply10k applies an empty Update: nothing to retry, check
+// or write.
+func BenchmarkNoopApply10k(b *testing.B) {
+	r := benchReconciler(b, ipvstest.New())
+	benchSync(b, r, bigDesired(benchServices, benchDests))
+	for b.Loop() {
+		if _, err := r.Apply(b.Context(), controller.Update{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -11,9 +11,13 @@
 //   - record.go: the ownership record, a small JSON file under /run that
 //     lists the virtual servers and addresses ipvsd created, so ownership
 //     survives a daemon restart (and dies with the kernel's table at reboot).
-//   - reconciler.go, apply.go: Sync, which diffs only the virtual servers
-//     whose desired value changed since the last applied state, and
-//     periodically dumps the kernel once to repair drift.
+//   - state.go: the desired state the reconciler holds, changed whole by
+//     Sync or in part by Apply (an Update), and the set of keys each change
+//     leaves for the next sync to look at.
+//   - reconciler.go, services.go, apply.go: the sync shared by Sync and
+//     Apply, which diffs only those keys (and work that failed) against
+//     what it last applied, and periodically dumps the kernel once to
+//     repair drift; its cost follows the change, not the table.
 //   - drain.go: graceful removal of real servers (weight 0, deleted when
 //     idle or after a timeout).
 //   - addresses.go: binding and unbinding VIPs.

@@ -42,6 +42,10 @@ func (r *Reconciler) startDrain(st *svcState, op Op, want *VirtualServer, now ti
 	if st.drains == nil {
 		st.drains = map[ipvs.DestKey]drain{}
 	}
+	if r.draining == nil {
+		r.draining = map[ipvs.Key]bool{}
+	}
+	r.draining[k] = true
 	st.drains[dk] = drain{deadline: now.Add(want.drainTimeout()), nextCheck: now.Add(r.cfg.DrainCheckInterval)}
 	res.DrainsStarted++
 	r.log.Info("draining real server", zap.Stringer("service", k), zap.Stringer("dest", dk),
@@ -151,12 +155,22 @@ func (r *Reconciler) readDests(keys []ipvs.Key, actual map[ipvs.Key]*ipvs.Servic
 	return out, nil
 }
 
+// drainingKeys returns the services with draining real servers, sorted. It
+// walks the draining index, not every service, and prunes the index of
+// services whose drains ended (or that were deleted or refreshed).
 func (r *Reconciler) drainingKeys() []ipvs.Key {
 	var ks []ipvs.Key
-	for k, st := range r.svcs {
-		if len(st.drains) > 0 {
+	for k := range r.draining {
+		if st := r.svcs[k]; st != nil && len(st.drains) > 0 {
 			ks = append(ks, k)
+		} else {
+			delete(r.draining, k)
 		}
+	}
+	if len(ks) == 0 {
+		// A map that once held many keys keeps its buckets, and ranging
+		// over it costs them all: start afresh when it empties.
+		r.draining = nil
 	}
 	slices.SortFunc(ks, cmpKey)
 	return ks
@@ -166,7 +180,11 @@ func (r *Reconciler) drainingKeys() []ipvs.Key {
 // for it.
 func (r *Reconciler) summarizeDrains(now time.Time, res *Result) {
 	var next time.Time
-	for _, st := range r.svcs {
+	for k := range r.draining {
+		st := r.svcs[k]
+		if st == nil {
+			continue
+		}
 		for _, dr := range st.drains {
 			res.Draining++
 			t := dr.nextCheck

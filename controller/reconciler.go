@@ -64,24 +64,50 @@ type Deps struct {
 	Log *zap.Logger
 }
 
-// Reconciler moves the kernel to a Desired state. It keeps what it last
-// applied, so a sync after a small change writes only that change and does
-// not read the kernel; every FullResyncInterval it dumps the kernel once
-// and repairs drift. Sync calls are serialised.
+// Reconciler moves the kernel to a desired state. It holds the whole
+// desired state and what it last applied, so a sync after a small change
+// looks at and writes only that change and does not read the kernel; every
+// FullResyncInterval it dumps the kernel once and repairs drift. Sync
+// replaces the whole desired state, Apply changes part of it; calls are
+// serialised.
 type Reconciler struct {
 	mu    sync.Mutex
 	cfg   Config
 	deps  Deps
 	log   *zap.Logger
 	store recordStore
-	rec   Record // what we own, as last saved
+	rec   Record // what we own, as last saved unless recDirty
+	// recDirty: rec changed since it was last saved. Tracked rather than
+	// found by comparing records, which would cost the whole record on
+	// every sync.
+	recDirty bool
+
+	// want is the desired state, by key; invalid indexes its invalid
+	// entries (kept untouched, reported on every sync).
+	want    map[ipvs.Key]*wanted
+	invalid map[ipvs.Key]bool
+	gen     uint64 // Syncs so far, for wanted.gen
+	// dirty are the keys the next incremental sync looks at: desired
+	// values changed since they were applied, and work that failed or was
+	// not done. Every other key is as it was last applied.
+	dirty map[ipvs.Key]bool
 
 	svcs      map[ipvs.Key]*svcState
 	conflicts map[ipvs.Key]bool
+	// draining indexes the services that may have draining real servers
+	// (a superset, pruned by the drain check), so the check does not walk
+	// every service.
+	draining map[ipvs.Key]bool
 
-	// addrsApplied is the desired address set last reconciled without
-	// error; nil forces the addresses to be reconciled.
-	addrsApplied map[netip.Addr]bool
+	// desired publishes the valid desired services for `ipvsd list
+	// --drift`; publishDirty: they changed since last published.
+	desired      desiredStore
+	publishDirty bool
+
+	// addrs is the desired address set; addrsDirty makes the next sync
+	// reconcile it: it changed, or the last attempt failed.
+	addrs      map[netip.Addr]bool
+	addrsDirty bool
 
 	needFull bool
 	lastFull time.Time
@@ -122,13 +148,16 @@ func newReconciler(cfg Config, deps Deps) (*Reconciler, error) {
 		log = zap.NewNop()
 	}
 	r := &Reconciler{
-		cfg:       cfg,
-		deps:      deps,
-		log:       log,
-		store:     recordStore{path: cfg.RecordPath},
-		svcs:      map[ipvs.Key]*svcState{},
-		conflicts: map[ipvs.Key]bool{},
-		needFull:  true,
+		cfg:        cfg,
+		deps:       deps,
+		log:        log,
+		store:      recordStore{path: cfg.RecordPath},
+		desired:    desiredStore{path: DesiredPath(cfg.RecordPath)},
+		want:       map[ipvs.Key]*wanted{},
+		svcs:       map[ipvs.Key]*svcState{},
+		conflicts:  map[ipvs.Key]bool{},
+		addrsDirty: true,
+		needFull:   true,
 	}
 	rec, err := r.store.load()
 	if err != nil {
@@ -152,15 +181,41 @@ func (r *Reconciler) Owned() Record {
 	return r.rec.clone()
 }
 
-// Sync reconciles the kernel towards d. It carries on past failures: the
-// returned error joins every failed operation, the Result says what was
-// done, and failed work is retried on the next Sync.
+// Sync makes d the whole desired state and reconciles the kernel towards
+// it. It carries on past failures: the returned error joins every failed
+// operation, the Result says what was done, and failed work is retried on
+// the next Sync or Apply. Comparing d with the state held costs a walk of
+// d, without allocation when nothing changed; only what changed is then
+// reconciled. A virtual server whose desired value is invalid is left as
+// it is, neither changed nor deleted.
 func (r *Reconciler) Sync(ctx context.Context, d Desired) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.replace(d)
+	return r.reconcile(ctx)
+}
+
+// Apply changes the desired state by u and reconciles the kernel towards
+// it, as Sync does. It normalizes and validates only the virtual servers u
+// sets, and reconciles only those, the ones u deletes, and earlier failed
+// work, so its cost follows the change and not the size of the table. An
+// empty Update retries failed work, checks drains and, when due, runs the
+// full resync.
+func (r *Reconciler) Apply(ctx context.Context, u Update) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.update(u)
+	return r.reconcile(ctx)
+}
+
+// reconcile is the core of Sync and Apply: it moves the kernel towards the
+// desired state held, looking at the dirty keys only unless a full resync
+// is due.
+func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	var res Result
 	now := r.deps.Now()
-	want, keep := r.index(d, &res)
+	r.invalidErrors(&res)
+	r.publish(&res)
 
 	full := r.needFull || now.Sub(r.lastFull) >= r.cfg.FullResyncInterval
 	var actual map[ipvs.Key]*ipvs.ServiceWithDests
@@ -182,8 +237,8 @@ func (r *Reconciler) Sync(ctx context.Context, d Desired) (Result, error) {
 		r.lastFull = now
 	}
 
-	plans := r.planServices(want, keep, actual)
-	addrs := r.planAddresses(d.Addresses, full, &res)
+	plans := r.planServices(actual, &res)
+	addrs := r.planAddresses(full, &res)
 
 	// Claim what we are about to create before creating it: if ipvsd dies
 	// between the two, the restarted process still knows it is ours.
@@ -194,28 +249,45 @@ func (r *Reconciler) Sync(ctx context.Context, d Desired) (Result, error) {
 			addrs.add, addrs.failed = nil, true
 		} else {
 			r.rec = claimed
+			r.recDirty = false
 		}
 	}
 
 	r.bindAddresses(&addrs, &res)
-	for _, p := range plans {
+	for i, p := range plans {
 		if err := ctx.Err(); err != nil {
 			res.fail(fmt.Errorf("sync interrupted: %w", err))
+			for _, q := range plans[i:] {
+				r.markDirty(q.key)
+			}
+			if full {
+				// The services not reached keep a model older than the
+				// dump: repair them on the next sync.
+				r.needFull = true
+			}
 			break
 		}
-		r.applyPlan(p, now, &res)
+		if !r.applyPlan(p, now, &res) {
+			r.markDirty(p.key)
+		}
 	}
 	r.checkDrains(actual, now, &res)
 	r.unbindAddresses(&addrs, &res)
-	r.finishAddresses(&addrs)
 
-	if err := r.store.save(r.rec); err != nil {
-		res.fail(err)
+	if r.recDirty {
+		if err := r.store.save(r.rec); err != nil {
+			res.fail(err)
+		} else {
+			r.recDirty = false
+		}
 	}
 	res.Conflicts = sortedKeys(r.conflicts)
 	for _, k := range res.Conflicts {
-		vs := want[k]
-		res.Errors = append(res.Errors, fmt.Errorf("virtual server %s (%s): %w", k, vs.Owner, ErrForeign))
+		owner := ""
+		if w := r.want[k]; w != nil && w.vs != nil {
+			owner = w.vs.Owner
+		}
+		res.Errors = append(res.Errors, fmt.Errorf("virtual server %s (%s): %w", k, owner, ErrForeign))
 	}
 	r.logResult(&res)
 	return res, errors.Join(res.Errors...)
@@ -254,32 +326,6 @@ func (res *Result) fail(err error) {
 	res.NeedsRetry = true
 }
 
-// index validates and normalizes the desired virtual servers. keep holds
-// keys whose desired value is invalid: they are neither changed nor
-// deleted, so a typo in one service cannot take it down.
-func (r *Reconciler) index(d Desired, res *Result) (want map[ipvs.Key]*VirtualServer, keep map[ipvs.Key]bool) {
-	want = make(map[ipvs.Key]*VirtualServer, len(d.Services))
-	keep = map[ipvs.Key]bool{}
-	for i := range d.Services {
-		n := d.Services[i].normalize()
-		if err := n.validate(); err != nil {
-			res.Errors = append(res.Errors, err)
-			keep[n.Key] = true
-			continue
-		}
-		if _, dup := want[n.Key]; dup {
-			res.Errors = append(res.Errors, fmt.Errorf("virtual server %s (%s): listed twice", n.Key, n.Owner))
-			keep[n.Key] = true
-			continue
-		}
-		want[n.Key] = &n
-	}
-	for k := range keep {
-		delete(want, k)
-	}
-	return want, keep
-}
-
 func (r *Reconciler) logResult(res *Result) {
 	if res.Writes() == 0 && len(res.Errors) == 0 && !res.Full {
 		return
@@ -287,6 +333,7 @@ func (r *Reconciler) logResult(res *Result) {
 	fields := []zap.Field{
 		zap.Bool("full", res.Full),
 		zap.Int("dumps", res.Dumps),
+		zap.Int("planned", res.Planned),
 		zap.Stringer("services", res.Services),
 		zap.Stringer("destinations", res.Destinations),
 		zap.Stringer("addresses", res.Addresses),

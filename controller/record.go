@@ -106,7 +106,8 @@ type recordStore struct {
 	path string
 	last []byte
 	// saved is the record last written or read; comparing against it
-	// avoids encoding a large record on every sync.
+	// avoids encoding a large record when changes cancelled out (the
+	// reconciler calls save only when it changed the record).
 	saved *Record
 }
 

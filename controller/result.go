@@ -18,13 +18,18 @@ func (c Counts) String() string {
 	return fmt.Sprintf("+%d ~%d -%d", c.Added, c.Updated, c.Deleted)
 }
 
-// Result is what one Sync did. It is returned even when Sync fails, so a
-// caller can log and export it.
+// Result is what one Sync or Apply did. It is returned even when it
+// fails, so a caller can log and export it.
 type Result struct {
 	// Full is set when the sync dumped the kernel and repaired drift.
 	Full bool
 	// Dumps counts reads of the IPVS table (full or per service).
 	Dumps int
+	// Planned counts the virtual servers the sync looked at: on a full
+	// resync every desired or owned one, otherwise only those whose
+	// desired value changed since it was applied or whose last apply
+	// failed. It is what makes a sync's cost follow the change.
+	Planned int
 
 	Services     Counts
 	Destinations Counts // Deleted includes drains that finished
@@ -61,7 +66,7 @@ func (r *Result) Writes() int {
 }
 
 func (r *Result) String() string {
-	return fmt.Sprintf("full=%t dumps=%d services[%s] dests[%s] addrs[%s] drains(+%d -%d =%d) conflicts=%d errors=%d",
-		r.Full, r.Dumps, r.Services, r.Destinations, r.Addresses,
+	return fmt.Sprintf("full=%t dumps=%d planned=%d services[%s] dests[%s] addrs[%s] drains(+%d -%d =%d) conflicts=%d errors=%d",
+		r.Full, r.Dumps, r.Planned, r.Services, r.Destinations, r.Addresses,
 		r.DrainsStarted, r.DrainsFinished, r.Draining, len(r.Conflicts), len(r.Errors))
 }

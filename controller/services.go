@@ -28,55 +28,71 @@ func (p *plan) creates() bool { return len(p.ops) > 0 && p.ops[0].Kind == OpAddS
 
 // planServices decides which virtual servers to diff. With a full dump
 // (actual non-nil) every owned or desired service is diffed against the
-// kernel; otherwise only those whose desired value changed since it was
-// last applied, or whose last apply failed, are diffed against the model.
-func (r *Reconciler) planServices(want map[ipvs.Key]*VirtualServer, keep map[ipvs.Key]bool, actual map[ipvs.Key]*ipvs.ServiceWithDests) []plan {
+// kernel; otherwise only the dirty ones (desired value changed since it was
+// last applied, or last apply failed) are diffed against the model, so the
+// cost follows the change. Result.Planned counts the services looked at.
+func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) []plan {
 	var plans []plan
 	add := func(k ipvs.Key, vs *VirtualServer, have *ipvs.ServiceWithDests, refresh bool) {
 		_, owned := r.rec.Services[k]
 		plans = append(plans, plan{key: k, want: vs, ops: diff(vs, have), wasOwned: owned, refresh: refresh, have: have})
 	}
 	if actual != nil {
-		clear(r.conflicts)
-		for k, vs := range want {
+		// Recomputed from the dump; a fresh map, as a cleared one keeps
+		// the buckets of its largest size for every later range.
+		r.conflicts = map[ipvs.Key]bool{}
+		for k, w := range r.want {
+			if w.vs == nil {
+				continue // invalid: kept untouched
+			}
+			res.Planned++
 			a := actual[k]
 			if _, owned := r.rec.Services[k]; a != nil && !owned {
 				r.conflicts[k] = true
 				continue
 			}
-			add(k, vs, a, true)
+			add(k, w.vs, a, true)
 		}
 		for k := range r.rec.Services {
-			if want[k] == nil && !keep[k] {
+			if r.want[k] == nil {
+				res.Planned++
 				add(k, nil, actual[k], true)
 			}
 		}
 	} else {
-		for k, vs := range want {
-			if r.conflicts[k] {
-				// Rechecked on the next full resync; never written blind.
-				continue
-			}
-			st := r.svcs[k]
-			if st != nil && st.want != nil && equalNormalized(st.want, vs) {
-				continue
-			}
-			var have *ipvs.ServiceWithDests
-			if st != nil {
-				have = &st.have
-			}
-			add(k, vs, have, false)
-		}
-		for k, st := range r.svcs {
-			if want[k] == nil && !keep[k] {
-				add(k, nil, &st.have, false)
-			}
-		}
-		for k := range r.conflicts {
-			if want[k] == nil {
+		for k := range r.dirty {
+			res.Planned++
+			w := r.want[k]
+			switch {
+			case w == nil || w.vs == nil:
+				// No longer desired, or invalid and kept untouched: no
+				// longer a conflict to report.
 				delete(r.conflicts, k)
+				if st := r.svcs[k]; w == nil && st != nil {
+					add(k, nil, &st.have, false)
+				}
+			case r.conflicts[k]:
+				// Rechecked on the next full resync; never written blind.
+			default:
+				st := r.svcs[k]
+				if st != nil && st.want != nil && equalNormalized(st.want, w.vs) {
+					continue
+				}
+				var have *ipvs.ServiceWithDests
+				if st != nil {
+					have = &st.have
+				}
+				add(k, w.vs, have, false)
 			}
 		}
+	}
+	// Every dirty key is planned or needs nothing; what fails is marked
+	// again. A map that grew large is dropped rather than cleared: see
+	// conflicts above.
+	if len(r.dirty) > 64 {
+		r.dirty = nil
+	} else {
+		clear(r.dirty)
 	}
 	slices.SortFunc(plans, func(a, b plan) int { return cmpKey(a.key, b.key) })
 	return plans
@@ -84,14 +100,21 @@ func (r *Reconciler) planServices(want map[ipvs.Key]*VirtualServer, keep map[ipv
 
 // dropCreates removes plans that would create a service we have not yet
 // claimed: with the record unwritable we must not create what a restarted
-// ipvsd would then take for foreign.
+// ipvsd would then take for foreign. The next sync tries them again.
 func (r *Reconciler) dropCreates(plans []plan) []plan {
-	return slices.DeleteFunc(plans, func(p plan) bool { return p.creates() && !p.wasOwned })
+	return slices.DeleteFunc(plans, func(p plan) bool {
+		drop := p.creates() && !p.wasOwned
+		if drop {
+			r.markDirty(p.key)
+		}
+		return drop
+	})
 }
 
 // applyPlan runs one service's ops, keeping the model and the ownership
-// record in step with what succeeded.
-func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) {
+// record in step with what succeeded. It returns false when the service
+// must be looked at again on the next sync.
+func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 	if p.refresh {
 		r.refreshModel(p.key, p.have)
 	}
@@ -109,8 +132,7 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) {
 		}
 		ok = false
 		if op.Kind == OpAddService {
-			r.addServiceFailed(p, err, res)
-			return
+			return r.addServiceFailed(p, err, res)
 		}
 		res.fail(err)
 		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EEXIST) {
@@ -124,38 +146,57 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) {
 	if p.want == nil {
 		if ok {
 			delete(r.svcs, p.key)
-			delete(r.rec.Services, p.key)
+			r.disown(p.key)
 		}
-		return
+		return ok
 	}
 	st := r.svcs[p.key]
 	if st == nil {
-		return
+		return ok
 	}
 	if ok {
 		st.want = p.want
-		r.rec.Services[p.key] = p.want.Owner
+		r.own(p.key, p.want.Owner)
 	} else {
 		st.want = nil
 	}
+	return ok
 }
 
-func (r *Reconciler) addServiceFailed(p plan, err error, res *Result) {
+// addServiceFailed handles a failed OpAddService and returns whether the
+// service is done with until the next full resync.
+func (r *Reconciler) addServiceFailed(p plan, err error, res *Result) bool {
 	if errors.Is(err, unix.EEXIST) && !p.wasOwned {
 		// Created by someone else since we last looked: foreign. The
 		// conflict is reported by Sync and rechecked on full resync.
 		r.conflicts[p.key] = true
-		delete(r.rec.Services, p.key)
-		return
+		r.disown(p.key)
+		return true
 	}
 	res.fail(err)
 	if errors.Is(err, unix.EEXIST) {
 		r.needFull = true
-		return
+		return false
 	}
 	if !p.wasOwned {
 		// It was not created; do not keep a claim on it.
-		delete(r.rec.Services, p.key)
+		r.disown(p.key)
+	}
+	return false
+}
+
+// own records k as ours, marking the record for saving if that changes it.
+func (r *Reconciler) own(k ipvs.Key, owner string) {
+	if o, ok := r.rec.Services[k]; !ok || o != owner {
+		r.rec.Services[k] = owner
+		r.recDirty = true
+	}
+}
+
+func (r *Reconciler) disown(k ipvs.Key) {
+	if _, ok := r.rec.Services[k]; ok {
+		delete(r.rec.Services, k)
+		r.recDirty = true
 	}
 }
 

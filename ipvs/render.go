@@ -44,20 +44,62 @@ type RenderOptions struct {
 	// Exact prints counters in full, as --exact does, instead of scaled
 	// with K, M, G or T. It matters only for FormatStats and FormatRate.
 	Exact bool
+	// Names, when set, prints host and port names where it knows them,
+	// as ipvsadm does without -n; nil prints numbers, as -n does.
+	Names Names
+	// Owner, when set, adds a first column naming what each virtual
+	// server belongs to. The rest of each line is ipvsadm's, unchanged.
+	Owner func(Key) string
 }
 
-// Render writes services as ipvsadm 1.31 lists them with -n (numeric
-// addresses and ports).
+// Render writes services as ipvsadm 1.31 lists the whole table (-L).
 func Render(w io.Writer, services []ServiceWithDests, opts RenderOptions) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "IP Virtual Server version %s (size=%d)\n", opts.Info.VersionString(), opts.Info.ConnTabSize)
-	b.WriteString(title(opts.Format))
-	for _, s := range ordered(services, opts.Order) {
-		renderService(&b, s, opts)
-	}
+	renderTable(&b, ordered(services, opts.Order), opts)
 	_, err := w.Write(b.Bytes())
 	return err
 }
+
+// RenderService writes one service as ipvsadm 1.31 lists a service
+// selected with -t, -u, --sctp-service or -f: the column titles and the
+// service, without the version line.
+func RenderService(w io.Writer, s ServiceWithDests, opts RenderOptions) error {
+	var b bytes.Buffer
+	renderTable(&b, ordered([]ServiceWithDests{s}, opts.Order), opts)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func renderTable(b *bytes.Buffer, services []ServiceWithDests, opts RenderOptions) {
+	var labels []string
+	width := 0
+	if opts.Owner != nil {
+		labels = make([]string, len(services))
+		width = len(ownerTitle)
+		for i, s := range services {
+			labels[i] = opts.Owner(s.Key)
+			width = max(width, len(labels[i]))
+		}
+	}
+	pad := func(label string) string {
+		if opts.Owner == nil {
+			return ""
+		}
+		return fmt.Sprintf("%-*s ", width, label)
+	}
+	first, second, _ := strings.Cut(title(opts.Format), "\n")
+	b.WriteString(pad(ownerTitle) + first + "\n" + pad("") + second)
+	for i, s := range services {
+		label := ""
+		if labels != nil {
+			label = labels[i]
+		}
+		renderService(b, s, opts, pad(label), pad(""))
+	}
+}
+
+const ownerTitle = "Owner"
 
 // RenderString is Render into a string.
 func RenderString(services []ServiceWithDests, opts RenderOptions) string {
@@ -83,8 +125,9 @@ func title(f Format) string {
 		"  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
 }
 
-func renderService(b *bytes.Buffer, s ServiceWithDests, opts RenderOptions) {
-	name := serviceName(s.Key)
+func renderService(b *bytes.Buffer, s ServiceWithDests, opts RenderOptions, svcPrefix, destPrefix string) {
+	name := serviceName(s.Key, opts.Names)
+	b.WriteString(svcPrefix)
 	switch opts.Format {
 	case FormatStats:
 		fmt.Fprintf(b, "%-33s", name)
@@ -97,12 +140,18 @@ func renderService(b *bytes.Buffer, s ServiceWithDests, opts RenderOptions) {
 	}
 	b.WriteByte('\n')
 	for _, d := range s.Destinations {
-		renderDest(b, d, opts)
+		b.WriteString(destPrefix)
+		renderDest(b, d, s.Protocol, opts)
 	}
 }
 
-func renderDest(b *bytes.Buffer, d Destination, opts RenderOptions) {
-	name := addrPort(d.Address, d.Port)
+func renderDest(b *bytes.Buffer, d Destination, proto Protocol, opts RenderOptions) {
+	name := Endpoint(d.Address, d.Port, proto, opts.Names)
+	// ipvsadm cuts an IPv4 real server's name to its 28-column field
+	// (a long host name from /etc/hosts can be longer); IPv6 ones overflow.
+	if d.Address.Is4() && len(name) > 28 {
+		name = name[:28]
+	}
 	switch opts.Format {
 	case FormatStats:
 		fmt.Fprintf(b, "  -> %-28s", name)
@@ -124,8 +173,9 @@ func renderDest(b *bytes.Buffer, d Destination, opts RenderOptions) {
 }
 
 // serviceName is the first column: "TCP  192.0.2.1:80", "SCTP [2001:db8::1]:80",
-// "FWM  42", "FWM  7 IPv6". ipvsadm prints the mark as a signed int.
-func serviceName(k Key) string {
+// "FWM  42", "FWM  7 IPv6". ipvsadm prints the mark as a signed int, and
+// cuts an IPv4 service's name (with a long host name) to 33 columns.
+func serviceName(k Key, names Names) string {
 	if k.IsFWMark() {
 		n := "FWM  " + strconv.Itoa(int(int32(k.FWMark)))
 		if k.Family == IPv6 {
@@ -133,7 +183,11 @@ func serviceName(k Key) string {
 		}
 		return n
 	}
-	return fmt.Sprintf("%-4s %s", k.Protocol, addrPort(k.Address, k.Port))
+	n := fmt.Sprintf("%-4s %s", k.Protocol, Endpoint(k.Address, k.Port, k.Protocol, names))
+	if k.Family != IPv6 && len(n) > 33 {
+		n = n[:33]
+	}
+	return n
 }
 
 // serviceFlags is what follows the scheduler name: scheduler flags in
@@ -153,9 +207,11 @@ func serviceFlags(s Service) string {
 		} else if p := s.Netmask; p != 0 && p != 32 {
 			b.WriteString(" mask " + ipv4Mask(p).String())
 		}
-	}
-	if s.PEName != "" {
-		b.WriteString(" pe " + s.PEName)
+		// ipvsadm names the persistence engine only of a persistent
+		// service.
+		if s.PEName != "" {
+			b.WriteString(" pe " + s.PEName)
+		}
 	}
 	if bits&kernelFlagOnePacket != 0 {
 		b.WriteString(" ops")
@@ -181,15 +237,6 @@ func schedFlagNames(sched string, bits uint32) []string {
 		}
 	}
 	return out
-}
-
-// addrPort prints an address and port as ipvsadm does: IPv6 in brackets,
-// with glibc's inet_ntop spelling.
-func addrPort(a netip.Addr, port uint16) string {
-	if a.Is4() {
-		return a.String() + ":" + strconv.Itoa(int(port))
-	}
-	return "[" + ntop6(a) + "]:" + strconv.Itoa(int(port))
 }
 
 // ntop6 formats an IPv6 address as glibc's inet_ntop does. It agrees with

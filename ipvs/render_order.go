@@ -6,6 +6,10 @@ import (
 	"slices"
 )
 
+// Ordered returns a copy of services (and of each one's real servers) in
+// the order Render would list them.
+func Ordered(services []ServiceWithDests, o Order) []ServiceWithDests { return ordered(services, o) }
+
 // ordered returns a copy of services (and of each one's real servers) in
 // the requested order; the input is never reordered.
 func ordered(in []ServiceWithDests, o Order) []ServiceWithDests {

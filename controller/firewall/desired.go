@@ -56,6 +56,23 @@ type VirtualServer struct {
 	// outside the node keeps its source address (never masqueraded) so the
 	// real server sees the client.
 	LocalOnly bool
+	// LocalFWMark, when non-zero (with LocalOnly, never on a ClusterIP),
+	// is the packet mark to give new connections from outside the
+	// cluster (sources outside ClusterCIDRs, arriving from another host)
+	// to this virtual server. IPVS looks firewall-mark services up before
+	// address ones, so such traffic is scheduled on the firewall-mark
+	// virtual server of that number, which holds only this node's
+	// endpoints, while pods and the node itself keep reaching Key's
+	// virtual server and every endpoint (Kubernetes'
+	// externalTrafficPolicy: Local). The mark must reach IPVS exactly
+	// (ip_vs_service_find compares the whole skb->mark), so such traffic
+	// must not get the masquerade bit, as LocalOnly already ensures.
+	LocalFWMark uint32
+	// HasLocalEndpoints, read only with LocalFWMark, is false when this
+	// node has no endpoint for the marked traffic: it is then dropped, as
+	// Kubernetes does, so the load balancer's health check (not a reset)
+	// decides where clients go.
+	HasLocalEndpoints bool
 }
 
 // Hairpin is a real server that is also a client of its own virtual
@@ -99,6 +116,13 @@ type Desired struct {
 	// traffic (--nodeport-addresses). The caller resolves the default
 	// (the node's primary addresses, as /32 and /128).
 	NodePortCIDRs []netip.Prefix
+	// NodeAddresses are the node's own addresses. A LoadBalancerIP whose
+	// source ranges hold one of them admits the node's own traffic. That
+	// traffic cannot be judged by its source alone: a socket connecting
+	// to a VIP bound on the node leaves with the VIP itself as source
+	// (the preferred source of the VIP's route in the local table), an
+	// address no source range names. See DesiredSets.
+	NodeAddresses []netip.Addr
 	Hairpins      []Hairpin
 }
 
@@ -126,6 +150,11 @@ func (d *Desired) Validate() error {
 	for _, p := range append(append([]netip.Prefix(nil), d.ClusterCIDRs...), d.NodePortCIDRs...) {
 		if !p.IsValid() || p.Addr().Is4In6() {
 			errs = append(errs, fmt.Errorf("invalid CIDR %s", p))
+		}
+	}
+	for _, a := range d.NodeAddresses {
+		if !a.IsValid() || a.Is4In6() {
+			errs = append(errs, fmt.Errorf("invalid node address %s", a))
 		}
 	}
 	for _, h := range d.Hairpins {

@@ -23,7 +23,9 @@
 //     priority NF_IP_PRI_NAT_DST+2, after nat OUTPUT (-100) but before
 //     filter OUTPUT (0). Only nat OUTPUT sees the VIP, so decisions for the
 //     node's own traffic (masquerade, source ranges) are taken there as packet
-//     marks and enforced later.
+//     marks and enforced later. Such traffic usually leaves with the VIP
+//     itself as source (the preferred source of the VIP's local route), so
+//     source ranges admit the node through Desired.NodeAddresses.
 //   - Replies from real servers cross filter FORWARD before IPVS rewrites them
 //     (ip_vs_reply4 at FORWARD priority 100), so FORWARD recognises them by a
 //     connection mark set on the connection's first packet.

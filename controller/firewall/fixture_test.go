@@ -46,6 +46,9 @@ func sample() Desired {
 		},
 		ClusterCIDRs:  prefixes("10.244.0.0/16", "fd00:244::/56"),
 		NodePortCIDRs: prefixes("192.168.1.10/32", "172.16.0.0/12", "2001:db8:1::10/128"),
+		// 10.1.7.7 lies in a source range of 198.51.100.7; ::/0 holds
+		// every IPv6 node address.
+		NodeAddresses: []netip.Addr{netip.MustParseAddr("10.1.7.7"), netip.MustParseAddr("2001:db8:1::10")},
 		Hairpins: []Hairpin{
 			{Backend: netip.MustParseAddr("10.244.1.5"), Protocol: ipvs.TCP, Port: 8080},
 			{Backend: netip.MustParseAddr("fd00:244::5"), Protocol: ipvs.TCP, Port: 8080},

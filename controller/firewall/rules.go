@@ -95,9 +95,14 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 		// The node's own traffic: nat OUTPUT is the last hook that sees
 		// the VIP before IPVS schedules the packet in LOCAL_OUT, and nat
 		// cannot drop, so a denied source is marked here and dropped in
-		// filter OUTPUT. The node's traffic is always masqueraded: its
-		// source is often the VIP itself (the local route's src), which
-		// the real server could not answer.
+		// filter OUTPUT. By then IPVS has stolen the packet and sent its
+		// rewritten copy through LOCAL_OUT again (ip_vs_nat_xmit), so
+		// the drop hits the copy and connect() gets no EPERM: the
+		// node's denied connection times out, like a remote one. The
+		// node's source is usually the VIP itself, which DesiredSets
+		// admits when a range holds a node address. The node's traffic
+		// is always masqueraded: its source is often the VIP itself (the
+		// local route's src), which the real server could not answer.
 		{"IPVSD-OUTPUT", []string{
 			denied + " -j MARK --set-xmark " + drop + "/" + drop,
 			match(roleVS, "dst,dst") + " -j IPVSD-MARK-MASQ",

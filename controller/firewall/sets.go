@@ -115,11 +115,21 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 		}
 		if vs.Kind == LoadBalancerIP && len(vs.SourceRanges) > 0 {
 			add(roleLBFirewall, e)
-			for _, src := range familyPrefixes(vs.SourceRanges, f) {
+			ranges := familyPrefixes(vs.SourceRanges, f)
+			for _, src := range ranges {
 				// hash:ip,port,net cannot hold a /0 either.
 				for _, p := range splitZeroPrefixes([]netip.Prefix{src}) {
 					add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: p.Addr(), Bits2: p.Bits()})
 				}
+			}
+			if admitsNode(ranges, d.NodeAddresses) {
+				// The node's own connections to the VIP carry the
+				// VIP as their source (the kernel picks the local
+				// route's preferred source), so admitting the node
+				// means admitting that source. Only the node can
+				// send it: a packet arriving with a local source
+				// address is dropped as martian on input.
+				add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: vip, Bits2: vip.BitLen()})
 			}
 		}
 	}
@@ -144,6 +154,19 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 		sets = append(sets, Set{SetSpec: SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f}, Entries: entries})
 	}
 	return sets
+}
+
+// admitsNode reports whether a source range holds one of the node's
+// addresses.
+func admitsNode(ranges []netip.Prefix, node []netip.Addr) bool {
+	for _, r := range ranges {
+		for _, a := range node {
+			if r.Contains(a.Unmap()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // familyPrefixes keeps the prefixes of one family, masked (ipset stores

@@ -140,6 +140,22 @@ for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_v
 	modprobe "$m" 2>/dev/null
 done
 /sbin/ip link set lo up
+# A run with Config.Network has a virtio NIC on qemu's user network: the
+# guest is 10.0.2.15/24 and 10.0.2.2 is the host's loopback (where the e2e
+# API server listens). The PCI probe can lag the modprobe, so wait for eth0.
+modprobe virtio_pci 2>/dev/null
+modprobe virtio_net 2>/dev/null
+if [ -d /sys/bus/pci/drivers/virtio-pci ] && grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor; then
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		[ -e /sys/class/net/eth0 ] && break
+		sleep 0.2
+	done
+fi
+if [ -e /sys/class/net/eth0 ]; then
+	/sbin/ip addr add 10.0.2.15/24 dev eth0
+	/sbin/ip link set eth0 up
+	/sbin/ip route add default via 10.0.2.2
+fi
 hostname lab
 rc=127
 if [ -x /lab/run.sh ]; then

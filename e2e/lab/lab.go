@@ -66,6 +66,21 @@ type Config struct {
 	Network bool
 	// MemoryMB is the guest memory; zero means 2048.
 	MemoryMB int
+	// Files are data files (kubeconfigs, certificates) put in the guest
+	// before run.sh starts.
+	Files []File
+}
+
+// File is one data file for the guest.
+type File struct {
+	// GuestPath is where it lands, absolute; missing parent directories
+	// are created.
+	GuestPath string
+	// Data is the content; when nil, HostPath is copied in instead.
+	Data     []byte
+	HostPath string
+	// Mode is the permission bits; zero means 0644.
+	Mode os.FileMode
 }
 
 // Result is what a VM run reported.
@@ -276,8 +291,43 @@ func writeInitrd(basePath, dst string, cfg Config) error {
 			return err
 		}
 	}
+	if err := addFiles(a, cfg.Files); err != nil {
+		return err
+	}
 	a.file("lab/run.sh", []byte(runScript(cfg)), 0o755)
 	return a.close()
+}
+
+// addFiles adds cfg.Files with their parent directories. A directory the
+// base archive already has is harmless: the kernel keeps the existing one.
+func addFiles(a *archive, files []File) error {
+	made := map[string]bool{}
+	for _, f := range files {
+		name := strings.TrimPrefix(filepath.Clean(f.GuestPath), "/")
+		if !filepath.IsAbs(f.GuestPath) || name == "" || name == "." {
+			return fmt.Errorf("lab file %q: the guest path must be absolute", f.GuestPath)
+		}
+		var parents []string
+		for d := filepath.Dir(name); d != "." && !made[d]; d = filepath.Dir(d) {
+			parents = append(parents, d)
+			made[d] = true
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			a.dir(parents[i])
+		}
+		mode := uint32(f.Mode.Perm())
+		if mode == 0 {
+			mode = 0o644
+		}
+		if f.Data == nil {
+			if err := a.fileFrom(name, f.HostPath, mode); err != nil {
+				return err
+			}
+			continue
+		}
+		a.file(name, f.Data, mode)
+	}
+	return a.err
 }
 
 // runScript renders /lab/run.sh: export the environment, run each binary

@@ -93,3 +93,43 @@ func TestArchiveIsValidNewc(t *testing.T) {
 		t.Errorf("run.sh mode: %v, %v", fi, err)
 	}
 }
+
+// Config.Files land at their guest paths with parent directories created,
+// from Data or from a host file.
+func TestAddFiles(t *testing.T) {
+	dir := t.TempDir()
+	host := filepath.Join(t.TempDir(), "host.txt")
+	if err := os.WriteFile(host, []byte("from host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	a := newArchive(&buf)
+	err := addFiles(a, []File{
+		{GuestPath: "/lab/kube/admin.kubeconfig", Data: []byte("apiVersion: v1\n"), Mode: 0o600},
+		{GuestPath: "/lab/kube/deep/x.txt", HostPath: host},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", "gzip -dc | cpio -id --quiet")
+	cmd.Dir = dir
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cpio: %v\n%s", err, out)
+	}
+	for name, want := range map[string]string{"lab/kube/admin.kubeconfig": "apiVersion: v1\n", "lab/kube/deep/x.txt": "from host"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q, %v", name, got, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "lab/kube/admin.kubeconfig")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig mode: %v, %v", fi, err)
+	}
+	if err := addFiles(newArchive(&bytes.Buffer{}), []File{{GuestPath: "relative", Data: []byte{}}}); err == nil {
+		t.Error("a relative guest path was accepted")
+	}
+}

@@ -41,6 +41,9 @@ what the kernel has, and never touches virtual servers it does not own.`,
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newVersion())
+	root.AddCommand(newList())
+	root.AddCommand(newStandalone(), newCleanup())
+	root.AddCommand(newRun())
 	return root
 }
 

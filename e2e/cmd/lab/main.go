@@ -36,6 +36,12 @@ func run() int {
 	switch os.Args[1] {
 	case "demo":
 		cfg.Script = demoScript
+		root, err := lab.RepoRoot()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+			return 1
+		}
+		cfg.Files = append(cfg.Files, lab.File{GuestPath: "/etc/ipvsd/standalone.yaml", HostPath: filepath.Join(root, "examples", "standalone.yaml")})
 	case "bench":
 		bins, err := lab.BuildTestBinaries([]string{"./e2e/guest/bench"}, "-test.v=false", "-test.timeout=20m")
 		if err != nil {

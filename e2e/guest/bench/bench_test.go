@@ -159,6 +159,24 @@ func TestBenchColdAndNoop(t *testing.T) {
 	fmt.Printf("noop_sync_10000x10_writes: %d writes\n", res.Writes())
 	fmt.Printf("noop_sync_10000x10_time: %.1f ms (median of 5; cold sync %.1f ms, ratio %.3f)\n", ms(times[2]), ms(cold), ms(times[2])/ms(cold))
 
+	// The same no-op from a source that sends only changes: an empty
+	// Apply, which looks at nothing.
+	times = times[:0]
+	for i := 0; i < 5; i++ {
+		start = time.Now()
+		res, err = rec.Apply(ctx, controller.Update{})
+		times = append(times, time.Since(start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Writes() != 0 || res.Dumps != 0 || res.Planned != 0 {
+			t.Fatalf("no-op apply wrote %d, dumped %d times and looked at %d services", res.Writes(), res.Dumps, res.Planned)
+		}
+	}
+	slices.Sort(times)
+	fmt.Printf("noop_apply_10000x10_writes: %d writes\n", res.Writes())
+	fmt.Printf("noop_apply_10000x10_time: %.3f ms (median of 5; cold sync %.1f ms, ratio %.5f)\n", ms(times[2]), ms(cold), ms(times[2])/ms(cold))
+
 	rec.RequestFullResync()
 	start = time.Now()
 	res, err = rec.Sync(ctx, want)
@@ -192,8 +210,11 @@ func newNetns(t *testing.T, name string) string {
 }
 
 // oneChange times syncs that each change one real server's weight in a
-// table of n services, after a cold sync; it returns the median.
-func oneChange(t *testing.T, n int) (time.Duration, int) {
+// table of n services, after a cold sync, driven the way a source that
+// knows what changed drives the reconciler: Apply with the one changed
+// virtual server. It returns the median time and the most writes and
+// services looked at (Result.Planned) of any of them.
+func oneChange(t *testing.T, n int) (median time.Duration, writes, planned int) {
 	t.Helper()
 	flush(t)
 	rec, _ := newReconciler(t)
@@ -203,31 +224,36 @@ func oneChange(t *testing.T, n int) (time.Duration, int) {
 		t.Fatal(err)
 	}
 	var times []time.Duration
-	writes := 0
 	for i := 0; i < 21; i++ {
 		vs := &want.Services[(i*7919)%n]
 		vs.Destinations[i%realServers].Weight = 2 + i%3
+		u := controller.Update{Set: []controller.VirtualServer{*vs}}
 		start := time.Now()
-		res, err := rec.Sync(ctx, want)
+		res, err := rec.Apply(ctx, u)
 		times = append(times, time.Since(start))
 		if err != nil {
 			t.Fatal(err)
 		}
 		writes = max(writes, res.Writes())
+		planned = max(planned, res.Planned)
 	}
 	slices.Sort(times)
 	flush(t)
-	return times[len(times)/2], writes
+	return times[len(times)/2], writes, planned
 }
 
 // TestBenchOneChange: one changed real server at 10,000 services against
 // the same change at 100 services.
 func TestBenchOneChange(t *testing.T) {
-	small, wSmall := oneChange(t, 100)
-	large, wLarge := oneChange(t, 10000)
+	small, wSmall, pSmall := oneChange(t, 100)
+	large, wLarge, pLarge := oneChange(t, 10000)
 	report("one_rs_change_10000", ms(large), ms(small), "ms", "same change at 100 services")
 	fmt.Printf("one_rs_change_writes: %d writes at 10000, %d at 100\n", wLarge, wSmall)
+	fmt.Printf("one_rs_change_planned: %d services looked at at 10000, %d at 100\n", pLarge, pSmall)
 	if wLarge != 1 || wSmall != 1 {
 		t.Fatalf("one weight change took %d / %d writes, want 1", wLarge, wSmall)
+	}
+	if pLarge != 1 || pSmall != 1 {
+		t.Fatalf("one weight change looked at %d / %d services, want 1", pLarge, pSmall)
 	}
 }

@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/kube"
+	"github.com/ipvsd/ipvsd/controller/kube/healthcheck"
+	"github.com/ipvsd/ipvsd/controller/kube/metrics"
+	"github.com/ipvsd/ipvsd/controller/kube/source"
+	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/netlinkutil"
+)
+
+// strictARP keeps the node from answering ARP for addresses on its dummy
+// link: arp_ignore=1 answers only for addresses of the receiving
+// interface, arp_announce=2 sources ARP requests from the best local
+// address of the outgoing one.
+var strictARP = []netlinkutil.Sysctl{
+	{Name: "net.ipv4.conf.all.arp_ignore", Value: "1"},
+	{Name: "net.ipv4.conf.all.arp_announce", Value: "2"},
+}
+
+// Run runs the Kubernetes mode until ctx is done.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	// Stops the HTTP servers too if the source returns on its own.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	clusterCIDRs, err := cfg.ClusterCIDRs()
+	if err != nil {
+		return err
+	}
+	npCIDRs, err := cfg.NodePortCIDRs()
+	if err != nil {
+		return err
+	}
+	nodeName, err := nodeName(cfg.HostnameOverride)
+	if err != nil {
+		return err
+	}
+	restCfg, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	restCfg.UserAgent = "ipvsd"
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+
+	env, err := hostenv.Open(hostenv.Options{Interface: cfg.Interface, SetSysctls: true}, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	if cfg.IPVS.StrictARP {
+		if _, err := netlinkutil.EnsureSysctls(log, netlinkutil.ProcSys, strictARP); err != nil {
+			return fmt.Errorf("strict ARP: %w", err)
+		}
+	}
+	rec, err := controller.New(controller.Config{RecordPath: cfg.RecordPath, FullResyncInterval: cfg.SyncPeriod.Duration}, env.Deps(log))
+	if err != nil {
+		return err
+	}
+	fw, err := firewall.New(ctx, log, firewall.Config{})
+	if err != nil {
+		return err
+	}
+
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	defer events.Shutdown()
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ipvsd", Host: nodeName})
+
+	m := metrics.New(env.IPVS, func() map[ipvs.Key]string { return rec.Owned().Services })
+	hc := healthcheck.New(log, "")
+	defer hc.Close()
+
+	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.MasqueradeAll}
+	fwBase.Defaults()
+	src, err := source.New(source.Config{
+		NodeName: nodeName, NodePortCIDRs: npCIDRs, Firewall: fwBase,
+		Translate:       kube.Options{Scheduler: cfg.IPVS.Scheduler},
+		MinSyncInterval: cfg.MinSyncPeriod.Duration, FullResyncInterval: cfg.SyncPeriod.Duration,
+	}, source.Deps{
+		Client: client, Reconciler: rec, Firewall: fw, Recorder: recorder, Health: hc, Observer: m, Log: log,
+		HostAddresses: func() ([]netip.Addr, error) { return hostAddresses(env) },
+	})
+	if err != nil {
+		return err
+	}
+
+	var waits []func() error
+	for _, s := range []struct {
+		addr, path string
+		h          http.Handler
+	}{
+		{cfg.MetricsBindAddress, "/metrics", m.MetricsHandler()},
+		// Healthy while a sync succeeded within two full-resync periods:
+		// a retrying daemon stays up through a short API server outage.
+		{cfg.HealthzBindAddress, "/healthz", m.HealthzHandler(2 * cfg.SyncPeriod.Duration)},
+	} {
+		if s.addr == "" {
+			continue
+		}
+		mux := http.NewServeMux()
+		mux.Handle(s.path, s.h)
+		wait, err := serve(ctx, log, s.addr, mux)
+		if err != nil {
+			return fmt.Errorf("serving %s on %s: %w", s.path, s.addr, err)
+		}
+		waits = append(waits, wait)
+	}
+	log.Info("starting", zap.String("node", nodeName), zap.String("apiServer", restCfg.Host))
+	errs := []error{src.Run(ctx)}
+	cancel()
+	for _, w := range waits {
+		errs = append(errs, w())
+	}
+	return errors.Join(errs...)
+}
+
+// nodeName is the override, or the host name as the kubelet registers it
+// (lower case).
+func nodeName(override string) (string, error) {
+	if override != "" {
+		return strings.ToLower(strings.TrimSpace(override)), nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("host name: %w", err)
+	}
+	return strings.ToLower(h), nil
+}
+
+// hostAddresses are the host's own addresses, the VIPs on our dummy link
+// excluded: a node port is opened on the node, not on service addresses.
+func hostAddresses(env *hostenv.Env) ([]netip.Addr, error) {
+	l, err := env.Link.LocalAddresses(unix.AF_UNSPEC)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(l.Elsewhere))
+	for a := range l.Elsewhere {
+		if !a.IsLoopback() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// serve listens on addr at once (a busy port fails the start) and serves h
+// until ctx is done; wait returns after the server stopped.
+func serve(ctx context.Context, log *zap.Logger, addr string, h http.Handler) (wait func() error, err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	log.Info("serving", zap.Stringer("address", l.Addr()))
+	return func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		serr := srv.Shutdown(sctx)
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			return errors.Join(err, serr)
+		}
+		return serr
+	}, nil
+}

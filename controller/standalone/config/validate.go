@@ -1,0 +1,399 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// Schedulers are the IPVS schedulers the kernel ships. A name outside the
+// list would only fail later, in the kernel, with a bare ENOENT.
+var schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+
+// schedulerFlags maps the flag names of the file to ours, with the
+// scheduler that gives each a meaning (the kernel reuses the bits).
+var schedulerFlags = map[string]struct {
+	flag  ipvs.Flags
+	sched string
+}{
+	"sh-fallback": {ipvs.FlagSHFallback, "sh"},
+	"sh-port":     {ipvs.FlagSHPort, "sh"},
+	"mh-fallback": {ipvs.FlagMHFallback, "mh"},
+	"mh-port":     {ipvs.FlagMHPort, "mh"},
+	"ops":         {ipvs.FlagOnePacket, ""},
+}
+
+// problems collects validation errors, each prefixed by its field path.
+type problems []error
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
+}
+
+// Validate reports every problem at once, one line each, and keeps the
+// parsed values the translation needs. Call Defaults first.
+func (c *Config) Validate() error {
+	var p problems
+	if c.Interface == "" || len(c.Interface) > 15 {
+		p.add("interface", "must be 1-15 characters (a Linux interface name)")
+	}
+	if c.Masquerade != MasqueradeAll && c.Masquerade != MasqueradeLocal {
+		p.add("masquerade", "must be %s or %s, not %q", MasqueradeAll, MasqueradeLocal, c.Masquerade)
+	}
+	names := map[string]int{}
+	keys := map[ipvs.Key]string{}
+	natVIPs := map[netip.Addr]string{}
+	otherVIPs := map[netip.Addr]string{}
+	for i := range c.Services {
+		s := &c.Services[i]
+		path := fmt.Sprintf("services[%d]", i)
+		if s.Name != "" {
+			path = fmt.Sprintf("services[%s]", s.Name)
+			if j, dup := names[s.Name]; dup {
+				p.add(path+".name", "duplicate of services[%d]", j)
+			}
+			names[s.Name] = i
+		} else {
+			p.add(path+".name", "is required")
+		}
+		ok := s.validate(path, &p)
+		if !ok {
+			continue
+		}
+		k := s.parsed.key
+		if other, dup := keys[k]; dup {
+			p.add(path, "same virtual server (%s) as services[%s]", k, other)
+		}
+		keys[k] = s.Name
+		if k.IsFWMark() {
+			continue
+		}
+		// A NAT service is masqueraded by VIP and port, and the firewall
+		// rejects new connections to ports of such a VIP that no service
+		// claims, which would cut a DR or TUN service on the same VIP.
+		nat, other := s.forwardings()
+		if nat && other {
+			p.add(path+".backends", "mixes nat with dr or tun forwarding: NAT needs masquerading that would break DR and TUN replies")
+		}
+		if nat {
+			natVIPs[k.Address] = s.Name
+		} else {
+			otherVIPs[k.Address] = s.Name
+		}
+		if a, b := natVIPs[k.Address], otherVIPs[k.Address]; a != "" && b != "" {
+			p.add(path+".vip", "%s is used by NAT service %s and DR/TUN service %s; give them separate VIPs", k.Address, a, b)
+		}
+	}
+	return errors.Join(p...)
+}
+
+// validate checks one service; it returns false when the key could not be
+// parsed (later cross-service checks would be noise).
+func (s *Service) validate(path string, p *problems) bool {
+	keyOK := s.validateKey(path, p)
+	if !slices.Contains(schedulers, s.Scheduler) {
+		p.add(path+".scheduler", "unknown scheduler %q (want one of %v)", s.Scheduler, schedulers)
+	}
+	s.parsed.flags = 0
+	for j, name := range s.SchedulerFlags {
+		f, ok := schedulerFlags[name]
+		switch {
+		case !ok:
+			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "unknown flag %q", name)
+		case f.sched != "" && f.sched != s.Scheduler:
+			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "%s applies to the %s scheduler only", name, f.sched)
+		default:
+			s.parsed.flags |= f.flag
+		}
+	}
+	s.parsed.timeout = 0
+	if s.Persistence != "" {
+		d, err := parseDuration(s.Persistence)
+		switch {
+		case err != nil:
+			p.add(path+".persistence", "%v", err)
+		case d < time.Second || d > math.MaxUint32*time.Second:
+			p.add(path+".persistence", "must be 1s or more")
+		default:
+			s.parsed.timeout = uint32(d / time.Second)
+		}
+	}
+	if s.PersistenceNetmask != 0 {
+		max := 32
+		if s.parsed.key.Family == ipvs.IPv6 {
+			max = 128
+		}
+		if s.PersistenceNetmask < 1 || s.PersistenceNetmask > max {
+			p.add(path+".persistenceNetmask", "must be a prefix length 1-%d", max)
+		}
+		if s.Persistence == "" {
+			p.add(path+".persistenceNetmask", "needs persistence")
+		}
+	}
+	fwd, err := ipvs.ParseForwarding(s.Forwarding)
+	if err != nil || fwd == ipvs.Local {
+		p.add(path+".forwarding", "must be nat, dr or tun, not %q", s.Forwarding)
+	}
+	s.parsed.forwarding = fwd
+	s.parsed.drain = 0
+	if s.Drain != "" {
+		d, err := parseDuration(s.Drain)
+		if err != nil {
+			p.add(path+".drain", "%v", err)
+		}
+		s.parsed.drain = d
+		if err == nil && d == 0 {
+			// The reconciler reads zero as "the default"; negative is
+			// "delete at once", which is what drain: 0s asks for.
+			s.parsed.drain = -1
+		}
+	}
+	if len(s.Backends) == 0 && s.SorryServer == nil {
+		p.add(path+".backends", "at least one backend (or a sorryServer) is required")
+	}
+	seen := map[netip.AddrPort]int{}
+	for j := range s.Backends {
+		b := &s.Backends[j]
+		bpath := fmt.Sprintf("%s.backends[%d]", path, j)
+		if !b.validate(bpath, s, keyOK, p) {
+			continue
+		}
+		ap := netip.AddrPortFrom(b.parsed.addr, uint16(b.Port))
+		if k, dup := seen[ap]; dup {
+			p.add(bpath, "%s duplicates backends[%d]", ap, k)
+		}
+		seen[ap] = j
+	}
+	if s.SorryServer != nil {
+		spath := path + ".sorryServer"
+		if s.SorryServer.validate(spath, s, keyOK, p) {
+			if _, dup := seen[netip.AddrPortFrom(s.SorryServer.parsed.addr, uint16(s.SorryServer.Port))]; dup {
+				p.add(spath, "must not also be a backend")
+			}
+		}
+	}
+	if s.Quorum < 0 || s.Quorum > len(s.Backends) {
+		p.add(path+".quorum", "must be 0-%d (the number of backends)", len(s.Backends))
+	}
+	if s.HealthCheck != nil {
+		s.HealthCheck.validate(path+".healthCheck", p)
+	} else if s.Quorum > 0 || s.SorryServer != nil {
+		p.add(path+".healthCheck", "is required with a quorum or a sorryServer (without checks every backend is up)")
+	}
+	return keyOK
+}
+
+func (s *Service) validateKey(path string, p *problems) bool {
+	ok := true
+	if s.FWMark != 0 {
+		if s.VIP != "" || s.Port != 0 || s.Protocol != "" {
+			p.add(path, "a fwmark service has no vip, port or protocol")
+			ok = false
+		}
+		if s.FWMark < 1 || s.FWMark > math.MaxUint32 {
+			p.add(path+".fwmark", "must be 1-4294967295")
+			ok = false
+		}
+		fam := ipvs.IPv4
+		switch s.Family {
+		case "", "ipv4":
+		case "ipv6":
+			fam = ipvs.IPv6
+		default:
+			p.add(path+".family", "must be ipv4 or ipv6, not %q", s.Family)
+			ok = false
+		}
+		s.parsed.key = ipvs.Key{Family: fam, FWMark: uint32(s.FWMark)}
+		return ok
+	}
+	if s.Family != "" {
+		p.add(path+".family", "applies to fwmark services only (a VIP has its own family)")
+	}
+	k := ipvs.Key{}
+	a, err := netip.ParseAddr(s.VIP)
+	switch {
+	case s.VIP == "":
+		p.add(path+".vip", "is required (or fwmark)")
+		ok = false
+	case err != nil || a.Zone() != "":
+		p.add(path+".vip", "%q is not an IP address", s.VIP)
+		ok = false
+	case !a.Unmap().IsGlobalUnicast() && !a.Unmap().IsPrivate():
+		p.add(path+".vip", "%s is not a unicast address", a)
+		ok = false
+	default:
+		k.Address = a.Unmap()
+		k.Family = ipvs.FamilyOf(k.Address)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		p.add(path+".port", "must be 1-65535")
+		ok = false
+	}
+	k.Port = uint16(s.Port)
+	proto, err := ipvs.ParseProtocol(s.Protocol)
+	if err != nil {
+		p.add(path+".protocol", "must be tcp, udp or sctp, not %q", s.Protocol)
+		ok = false
+	}
+	k.Protocol = proto
+	s.parsed.key = k
+	return ok
+}
+
+// validate checks a backend (or the sorry server) of s. keyOK says whether
+// the service's family is known, to compare the backend's with it.
+func (b *Backend) validate(path string, s *Service, keyOK bool, p *problems) bool {
+	ok := true
+	a, err := netip.ParseAddr(b.Address)
+	switch {
+	case b.Address == "":
+		p.add(path+".address", "is required")
+		ok = false
+	case err != nil || a.Zone() != "":
+		p.add(path+".address", "%q is not an IP address", b.Address)
+		ok = false
+	case !a.Unmap().IsGlobalUnicast() && !a.Unmap().IsPrivate() && !a.Unmap().IsLoopback():
+		p.add(path+".address", "%s is not a unicast address", a)
+		ok = false
+	default:
+		b.parsed.addr = a.Unmap()
+		// The kernel could tunnel one family in the other, but only when
+		// told the real server's family, which our netlink library never
+		// sends (see ipvs.ValidateDestination).
+		if keyOK && ipvs.FamilyOf(b.parsed.addr) != s.parsed.key.Family {
+			p.add(path+".address", "%s is not %s like the service", b.parsed.addr, s.parsed.key.Family)
+		}
+	}
+	minPort := 1
+	if s.FWMark != 0 {
+		minPort = 0 // a fwmark real server may keep each packet's port
+	}
+	portOK := b.Port >= minPort && b.Port <= 65535
+	if !portOK {
+		p.add(path+".port", "must be %d-65535", minPort)
+		ok = false
+	}
+	if b.Weight != nil && (*b.Weight < 0 || *b.Weight > math.MaxInt32) {
+		p.add(path+".weight", "must be 0-2147483647")
+	}
+	b.parsed.forwarding = s.parsed.forwarding
+	if b.Forwarding != "" {
+		f, err := ipvs.ParseForwarding(b.Forwarding)
+		if err != nil || f == ipvs.Local {
+			p.add(path+".forwarding", "must be nat, dr or tun, not %q", b.Forwarding)
+		} else {
+			b.parsed.forwarding = f
+		}
+	}
+	if portOK && b.parsed.forwarding != ipvs.Masquerade && s.FWMark == 0 && b.Port != s.Port {
+		// DR and TUN do not rewrite the packet, so the port cannot change.
+		p.add(path+".port", "must equal the service port (%d) with %s forwarding", s.Port, forwardingName(b.parsed.forwarding))
+	}
+	for _, t := range []struct {
+		name string
+		v    int64
+	}{{"upperThreshold", b.UpperThreshold}, {"lowerThreshold", b.LowerThreshold}} {
+		if t.v < 0 || t.v > math.MaxUint32 {
+			p.add(path+"."+t.name, "must be 0-4294967295")
+		}
+	}
+	if b.UpperThreshold > 0 && b.LowerThreshold > b.UpperThreshold {
+		p.add(path+".lowerThreshold", "must not exceed upperThreshold")
+	}
+	return ok
+}
+
+func (hc *HealthCheck) validate(path string, p *problems) {
+	switch hc.Type {
+	case "tcp":
+		if hc.Path != "" || hc.Host != "" || len(hc.ExpectStatus) > 0 {
+			p.add(path, "path, host and expectStatus apply to http and https checks only")
+		}
+	case "http", "https":
+		if len(hc.Path) == 0 || hc.Path[0] != '/' {
+			p.add(path+".path", "must start with /")
+		}
+		for j, st := range hc.ExpectStatus {
+			if st < 100 || st > 599 {
+				p.add(fmt.Sprintf("%s.expectStatus[%d]", path, j), "must be an HTTP status 100-599")
+			}
+		}
+	default:
+		p.add(path+".type", "must be tcp, http or https, not %q", hc.Type)
+	}
+	if hc.Port < 0 || hc.Port > 65535 {
+		p.add(path+".port", "must be 1-65535")
+	}
+	iv, err := parseDuration(hc.Interval)
+	ivOK := err == nil && iv >= 100*time.Millisecond
+	if err != nil {
+		p.add(path+".interval", "%v", err)
+	} else if !ivOK {
+		p.add(path+".interval", "must be at least 100ms")
+	}
+	to, err := parseDuration(hc.Timeout)
+	if err != nil {
+		p.add(path+".timeout", "%v", err)
+	} else if to <= 0 {
+		p.add(path+".timeout", "must be positive")
+	} else if ivOK && to > iv {
+		p.add(path+".timeout", "must not exceed the interval (%s)", iv)
+	}
+	hc.parsed = parsedCheck{interval: iv, timeout: to}
+	if hc.Rise < 1 {
+		p.add(path+".rise", "must be at least 1")
+	}
+	if hc.Fall < 1 {
+		p.add(path+".fall", "must be at least 1")
+	}
+	if hc.OnFailure != OnFailureQuiesce && hc.OnFailure != OnFailureRemove {
+		p.add(path+".onFailure", "must be %s or %s, not %q", OnFailureQuiesce, OnFailureRemove, hc.OnFailure)
+	}
+}
+
+// parseDuration accepts Go durations (300s, 1m30s, 500ms).
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 2s or 1m30s", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
+}
+
+func forwardingName(f ipvs.Forwarding) string {
+	switch f {
+	case ipvs.DirectRoute:
+		return "dr"
+	case ipvs.Tunnel:
+		return "tun"
+	}
+	return "nat"
+}
+
+// forwardings reports whether s has NAT backends and DR/TUN backends
+// (the sorry server included).
+func (s *Service) forwardings() (nat, other bool) {
+	all := s.Backends
+	if s.SorryServer != nil {
+		all = append(slices.Clip(all), *s.SorryServer)
+	}
+	if len(all) == 0 {
+		return s.parsed.forwarding == ipvs.Masquerade, s.parsed.forwarding != ipvs.Masquerade
+	}
+	for _, b := range all {
+		if b.parsed.forwarding == ipvs.Masquerade {
+			nat = true
+		} else {
+			other = true
+		}
+	}
+	return nat, other
+}

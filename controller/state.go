@@ -1,0 +1,262 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// Update is a change to the desired state, for sources that know what
+// changed: a Kubernetes event touching one Service, the diff of a reloaded
+// file. Apply normalizes and validates only what it names, so its cost
+// follows the size of the change, not of the table.
+type Update struct {
+	// Set adds virtual servers to the desired state or replaces them,
+	// matched by key.
+	Set []VirtualServer
+	// Delete removes virtual servers from the desired state. Deletes are
+	// applied before sets, so an Update that deletes and sets one key
+	// sets it.
+	Delete []ipvs.Key
+	// Addresses replaces the desired VIP set when SetAddresses is true;
+	// otherwise the set is left as it is.
+	Addresses    []netip.Addr
+	SetAddresses bool
+}
+
+// wanted is the desired value of one virtual server as the reconciler
+// holds it between syncs.
+type wanted struct {
+	// vs is normalized and valid; nil while errs says why the last desired
+	// value is not. An invalid service is neither changed nor deleted, so
+	// a typo in one service cannot take it down.
+	vs   *VirtualServer
+	errs []error
+	// gen is the Sync that last listed the key: it finds duplicates and
+	// removals in one pass without building a set of the input.
+	gen uint64
+}
+
+// replace makes d the whole desired state (Sync). It walks d once but
+// normalizes, and so allocates, only what differs from the state held:
+// an unchanged state costs comparisons and no allocation.
+func (r *Reconciler) replace(d Desired) {
+	r.gen++
+	for i := range d.Services {
+		in := &d.Services[i]
+		k := in.Key.Canonical()
+		w := r.want[k]
+		switch {
+		case w != nil && w.gen == r.gen:
+			r.duplicate(k, w, in)
+		case w != nil && w.vs != nil && sameAsNormalized(in, w.vs):
+			w.gen = r.gen
+		default:
+			r.set(k, in).gen = r.gen
+		}
+	}
+	for k, w := range r.want {
+		if w.gen != r.gen {
+			r.remove(k)
+		}
+	}
+	r.setAddresses(d.Addresses)
+}
+
+// update applies u to the desired state (Apply), looking only at what u
+// names.
+func (r *Reconciler) update(u Update) {
+	for _, k := range u.Delete {
+		// Marked even when not desired: a service whose deletion failed
+		// is then looked at again, which is what a caller deleting it
+		// means.
+		r.remove(k.Canonical())
+	}
+	var seen map[ipvs.Key]bool
+	if len(u.Set) > 1 {
+		seen = make(map[ipvs.Key]bool, len(u.Set))
+	}
+	for i := range u.Set {
+		in := &u.Set[i]
+		k := in.Key.Canonical()
+		w := r.want[k]
+		if seen[k] {
+			r.duplicate(k, w, in)
+			continue
+		}
+		if seen != nil {
+			seen[k] = true
+		}
+		if w != nil && w.vs != nil && sameAsNormalized(in, w.vs) {
+			continue
+		}
+		r.set(k, in)
+	}
+	if u.SetAddresses {
+		r.setAddresses(u.Addresses)
+	}
+}
+
+// set records in as the desired value of k, normalized and validated, and
+// marks k for the next sync if that changes anything.
+func (r *Reconciler) set(k ipvs.Key, in *VirtualServer) *wanted {
+	w := r.want[k]
+	if w == nil {
+		w = &wanted{}
+		r.want[k] = w
+	}
+	n := in.normalize()
+	if err := n.validate(); err != nil {
+		w.errs = nil
+		r.markInvalid(k, w, err)
+		return w
+	}
+	if w.errs != nil {
+		w.errs = nil
+		delete(r.invalid, k)
+		r.changed(k)
+	}
+	if w.vs == nil || !equalNormalized(w.vs, &n) {
+		w.vs = &n
+		r.changed(k)
+	}
+	return w
+}
+
+// duplicate marks k, listed twice in one Sync or Update, invalid: which of
+// the two values is meant is anyone's guess, so neither is applied.
+func (r *Reconciler) duplicate(k ipvs.Key, w *wanted, in *VirtualServer) {
+	err := fmt.Errorf("virtual server %s (%s): listed twice", k, in.Owner)
+	n := in.normalize()
+	if verr := n.validate(); verr != nil {
+		err = verr
+	}
+	r.markInvalid(k, w, err)
+}
+
+// remove takes k out of the desired state.
+func (r *Reconciler) remove(k ipvs.Key) {
+	if r.want[k] != nil {
+		delete(r.want, k)
+		delete(r.invalid, k)
+		r.publishDirty = true
+	}
+	r.markDirty(k)
+}
+
+// setAddresses replaces the desired VIP set, marking it for the next sync
+// only if it differs.
+func (r *Reconciler) setAddresses(list []netip.Addr) {
+	if sameAddresses(list, r.addrs) {
+		return
+	}
+	m := make(map[netip.Addr]bool, len(list))
+	for _, a := range list {
+		m[a.Unmap()] = true
+	}
+	if maps.Equal(m, r.addrs) {
+		return
+	}
+	r.addrs = m
+	r.addrsDirty = true
+}
+
+// sameAddresses reports, without allocating, whether a strictly sorted
+// list (as Desired.ServiceAddresses returns) holds exactly set. Other
+// lists may still be equal: the caller then compares sets.
+func sameAddresses(list []netip.Addr, set map[netip.Addr]bool) bool {
+	if len(list) != len(set) {
+		return false
+	}
+	for i, a := range list {
+		a = a.Unmap()
+		if !set[a] || (i > 0 && list[i-1].Unmap().Compare(a) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameAsNormalized reports whether in normalizes to n, a normalized valid
+// value, without normalizing (and so allocating). A list of real servers
+// in another order than n's compares unequal; the caller then normalizes.
+func sameAsNormalized(in, n *VirtualServer) bool {
+	if in.Owner != n.Owner || in.DrainTimeout != n.DrainTimeout || len(in.Destinations) != len(n.Destinations) ||
+		normalService(in.Service) != n.Service {
+		return false
+	}
+	for i := range in.Destinations {
+		if writableDest(in.Destinations[i]) != n.Destinations[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// invalidErrors reports every desired service held invalid, on every sync:
+// the desired state stays wrong until a source fixes it, as it did when
+// each Sync revalidated its whole input.
+func (r *Reconciler) invalidErrors(res *Result) {
+	if len(r.invalid) == 0 {
+		// A map that once held many keys keeps its buckets, and ranging
+		// over it costs them all: start afresh when it empties.
+		r.invalid = nil
+		return
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(r.invalid), cmpKey) {
+		res.Errors = append(res.Errors, r.want[k].errs...)
+	}
+}
+
+// markInvalid holds k invalid, adding errs to why: its service is then
+// kept in the kernel as it is.
+func (r *Reconciler) markInvalid(k ipvs.Key, w *wanted, errs ...error) {
+	if w.vs != nil {
+		// It leaves the valid desired state: published without it, and
+		// no longer a conflict to report.
+		r.changed(k)
+	}
+	w.vs = nil
+	w.errs = append(w.errs, errs...)
+	if r.invalid == nil {
+		r.invalid = map[ipvs.Key]bool{}
+	}
+	r.invalid[k] = true
+}
+
+// changed notes that the desired value of k changed.
+func (r *Reconciler) changed(k ipvs.Key) {
+	r.publishDirty = true
+	r.markDirty(k)
+}
+
+// markDirty makes the next sync look at k.
+func (r *Reconciler) markDirty(k ipvs.Key) {
+	if r.dirty == nil {
+		r.dirty = map[ipvs.Key]bool{}
+	}
+	r.dirty[k] = true
+}
+
+// publish writes the valid desired services for inspection tools when
+// they changed since last published. The file holds the whole state, so a
+// change costs O(n) here; an unchanged state costs nothing.
+func (r *Reconciler) publish(res *Result) {
+	if !r.publishDirty || r.desired.path == "" {
+		return
+	}
+	want := make(map[ipvs.Key]*VirtualServer, len(r.want))
+	for k, w := range r.want {
+		if w.vs != nil {
+			want[k] = w.vs
+		}
+	}
+	if err := r.desired.publish(want); err != nil {
+		res.fail(err)
+		return
+	}
+	r.publishDirty = false
+}

@@ -1,0 +1,62 @@
+package controller_test
+
+import (
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+func TestDesiredStatePublished(t *testing.T) {
+	e := newEnv(t)
+	path := controller.DesiredPath(e.cfg.RecordPath)
+	if _, err := controller.LoadDesired(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("before the first sync: %v, want ErrNotExist", err)
+	}
+	d := webDesired()
+	d.Services[0].Flags = ipvs.FlagOnePacket
+	d.Services[0].Destinations[0].Forwarding = ipvs.Tunnel
+	d.Services[0].Destinations[0].UpperThreshold = 9
+	e.sync(d)
+	got, err := controller.LoadDesired(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What is published is the normalized desired state.
+	var want []controller.VirtualServer
+	for _, vs := range d.Services {
+		vs.Service = vs.Service.Canonical()
+		vs.DrainTimeout = 0 // not published: it is not compared with the kernel
+		want = append(want, vs)
+	}
+	sortVS := cmpopts.SortSlices(func(a, b controller.VirtualServer) bool { return a.Key.Less(b.Key) })
+	sortDests := cmpopts.SortSlices(func(a, b ipvs.Destination) bool { return a.DestKey.Less(b.DestKey) })
+	if diff := cmp.Diff(want, got, sortVS, sortDests, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+
+	// An unchanged desired state is not written again.
+	old := time.Unix(1, 0)
+	must(t, os.Chtimes(path, old, old))
+	e.sync(d)
+	if st, err := os.Stat(path); err != nil || !st.ModTime().Equal(old) {
+		t.Errorf("unchanged desired state rewritten (%v)", err)
+	}
+	d.Services[0].Destinations[0].Weight = 42
+	e.sync(d)
+	if st, err := os.Stat(path); err != nil || st.ModTime().Equal(old) {
+		t.Errorf("changed desired state not rewritten (%v)", err)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".desired.json.*")); len(matches) != 0 {
+		t.Errorf("temporary files left behind: %v", matches)
+	}
+}

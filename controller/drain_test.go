@@ -26,6 +26,8 @@ func TestDrainUntilIdle(t *testing.T) {
 	e := newEnv(t)
 	e.sync(webDesired())
 	must(t, e.kernel.SetConns(web, drop, 2, 5))
+	// Past the publish interval, so only the drain check asks for a requeue.
+	e.advance(time.Second)
 
 	res, writes, dumps := e.syncCounting(withoutDrop())
 	if writes != 1 || dumps != 0 || res.DrainsStarted != 1 || res.Draining != 1 || res.RequeueAfter != 5*time.Second {

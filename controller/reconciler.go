@@ -20,6 +20,12 @@ type Config struct {
 	// FullResyncInterval is how often Sync dumps the kernel and repairs
 	// drift, even when nothing changed (default 60 s).
 	FullResyncInterval time.Duration
+	// PublishInterval is the least time between two writes of the
+	// published desired state (desired.json, read by `ipvsd list --drift`).
+	// The file holds the whole state, so writing it on every change would
+	// make a one-service change cost O(services); changes within the
+	// interval are coalesced into one write (default 1 s).
+	PublishInterval time.Duration
 	// DrainCheckInterval is how often the connection counts of draining
 	// real servers are read (default 5 s).
 	DrainCheckInterval time.Duration
@@ -32,6 +38,9 @@ func (c *Config) Defaults() {
 	}
 	if c.FullResyncInterval == 0 {
 		c.FullResyncInterval = 60 * time.Second
+	}
+	if c.PublishInterval == 0 {
+		c.PublishInterval = time.Second
 	}
 	if c.DrainCheckInterval == 0 {
 		c.DrainCheckInterval = 5 * time.Second
@@ -103,6 +112,7 @@ type Reconciler struct {
 	// --drift`; publishDirty: they changed since last published.
 	desired      desiredStore
 	publishDirty bool
+	lastPublish  time.Time
 
 	// addrs is the desired address set; addrsDirty makes the next sync
 	// reconcile it: it changed, or the last attempt failed.
@@ -215,7 +225,7 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	var res Result
 	now := r.deps.Now()
 	r.invalidErrors(&res)
-	r.publish(&res)
+	r.publish(now, &res)
 
 	full := r.needFull || now.Sub(r.lastFull) >= r.cfg.FullResyncInterval
 	var actual map[ipvs.Key]*ipvs.ServiceWithDests
@@ -280,6 +290,9 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 		} else {
 			r.recDirty = false
 		}
+	}
+	if wait := r.publishWait(now); wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
+		res.RequeueAfter = wait
 	}
 	res.Conflicts = sortedKeys(r.conflicts)
 	for _, k := range res.Conflicts {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -242,10 +243,11 @@ func (r *Reconciler) markDirty(k ipvs.Key) {
 }
 
 // publish writes the valid desired services for inspection tools when
-// they changed since last published. The file holds the whole state, so a
-// change costs O(n) here; an unchanged state costs nothing.
-func (r *Reconciler) publish(res *Result) {
-	if !r.publishDirty || r.desired.path == "" {
+// they changed since last published, at most once per PublishInterval. The
+// file holds the whole state, so a write costs O(n); coalescing keeps a
+// burst of one-service changes O(1) each. An unchanged state costs nothing.
+func (r *Reconciler) publish(now time.Time, res *Result) {
+	if r.publishWait(now) != 0 || !r.publishDirty || r.desired.path == "" {
 		return
 	}
 	want := make(map[ipvs.Key]*VirtualServer, len(r.want))
@@ -254,9 +256,22 @@ func (r *Reconciler) publish(res *Result) {
 			want[k] = w.vs
 		}
 	}
+	r.lastPublish = now
 	if err := r.desired.publish(want); err != nil {
 		res.fail(err)
 		return
 	}
 	r.publishDirty = false
+}
+
+// publishWait is how long until a pending publish may be written: zero when
+// nothing is pending or it is due now.
+func (r *Reconciler) publishWait(now time.Time) time.Duration {
+	if !r.publishDirty || r.desired.path == "" {
+		return 0
+	}
+	if wait := r.lastPublish.Add(r.cfg.PublishInterval).Sub(now); wait > 0 {
+		return wait
+	}
+	return 0
 }

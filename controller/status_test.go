@@ -51,7 +51,17 @@ func TestDesiredStatePublished(t *testing.T) {
 	if st, err := os.Stat(path); err != nil || !st.ModTime().Equal(old) {
 		t.Errorf("unchanged desired state rewritten (%v)", err)
 	}
+	// A change right after a write is coalesced: written once the publish
+	// interval has passed, by the sync the reconciler asks for.
 	d.Services[0].Destinations[0].Weight = 42
+	res := e.sync(d)
+	if st, err := os.Stat(path); err != nil || !st.ModTime().Equal(old) {
+		t.Errorf("desired state rewritten within the publish interval (%v)", err)
+	}
+	if res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
+		t.Errorf("pending publish: RequeueAfter %v, want (0, 1s]", res.RequeueAfter)
+	}
+	e.advance(res.RequeueAfter)
 	e.sync(d)
 	if st, err := os.Stat(path); err != nil || st.ModTime().Equal(old) {
 		t.Errorf("changed desired state not rewritten (%v)", err)

@@ -277,6 +277,8 @@ func TestApplyPublishesDesiredState(t *testing.T) {
 	vs := webDesired().Services[0]
 	vs.Destinations[0].Weight = 6
 	e.apply(set(vs))
+	e.advance(time.Second) // past the publish interval
+	e.apply(controller.Update{})
 	got, err := controller.LoadDesired(controller.DesiredPath(e.cfg.RecordPath))
 	if err != nil {
 		t.Fatal(err)

@@ -15,11 +15,13 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ipvsd
 
 # deps: Go modules and the kernel lab (qemu, busybox, Debian's stock kernel,
-# a cached initramfs under .cache/lab). Safe to run again: it only fills in
-# what is missing.
+# a cached initramfs under .cache/lab), and kube-apiserver and etcd for the
+# real-API-server tests (built once, ~4 min cold, under .cache/apiserver).
+# Safe to run again: it only fills in what is missing.
 deps:
 	$(GO) mod download
 	e2e/lab/build-base.sh .cache/lab >/dev/null
+	e2e/apiserver/build.sh .cache/apiserver >/dev/null
 
 lab: deps
 

@@ -57,16 +57,17 @@ type VirtualServer struct {
 	// real server sees the client.
 	LocalOnly bool
 	// LocalFWMark, when non-zero (with LocalOnly, never on a ClusterIP),
-	// is the packet mark to give new connections from outside the
-	// cluster (sources outside ClusterCIDRs, arriving from another host)
-	// to this virtual server. IPVS looks firewall-mark services up before
-	// address ones, so such traffic is scheduled on the firewall-mark
+	// is the packet mark given to traffic from outside the cluster
+	// (sources outside ClusterCIDRs, arriving from another host) to this
+	// virtual server; it must lie within Desired.LocalMarkMask. IPVS
+	// looks firewall-mark services up before address ones, so such traffic is scheduled on the firewall-mark
 	// virtual server of that number, which holds only this node's
 	// endpoints, while pods and the node itself keep reaching Key's
 	// virtual server and every endpoint (Kubernetes'
 	// externalTrafficPolicy: Local). The mark must reach IPVS exactly
 	// (ip_vs_service_find compares the whole skb->mark), so such traffic
 	// must not get the masquerade bit, as LocalOnly already ensures.
+	// The mark is set in mangle PREROUTING (see Render and DesiredSets).
 	LocalFWMark uint32
 	// HasLocalEndpoints, read only with LocalFWMark, is false when this
 	// node has no endpoint for the marked traffic: it is then dropped, as
@@ -112,6 +113,11 @@ type Desired struct {
 	// 16-31 by default).
 	MasqueradeBit uint
 	DropBit       uint
+	// LocalMarkMask holds the packet mark bits LocalFWMarks may use;
+	// marking rewrites those bits (and the drop bit) only, leaving
+	// everyone else's. Default: every bit below the lower of
+	// MasqueradeBit and DropBit (0x3fff with the default bits).
+	LocalMarkMask uint32
 	// NodePortCIDRs select the node addresses that accept NodePort
 	// traffic (--nodeport-addresses). The caller resolves the default
 	// (the node's primary addresses, as /32 and /128).
@@ -126,12 +132,18 @@ type Desired struct {
 	Hairpins      []Hairpin
 }
 
-// Defaults fills in unset mark bits.
+// Defaults fills in unset mark bits and the local mark mask.
 func (d *Desired) Defaults() {
 	if d.MasqueradeBit == 0 && d.DropBit == 0 {
 		d.MasqueradeBit, d.DropBit = DefaultMasqueradeBit, DefaultDropBit
 	}
+	if d.LocalMarkMask == 0 {
+		d.LocalMarkMask = uint32(1)<<min(d.MasqueradeBit, d.DropBit, 31) - 1
+	}
 }
+
+func (d *Desired) masqMark() uint32 { return uint32(1) << d.MasqueradeBit }
+func (d *Desired) dropMark() uint32 { return uint32(1) << d.DropBit }
 
 // Validate reports every problem at once.
 func (d *Desired) Validate() error {
@@ -142,7 +154,15 @@ func (d *Desired) Validate() error {
 	if d.MasqueradeBit == d.DropBit {
 		errs = append(errs, fmt.Errorf("masquerade and drop mark bits are both %d", d.DropBit))
 	}
+	if d.MasqueradeBit <= 31 && d.DropBit <= 31 && d.LocalMarkMask&(d.masqMark()|d.dropMark()) != 0 {
+		errs = append(errs, fmt.Errorf("local mark mask %#x holds the masquerade or drop bit (%d, %d)",
+			d.LocalMarkMask, d.MasqueradeBit, d.DropBit))
+	}
 	for i, vs := range d.Services {
+		if vs.LocalFWMark&^d.LocalMarkMask != 0 {
+			errs = append(errs, fmt.Errorf("virtual server %d (%s %s): local firewall mark %#x outside the local mark mask %#x",
+				i, vs.Kind, vs.Key, vs.LocalFWMark, d.LocalMarkMask))
+		}
 		if err := vs.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("virtual server %d (%s %s): %w", i, vs.Kind, vs.Key, err))
 		}
@@ -184,6 +204,9 @@ func (vs *VirtualServer) validate() error {
 		}
 	} else if vs.Key.Family != ipvs.IPv4 && vs.Key.Family != ipvs.IPv6 {
 		errs = append(errs, fmt.Errorf("a NodePort needs a family, got %d", vs.Key.Family))
+	}
+	if vs.LocalFWMark != 0 && (!vs.LocalOnly || vs.Kind == ClusterIP) {
+		errs = append(errs, errors.New("a local firewall mark needs a local-only external address or node port"))
 	}
 	if len(vs.SourceRanges) > 0 && vs.Kind != LoadBalancerIP {
 		errs = append(errs, errors.New("source ranges apply to load-balancer IPs only"))

@@ -29,6 +29,17 @@
 //   - Replies from real servers cross filter FORWARD before IPVS rewrites them
 //     (ip_vs_reply4 at FORWARD priority 100), so FORWARD recognises them by a
 //     connection mark set on the connection's first packet.
+//   - Local firewall marks (externalTrafficPolicy: Local) are set in mangle
+//     PREROUTING, the only table where SET --map-mark is allowed, from the
+//     skbinfo of the destination's entry in the fwmark sets. IPVS compares
+//     the whole skb->mark with its firewall-mark services, and looks them
+//     up before address ones (ip_vs_service_find), so the first packet of
+//     an outside connection is scheduled on the local-only service; later
+//     packets follow the IPVS connection found by their tuple, whatever
+//     their mark. The marks rewrite only Desired.LocalMarkMask and the drop
+//     bit: any other bit set on the packet before IPVS's LOCAL_IN hook
+//     (another agent's mark, left in place) defeats the match, and the
+//     traffic falls back to the address virtual server.
 //
 // IPVS must run with net.ipv4.vs.conntrack=1 for masquerading and the
 // connection mark to apply to IPVS connections.

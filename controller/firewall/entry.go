@@ -38,6 +38,11 @@ type Entry struct {
 	Port     uint16
 	IP2      netip.Addr
 	Bits2    int
+	// Mark and MarkMask are the skbinfo extension of sets created with
+	// it: a SET --map-mark rule matching the entry rewrites the packet
+	// mark's MarkMask bits to Mark. They are not part of the element:
+	// changing them is an add -exist of the same element.
+	Mark, MarkMask uint32
 }
 
 func addrString(a netip.Addr, bits int) string {
@@ -47,6 +52,7 @@ func addrString(a netip.Addr, bits int) string {
 	return a.String() + "/" + strconv.Itoa(bits)
 }
 
+// String prints the element, without extensions.
 func (e Entry) String() string {
 	var b strings.Builder
 	b.WriteString(addrString(e.IP, e.Bits))
@@ -59,6 +65,23 @@ func (e Entry) String() string {
 	return b.String()
 }
 
+// Extensions prints the entry's extensions as `ipset save` does after the
+// element ("" for none), with a leading space: what `ipset add` takes.
+// The mask is always printed; ipset omits it only when it is 0xffffffff,
+// which we never use (it would clobber other agents' mark bits).
+func (e Entry) Extensions() string {
+	if e.MarkMask == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" skbmark %#x/%#x", e.Mark, e.MarkMask)
+}
+
+// sameElement reports whether two entries are one ipset element.
+func sameElement(a, b Entry) bool {
+	a.Mark, a.MarkMask, b.Mark, b.MarkMask = 0, 0, 0, 0
+	return a == b
+}
+
 // Compare orders entries by address, protocol, port and second address, so
 // listings read naturally (10.0.0.2 before 10.0.0.10).
 func (e Entry) Compare(o Entry) int {
@@ -69,6 +92,8 @@ func (e Entry) Compare(o Entry) int {
 		cmp.Compare(e.Port, o.Port),
 		e.IP2.Compare(o.IP2),
 		cmp.Compare(e.Bits2, o.Bits2),
+		cmp.Compare(e.Mark, o.Mark),
+		cmp.Compare(e.MarkMask, o.MarkMask),
 	)
 }
 

@@ -254,7 +254,7 @@ func (fw *Firewall) Cleanup(ctx context.Context) error {
 	fw.applied = nil
 	var errs []error
 	for _, f := range fw.families {
-		for _, table := range []string{"nat", "filter"} {
+		for _, table := range tableNames {
 			save, err := fw.ipt[f].Save(ctx, table)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", f, err))
@@ -299,9 +299,9 @@ func (fw *Firewall) Cleanup(ctx context.Context) error {
 func appliedSets(desired []Set) map[string]*actualSet {
 	m := make(map[string]*actualSet, len(desired))
 	for _, s := range desired {
-		a := &actualSet{Type: s.Type, Family: s.Family, Entries: make(map[string]struct{}, len(s.Entries))}
+		a := &actualSet{Type: s.Type, Family: s.Family, SkbInfo: s.SkbInfo, Entries: make(map[string]string, len(s.Entries))}
 		for _, e := range s.Entries {
-			a.Entries[e.String()] = struct{}{}
+			a.Entries[e.String()] = e.Extensions()
 		}
 		m[s.Name] = a
 	}

@@ -62,12 +62,16 @@ func (b ipsetBinary) Restore(ctx context.Context, script string) error {
 type actualSet struct {
 	Type    SetType
 	Family  ipvs.Family
-	Entries map[string]struct{}
+	SkbInfo bool
+	// Entries maps each element to its extensions, both as printed
+	// (Entry.String and Entry.Extensions).
+	Entries map[string]string
 }
 
 // parseIPSetSave reads `ipset save` output: "create NAME TYPE family inet
-// ..." then "add NAME ENTRY" lines. Entries stay strings: we print ours
-// in the same format (Entry.String), so the diff is string equality.
+// ... [skbinfo] ..." then "add NAME ELEMENT [EXTENSIONS]" lines. Entries
+// stay strings: we print ours in the same format (Entry.String,
+// Entry.Extensions), so the diff is string equality.
 func parseIPSetSave(text string) (map[string]*actualSet, error) {
 	sets := map[string]*actualSet{}
 	for i, line := range strings.Split(text, "\n") {
@@ -77,10 +81,13 @@ func parseIPSetSave(text string) (map[string]*actualSet, error) {
 		}
 		switch {
 		case f[0] == "create" && len(f) >= 3:
-			s := &actualSet{Type: SetType(f[2]), Family: ipvs.IPv4, Entries: map[string]struct{}{}}
-			for j := 3; j+1 < len(f); j++ {
-				if f[j] == "family" && f[j+1] == "inet6" {
+			s := &actualSet{Type: SetType(f[2]), Family: ipvs.IPv4, Entries: map[string]string{}}
+			for j := 3; j < len(f); j++ {
+				if f[j] == "family" && j+1 < len(f) && f[j+1] == "inet6" {
 					s.Family = ipvs.IPv6
+				}
+				if f[j] == "skbinfo" {
+					s.SkbInfo = true
 				}
 			}
 			sets[f[1]] = s
@@ -89,7 +96,11 @@ func parseIPSetSave(text string) (map[string]*actualSet, error) {
 			if !ok {
 				return nil, fmt.Errorf("ipset save line %d: entry for undeclared set %s", i+1, f[1])
 			}
-			s.Entries[f[2]] = struct{}{}
+			ext := ""
+			if len(f) > 3 {
+				ext = " " + strings.Join(f[3:], " ")
+			}
+			s.Entries[f[2]] = ext
 		}
 	}
 	return sets, nil

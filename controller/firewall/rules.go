@@ -36,8 +36,11 @@ type Table struct {
 // Ruleset is the complete, constant ruleset of one family.
 type Ruleset struct {
 	Family ipvs.Family
-	Tables []Table // nat, then filter
+	Tables []Table // in tableNames order
 }
+
+// tableNames are the tables we own chains in, in Ruleset order.
+var tableNames = []string{"nat", "filter", "mangle"}
 
 // RenderOptions are facts about the host that change the rules' text.
 type RenderOptions struct {
@@ -52,8 +55,8 @@ type RenderOptions struct {
 // exist), never on its services: those live in the sets.
 func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 	set := func(role string) string { return SetName(role, f) }
-	masq := fmt.Sprintf("0x%x", uint32(1)<<d.MasqueradeBit)
-	drop := fmt.Sprintf("0x%x", uint32(1)<<d.DropBit)
+	masq := fmt.Sprintf("0x%x", d.masqMark())
+	drop := fmt.Sprintf("0x%x", d.dropMark())
 	icmp, unreachable := "icmp", "icmp-port-unreachable"
 	if f == ipvs.IPv6 {
 		icmp, unreachable = "ipv6-icmp", "icmp6-port-unreachable"
@@ -73,13 +76,20 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 		match(roleVSLocal, "dst,dst") + " -j RETURN",
 		match(roleNPLocal, "dst,dst") + " -j RETURN",
 	}
+	// outside selects traffic from outside the cluster. Without cluster
+	// CIDRs we cannot tell pods from the world: nothing is masqueraded
+	// for its source alone, and everything arriving from elsewhere (as
+	// opposed to the node's own traffic, which never crosses
+	// PREROUTING) counts as outside for local firewall marks.
+	outside := ""
+	if len(d.ClusterCIDRs) > 0 {
+		outside = notMatch(roleCluster, "src") + " "
+	}
 	switch {
 	case d.MasqueradeAll:
 		external = append(external, "-j IPVSD-MARK-MASQ")
-	case len(d.ClusterCIDRs) > 0:
-		// Without cluster CIDRs we cannot tell pods from the world, so
-		// nothing is masqueraded for its source alone.
-		external = append(external, notMatch(roleCluster, "src")+" -j IPVSD-MARK-MASQ")
+	case outside != "":
+		external = append(external, outside+"-j IPVSD-MARK-MASQ")
 	}
 	masqTarget := "-j MASQUERADE"
 	if o.RandomFully {
@@ -134,6 +144,12 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 			denied + " -j DROP",
 			isNew + " " + match(roleVSNoEP, "dst,dst") + " -j IPVSD-REJECT",
 			isNew + " " + match(roleNPNoEP, "dst,dst") + " -j IPVSD-REJECT",
+			// Outside traffic to a local-only destination with no
+			// local endpoint, marked in mangle PREROUTING: dropped,
+			// not rejected, so the load balancer's health check
+			// decides where clients go. After the rejects: a
+			// service with no endpoint at all still refuses.
+			"-m mark --mark " + drop + "/" + drop + " -j DROP",
 			// A VIP is not the node: host daemons listening on
 			// 0.0.0.0 must not answer on every service address.
 			"! -p " + icmp + " " + isNew + " " + match(roleVIPs, "dst") + " " + notMatch(roleVS, "dst,dst") + " -j IPVSD-REJECT",
@@ -160,7 +176,28 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 		{"OUTPUT", "IPVSD-OUTPUT"},
 	}}
 
-	rs := Ruleset{Family: f, Tables: []Table{nat, filter}}
+	// Local firewall marks. xt_SET refuses --map-set outside the mangle
+	// table (its checkentry), so they are set in mangle PREROUTING, which
+	// unlike nat sees every packet of a connection. IPVS needs the mark
+	// on the first only: it schedules that one (ip_vs_service_find at
+	// LOCAL_IN) and finds the connection by tuple for the rest, so a
+	// rule of another agent's that accepts established traffic ahead of
+	// our jump (Calico's does) is harmless; marking later packets too
+	// makes the drop bit cover them. PREROUTING runs before the routing
+	// decision, so only local destinations may be marked: a node-port
+	// CIDR can hold other hosts, whose forwarded traffic must keep its
+	// mark for policy routing. Service addresses are always local (bound
+	// to the VIP link), so their rule needs no such check.
+	mangle := Table{Name: "mangle", Chains: []Chain{
+		{"IPVSD-PREROUTING", []string{
+			outside + "-j SET --map-set " + set(roleVSFWMark) + " dst,dst --map-mark",
+			outside + match(roleNPFWMark, "dst,dst") + " -m addrtype --dst-type LOCAL -j SET --map-set " + set(roleNPFWMark) + " dst,dst --map-mark",
+		}},
+	}, Jumps: []Jump{
+		{"PREROUTING", "IPVSD-PREROUTING"},
+	}}
+
+	rs := Ruleset{Family: f, Tables: []Table{nat, filter, mangle}}
 	for i := range rs.Tables {
 		slices.SortFunc(rs.Tables[i].Chains, func(a, b Chain) int { return strings.Compare(a.Name, b.Name) })
 	}

@@ -42,21 +42,25 @@ func planSets(desired []Set, actual map[string]*actualSet) (setPlan, error) {
 		if !ok {
 			p.Create = append(p.Create, s.SetSpec)
 			for _, e := range s.Entries {
-				p.Add = append(p.Add, setOp{s.Name, e.String()})
+				p.Add = append(p.Add, setOp{s.Name, e.String() + e.Extensions()})
 			}
 			continue
 		}
-		if a.Type != s.Type || a.Family != s.Family {
-			errs = append(errs, fmt.Errorf("ipset %s exists as %s %s, want %s %s: remove it (ipvsd cleanup) and sync again",
-				s.Name, a.Type, a.Family, s.Type, s.Family))
+		if a.Type != s.Type || a.Family != s.Family || a.SkbInfo != s.SkbInfo {
+			errs = append(errs, fmt.Errorf("ipset %s exists as %s, want %s: remove it (ipvsd cleanup) and sync again",
+				s.Name, describeSet(a.Type, a.Family, a.SkbInfo), describeSet(s.Type, s.Family, s.SkbInfo)))
 			continue
 		}
 		want := make(map[string]struct{}, len(s.Entries))
 		for _, e := range s.Entries {
-			str := e.String()
+			str, ext := e.String(), e.Extensions()
 			want[str] = struct{}{}
-			if _, ok := a.Entries[str]; !ok {
-				p.Add = append(p.Add, setOp{s.Name, str})
+			// A changed extension is re-added: restore runs with
+			// -exist, under which the kernel overwrites an existing
+			// element's extensions (a delete and re-add would leave a
+			// moment with no entry, and del refuses extensions).
+			if got, ok := a.Entries[str]; !ok || got != ext {
+				p.Add = append(p.Add, setOp{s.Name, str + ext})
 			}
 		}
 		var extra []string
@@ -86,7 +90,11 @@ func (p setPlan) script() string {
 		if s.Family == ipvs.IPv6 {
 			fam = "inet6"
 		}
-		fmt.Fprintf(&b, "create %s %s family %s maxelem %d\n", s.Name, s.Type, fam, setMaxElem)
+		opts := ""
+		if s.SkbInfo {
+			opts = " skbinfo"
+		}
+		fmt.Fprintf(&b, "create %s %s family %s maxelem %d%s\n", s.Name, s.Type, fam, setMaxElem, opts)
 	}
 	for _, op := range p.Add {
 		b.WriteString("add " + op.Set + " " + op.Entry + "\n")
@@ -95,4 +103,11 @@ func (p setPlan) script() string {
 		b.WriteString("del " + op.Set + " " + op.Entry + "\n")
 	}
 	return b.String()
+}
+
+func describeSet(t SetType, f ipvs.Family, skbinfo bool) string {
+	if skbinfo {
+		return fmt.Sprintf("%s %s skbinfo", t, f)
+	}
+	return fmt.Sprintf("%s %s", t, f)
 }

@@ -26,23 +26,31 @@ const (
 	roleLBSource   = "lb-src"  // hash:ip,port,net: ... and the sources they allow
 	roleHairpin    = "hairpin" // hash:ip,port,ip: real server, port, itself
 	roleCluster    = "cluster" // hash:net: the cluster CIDRs
+	// Local firewall marks (skbinfo): VIP,proto:port and node-port
+	// CIDR,proto:port of virtual servers with a LocalFWMark, each
+	// carrying the mark, or the drop bit when there is no local endpoint.
+	roleVSFWMark = "vs-fwmark"
+	roleNPFWMark = "np-fwmark"
 )
 
 var roleTypes = []struct {
-	role string
-	typ  SetType
+	role    string
+	typ     SetType
+	skbinfo bool
 }{
-	{roleVIPs, HashIP},
-	{roleVS, HashIPPort},
-	{roleVSLocal, HashIPPort},
-	{roleVSNoEP, HashIPPort},
-	{roleNodePorts, HashNetPort},
-	{roleNPLocal, HashNetPort},
-	{roleNPNoEP, HashNetPort},
-	{roleLBFirewall, HashIPPort},
-	{roleLBSource, HashIPPortNet},
-	{roleHairpin, HashIPPortIP},
-	{roleCluster, HashNet},
+	{roleVIPs, HashIP, false},
+	{roleVS, HashIPPort, false},
+	{roleVSLocal, HashIPPort, false},
+	{roleVSNoEP, HashIPPort, false},
+	{roleNodePorts, HashNetPort, false},
+	{roleNPLocal, HashNetPort, false},
+	{roleNPNoEP, HashNetPort, false},
+	{roleLBFirewall, HashIPPort, false},
+	{roleLBSource, HashIPPortNet, false},
+	{roleHairpin, HashIPPortIP, false},
+	{roleCluster, HashNet, false},
+	{roleVSFWMark, HashIPPort, true},
+	{roleNPFWMark, HashNetPort, true},
 }
 
 // SetSpec names one of our ipsets and its type.
@@ -50,6 +58,9 @@ type SetSpec struct {
 	Name   string
 	Type   SetType
 	Family ipvs.Family
+	// SkbInfo: the set is created with the skbinfo extension, so its
+	// entries carry a packet mark (Entry.Mark) for SET --map-mark.
+	SkbInfo bool
 }
 
 // Set is a set with its desired members, sorted and without duplicates.
@@ -72,16 +83,33 @@ func SetName(role string, f ipvs.Family) string {
 func SetSpecs(f ipvs.Family) []SetSpec {
 	specs := make([]SetSpec, 0, len(roleTypes))
 	for _, rt := range roleTypes {
-		specs = append(specs, SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f})
+		specs = append(specs, SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f, SkbInfo: rt.skbinfo})
 	}
 	return specs
 }
 
 // DesiredSets computes the members of every set of a family. It is a pure
 // function of d; the result is in SetSpecs order.
+//
+// The fwmark sets map a local-only destination to the mark that steers
+// outside traffic to its firewall-mark virtual server. An entry without
+// local endpoints maps to the drop bit instead, which filter INPUT drops:
+// no second rule or set is needed, and the decision stays in one lookup.
+// Both kinds rewrite the same bits (LocalMarkMask and the drop bit), so a
+// mark left by an earlier rule of ours cannot survive into the other.
 func DesiredSets(d *Desired, f ipvs.Family) []Set {
 	m := map[string][]Entry{}
 	add := func(role string, e Entry) { m[role] = append(m[role], e) }
+	bits := *d
+	bits.Defaults()
+	markMask := bits.LocalMarkMask | bits.dropMark()
+	mark := func(vs *VirtualServer, e Entry) Entry {
+		e.Mark, e.MarkMask = vs.LocalFWMark, markMask
+		if !vs.HasLocalEndpoints {
+			e.Mark = bits.dropMark()
+		}
+		return e
+	}
 
 	npCIDRs := splitZeroPrefixes(familyPrefixes(d.NodePortCIDRs, f))
 	for i := range d.Services {
@@ -100,6 +128,9 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 				if !vs.HasEndpoints {
 					add(roleNPNoEP, e)
 				}
+				if vs.LocalFWMark != 0 {
+					add(roleNPFWMark, mark(vs, e))
+				}
 			}
 			continue
 		}
@@ -112,6 +143,9 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 		}
 		if !vs.HasEndpoints {
 			add(roleVSNoEP, e)
+		}
+		if vs.LocalFWMark != 0 {
+			add(roleVSFWMark, mark(vs, e))
 		}
 		if vs.Kind == LoadBalancerIP && len(vs.SourceRanges) > 0 {
 			add(roleLBFirewall, e)
@@ -150,8 +184,10 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 	for _, rt := range roleTypes {
 		entries := m[rt.role]
 		slices.SortFunc(entries, Entry.Compare)
-		entries = slices.Compact(entries)
-		sets = append(sets, Set{SetSpec: SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f}, Entries: entries})
+		// One element, one entry: two virtual servers claiming one
+		// element with different marks keep the lower mark.
+		entries = slices.CompactFunc(entries, sameElement)
+		sets = append(sets, Set{SetSpec: SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f, SkbInfo: rt.skbinfo}, Entries: entries})
 	}
 	return sets
 }

@@ -92,6 +92,23 @@ func (e *Env) Close() error {
 	return e.IPVS.Close()
 }
 
+// HostAddresses are the host's own addresses, loopback and the VIPs on our
+// dummy link excluded: the firewall needs them to recognise the node's own
+// traffic, and node ports open on them, not on service addresses.
+func (e *Env) HostAddresses() ([]netip.Addr, error) {
+	l, err := e.Link.LocalAddresses(unix.AF_UNSPEC)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(l.Elsewhere))
+	for a := range l.Elsewhere {
+		if !a.IsLoopback() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 // Addresses adapts the dummy link to controller.AddressBinder.
 type Addresses struct{ D *netlinkutil.Dummy }
 

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,7 +49,11 @@ type Deps struct {
 	// Nil means the firewall is not managed (--iptables-mode none).
 	OpenFirewall func(ctx context.Context) (Firewall, error)
 	Prober       health.Prober
-	Clock        runner.Clock
+	// HostAddresses lists the host's own addresses (the VIP link
+	// excluded), which the firewall needs as Desired.NodeAddresses to
+	// recognise the node's own traffic. Nil leaves them empty.
+	HostAddresses func() ([]netip.Addr, error)
+	Clock         runner.Clock
 	// Rand is the health checks' jitter source (see health.Deps).
 	Rand    func() float64
 	Metrics *Metrics
@@ -261,13 +267,38 @@ func (d *Daemon) syncFirewall(ctx context.Context, fwd firewall.Desired, now tim
 		}
 		d.fw = fw
 	}
+	// Listed on every sync: addresses come and go (DHCP, a new link)
+	// without the config changing. A failure still syncs the rest, and
+	// its error makes the runner retry.
+	var addrErr error
+	if d.deps.HostAddresses != nil {
+		addrs, err := d.deps.HostAddresses()
+		if err != nil {
+			addrErr = fmt.Errorf("listing host addresses: %w", err)
+		}
+		fwd.NodeAddresses = sortedAddrs(addrs)
+	}
 	if now.Sub(d.fwChecked) >= firewallCheckInterval {
 		if _, err := d.fw.Check(ctx, fwd); err != nil {
-			return err
+			return errors.Join(addrErr, err)
 		}
 		d.fwChecked = now
-		return nil
+		return addrErr
 	}
 	_, err := d.fw.Sync(ctx, fwd)
-	return err
+	return errors.Join(addrErr, err)
+}
+
+// sortedAddrs unmaps, sorts and de-duplicates, so that an unchanged host
+// yields an identical firewall state.
+func sortedAddrs(in []netip.Addr) []netip.Addr {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]netip.Addr, 0, len(in))
+	for _, a := range in {
+		out = append(out, a.Unmap())
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }

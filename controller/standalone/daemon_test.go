@@ -2,9 +2,12 @@ package standalone
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -193,6 +196,30 @@ func TestHealthTransitionWritesOneWeight(t *testing.T) {
 	key := ipvs.Key{Family: ipvs.IPv4, Address: mustAddr("192.0.2.12"), Protocol: ipvs.TCP, Port: 80}
 	if w := td.takeWrites(); len(w) != 1 || w[key] != 1 {
 		t.Fatalf("quiescing one backend: writes %v", w)
+	}
+}
+
+// TestNodeAddresses: the host's addresses reach the firewall on every
+// sync, sorted; a listing failure is reported but does not stop the
+// firewall from being synced.
+func TestNodeAddresses(t *testing.T) {
+	td := newTestDaemon(t, twoServices)
+	addrs := []netip.Addr{mustAddr("192.168.1.10"), mustAddr("::ffff:10.0.0.5"), mustAddr("2001:db8::1")}
+	var listErr error
+	td.deps.HostAddresses = func() ([]netip.Addr, error) { return addrs, listErr }
+	td.mustSync(t)
+	want := []netip.Addr{mustAddr("10.0.0.5"), mustAddr("192.168.1.10"), mustAddr("2001:db8::1")}
+	if got := td.fw.last.NodeAddresses; !slices.Equal(got, want) {
+		t.Fatalf("node addresses %v, want %v", got, want)
+	}
+
+	addrs, listErr = nil, errors.New("netlink: busy")
+	syncs := td.fw.syncs
+	if _, err := td.sync(context.Background()); !errors.Is(err, listErr) {
+		t.Fatalf("sync with a failed listing: %v, want it to wrap %v", err, listErr)
+	}
+	if td.fw.syncs != syncs+1 || len(td.fw.last.Services) != 1 {
+		t.Errorf("the firewall was not synced after a failed listing: %d syncs, %+v", td.fw.syncs-syncs, td.fw.last)
 	}
 }
 

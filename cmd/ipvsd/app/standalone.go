@@ -113,11 +113,12 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 		watch = -1
 	}
 	d, err := standalone.New(standalone.Options{ConfigPath: f.config, WatchInterval: watch}, standalone.Deps{
-		Reconciler:   rec,
-		OpenFirewall: openFW,
-		Prober:       health.NetProber{Dialer: &net.Dialer{}},
-		Metrics:      metrics,
-		Log:          log,
+		Reconciler:    rec,
+		OpenFirewall:  openFW,
+		HostAddresses: env.HostAddresses,
+		Prober:        health.NetProber{Dialer: &net.Dialer{}},
+		Metrics:       metrics,
+		Log:           log,
 	}, cfg, content)
 	if err != nil {
 		return err

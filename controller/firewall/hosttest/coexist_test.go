@@ -98,7 +98,9 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.SetsCreated != 2*len(firewall.SetSpecs(ipvs.IPv4)) || res.JumpsInserted != 12 || res.ChainsRewritten != 4 {
+	// Seven jumps (three nat, three filter, one mangle) and three
+	// tables per family.
+	if res.SetsCreated != 2*len(firewall.SetSpecs(ipvs.IPv4)) || res.JumpsInserted != 14 || res.ChainsRewritten != 6 {
 		t.Errorf("first sync: %+v", res)
 	}
 	check("after the first sync")
@@ -111,10 +113,12 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 		t.Errorf("second sync changed %+v, %v; want nothing", res, err)
 	}
 
-	// Hand edits: one of our rules, one of our jumps and one set entry go.
+	// Hand edits: one of our rules, one of our jumps and one set entry
+	// go, and one entry's mark changes.
 	sh(t, "", tool(mode, ipvs.IPv4, ""), "-t", "nat", "-D", "IPVSD-MASQ", "-j", "MASQUERADE", "--random-fully")
 	sh(t, "", tool(mode, ipvs.IPv6, ""), "-t", "filter", "-D", "FORWARD", "-j", "IPVSD-FORWARD")
 	sh(t, "", "ipset", "del", "ipvsd-vs-v4", "10.96.0.10,udp:53")
+	sh(t, "", "ipset", "add", "-exist", "ipvsd-np-fwmark-v4", "192.168.1.10,tcp:30080", "skbmark", "0x1234/0xbfff")
 	// Sync trusts what it applied for the sets; Check looks again.
 	if res, err := fw.Sync(ctx, d); err != nil || res.EntriesChanged() != 0 || res.ChainsRewritten != 1 {
 		t.Errorf("sync after hand edits: %+v, %v; want rules repaired, sets untouched", res, err)
@@ -124,7 +128,7 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (firewall.Result{EntriesAdded: 1, JumpsInserted: 1}); res != want {
+	if want := (firewall.Result{EntriesAdded: 2, JumpsInserted: 1}); res != want {
 		t.Errorf("repair: got %+v, want %+v", res, want)
 	}
 	check("after repairing hand edits")

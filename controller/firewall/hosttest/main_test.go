@@ -44,11 +44,11 @@ var (
 	declCounters = regexp.MustCompile(`\[\d+:\d+\]$`)
 )
 
-// saveAll is both tables of one family, without the dated comment lines
+// saveAll is every table we own chains in, of one family, without the dated comment lines
 // and with chain counters zeroed, so two snapshots compare as text.
 func saveAll(t testing.TB, m firewall.Mode, f ipvs.Family) string {
 	var b strings.Builder
-	for _, table := range []string{"nat", "filter"} {
+	for _, table := range []string{"nat", "filter", "mangle"} {
 		for _, l := range strings.Split(sh(t, "", tool(m, f, "save"), "-t", table), "\n") {
 			if l == "" || strings.HasPrefix(l, "#") {
 				continue
@@ -125,12 +125,23 @@ COMMIT
 -A cali-INPUT -p udp -m udp --dport 4789 -m set --match-set %[3]s src -j ACCEPT
 -A cali-OUTPUT -m mark --mark 0x10000/0x10000 -j ACCEPT
 COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:cali-PREROUTING - [0:0]
+-A PREROUTING -m comment --comment "cali:test-mangle" -j cali-PREROUTING
+-A cali-PREROUTING -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A cali-PREROUTING -m mark --mark 0x10000/0x10000 -j ACCEPT
+COMMIT
 `, sets[0], sets[1], sets[2])
 	sh(t, rules, tool(m, f, "restore"))
 	t.Cleanup(func() {
 		// A restore without --noflush empties the tables it names and
 		// deletes their user chains.
-		sh(t, "*nat\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n", tool(m, f, "restore"))
+		sh(t, "*nat\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*mangle\nCOMMIT\n", tool(m, f, "restore"))
 		for _, s := range sets {
 			sh(t, "", "ipset", "destroy", s)
 		}
@@ -159,7 +170,10 @@ func sample() firewall.Desired {
 			{Key: key("10.96.0.20", ipvs.TCP, 80), Kind: firewall.ClusterIP},
 			{Key: key("198.51.100.7", ipvs.TCP, 443), Kind: firewall.LoadBalancerIP, HasEndpoints: true,
 				SourceRanges: prefixes("203.0.113.0/24")},
-			{Key: ipvs.Key{Family: ipvs.IPv4, Protocol: ipvs.TCP, Port: 30080}, Kind: firewall.NodePort, HasEndpoints: true, LocalOnly: true},
+			{Key: ipvs.Key{Family: ipvs.IPv4, Protocol: ipvs.TCP, Port: 30080}, Kind: firewall.NodePort, HasEndpoints: true, LocalOnly: true,
+				LocalFWMark: 0x1001, HasLocalEndpoints: true},
+			{Key: key("192.0.2.10", ipvs.TCP, 443), Kind: firewall.ExternalIP, HasEndpoints: true, LocalOnly: true,
+				LocalFWMark: 0x2002},
 			{Key: key("fd00:96::10", ipvs.TCP, 80), Kind: firewall.ClusterIP, HasEndpoints: true},
 			{Key: ipvs.Key{Family: ipvs.IPv6, Protocol: ipvs.SCTP, Port: 30090}, Kind: firewall.NodePort},
 		},

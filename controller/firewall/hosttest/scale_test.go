@@ -16,7 +16,8 @@ import (
 
 // many builds n IPv4 services: cluster IPs, every 10th without endpoints,
 // every 50th a load balancer with two source ranges, every 20th a node
-// port with a local-only policy, one hairpin per 100.
+// port with a local-only policy and its firewall mark (every other one
+// without local endpoints), one hairpin per 100.
 func many(n int) firewall.Desired {
 	d := firewall.Desired{
 		ClusterCIDRs:  prefixes("10.244.0.0/16"),
@@ -39,6 +40,7 @@ func many(n int) firewall.Desired {
 			d.Services = append(d.Services, firewall.VirtualServer{
 				Key:  ipvs.Key{Family: ipvs.IPv4, Protocol: ipvs.UDP, Port: uint16(30000 + i/20)},
 				Kind: firewall.NodePort, HasEndpoints: true, LocalOnly: true,
+				LocalFWMark: 0x1000 + uint32(i/20), HasLocalEndpoints: i%40 == 0,
 			})
 		}
 		if i%100 == 0 {
@@ -126,6 +128,15 @@ func TestIPSetDiffAtScale(t *testing.T) {
 				}
 			}
 		}, 2},
+		// np-fwmark: its mark becomes the drop bit, in place
+		{"a node port loses its local endpoints", func(d *firewall.Desired) {
+			for i := range d.Services {
+				if d.Services[i].HasLocalEndpoints {
+					d.Services[i].HasLocalEndpoints = false
+					return
+				}
+			}
+		}, 1},
 	} {
 		tc.edit(&d)
 		start := time.Now()
@@ -150,10 +161,14 @@ func restoreScript(d *firewall.Desired, create bool) string {
 	var b strings.Builder
 	for _, s := range firewall.DesiredSets(d, ipvs.IPv4) {
 		if create {
-			fmt.Fprintf(&b, "create %s %s family inet maxelem 1048576\n", s.Name, s.Type)
+			opts := ""
+			if s.SkbInfo {
+				opts = " skbinfo"
+			}
+			fmt.Fprintf(&b, "create %s %s family inet maxelem 1048576%s\n", s.Name, s.Type, opts)
 		}
 		for _, e := range s.Entries {
-			b.WriteString("add " + s.Name + " " + e.String() + "\n")
+			b.WriteString("add " + s.Name + " " + e.String() + e.Extensions() + "\n")
 		}
 	}
 	return b.String()

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -103,7 +101,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		MinSyncInterval: cfg.MinSyncPeriod.Duration, FullResyncInterval: cfg.SyncPeriod.Duration,
 	}, source.Deps{
 		Client: client, Reconciler: rec, Firewall: fw, Recorder: recorder, Health: hc, Observer: m, Log: log,
-		HostAddresses: func() ([]netip.Addr, error) { return hostAddresses(env) },
+		HostAddresses: env.HostAddresses,
 	})
 	if err != nil {
 		return err
@@ -150,22 +148,6 @@ func nodeName(override string) (string, error) {
 		return "", fmt.Errorf("host name: %w", err)
 	}
 	return strings.ToLower(h), nil
-}
-
-// hostAddresses are the host's own addresses, the VIPs on our dummy link
-// excluded: a node port is opened on the node, not on service addresses.
-func hostAddresses(env *hostenv.Env) ([]netip.Addr, error) {
-	l, err := env.Link.LocalAddresses(unix.AF_UNSPEC)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]netip.Addr, 0, len(l.Elsewhere))
-	for a := range l.Elsewhere {
-		if !a.IsLoopback() {
-			out = append(out, a)
-		}
-	}
-	return out, nil
 }
 
 // serve listens on addr at once (a busy port fails the start) and serves h

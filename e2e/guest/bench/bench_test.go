@@ -96,7 +96,7 @@ func newReconcilerIn(t *testing.T, nsPath string) (*controller.Reconciler, *host
 }
 
 func report(name string, v, base float64, unit, baseName string) {
-	fmt.Printf("%s: %.1f %s (baseline %s: %.1f %s, ratio %.2f)\n", name, v, unit, baseName, base, unit, v/base)
+	fmt.Printf("%s: %.3f %s (baseline %s: %.3f %s, ratio %.2f)\n", name, v, unit, baseName, base, unit, v/base)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -5,7 +5,8 @@
 // must come out byte-for-byte untouched: masquerade decisions seen from the
 // backend, hairpin, NodePort on selected addresses, load-balancer source
 // ranges, rejection of a VIP's other ports and of services without real
-// servers, in both iptables back-ends.
+// servers, externalTrafficPolicy: Local through firewall marks, in both
+// iptables back-ends.
 package firewall
 
 import (
@@ -42,11 +43,12 @@ func tool(m firewall.Mode, suffix string) string {
 
 var declCounters = regexp.MustCompile(`\[\d+:\d+\]$`)
 
-// saveAll is the IPv4 nat and filter tables without the dated comments and
-// with counters zeroed (traffic moves them), so snapshots compare as text.
+// saveAll is the IPv4 nat, filter and mangle tables without the dated
+// comments and with counters zeroed (traffic moves them), so snapshots
+// compare as text.
 func saveAll(t testing.TB, m firewall.Mode) string {
 	var b strings.Builder
-	for _, table := range []string{"nat", "filter"} {
+	for _, table := range []string{"nat", "filter", "mangle"} {
 		for _, l := range strings.Split(sh(t, "", tool(m, "save"), "-t", table), "\n") {
 			if l == "" || strings.HasPrefix(l, "#") {
 				continue
@@ -72,7 +74,9 @@ func others(save string) string {
 // one controller/firewall/hosttest uses): its chains reached by a jump at
 // position 1 of each built-in chain, pod-to-outside masquerade on its IPAM
 // pool, a FORWARD policy of DROP that accepts only what Calico itself
-// marked. %[1]s is the masquerade pool set, %[2]s all pools, %[3]s hosts.
+// marked, and a mangle PREROUTING that accepts established traffic first
+// (so rules placed after it see only a connection's first packets). %[1]s
+// is the masquerade pool set, %[2]s all pools, %[3]s hosts.
 const calicoRules = `*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
@@ -108,6 +112,17 @@ COMMIT
 -A cali-INPUT -p udp -m udp --dport 4789 -m set --match-set %[3]s src -j ACCEPT
 -A cali-OUTPUT -m mark --mark 0x10000/0x10000 -j ACCEPT
 COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:cali-PREROUTING - [0:0]
+-A PREROUTING -m comment --comment "cali:test-mangle" -j cali-PREROUTING
+-A cali-PREROUTING -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A cali-PREROUTING -m mark --mark 0x10000/0x10000 -j ACCEPT
+COMMIT
 `
 
 // calico installs the Calico-like ruleset in mode m and its ipsets, with
@@ -127,7 +142,7 @@ func calico(t *testing.T, m firewall.Mode, pool string) {
 	t.Cleanup(func() {
 		// A restore without --noflush empties the tables it names and
 		// deletes their user chains.
-		sh(t, "*nat\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n", tool(m, "restore"))
+		sh(t, "*nat\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*mangle\nCOMMIT\n", tool(m, "restore"))
 		for _, s := range sets {
 			sh(t, "", "ipset", "destroy", s)
 		}

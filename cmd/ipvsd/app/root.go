@@ -5,11 +5,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ipvsd/ipvsd/cmd/ipvsd/app/listcmd"
 )
 
 // Version is set at build time with -ldflags "-X ...app.Version=v1.2.3".
@@ -17,10 +20,19 @@ var Version = "dev"
 
 // Execute runs the command line args and returns the process exit code.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout, stderr)
+	return executeRoot(ctx, newRoot(stdout, stderr), args, stderr)
+}
+
+func executeRoot(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "ipvsd: %v\n", err)
+		if errors.Is(err, listcmd.ErrNoSuchService) {
+			// ipvsadm prints this one bare; scripts written for
+			// ipvsadm may match on it.
+			fmt.Fprintln(stderr, err)
+		} else {
+			fmt.Fprintf(stderr, "ipvsd: %v\n", err)
+		}
 		return 1
 	}
 	return 0

@@ -1,8 +1,13 @@
 package app
 
 import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
 	"bytes"
 	"context"
+	"github.com/ipvsd/ipvsd/cmd/ipvsd/app/listcmd"
 	"strings"
 	"testing"
 )
@@ -36,5 +41,19 @@ func TestUnknownCommandFails(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "unknown command") {
 		t.Fatalf("stderr %q", errOut.String())
+	}
+}
+
+// A missing service is reported bare, as ipvsadm does.
+func TestNoSuchServiceIsBare(t *testing.T) {
+	var out bytes.Buffer
+	root := newRoot(&out, &bytes.Buffer{})
+	root.AddCommand(&cobra.Command{Use: "fail", RunE: func(*cobra.Command, []string) error {
+		return fmt.Errorf("looking up TCP 10.0.0.1:80: %w", listcmd.ErrNoSuchService)
+	}})
+	var errOut bytes.Buffer
+	code := executeRoot(context.Background(), root, []string{"fail"}, &errOut)
+	if code != 1 || errOut.String() != "looking up TCP 10.0.0.1:80: No such service\n" || out.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 }

@@ -1,16 +1,12 @@
 package standalone
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/health"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -143,30 +139,6 @@ func (m *Metrics) Handler() http.Handler {
 		}
 	})
 	return mux
-}
-
-// Serve listens on addr and serves h until ctx is done. The listener is
-// opened before Serve returns its first error, so a busy port fails the
-// start-up instead of a later log line.
-func Serve(ctx context.Context, log *zap.Logger, addr string, h http.Handler) (wait func() error, err error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	log.Info("serving metrics", zap.Stringer("address", l.Addr()))
-	return func() error {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		serr := srv.Shutdown(sctx)
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			return errors.Join(err, serr)
-		}
-		return serr
-	}, nil
 }
 
 // statsCollector reads our virtual servers' counters from the kernel at

@@ -98,11 +98,14 @@ func (f *Fake) deleteService(k ipvs.Key) error {
 	return nil
 }
 
-// lookup finds the service a real server operation names: the real
-// server's family check, then ESRCH for a missing service.
-func (f *Fake) lookup(k ipvs.Key, d ipvs.Destination) (*fakeService, error) {
-	// The real handle checks the real server's family before it asks the
-	// kernel anything, so that error comes before ESRCH.
+// target begins op on real server d of service k and finds the service:
+// the real server's family first (the real handle checks it before it asks
+// the kernel anything, so that error comes before ESRCH), then ESRCH for a
+// missing service. The command's own checks come after.
+func (f *Fake) target(op Op, k ipvs.Key, d ipvs.Destination) (*fakeService, error) {
+	if err := f.begin(op, k, d.DestKey); err != nil {
+		return nil, err
+	}
 	if err := ipvs.ValidateDestination(k, d); err != nil {
 		return nil, err
 	}
@@ -127,10 +130,7 @@ func (f *Fake) AddDestination(k ipvs.Key, d ipvs.Destination) error {
 }
 
 func (f *Fake) addDestination(k ipvs.Key, d ipvs.Destination) error {
-	if err := f.begin(OpAddDestination, k, d.DestKey); err != nil {
-		return err
-	}
-	fs, err := f.lookup(k, d)
+	fs, err := f.target(OpAddDestination, k, d)
 	if err != nil {
 		return err
 	}
@@ -161,10 +161,7 @@ func (f *Fake) UpdateDestination(k ipvs.Key, d ipvs.Destination) error {
 }
 
 func (f *Fake) updateDestination(k ipvs.Key, d ipvs.Destination) error {
-	if err := f.begin(OpUpdateDestination, k, d.DestKey); err != nil {
-		return err
-	}
-	fs, err := f.lookup(k, d)
+	fs, err := f.target(OpUpdateDestination, k, d)
 	if err != nil {
 		return err
 	}
@@ -194,10 +191,7 @@ func (f *Fake) DeleteDestination(k ipvs.Key, dk ipvs.DestKey) error {
 }
 
 func (f *Fake) deleteDestination(k ipvs.Key, dk ipvs.DestKey) error {
-	if err := f.begin(OpDeleteDestination, k, dk); err != nil {
-		return err
-	}
-	fs, err := f.lookup(k, ipvs.Destination{DestKey: dk})
+	fs, err := f.target(OpDeleteDestination, k, ipvs.Destination{DestKey: dk})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/standalone"
 	"github.com/ipvsd/ipvsd/controller/standalone/config"
+	"github.com/ipvsd/ipvsd/internal/httpserve"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -104,9 +105,12 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 	metrics := standalone.NewMetrics(env.IPVS, func() map[ipvs.Key]string { return rec.Owned().Services })
 	var waitMetrics func() error
 	if f.metricsAddr != "" {
-		if waitMetrics, err = standalone.Serve(ctx, log, f.metricsAddr, metrics.Handler()); err != nil {
+		addr, wait, err := httpserve.Serve(ctx, f.metricsAddr, metrics.Handler())
+		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
+		log.Info("serving metrics", zap.Stringer("address", addr))
+		waitMetrics = wait
 	}
 	watch := f.watchInterval
 	if watch == 0 {

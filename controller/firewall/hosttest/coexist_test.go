@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -50,18 +51,15 @@ func TestCoexistence(t *testing.T) {
 
 func testCoexistence(t *testing.T, mode firewall.Mode) {
 	ctx := context.Background()
-	other := firewall.ModeLegacy
-	if mode == firewall.ModeLegacy {
-		other = firewall.ModeNFT
-	}
+	other := firewalltest.OtherMode(mode)
 	before := map[ipvs.Family]string{}
 	otherBefore := map[ipvs.Family]string{}
 	for _, f := range families {
-		calico(t, mode, f)
-		before[f] = saveAll(t, mode, f)
-		otherBefore[f] = saveAll(t, other, f)
+		firewalltest.Calico(t, mode, podPool[f])
+		before[f] = firewalltest.SaveAll(t, mode, f)
+		otherBefore[f] = firewalltest.SaveAll(t, other, f)
 	}
-	caliSets := sh(t, "", "ipset", "save")
+	caliSets := firewalltest.Sh(t, "", "ipset", "save")
 
 	fw, err := firewall.New(ctx, zaptest.NewLogger(t), firewall.Config{Mode: mode})
 	if err != nil {
@@ -77,7 +75,7 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 	check := func(step string) {
 		t.Helper()
 		for i, f := range families {
-			ours, others := split(saveAll(t, mode, f))
+			ours, others := firewalltest.Split(firewalltest.SaveAll(t, mode, f))
 			var want strings.Builder
 			for _, table := range rulesets[i].Tables {
 				want.WriteString(strings.Join(table.Lines(), "\n") + "\n")
@@ -88,7 +86,7 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 			if diff := cmp.Diff(before[f], others); diff != "" {
 				t.Errorf("%s, %s: someone else's lines changed (-before +after):\n%s", step, f, diff)
 			}
-			if got := saveAll(t, other, f); got != otherBefore[f] {
+			if got := firewalltest.SaveAll(t, other, f); got != otherBefore[f] {
 				t.Errorf("%s, %s: the %s back-end was touched:\n%s", step, f, other, got)
 			}
 		}
@@ -105,7 +103,7 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 	}
 	check("after the first sync")
 	for _, f := range families {
-		ours, _ := split(saveAll(t, mode, f))
+		ours, _ := firewalltest.Split(firewalltest.SaveAll(t, mode, f))
 		golden(t, "save-"+strings.ToLower(f.String())+".golden", ours)
 	}
 
@@ -115,15 +113,15 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 
 	// Hand edits: one of our rules, one of our jumps and one set entry
 	// go, and one entry's mark changes.
-	sh(t, "", tool(mode, ipvs.IPv4, ""), "-t", "nat", "-D", "IPVSD-MASQ", "-j", "MASQUERADE", "--random-fully")
-	sh(t, "", tool(mode, ipvs.IPv6, ""), "-t", "filter", "-D", "FORWARD", "-j", "IPVSD-FORWARD")
-	sh(t, "", "ipset", "del", "ipvsd-vs-v4", "10.96.0.10,udp:53")
-	sh(t, "", "ipset", "add", "-exist", "ipvsd-np-fwmark-v4", "192.168.1.10,tcp:30080", "skbmark", "0x1234/0xbfff")
+	firewalltest.Sh(t, "", firewalltest.Tool(mode, ipvs.IPv4, ""), "-t", "nat", "-D", "IPVSD-MASQ", "-j", "MASQUERADE", "--random-fully")
+	firewalltest.Sh(t, "", firewalltest.Tool(mode, ipvs.IPv6, ""), "-t", "filter", "-D", "FORWARD", "-j", "IPVSD-FORWARD")
+	firewalltest.Sh(t, "", "ipset", "del", "ipvsd-vs-v4", "10.96.0.10,udp:53")
+	firewalltest.Sh(t, "", "ipset", "add", "-exist", "ipvsd-np-fwmark-v4", "192.168.1.10,tcp:30080", "skbmark", "0x1234/0xbfff")
 	// Sync trusts what it applied for the sets; Check looks again.
 	if res, err := fw.Sync(ctx, d); err != nil || res.EntriesChanged() != 0 || res.ChainsRewritten != 1 {
 		t.Errorf("sync after hand edits: %+v, %v; want rules repaired, sets untouched", res, err)
 	}
-	sh(t, "", tool(mode, ipvs.IPv6, ""), "-t", "filter", "-D", "FORWARD", "-j", "IPVSD-FORWARD")
+	firewalltest.Sh(t, "", firewalltest.Tool(mode, ipvs.IPv6, ""), "-t", "filter", "-D", "FORWARD", "-j", "IPVSD-FORWARD")
 	res, err = fw.Check(ctx, d)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +133,7 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 
 	// Our whole chain deleted (the jump into it first, as the kernel
 	// insists): restored too.
-	sh(t, "*filter\n-D INPUT -j IPVSD-INPUT\n-F IPVSD-INPUT\n-X IPVSD-INPUT\nCOMMIT\n", tool(mode, ipvs.IPv4, "restore"), "--noflush")
+	firewalltest.Sh(t, "*filter\n-D INPUT -j IPVSD-INPUT\n-F IPVSD-INPUT\n-X IPVSD-INPUT\nCOMMIT\n", firewalltest.Tool(mode, ipvs.IPv4, "restore"), "--noflush")
 	if res, err := fw.Sync(ctx, d); err != nil || res.ChainsRewritten != 1 || res.JumpsInserted != 1 {
 		t.Errorf("deleted chain: %+v, %v", res, err)
 	}
@@ -145,11 +143,11 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 		t.Fatal(err)
 	}
 	for _, f := range families {
-		if got := saveAll(t, mode, f); got != before[f] {
+		if got := firewalltest.SaveAll(t, mode, f); got != before[f] {
 			t.Errorf("%s after cleanup:\n%s\nwant\n%s", f, got, before[f])
 		}
 	}
-	if got := sh(t, "", "ipset", "save"); got != caliSets {
+	if got := firewalltest.Sh(t, "", "ipset", "save"); got != caliSets {
 		t.Errorf("ipsets after cleanup:\n%s\nwant\n%s", got, caliSets)
 	}
 	if slices.ContainsFunc(ipsetNames(t), func(n string) bool { return strings.HasPrefix(n, firewall.SetPrefix) }) {
@@ -168,7 +166,7 @@ func TestDetectModeFollowsExistingRules(t *testing.T) {
 	if m, _, err := firewall.DetectMode(ctx); err != nil || m != firewall.ModeNFT {
 		t.Fatalf("empty namespace: %q, %v; want nft", m, err)
 	}
-	calico(t, firewall.ModeLegacy, ipvs.IPv4)
+	firewalltest.Calico(t, firewall.ModeLegacy, podPool[ipvs.IPv4])
 	if m, counts, err := firewall.DetectMode(ctx); err != nil || m != firewall.ModeLegacy {
 		t.Fatalf("with legacy rules: %q (%v), %v; want legacy", m, counts, err)
 	}

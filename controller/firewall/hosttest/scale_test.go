@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -91,7 +92,7 @@ func TestIPSetDiffAtScale(t *testing.T) {
 	if want := totalEntries(&d); res.EntriesAdded != want || res.EntriesDeleted != 0 {
 		t.Fatalf("from empty: added %d, deleted %d; want %d, 0", res.EntriesAdded, res.EntriesDeleted, want)
 	}
-	if got := strings.Count(sh(t, "", "ipset", "list", "ipvsd-vs-v4"), ",tcp:80\n"); got != 10000 {
+	if got := strings.Count(firewalltest.Sh(t, "", "ipset", "list", "ipvsd-vs-v4"), ",tcp:80\n"); got != 10000 {
 		t.Fatalf("ipvsd-vs-v4 holds %d entries, want 10000", got)
 	}
 
@@ -180,7 +181,7 @@ func destroyOurSets(b *testing.B) {
 		script.WriteString("destroy " + s.Name + "\n")
 	}
 	// Our sets always exist here (SyncSets just made them).
-	sh(b, script.String(), "ipset", "restore")
+	firewalltest.Sh(b, script.String(), "ipset", "restore")
 }
 
 // BenchmarkIPSet10k times applying the sets of 10,000 services from empty
@@ -222,11 +223,11 @@ func BenchmarkIPSet10k(b *testing.B) {
 
 		destroyOurSets(b)
 		start = time.Now()
-		sh(b, full, "ipset", "restore")
+		firewalltest.Sh(b, full, "ipset", "restore")
 		base += time.Since(start)
 
 		start = time.Now()
-		sh(b, fullNoCreate, "ipset", "restore", "-exist")
+		firewalltest.Sh(b, fullNoCreate, "ipset", "restore", "-exist")
 		baseOne += time.Since(start)
 	}
 	b.StopTimer()

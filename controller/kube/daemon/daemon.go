@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +23,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/kube/healthcheck"
 	"github.com/ipvsd/ipvsd/controller/kube/metrics"
 	"github.com/ipvsd/ipvsd/controller/kube/source"
+	"github.com/ipvsd/ipvsd/internal/httpserve"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/netlinkutil"
 )
@@ -122,10 +121,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle(s.path, s.h)
-		wait, err := serve(ctx, log, s.addr, mux)
+		addr, wait, err := httpserve.Serve(ctx, s.addr, mux)
 		if err != nil {
 			return fmt.Errorf("serving %s on %s: %w", s.path, s.addr, err)
 		}
+		log.Info("serving", zap.Stringer("address", addr))
 		waits = append(waits, wait)
 	}
 	log.Info("starting", zap.String("node", nodeName), zap.String("apiServer", restCfg.Host))
@@ -148,27 +148,4 @@ func nodeName(override string) (string, error) {
 		return "", fmt.Errorf("host name: %w", err)
 	}
 	return strings.ToLower(h), nil
-}
-
-// serve listens on addr at once (a busy port fails the start) and serves h
-// until ctx is done; wait returns after the server stopped.
-func serve(ctx context.Context, log *zap.Logger, addr string, h http.Handler) (wait func() error, err error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	log.Info("serving", zap.Stringer("address", l.Addr()))
-	return func() error {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		serr := srv.Shutdown(sctx)
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			return errors.Join(err, serr)
-		}
-		return serr
-	}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -121,7 +122,7 @@ func (l *localNet) outsideLandsLocal(t *testing.T) {
 	// Control: without its mark the same outside traffic is balanced
 	// over both endpoints, so the mark (not chance) kept it local; the
 	// periodic Check puts the entry back.
-	sh(t, "", "ipset", "del", firewall.SetName("vs-fwmark", ipvs.IPv4), lbLocal.String()+",tcp:80")
+	firewalltest.Sh(t, "", "ipset", "del", firewall.SetName("vs-fwmark", ipvs.IPv4), lbLocal.String()+",tcp:80")
 	out := l.out.Addr.String()
 	wantBoth(t, from(l.out), hostPort(lbLocal, 80), "be "+out, "remote "+out)
 	if res, err := l.fw.Check(context.Background(), l.fwd); err != nil || res.EntriesAdded != 1 {
@@ -135,13 +136,13 @@ func (l *localNet) outsideLandsLocal(t *testing.T) {
 // marked (the counter proves it); IPVS keeps the rest on the connection
 // it scheduled, found by tuple, so the result is the same.
 func (l *localNet) firstPacketSuffices(t *testing.T) {
-	ipt := tool(l.mode, "")
-	sh(t, "", ipt, "-t", "mangle", "-D", "PREROUTING", "-j", "IPVSD-PREROUTING")
-	sh(t, "", ipt, "-t", "mangle", "-A", "PREROUTING", "-j", "IPVSD-PREROUTING")
+	ipt := firewalltest.Tool(l.mode, ipvs.IPv4, "")
+	firewalltest.Sh(t, "", ipt, "-t", "mangle", "-D", "PREROUTING", "-j", "IPVSD-PREROUTING")
+	firewalltest.Sh(t, "", ipt, "-t", "mangle", "-A", "PREROUTING", "-j", "IPVSD-PREROUTING")
 	defer func() {
 		// Check does not reorder an existing jump; put ours back
 		// first, where Sync inserts it.
-		sh(t, "", ipt, "-t", "mangle", "-D", "PREROUTING", "-j", "IPVSD-PREROUTING")
+		firewalltest.Sh(t, "", ipt, "-t", "mangle", "-D", "PREROUTING", "-j", "IPVSD-PREROUTING")
 		if res, err := l.fw.Check(context.Background(), l.fwd); err != nil || res.JumpsInserted != 1 {
 			t.Errorf("restoring our mangle jump: %+v, %v", res, err)
 		}
@@ -236,7 +237,7 @@ var counters = regexp.MustCompile(`^\[(\d+):\d+\] `)
 // and external IP traffic.
 func markedPackets(t *testing.T, m firewall.Mode) int {
 	t.Helper()
-	for _, l := range strings.Split(sh(t, "", tool(m, "save"), "-c", "-t", "mangle"), "\n") {
+	for _, l := range strings.Split(firewalltest.Sh(t, "", firewalltest.Tool(m, ipvs.IPv4, "save"), "-c", "-t", "mangle"), "\n") {
 		if !strings.Contains(l, "-A IPVSD-PREROUTING") || !strings.Contains(l, "--map-set ipvsd-vs-fwmark-v4") {
 			continue
 		}

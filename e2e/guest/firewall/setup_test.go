@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -89,12 +90,12 @@ func setup(t *testing.T, m firewall.Mode) *testNet {
 	}
 	serveUDPWhoAmI(t, hpc, "host")
 
-	calico(t, m, clusterCIDR.String())
-	l.calicoBefore = saveAll(t, m)
+	firewalltest.Calico(t, m, clusterCIDR)
+	l.calicoBefore = firewalltest.SaveAll(t, m, ipvs.IPv4)
 	if !strings.Contains(l.calicoBefore, ":FORWARD DROP") {
 		t.Fatalf("the Calico-like ruleset must drop forwarded traffic by default:\n%s", l.calicoBefore)
 	}
-	l.nftBefore = saveAll(t, otherMode(m))
+	l.nftBefore = firewalltest.SaveAll(t, firewalltest.OtherMode(m), ipvs.IPv4)
 
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	env, err := hostenv.Open(hostenv.Options{SetSysctls: true}, log)
@@ -124,13 +125,6 @@ func setup(t *testing.T, m firewall.Mode) *testNet {
 	return l
 }
 
-func otherMode(m firewall.Mode) firewall.Mode {
-	if m == firewall.ModeNFT {
-		return firewall.ModeLegacy
-	}
-	return firewall.ModeNFT
-}
-
 // sync applies l.fwd and checks that only our lines were added.
 func (l *testNet) sync(t *testing.T) {
 	t.Helper()
@@ -142,7 +136,7 @@ func (l *testNet) sync(t *testing.T) {
 	if res, err := l.fw.Check(context.Background(), l.fwd); err != nil || res != (firewall.Result{}) {
 		t.Fatalf("check right after sync: %+v, %v; want nothing to repair", res, err)
 	}
-	if got := others(saveAll(t, l.mode)); got != l.calicoBefore {
+	if _, got := firewalltest.Split(firewalltest.SaveAll(t, l.mode, ipvs.IPv4)); got != l.calicoBefore {
 		t.Fatalf("someone else's rules changed:\n%s\nwant\n%s", got, l.calicoBefore)
 	}
 }
@@ -154,13 +148,13 @@ func (l *testNet) finish(t *testing.T) {
 	if err := l.fw.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := saveAll(t, l.mode); got != l.calicoBefore {
+	if got := firewalltest.SaveAll(t, l.mode, ipvs.IPv4); got != l.calicoBefore {
 		t.Errorf("after cleanup:\n%s\nwant\n%s", got, l.calicoBefore)
 	}
-	if got := saveAll(t, otherMode(l.mode)); got != l.nftBefore {
-		t.Errorf("the %s back-end was touched:\n%s\nwant\n%s", otherMode(l.mode), got, l.nftBefore)
+	if got := firewalltest.SaveAll(t, firewalltest.OtherMode(l.mode), ipvs.IPv4); got != l.nftBefore {
+		t.Errorf("the %s back-end was touched:\n%s\nwant\n%s", firewalltest.OtherMode(l.mode), got, l.nftBefore)
 	}
-	if names := sh(t, "", "ipset", "list", "-n"); strings.Contains(names, firewall.SetPrefix) {
+	if names := firewalltest.Sh(t, "", "ipset", "list", "-n"); strings.Contains(names, firewall.SetPrefix) {
 		t.Errorf("our ipsets survived cleanup:\n%s", names)
 	}
 }

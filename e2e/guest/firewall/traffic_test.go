@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
+	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 var errRefused = syscall.ECONNREFUSED
@@ -137,7 +139,7 @@ func (l *testNet) noEndpoints(t *testing.T) {
 // forwarded from the backend to the client before IPVS rewrites their
 // source), and the periodic Check puts the jump back.
 func (l *testNet) forwardDrop(t *testing.T) {
-	sh(t, "", tool(l.mode, ""), "-t", "filter", "-D", "FORWARD", "-j", "IPVSD-FORWARD")
+	firewalltest.Sh(t, "", firewalltest.Tool(l.mode, ipvs.IPv4, ""), "-t", "filter", "-D", "FORWARD", "-j", "IPVSD-FORWARD")
 	if got, err := from(l.pod).whoami(hostPort(clusterIP, 80)); err == nil {
 		t.Errorf("pod reached the service without our FORWARD rules (%q): the DROP policy is not in the path", got)
 	}
@@ -151,7 +153,7 @@ func (l *testNet) forwardDrop(t *testing.T) {
 // dump logs the kernel state behind a failure.
 func dump(t *testing.T, m firewall.Mode) {
 	for _, c := range [][]string{
-		{tool(m, "save"), "-c"},
+		{firewalltest.Tool(m, ipvs.IPv4, "save"), "-c"},
 		{"ipset", "list"},
 		{"ipvsadm", "-Ln"},
 		{"ipvsadm", "-Lnc"},

@@ -54,9 +54,9 @@ uptime_cs() { # hundredths of a second since boot
 	read -r up _ </proc/uptime
 	echo "${up%.*}${up#*.}"
 }
-wait_for() { # wait_for PATTERN: until ipvsadm -Ln shows it (20 s at most)
+wait_for() { # wait_for PATTERN [SERVICE]: until ipvsadm -Ln (for the TCP SERVICE) shows it (20 s at most)
 	start=$(uptime_cs)
-	until ipvsadm -Ln | grep -q "$1"; do
+	until ipvsadm -Ln ${2:+-t "$2"} | grep -q "$1"; do
 		[ $(($(uptime_cs) - start)) -gt 2000 ] && { echo "timed out waiting for: $1"; ipvsadm -Ln; exit 1; }
 		sleep 0.1
 	done
@@ -95,7 +95,8 @@ echo
 echo "### starting both again: 2 good checks in a row bring them back"
 backend be1
 backend be2
-wait_for "10.100.1.2:8080 *Masq *3 "
+wait_for "10.100.1.2:8080 *Masq *3 " 192.0.2.10:80
+wait_for "10.100.2.2:8080 *Masq *1 " 192.0.2.10:80
 table "restored"
 requests 4
 

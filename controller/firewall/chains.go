@@ -111,6 +111,26 @@ func planTable(t *Table, st tableState) tablePlan {
 	return p
 }
 
+// chains are the chains the plan writes to: ours when rewritten, the
+// built-in ones of missing jumps, stale ones.
+func (p tablePlan) chains(t *Table) []string {
+	var out []string
+	if p.Rewrite {
+		for _, c := range t.Chains {
+			out = append(out, c.Name)
+		}
+	}
+	for _, j := range p.Missing {
+		out = append(out, j.From)
+	}
+	for _, j := range p.StaleJumps {
+		out = append(out, j.From)
+	}
+	out = append(out, p.Stale...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // restoreText renders a plan as iptables-restore --noflush input.
 func (p tablePlan) restoreText(t *Table) string {
 	text := t.restoreText(p.Missing)

@@ -44,9 +44,9 @@ type Firewall struct {
 	log      *zap.Logger
 	mode     Mode
 	families []ipvs.Family
-	ipt      map[ipvs.Family]iptablesTool
+	ipt      map[ipvs.Family]IPTables
 	opts     map[ipvs.Family]RenderOptions
-	sets     ipsetTool
+	sets     IPSet
 	mu       sync.Mutex
 	// applied is what our sets held after the last successful update.
 	// Event-driven syncs diff against it instead of listing the kernel
@@ -55,22 +55,28 @@ type Firewall struct {
 	applied map[string]*actualSet
 }
 
+// Tools are what a Firewall drives: one IPTables per family, all of one
+// back-end, and ipset. New finds the real ones; tests pass fakes to
+// NewWithTools.
+type Tools struct {
+	IPTables map[ipvs.Family]IPTables
+	// Options are each family's facts about the tools (RandomFully).
+	Options map[ipvs.Family]RenderOptions
+	IPSet   IPSet
+}
+
 // New resolves the back-end (detecting it when cfg.Mode is ModeAuto) and
 // the tools, without changing anything.
 func New(ctx context.Context, log *zap.Logger, cfg Config) (*Firewall, error) {
-	fams := cfg.Families
-	if len(fams) == 0 {
-		fams = []ipvs.Family{ipvs.IPv4, ipvs.IPv6}
-	}
-	mode := cfg.Mode
-	if mode == ModeAuto {
+	cfg.Families = families(cfg)
+	if cfg.Mode == ModeAuto {
 		m, counts, err := DetectMode(ctx)
 		if err != nil {
 			return nil, err
 		}
 		log.Info("detected iptables mode", zap.String("mode", string(m)),
 			zap.Int("nftRules", counts[ModeNFT]), zap.Int("legacyRules", counts[ModeLegacy]))
-		mode = m
+		cfg.Mode = m
 	}
 	ipsetPath := cfg.IPSetPath
 	if ipsetPath == "" {
@@ -80,21 +86,55 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (*Firewall, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding ipset: %w", err)
 	}
-	fw := &Firewall{log: log, mode: mode, families: fams, sets: ipsetBinary{path},
-		ipt: map[ipvs.Family]iptablesTool{}, opts: map[ipvs.Family]RenderOptions{}}
+	tools := Tools{IPTables: map[ipvs.Family]IPTables{}, Options: map[ipvs.Family]RenderOptions{}, IPSet: ipsetBinary{path}}
 	var errs []error
-	for _, f := range fams {
-		b, o, err := newIPTablesBinaries(mode, f)
+	for _, f := range cfg.Families {
+		b, o, err := newIPTablesBinaries(cfg.Mode, f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		fw.ipt[f], fw.opts[f] = b, o
+		tools.IPTables[f], tools.Options[f] = b, o
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	return NewWithTools(log, cfg, tools)
+}
+
+// NewWithTools is New with the tools given instead of found: cfg.Mode
+// (nft or legacy) names their back-end and cfg.IPSetPath is not read.
+func NewWithTools(log *zap.Logger, cfg Config, tools Tools) (*Firewall, error) {
+	var errs []error
+	if cfg.Mode != ModeNFT && cfg.Mode != ModeLegacy {
+		errs = append(errs, fmt.Errorf("tools of iptables mode %q: want nft or legacy", cfg.Mode))
+	}
+	if tools.IPSet == nil {
+		errs = append(errs, errors.New("no ipset tool"))
+	}
+	fams := families(cfg)
+	for _, f := range fams {
+		if tools.IPTables[f] == nil {
+			errs = append(errs, fmt.Errorf("no iptables tool for %s", f))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	fw := &Firewall{log: log, mode: cfg.Mode, families: fams, sets: tools.IPSet,
+		ipt: map[ipvs.Family]IPTables{}, opts: map[ipvs.Family]RenderOptions{}}
+	for _, f := range fams {
+		fw.ipt[f], fw.opts[f] = tools.IPTables[f], tools.Options[f]
+	}
 	return fw, nil
+}
+
+// families are the families cfg asks for; none means both.
+func families(cfg Config) []ipvs.Family {
+	if len(cfg.Families) == 0 {
+		return []ipvs.Family{ipvs.IPv4, ipvs.IPv6}
+	}
+	return cfg.Families
 }
 
 // Mode is the back-end in use.
@@ -190,7 +230,8 @@ func (fw *Firewall) syncSets(ctx context.Context, d *Desired, res *Result) error
 	if err := fw.sets.Restore(ctx, plan.script()); err != nil {
 		// What the failed batch left is unknown; list next time.
 		fw.applied = nil
-		return err
+		// ipset names only the line it refused.
+		return fmt.Errorf("updating ipsets %s: %w", strings.Join(plan.names(), " "), err)
 	}
 	fw.applied = appliedSets(desired)
 	res.SetsCreated += len(plan.Create)
@@ -233,7 +274,8 @@ func (fw *Firewall) syncTable(ctx context.Context, f ipvs.Family, t *Table, res 
 		return nil
 	}
 	if err := ipt.Restore(ctx, plan.restoreText(t)); err != nil {
-		return fmt.Errorf("%s table %s: %w", f, t.Name, err)
+		// iptables-restore names only the line it refused.
+		return fmt.Errorf("%s table %s (%s): %w", f, t.Name, strings.Join(plan.chains(t), " "), err)
 	}
 	if plan.Rewrite {
 		res.ChainsRewritten++

@@ -8,17 +8,17 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// ipsetTool is the ipset(8) binary driven in batches: every call is one
+// IPSet is the ipset(8) binary driven in batches: every call is one
 // process however many sets or entries it covers. We do not use the
 // netlink library's ipset support: it logs every attribute it does not
 // know (bucketsize, initval on current kernels) through the standard
 // logger, and sends one request per entry.
-type ipsetTool interface {
+type IPSet interface {
 	// Names lists every set in the namespace, ours and foreign.
 	Names(ctx context.Context) ([]string, error)
 	// Save prints the named sets in `ipset save` format.
 	Save(ctx context.Context, names []string) (string, error)
-	// Restore runs an `ipset restore` script.
+	// Restore runs an `ipset restore -exist` script.
 	Restore(ctx context.Context, script string) error
 }
 

@@ -10,8 +10,10 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// iptablesTool reads and writes one family's rules in one back-end.
-type iptablesTool interface {
+// IPTables reads and writes one family's rules in one back-end. New uses
+// the iptables-save and iptables-restore binaries; tests pass a fake
+// (firewalltest.Host) to NewWithTools.
+type IPTables interface {
 	// Save prints one table, as iptables-save -t does.
 	Save(ctx context.Context, table string) (string, error)
 	// Restore applies iptables-restore --noflush input: only the chains

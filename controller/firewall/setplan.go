@@ -29,6 +29,28 @@ type setPlan struct {
 // Changed is the number of entries the plan adds or deletes.
 func (p setPlan) Changed() int { return len(p.Add) + len(p.Del) }
 
+// names are the sets the plan touches, each once, in plan order.
+func (p setPlan) names() []string {
+	var out []string
+	seen := map[string]bool{}
+	note := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, s := range p.Create {
+		note(s.Name)
+	}
+	for _, op := range p.Add {
+		note(op.Set)
+	}
+	for _, op := range p.Del {
+		note(op.Set)
+	}
+	return out
+}
+
 func (p setPlan) empty() bool { return len(p.Create) == 0 && p.Changed() == 0 }
 
 // planSets diffs desired against actual. It is pure; a set that exists

@@ -64,6 +64,23 @@ COMMIT
 COMMIT
 `
 
+// calico is the fixture for a pod pool: its family, its sets, the ipset
+// script that creates them (the pool in both pool sets) and the rules.
+func calico(pool netip.Prefix) (f ipvs.Family, sets []string, script, rules string) {
+	f = ipvs.FamilyOf(pool.Addr())
+	v, fam := "4", "inet"
+	if f == ipvs.IPv6 {
+		v, fam = "6", "inet6"
+	}
+	sets = []string{"cali" + v + "0masq-ipam-pools", "cali" + v + "0all-ipam-pools", "cali" + v + "0all-hosts-net"}
+	var b strings.Builder
+	for _, s := range sets {
+		fmt.Fprintf(&b, "create %s hash:net family %s\n", s, fam)
+	}
+	fmt.Fprintf(&b, "add %s %s\nadd %s %s\n", sets[0], pool, sets[1], pool)
+	return f, sets, b.String(), fmt.Sprintf(calicoRules, sets[0], sets[1], sets[2])
+}
+
 // Calico installs the Calico-like ruleset in back-end m, in the family of
 // the pod pool, with the ipsets its rules match (the pool in both pool
 // sets), and removes both in t.Cleanup. Calico's FORWARD marks pod traffic
@@ -71,19 +88,9 @@ COMMIT
 // policy applies to forwarded packets.
 func Calico(t testing.TB, m firewall.Mode, pool netip.Prefix) {
 	t.Helper()
-	f := ipvs.FamilyOf(pool.Addr())
-	v, fam := "4", "inet"
-	if f == ipvs.IPv6 {
-		v, fam = "6", "inet6"
-	}
-	sets := []string{"cali" + v + "0masq-ipam-pools", "cali" + v + "0all-ipam-pools", "cali" + v + "0all-hosts-net"}
-	var script strings.Builder
-	for _, s := range sets {
-		fmt.Fprintf(&script, "create %s hash:net family %s\n", s, fam)
-	}
-	fmt.Fprintf(&script, "add %s %s\nadd %s %s\n", sets[0], pool, sets[1], pool)
-	Sh(t, script.String(), "ipset", "restore", "-exist")
-	Sh(t, fmt.Sprintf(calicoRules, sets[0], sets[1], sets[2]), Tool(m, f, "restore"))
+	f, sets, script, rules := calico(pool)
+	Sh(t, script, "ipset", "restore", "-exist")
+	Sh(t, rules, Tool(m, f, "restore"))
 	t.Cleanup(func() {
 		// A restore without --noflush empties the tables it names and
 		// deletes their user chains.
@@ -92,4 +99,17 @@ func Calico(t testing.TB, m firewall.Mode, pool netip.Prefix) {
 			Sh(t, "", "ipset", "destroy", s)
 		}
 	})
+}
+
+// Calico installs the Calico-like ruleset and sets in the fake, as the
+// package's Calico does in a real namespace.
+func (h *Host) Calico(t testing.TB, m firewall.Mode, pool netip.Prefix) {
+	t.Helper()
+	f, _, script, rules := calico(pool)
+	if err := h.IPSet().Script(script, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.IPTables(m, f).Replace(rules); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -36,6 +36,11 @@ func TCPPort(name string, port, target int32) corev1.ServicePort {
 	return corev1.ServicePort{Name: name, Protocol: corev1.ProtocolTCP, Port: port, TargetPort: intstr.FromInt32(target)}
 }
 
+// UDPPort is a named UDP Service port.
+func UDPPort(name string, port, target int32) corev1.ServicePort {
+	return corev1.ServicePort{Name: name, Protocol: corev1.ProtocolUDP, Port: port, TargetPort: intstr.FromInt32(target)}
+}
+
 // NewService is a ClusterIP Service with no selector (tests own its
 // EndpointSlices); change Spec before creating it for other types.
 func NewService(ns, name string, ports ...corev1.ServicePort) *corev1.Service {
@@ -130,6 +135,11 @@ func SetEndpoints(s *discoveryv1.EndpointSlice, eps []Endpoint) {
 // SlicePort is a named TCP port of an EndpointSlice.
 func SlicePort(name string, port int32) discoveryv1.EndpointPort {
 	return discoveryv1.EndpointPort{Name: ptr(name), Protocol: ptr(corev1.ProtocolTCP), Port: ptr(port)}
+}
+
+// SliceUDPPort is a named UDP port of an EndpointSlice.
+func SliceUDPPort(name string, port int32) discoveryv1.EndpointPort {
+	return discoveryv1.EndpointPort{Name: ptr(name), Protocol: ptr(corev1.ProtocolUDP), Port: ptr(port)}
 }
 
 // CreateEndpointSlice creates s.

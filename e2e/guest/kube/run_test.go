@@ -35,6 +35,11 @@ func TestIPVSDRun(t *testing.T) {
 	t.Run("SessionAffinity", e.sessionAffinity)
 	t.Run("SchedulerAnnotation", e.schedulerAnnotation)
 	t.Run("EndpointChurnDrains", e.endpointChurn)
+	t.Run("UDPEndpointChange", e.udpEndpointChange)
+	t.Run("InternalTrafficPolicyLocal", e.internalTrafficLocal)
+	t.Run("ExternalIPs", e.externalIPs)
+	t.Run("Metrics", e.metrics)
+	t.Run("UnprogrammableObjects", e.unprogrammable)
 	// Last: it takes the API server away.
 	t.Run("APIServerRestart", e.apiServerRestart)
 }
@@ -80,12 +85,19 @@ func (e *env) service(t *testing.T, name string, edit func(*corev1.Service), eps
 // programmed waits until TCP vipPort has exactly dests real servers.
 func (e *env) programmed(t *testing.T, vipPort string, dests int) string {
 	t.Helper()
+	return e.programmedProto(t, "TCP", vipPort, dests)
+}
+
+// programmedProto waits until the proto ("TCP", "UDP") virtual server
+// vipPort has exactly dests real servers, and returns its block.
+func (e *env) programmedProto(t *testing.T, proto, vipPort string, dests int) string {
+	t.Helper()
 	var block string
 	eventually(t, 60*time.Second, func() string {
 		e.d.check(t)
-		block = virtualServer(t, "TCP", vipPort)
+		block = virtualServer(t, proto, vipPort)
 		if got := strings.Count(block, "->"); block == "" || got != dests {
-			return fmt.Sprintf("TCP %s with %d real servers not programmed:\n%s", vipPort, dests, ipvsadm(t))
+			return fmt.Sprintf("%s %s with %d real servers not programmed:\n%s", proto, vipPort, dests, ipvsadm(t))
 		}
 		return ""
 	})

@@ -68,47 +68,25 @@ func TestArchiveIsValidNewc(t *testing.T) {
 	if _, err := exec.LookPath("cpio"); err != nil {
 		t.Fatal("cpio is needed (make deps installs it)")
 	}
-	dir := t.TempDir()
-	var buf bytes.Buffer
-	a := newArchive(&buf)
-	a.dir("lab")
-	a.file("lab/run.sh", []byte("#!/bin/sh\necho hi\n"), 0o755)
-	a.file("lab/odd", []byte("12345"), 0o644)
-	if err := a.close(); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sh", "-c", "gzip -dc | cpio -id --quiet")
-	cmd.Dir = dir
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cpio: %v\n%s", err, out)
-	}
-	for name, want := range map[string]string{"lab/run.sh": "#!/bin/sh\necho hi\n", "lab/odd": "12345"} {
-		got, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil || string(got) != want {
-			t.Errorf("%s: %q, %v", name, got, err)
-		}
-	}
+	dir := unpack(t, func(a *archive) error {
+		a.dir("lab")
+		a.file("lab/run.sh", []byte("#!/bin/sh\necho hi\n"), 0o755)
+		a.file("lab/odd", []byte("12345"), 0o644)
+		return nil
+	}, map[string]string{"lab/run.sh": "#!/bin/sh\necho hi\n", "lab/odd": "12345"})
 	if fi, err := os.Stat(filepath.Join(dir, "lab/run.sh")); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Errorf("run.sh mode: %v, %v", fi, err)
 	}
 }
 
-// Config.Files land at their guest paths with parent directories created,
-// from Data or from a host file.
-func TestAddFiles(t *testing.T) {
+// unpack builds an archive with fill, extracts it with cpio(1) the way the
+// kernel reads it, checks the files in want and returns the directory.
+func unpack(t *testing.T, fill func(*archive) error, want map[string]string) string {
+	t.Helper()
 	dir := t.TempDir()
-	host := filepath.Join(t.TempDir(), "host.txt")
-	if err := os.WriteFile(host, []byte("from host"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
 	a := newArchive(&buf)
-	err := addFiles(a, []File{
-		{GuestPath: "/lab/kube/admin.kubeconfig", Data: []byte("apiVersion: v1\n"), Mode: 0o600},
-		{GuestPath: "/lab/kube/deep/x.txt", HostPath: host},
-	})
-	if err != nil {
+	if err := fill(a); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.close(); err != nil {
@@ -120,12 +98,28 @@ func TestAddFiles(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cpio: %v\n%s", err, out)
 	}
-	for name, want := range map[string]string{"lab/kube/admin.kubeconfig": "apiVersion: v1\n", "lab/kube/deep/x.txt": "from host"} {
+	for name, w := range want {
 		got, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil || string(got) != want {
+		if err != nil || string(got) != w {
 			t.Errorf("%s: %q, %v", name, got, err)
 		}
 	}
+	return dir
+}
+
+// Config.Files land at their guest paths with parent directories created,
+// from Data or from a host file.
+func TestAddFiles(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "host.txt")
+	if err := os.WriteFile(host, []byte("from host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := unpack(t, func(a *archive) error {
+		return addFiles(a, []File{
+			{GuestPath: "/lab/kube/admin.kubeconfig", Data: []byte("apiVersion: v1\n"), Mode: 0o600},
+			{GuestPath: "/lab/kube/deep/x.txt", HostPath: host},
+		})
+	}, map[string]string{"lab/kube/admin.kubeconfig": "apiVersion: v1\n", "lab/kube/deep/x.txt": "from host"})
 	if fi, err := os.Stat(filepath.Join(dir, "lab/kube/admin.kubeconfig")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("kubeconfig mode: %v, %v", fi, err)
 	}

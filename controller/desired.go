@@ -127,23 +127,6 @@ func normalService(s ipvs.Service) ipvs.Service { return s.Canonical() }
 // writableDest clears what the kernel reports but never takes.
 func writableDest(d ipvs.Destination) ipvs.Destination { return d.Canonical() }
 
-func cmpDestKey(a, b ipvs.DestKey) int {
-	if c := a.Address.Compare(b.Address); c != 0 {
-		return c
-	}
-	return int(a.Port) - int(b.Port)
-}
-
-func cmpKey(a, b ipvs.Key) int {
-	switch {
-	case a.Less(b):
-		return -1
-	case b.Less(a):
-		return 1
-	}
-	return 0
-}
-
 // ServiceAddresses returns the distinct VIPs of d's address-based virtual
 // servers, sorted: what a source usually puts in Addresses, so a VIP is
 // unbound exactly when no desired service uses it any more.

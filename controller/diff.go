@@ -67,7 +67,7 @@ func diff(want *VirtualServer, actual *ipvs.ServiceWithDests) []Op {
 		case len(h) == 0:
 			c = -1
 		default:
-			c = cmpDestKey(w[0].DestKey, h[0].DestKey)
+			c = w[0].DestKey.Compare(h[0].DestKey)
 		}
 		switch {
 		case c < 0:
@@ -101,4 +101,4 @@ func drains(vs *VirtualServer) bool {
 
 func sortDests(ds []ipvs.Destination) { slices.SortFunc(ds, cmpDest) }
 
-func cmpDest(a, b ipvs.Destination) int { return cmpDestKey(a.DestKey, b.DestKey) }
+func cmpDest(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) }

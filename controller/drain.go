@@ -61,7 +61,7 @@ func (r *Reconciler) checkDrains(actual map[ipvs.Key]*ipvs.ServiceWithDests, now
 	for _, k := range r.drainingKeys() {
 		st := r.svcs[k]
 		checkDue := false
-		for _, dk := range slices.SortedFunc(maps.Keys(st.drains), cmpDestKey) {
+		for _, dk := range slices.SortedFunc(maps.Keys(st.drains), ipvs.DestKey.Compare) {
 			dr := st.drains[dk]
 			if !now.Before(dr.deadline) {
 				r.finishDrain(k, dk, "timeout", res)
@@ -94,7 +94,7 @@ func (r *Reconciler) checkIdle(k ipvs.Key, dests []ipvs.Destination, now time.Ti
 	if st == nil {
 		return
 	}
-	for _, dk := range slices.SortedFunc(maps.Keys(st.drains), cmpDestKey) {
+	for _, dk := range slices.SortedFunc(maps.Keys(st.drains), ipvs.DestKey.Compare) {
 		i := slices.IndexFunc(dests, func(d ipvs.Destination) bool { return d.DestKey == dk })
 		switch {
 		case i < 0:
@@ -172,7 +172,7 @@ func (r *Reconciler) drainingKeys() []ipvs.Key {
 		// over it costs them all: start afresh when it empties.
 		r.draining = nil
 	}
-	slices.SortFunc(ks, cmpKey)
+	slices.SortFunc(ks, ipvs.Key.Compare)
 	return ks
 }
 

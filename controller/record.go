@@ -61,7 +61,7 @@ const recordVersion = 1
 
 func (r Record) marshal() ([]byte, error) {
 	f := recordFile{Version: recordVersion, Services: []recordService{}, Addresses: []netip.Addr{}}
-	keys := slices.SortedFunc(maps.Keys(r.Services), cmpKey)
+	keys := slices.SortedFunc(maps.Keys(r.Services), ipvs.Key.Compare)
 	for _, k := range keys {
 		rs := recordService{Family: uint8(k.Family), Address: k.Address, Port: k.Port, FWMark: k.FWMark, Owner: r.Services[k]}
 		if !k.IsFWMark() {

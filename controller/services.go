@@ -94,7 +94,7 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, re
 	} else {
 		clear(r.dirty)
 	}
-	slices.SortFunc(plans, func(a, b plan) int { return cmpKey(a.key, b.key) })
+	slices.SortFunc(plans, func(a, b plan) int { return a.key.Compare(b.key) })
 	return plans
 }
 
@@ -243,5 +243,5 @@ func sortedKeys(m map[ipvs.Key]bool) []ipvs.Key {
 	if len(m) == 0 {
 		return nil
 	}
-	return slices.SortedFunc(maps.Keys(m), cmpKey)
+	return slices.SortedFunc(maps.Keys(m), ipvs.Key.Compare)
 }

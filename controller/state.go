@@ -207,7 +207,7 @@ func (r *Reconciler) invalidErrors(res *Result) {
 		r.invalid = nil
 		return
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(r.invalid), cmpKey) {
+	for _, k := range slices.SortedFunc(maps.Keys(r.invalid), ipvs.Key.Compare) {
 		res.Errors = append(res.Errors, r.want[k].errs...)
 	}
 }

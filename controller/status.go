@@ -99,7 +99,7 @@ func FlagNames(f ipvs.Flags) []string {
 
 func marshalDesired(want map[ipvs.Key]*VirtualServer) ([]byte, error) {
 	f := desiredFile{Version: desiredVersion, Services: []desiredService{}}
-	for _, k := range slices.SortedFunc(maps.Keys(want), cmpKey) {
+	for _, k := range slices.SortedFunc(maps.Keys(want), ipvs.Key.Compare) {
 		vs := want[k]
 		ds := desiredService{
 			recordService: recordService{Family: uint8(k.Family), Address: k.Address, Port: k.Port, FWMark: k.FWMark, Owner: vs.Owner},

@@ -25,22 +25,12 @@ func ordered(in []ServiceWithDests, o Order) []ServiceWithDests {
 			mergeSort(s.Destinations, func(a, b Destination) int { return ipvsadmCmpDest(a.DestKey, b.DestKey) })
 		}
 	case OrderKey:
-		slices.SortStableFunc(out, func(a, b ServiceWithDests) int { return cmpLess(a.Key, b.Key) })
+		slices.SortStableFunc(out, func(a, b ServiceWithDests) int { return a.Key.Compare(b.Key) })
 		for _, s := range out {
-			slices.SortStableFunc(s.Destinations, func(a, b Destination) int { return cmpLess(a.DestKey, b.DestKey) })
+			slices.SortStableFunc(s.Destinations, func(a, b Destination) int { return a.DestKey.Compare(b.DestKey) })
 		}
 	}
 	return out
-}
-
-func cmpLess[T interface{ Less(T) bool }](a, b T) int {
-	switch {
-	case a.Less(b):
-		return -1
-	case b.Less(a):
-		return 1
-	}
-	return 0
 }
 
 // ipvsadm sorts with comparators that subtract unsigned 32-bit values and

@@ -9,6 +9,7 @@
 package ipvs
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -97,26 +98,33 @@ func (k Key) String() string {
 	return fmt.Sprintf("%s %s", k.Protocol, netip.AddrPortFrom(k.Address, k.Port))
 }
 
-// Less orders keys as a stable, human-friendly listing: by kind (address
-// services before fwmark services), family, address, protocol, port, mark.
-func (k Key) Less(o Key) bool {
+// Compare orders keys as a stable, human-friendly listing: by kind
+// (address services before fwmark services), family, address, protocol,
+// port, mark. It returns -1, 0 or +1, for slices.SortFunc and friends.
+func (k Key) Compare(o Key) int {
 	if k.IsFWMark() != o.IsFWMark() {
-		return !k.IsFWMark()
+		if k.IsFWMark() {
+			return 1
+		}
+		return -1
 	}
-	if k.Family != o.Family {
-		return k.Family < o.Family
+	if c := cmp.Compare(k.Family, o.Family); c != 0 {
+		return c
 	}
 	if c := k.Address.Compare(o.Address); c != 0 {
-		return c < 0
+		return c
 	}
-	if k.Protocol != o.Protocol {
-		return k.Protocol < o.Protocol
+	if c := cmp.Compare(k.Protocol, o.Protocol); c != 0 {
+		return c
 	}
-	if k.Port != o.Port {
-		return k.Port < o.Port
+	if c := cmp.Compare(k.Port, o.Port); c != 0 {
+		return c
 	}
-	return k.FWMark < o.FWMark
+	return cmp.Compare(k.FWMark, o.FWMark)
 }
+
+// Less reports whether k sorts before o (see Compare).
+func (k Key) Less(o Key) bool { return k.Compare(o) < 0 }
 
 // Flags are a virtual server's scheduling flags, named as ipvsadm names
 // them. The kernel uses the same three bits (IP_VS_SVC_F_SCHED1..3) for
@@ -206,13 +214,16 @@ type DestKey struct {
 
 func (d DestKey) String() string { return netip.AddrPortFrom(d.Address, d.Port).String() }
 
-// Less orders real servers by address, then port.
-func (d DestKey) Less(o DestKey) bool {
+// Compare orders real servers by address, then port.
+func (d DestKey) Compare(o DestKey) int {
 	if c := d.Address.Compare(o.Address); c != 0 {
-		return c < 0
+		return c
 	}
-	return d.Port < o.Port
+	return cmp.Compare(d.Port, o.Port)
 }
+
+// Less reports whether d sorts before o (see Compare).
+func (d DestKey) Less(o DestKey) bool { return d.Compare(o) < 0 }
 
 // Destination is a real server.
 type Destination struct {

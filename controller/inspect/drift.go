@@ -95,15 +95,7 @@ func Compare(desired []controller.VirtualServer, actual []ipvs.ServiceWithDests,
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b ipvs.Key) int {
-		switch {
-		case a.Less(b):
-			return -1
-		case b.Less(a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(keys, ipvs.Key.Compare)
 	var out []Drift
 	for _, k := range keys {
 		w, h := want[k], have[k]

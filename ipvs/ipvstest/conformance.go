@@ -69,9 +69,9 @@ func dumpCanonical(t *testing.T, k ipvs.Kernel) []ipvs.ServiceWithDests {
 		for j := range got[i].Destinations {
 			got[i].Destinations[j] = got[i].Destinations[j].Canonical()
 		}
-		slices.SortFunc(got[i].Destinations, func(a, b ipvs.Destination) int { return cmpDestKeys(a.DestKey, b.DestKey) })
+		slices.SortFunc(got[i].Destinations, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	}
-	slices.SortFunc(got, func(a, b ipvs.ServiceWithDests) int { return cmpKeys(a.Key, b.Key) })
+	slices.SortFunc(got, func(a, b ipvs.ServiceWithDests) int { return a.Key.Compare(b.Key) })
 	return got
 }
 
@@ -84,9 +84,9 @@ func expectTable(svcs ...ipvs.ServiceWithDests) []ipvs.ServiceWithDests {
 		for j, d := range s.Destinations {
 			out[i].Destinations[j] = d.Canonical()
 		}
-		slices.SortFunc(out[i].Destinations, func(a, b ipvs.Destination) int { return cmpDestKeys(a.DestKey, b.DestKey) })
+		slices.SortFunc(out[i].Destinations, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	}
-	slices.SortFunc(out, func(a, b ipvs.ServiceWithDests) int { return cmpKeys(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b ipvs.ServiceWithDests) int { return a.Key.Compare(b.Key) })
 	return out
 }
 

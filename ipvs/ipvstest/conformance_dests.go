@@ -37,7 +37,7 @@ func sortedDests(t *testing.T, k ipvs.Kernel, key ipvs.Key) []ipvs.Destination {
 	if err != nil {
 		t.Fatalf("GetDestinations(%s): %v", key, err)
 	}
-	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return cmpDestKeys(a.DestKey, b.DestKey) })
+	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	return ds
 }
 
@@ -79,7 +79,7 @@ func testGetDestinations(t *testing.T, newKernel NewKernel) {
 	dump, err := k.Dump()
 	must(t, err)
 	for _, sd := range dump {
-		slices.SortFunc(sd.Destinations, func(a, b ipvs.Destination) int { return cmpDestKeys(a.DestKey, b.DestKey) })
+		slices.SortFunc(sd.Destinations, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 		if diff := cmp.Diff(sd.Destinations, sortedDests(t, k, sd.Key), cmpAddrs, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("GetDestinations(%s) differs from Dump (-dump +get):\n%s", sd.Key, diff)
 		}

@@ -203,7 +203,7 @@ func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 	for k := range f.services {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, cmpKeys)
+	slices.SortFunc(keys, ipvs.Key.Compare)
 	out := make([]ipvs.ServiceWithDests, 0, len(keys))
 	for _, k := range keys {
 		fs := f.services[k]
@@ -218,28 +218,8 @@ func (fs *fakeService) sortedDests() []ipvs.Destination {
 	for _, d := range fs.dests {
 		ds = append(ds, *d)
 	}
-	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return cmpDestKeys(a.DestKey, b.DestKey) })
+	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	return ds
-}
-
-func cmpKeys(a, b ipvs.Key) int {
-	switch {
-	case a.Less(b):
-		return -1
-	case b.Less(a):
-		return 1
-	}
-	return 0
-}
-
-func cmpDestKeys(a, b ipvs.DestKey) int {
-	switch {
-	case a.Less(b):
-		return -1
-	case b.Less(a):
-		return 1
-	}
-	return 0
 }
 
 // checkService makes the kernel's checks on a full service specification:

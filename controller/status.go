@@ -82,21 +82,6 @@ type desiredDest struct {
 
 const desiredVersion = 1
 
-// flagNames are the names the file gives ipvs.Flags bits, in bit order.
-var flagNames = []string{"persistent", "ops", "sh-fallback", "sh-port", "mh-fallback", "mh-port", "flag-3"}
-
-// FlagNames names the bits of f as the published desired state and
-// `ipvsd list --drift` spell them.
-func FlagNames(f ipvs.Flags) []string {
-	var out []string
-	for i, n := range flagNames {
-		if f&(1<<i) != 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 func marshalDesired(want map[ipvs.Key]*VirtualServer) ([]byte, error) {
 	f := desiredFile{Version: desiredVersion, Services: []desiredService{}}
 	for _, k := range slices.SortedFunc(maps.Keys(want), ipvs.Key.Compare) {
@@ -109,7 +94,7 @@ func marshalDesired(want map[ipvs.Key]*VirtualServer) ([]byte, error) {
 		if !k.IsFWMark() {
 			ds.Protocol = k.Protocol.String()
 		}
-		ds.Flags = FlagNames(vs.Flags)
+		ds.Flags = vs.Flags.Names()
 		for _, d := range vs.Destinations {
 			ds.Destinations = append(ds.Destinations, desiredDest{
 				Address: d.Address, Port: d.Port, Weight: d.Weight, Forwarding: d.Forwarding.String(),
@@ -161,12 +146,12 @@ func unmarshalDesired(b []byte) ([]VirtualServer, error) {
 			vs.Protocol = p
 		}
 		for _, n := range s.Flags {
-			i := slices.Index(flagNames, n)
-			if i < 0 {
+			f, ok := ipvs.ParseFlagName(n)
+			if !ok {
 				errs = append(errs, fmt.Errorf("virtual server %s: unknown flag %q", vs.Key, n))
 				continue
 			}
-			vs.Flags |= 1 << i
+			vs.Flags |= f
 		}
 		for _, d := range s.Destinations {
 			fwd, err := parseForwardingName(d.Forwarding)

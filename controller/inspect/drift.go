@@ -181,7 +181,7 @@ func destChanges(have, want ipvs.Destination) []string {
 	return c
 }
 
-func flagList(f ipvs.Flags) string { return orNone(strings.Join(controller.FlagNames(f), ",")) }
+func flagList(f ipvs.Flags) string { return orNone(strings.Join(f.Names(), ",")) }
 
 func orNone(s string) string {
 	if s == "" {

@@ -16,25 +16,6 @@ const (
 	AnnotationSchedulerFlags = "ipvsd.io/scheduler-flags"
 )
 
-// Schedulers are the IPVS schedulers Linux ships. A name outside the list
-// would fail in the kernel with a bare ENOENT, after the service was
-// accepted; checking here turns it into an Event on the Service.
-var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
-
-// schedulerFlags maps the annotation's flag names to ours, with the
-// scheduler that gives each a meaning ("" for any): the kernel reuses the
-// bits, so sh-port on mh would silently mean mh-port.
-var schedulerFlags = map[string]struct {
-	flag  ipvs.Flags
-	sched string
-}{
-	"sh-fallback": {ipvs.FlagSHFallback, "sh"},
-	"sh-port":     {ipvs.FlagSHPort, "sh"},
-	"mh-fallback": {ipvs.FlagMHFallback, "mh"},
-	"mh-port":     {ipvs.FlagMHPort, "mh"},
-	"ops":         {ipvs.FlagOnePacket, ""},
-}
-
 // scheduling sets the base virtual server every port of the service
 // shares: scheduler, flags and ClientIP persistence. An invalid annotation
 // is reported and the default used instead, so a typo degrades the
@@ -46,7 +27,7 @@ func (t *translator) scheduling() {
 	sched, hasSched := s.Annotations[AnnotationScheduler]
 	sched = strings.TrimSpace(sched)
 	if hasSched {
-		if slices.Contains(Schedulers, sched) {
+		if slices.Contains(ipvs.Schedulers, sched) {
 			t.base.Scheduler = sched
 		} else {
 			t.problem(ref, ReasonInvalidScheduler, "annotation %s: unknown IPVS scheduler %q; using %q", AnnotationScheduler, sched, t.opts.Scheduler)
@@ -78,14 +59,14 @@ func parseFlags(v, sched string) (ipvs.Flags, error) {
 		if name == "" {
 			continue
 		}
-		sf, ok := schedulerFlags[name]
+		flag, need, ok := ipvs.SchedulerFlag(name)
 		switch {
 		case !ok:
 			return 0, fmt.Errorf("unknown flag %q", name)
-		case sf.sched != "" && sf.sched != sched:
-			return 0, fmt.Errorf("flag %q needs scheduler %s, not %s", name, sf.sched, sched)
+		case need != "" && need != sched:
+			return 0, fmt.Errorf("flag %q needs scheduler %s, not %s", name, need, sched)
 		}
-		f |= sf.flag
+		f |= flag
 	}
 	return f, nil
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
-	"github.com/ipvsd/ipvsd/controller/kube"
+	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 // Config is the configuration file's content; each field has the flag of
@@ -74,7 +74,7 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.StringVar(&c.ClusterCIDR, "cluster-cidr", c.ClusterCIDR, "pod networks, comma-separated; traffic from elsewhere to a service is masqueraded")
 	fs.StringSliceVar(&c.NodePortAddresses, "nodeport-addresses", c.NodePortAddresses, "CIDRs of the node addresses that accept node ports (default: the node's primary addresses)")
 	fs.BoolVar(&c.MasqueradeAll, "masquerade-all", c.MasqueradeAll, "masquerade all traffic to services")
-	fs.StringVar(&c.IPVS.Scheduler, "ipvs-scheduler", c.IPVS.Scheduler, "default IPVS scheduler ("+strings.Join(kube.Schedulers, ", ")+")")
+	fs.StringVar(&c.IPVS.Scheduler, "ipvs-scheduler", c.IPVS.Scheduler, "default IPVS scheduler ("+strings.Join(ipvs.Schedulers, ", ")+")")
 	fs.BoolVar(&c.IPVS.StrictARP, "ipvs-strict-arp", c.IPVS.StrictARP, "set arp_ignore=1 and arp_announce=2 (needed with MetalLB's L2 mode)")
 	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", c.MetricsBindAddress, "address of /metrics (empty: off)")
 	fs.StringVar(&c.HealthzBindAddress, "healthz-bind-address", c.HealthzBindAddress, "address of /healthz (empty: off)")
@@ -127,8 +127,8 @@ func (c *Config) Validate() error {
 	if _, err := c.NodePortCIDRs(); err != nil {
 		errs = append(errs, err)
 	}
-	if !slices.Contains(kube.Schedulers, c.IPVS.Scheduler) {
-		errs = append(errs, fmt.Errorf("ipvs scheduler %q: want one of %s", c.IPVS.Scheduler, strings.Join(kube.Schedulers, ", ")))
+	if !slices.Contains(ipvs.Schedulers, c.IPVS.Scheduler) {
+		errs = append(errs, fmt.Errorf("ipvs scheduler %q: want one of %s", c.IPVS.Scheduler, strings.Join(ipvs.Schedulers, ", ")))
 	}
 	if c.MinSyncPeriod.Duration < 0 || c.SyncPeriod.Duration <= 0 || c.MinSyncPeriod.Duration > c.SyncPeriod.Duration {
 		errs = append(errs, fmt.Errorf("sync periods: want 0 <= min (%v) <= full (%v), full > 0", c.MinSyncPeriod.Duration, c.SyncPeriod.Duration))

@@ -11,23 +11,6 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// Schedulers are the IPVS schedulers the kernel ships. A name outside the
-// list would only fail later, in the kernel, with a bare ENOENT.
-var schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
-
-// schedulerFlags maps the flag names of the file to ours, with the
-// scheduler that gives each a meaning (the kernel reuses the bits).
-var schedulerFlags = map[string]struct {
-	flag  ipvs.Flags
-	sched string
-}{
-	"sh-fallback": {ipvs.FlagSHFallback, "sh"},
-	"sh-port":     {ipvs.FlagSHPort, "sh"},
-	"mh-fallback": {ipvs.FlagMHFallback, "mh"},
-	"mh-port":     {ipvs.FlagMHPort, "mh"},
-	"ops":         {ipvs.FlagOnePacket, ""},
-}
-
 // problems collects validation errors, each prefixed by its field path.
 type problems []error
 
@@ -96,19 +79,19 @@ func (c *Config) Validate() error {
 // parsed (later cross-service checks would be noise).
 func (s *Service) validate(path string, p *problems) bool {
 	keyOK := s.validateKey(path, p)
-	if !slices.Contains(schedulers, s.Scheduler) {
-		p.add(path+".scheduler", "unknown scheduler %q (want one of %v)", s.Scheduler, schedulers)
+	if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
+		p.add(path+".scheduler", "unknown scheduler %q (want one of %v)", s.Scheduler, ipvs.Schedulers)
 	}
 	s.parsed.flags = 0
 	for j, name := range s.SchedulerFlags {
-		f, ok := schedulerFlags[name]
+		f, need, ok := ipvs.SchedulerFlag(name)
 		switch {
 		case !ok:
 			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "unknown flag %q", name)
-		case f.sched != "" && f.sched != s.Scheduler:
-			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "%s applies to the %s scheduler only", name, f.sched)
+		case need != "" && need != s.Scheduler:
+			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "%s applies to the %s scheduler only", name, need)
 		default:
-			s.parsed.flags |= f.flag
+			s.parsed.flags |= f
 		}
 	}
 	s.parsed.timeout = 0

@@ -10,7 +10,6 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/inspect"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -71,7 +70,7 @@ func newListing(info ipvs.Info, svcs []ipvs.ServiceWithDests, ro ipvs.RenderOpti
 	for _, s := range ipvs.Ordered(svcs, ro.Order) {
 		v := serviceView{
 			Family: s.Family.String(), Address: s.Address, Port: s.Port, FWMark: s.FWMark,
-			Scheduler: s.Scheduler, Flags: controller.FlagNames(s.Flags), PEName: s.PEName,
+			Scheduler: s.Scheduler, Flags: s.Flags.Names(), PEName: s.PEName,
 			Stats: statsView(s.Stats), Destinations: []destView{},
 		}
 		if !s.IsFWMark() {

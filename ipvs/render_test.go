@@ -1,7 +1,6 @@
 package ipvs
 
 import (
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,9 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/ipvsd/ipvsd/internal/golden"
+)
 
 var labInfo = Info{Version: 0x010201, ConnTabSize: 4096}
 
@@ -174,19 +173,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.Info = labInfo
 			got := RenderString(table, tc.opts)
-			path := filepath.Join("testdata", "render-"+tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("render differs from %s (-want +got):\n%s", path, diff)
-			}
+			golden.Check(t, filepath.Join("testdata", "render-"+tc.name+".golden"), got)
 		})
 	}
 }

@@ -1,18 +1,13 @@
 package firewall
 
 import (
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/ipvsd/ipvsd/internal/golden"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func key(addr string, p ipvs.Protocol, port uint16) ipvs.Key {
 	a := netip.MustParseAddr(addr)
@@ -60,21 +55,8 @@ func sample() Desired {
 	}
 }
 
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with its file under testdata/ (see internal/golden).
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }

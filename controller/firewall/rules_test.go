@@ -29,7 +29,7 @@ func TestRenderGolden(t *testing.T) {
 				if err := d.Validate(); err != nil {
 					t.Fatal(err)
 				}
-				golden(t, fmt.Sprintf("rules-%s-%s.golden", tc.name, strings.ToLower(f.String())), Render(&d, f, tc.opts).String())
+				checkGolden(t, fmt.Sprintf("rules-%s-%s.golden", tc.name, strings.ToLower(f.String())), Render(&d, f, tc.opts).String())
 			})
 		}
 	}
@@ -81,7 +81,7 @@ func TestPlanTable(t *testing.T) {
 	}
 
 	clean := cleanupText("nat", parseTable(installed))
-	golden(t, "cleanup-nat.golden", clean)
+	checkGolden(t, "cleanup-nat.golden", clean)
 	if cleanupText("nat", parseTable("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j cali-PREROUTING\nCOMMIT\n")) != "" {
 		t.Error("cleanup of a table without our lines is not empty")
 	}

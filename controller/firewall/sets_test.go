@@ -30,8 +30,8 @@ func TestDesiredSetsGolden(t *testing.T) {
 	d := sample()
 	// Duplicates collapse.
 	d.Services = append(d.Services, d.Services[0])
-	golden(t, "sets-v4.golden", renderSets(DesiredSets(&d, ipvs.IPv4)))
-	golden(t, "sets-v6.golden", renderSets(DesiredSets(&d, ipvs.IPv6)))
+	checkGolden(t, "sets-v4.golden", renderSets(DesiredSets(&d, ipvs.IPv4)))
+	checkGolden(t, "sets-v6.golden", renderSets(DesiredSets(&d, ipvs.IPv6)))
 }
 
 func TestSetNamesFitTheKernel(t *testing.T) {
@@ -100,7 +100,7 @@ func TestPlanSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan-one-service.golden", p.script())
+	checkGolden(t, "plan-one-service.golden", p.script())
 
 	actual[SetName(roleVS, ipvs.IPv4)].Type = HashIP
 	if _, err := planSets(desired, actual); err == nil || !strings.Contains(err.Error(), "ipvsd-vs-v4") {

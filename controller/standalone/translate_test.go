@@ -1,10 +1,8 @@
 package standalone
 
 import (
-	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,10 +13,9 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/health"
 	"github.com/ipvsd/ipvsd/controller/standalone/config"
+	"github.com/ipvsd/ipvsd/internal/golden"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func loadExample(t *testing.T) *config.Config {
 	t.Helper()
@@ -52,24 +49,6 @@ func render(d controller.Desired, fw firewall.Desired, n Notes) string {
 	return b.String()
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
-
 func down(ids ...string) UpFunc {
 	set := map[string]bool{}
 	for _, id := range ids {
@@ -95,7 +74,7 @@ func TestTranslateGolden(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			d, fw, n := tr.Translate(c, st.up)
-			golden(t, "translate-"+st.name, render(d, fw, n))
+			checkGolden(t, "translate-"+st.name, render(d, fw, n))
 		})
 	}
 }
@@ -130,7 +109,7 @@ services:
 		t.Fatal(err)
 	}
 	d, fw, n := NewTranslator().Translate(c, down("dr/10.0.0.1:443"))
-	golden(t, "translate-remove-dr-tun-fwmark", render(d, fw, n))
+	checkGolden(t, "translate-remove-dr-tun-fwmark", render(d, fw, n))
 	if got := d.Addresses; !cmp.Equal(got, []netip.Addr{netip.MustParseAddr("192.0.2.20"), netip.MustParseAddr("2001:db8::10")}, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })) {
 		t.Errorf("addresses: %v", got)
 	}
@@ -138,3 +117,9 @@ services:
 
 func mustAddr(s string) netip.Addr         { return netip.MustParseAddr(s) }
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// checkGolden compares got with its file under testdata/ (see internal/golden).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden.Check(t, filepath.Join("testdata", name+".golden"), got)
+}

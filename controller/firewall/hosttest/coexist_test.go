@@ -2,8 +2,6 @@ package hosttest
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,30 +12,11 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
+	"github.com/ipvsd/ipvsd/internal/golden"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 var families = []ipvs.Family{ipvs.IPv4, ipvs.IPv6}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // TestCoexistence programs the firewall next to a Calico-like ruleset in
 // each back-end and checks, after every step, that our lines are exactly
@@ -104,7 +83,7 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 	check("after the first sync")
 	for _, f := range families {
 		ours, _ := firewalltest.Split(firewalltest.SaveAll(t, mode, f))
-		golden(t, "save-"+strings.ToLower(f.String())+".golden", ours)
+		checkGolden(t, "save-"+strings.ToLower(f.String())+".golden", ours)
 	}
 
 	if res, err := fw.Sync(ctx, d); err != nil || res != (firewall.Result{}) {
@@ -170,4 +149,10 @@ func TestDetectModeFollowsExistingRules(t *testing.T) {
 	if m, counts, err := firewall.DetectMode(ctx); err != nil || m != firewall.ModeLegacy {
 		t.Fatalf("with legacy rules: %q (%v), %v; want legacy", m, counts, err)
 	}
+}
+
+// checkGolden compares got with its file under testdata/ (see internal/golden).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden.Check(t, filepath.Join("testdata", name), got)
 }

@@ -93,3 +93,21 @@ func (ns *NS) TCPHello(addr string, timeout time.Duration) (string, net.Conn, er
 	}
 	return strings.TrimSpace(line), c, nil
 }
+
+// Echo sends msg as a line on a connection to a ServeTCP server and
+// requires the same line back within timeout.
+func Echo(c net.Conn, msg string, timeout time.Duration) error {
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	defer c.SetDeadline(time.Time{})
+	if _, err := fmt.Fprintln(c, msg); err != nil {
+		return fmt.Errorf("echo: writing %q: %w", msg, err)
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("echo of %q: %w", msg, err)
+	}
+	if strings.TrimSpace(got) != msg {
+		return fmt.Errorf("echo of %q: got %q", msg, got)
+	}
+	return nil
+}

@@ -28,6 +28,11 @@ func TestPeersTalkThroughCaller(t *testing.T) {
 	if err != nil || hello != "srv-tcp" {
 		t.Fatalf("TCP: got %q, %v; want srv-tcp", hello, err)
 	}
+	for _, msg := range []string{"one", "two"} {
+		if err := Echo(c, msg, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.Close()
 	reply, err := cli.UDPExchange(fmt.Sprintf("%s:9001", srv.Addr), "ping", 5*time.Second)
 	if err != nil || reply != "srv-udp" {

@@ -22,6 +22,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/e2e/lab"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -120,7 +121,7 @@ func (l *ipv6Net) noEndpoints(t *testing.T) {
 func setupIPv6(t *testing.T, m firewall.Mode) *ipv6Net {
 	t.Helper()
 	ctx := context.Background()
-	cleanKernel(t)
+	lab.ResetIPVS(t, hostenv.DefaultInterface)
 	// The node routes for its IPv6 peers; the IPVS sysctls the
 	// reconciler sets cover IPv4 forwarding only.
 	setSysctl(t, "net/ipv6/conf/all/forwarding", "1")

@@ -6,7 +6,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/e2e/lab"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -64,7 +64,7 @@ type testNet struct {
 func setup(t *testing.T, m firewall.Mode) *testNet {
 	t.Helper()
 	ctx := context.Background()
-	cleanKernel(t)
+	lab.ResetIPVS(t, hostenv.DefaultInterface)
 	l := &testNet{mode: m}
 	l.pod = nettest.NewPeer(t, "fw-pod", "10.244.1.2", "10.244.1.1")
 	l.be = nettest.NewPeer(t, "fw-be", "10.244.2.2", beHost)
@@ -215,17 +215,4 @@ func firewallState() firewall.Desired {
 			{Backend: netip.MustParseAddr("10.244.2.2"), Protocol: ipvs.TCP, Port: bePort},
 		},
 	}
-}
-
-// cleanKernel empties IPVS and removes the dummy link, now and at the end.
-func cleanKernel(t *testing.T) {
-	t.Helper()
-	clean := func() {
-		if out, err := exec.Command("ipvsadm", "-C").CombinedOutput(); err != nil {
-			t.Fatalf("ipvsadm -C: %v\n%s", err, out)
-		}
-		_ = exec.Command("/sbin/ip", "link", "del", hostenv.DefaultInterface).Run()
-	}
-	clean()
-	t.Cleanup(clean)
 }

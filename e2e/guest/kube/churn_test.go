@@ -3,12 +3,9 @@
 package kube
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"net"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
 func listFor(name string) metav1.ListOptions {
@@ -60,7 +58,7 @@ func (e *env) endpointChurn(t *testing.T) {
 		}
 		return ""
 	})
-	if err := echoLine(held, "still here"); err != nil {
+	if err := nettest.Echo(held, "still here", 5*time.Second); err != nil {
 		t.Errorf("the connection to the draining be2 broke: %v", err)
 	}
 	for range 4 {
@@ -73,23 +71,6 @@ func (e *env) endpointChurn(t *testing.T) {
 			t.Errorf("a new connection reached %s, which is draining", greet)
 		}
 	}
-}
-
-// echoLine sends msg on a connection to the echo server and wants it back.
-func echoLine(c net.Conn, msg string) error {
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	defer c.SetDeadline(time.Time{})
-	if _, err := fmt.Fprintln(c, msg); err != nil {
-		return err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(got) != msg {
-		return fmt.Errorf("echo %q, want %q", got, msg)
-	}
-	return nil
 }
 
 // apiServerRestart: while the API server is away (the host stops it on

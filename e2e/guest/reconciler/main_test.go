@@ -50,21 +50,6 @@ func newNode(t *testing.T, record string, cfg controller.Config) *node {
 
 func (n *node) close() { n.env.Close() }
 
-// cleanKernel removes every virtual server and the dummy link so each test
-// starts from an empty table, and again when it ends.
-func cleanKernel(t *testing.T) string {
-	t.Helper()
-	clean := func() {
-		if out, err := exec.Command("ipvsadm", "-C").CombinedOutput(); err != nil {
-			t.Fatalf("ipvsadm -C: %v\n%s", err, out)
-		}
-		_ = exec.Command("/sbin/ip", "link", "del", hostenv.DefaultInterface).Run()
-	}
-	clean()
-	t.Cleanup(clean)
-	return filepath.Join(t.TempDir(), "state.json")
-}
-
 // ipvsadm runs the guest's ipvsadm.
 func ipvsadm(t *testing.T, args ...string) string {
 	t.Helper()
@@ -98,4 +83,12 @@ func asTable(vss []controller.VirtualServer) []ipvs.ServiceWithDests {
 		out = append(out, s)
 	}
 	return out
+}
+
+// cleanKernel starts the test from an empty IPVS table (see lab.ResetIPVS)
+// and returns an ownership record path of its own.
+func cleanKernel(t *testing.T) string {
+	t.Helper()
+	lab.ResetIPVS(t, hostenv.DefaultInterface)
+	return filepath.Join(t.TempDir(), "state.json")
 }

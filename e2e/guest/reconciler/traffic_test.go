@@ -59,20 +59,6 @@ func echoService(drain time.Duration, bes ...*nettest.Peer) controller.Desired {
 	return d
 }
 
-// echo writes a line on conn and requires it back.
-func echo(t *testing.T, conn net.Conn, msg string) {
-	t.Helper()
-	if _, err := fmt.Fprintln(conn, msg); err != nil {
-		t.Fatalf("write %q: %v", msg, err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 256)
-	n, err := conn.Read(buf)
-	if err != nil || strings.TrimSpace(string(buf[:n])) != msg {
-		t.Fatalf("echo of %q: got %q, %v", msg, buf[:n], err)
-	}
-}
-
 // TestForeignServicesUntouched: services ipvsd did not create, on another
 // VIP and on our own VIP's address with another port, keep their exact
 // configuration through syncs, full resyncs, restarts and the removal of
@@ -200,4 +186,12 @@ func peerAddr(t *testing.T, bes []*nettest.Peer, name string) netip.Addr {
 	}
 	t.Fatalf("no backend named %q", name)
 	return netip.Addr{}
+}
+
+// echo writes a line on conn and requires it back.
+func echo(t *testing.T, conn net.Conn, msg string) {
+	t.Helper()
+	if err := nettest.Echo(conn, msg, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }

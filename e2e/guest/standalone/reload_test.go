@@ -4,6 +4,7 @@ package standalone
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -100,19 +101,9 @@ TCP 10.96.0.11:80 wrr
 }
 
 // echo writes a line on conn and requires it back.
-func echo(t *testing.T, conn interface {
-	Write([]byte) (int, error)
-	Read([]byte) (int, error)
-	SetReadDeadline(time.Time) error
-}, msg string) {
+func echo(t *testing.T, conn net.Conn, msg string) {
 	t.Helper()
-	if _, err := fmt.Fprintln(conn, msg); err != nil {
-		t.Fatalf("write %q: %v", msg, err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 256)
-	n, err := conn.Read(buf)
-	if err != nil || strings.TrimSpace(string(buf[:n])) != msg {
-		t.Fatalf("echo of %q: got %q, %v", msg, buf[:n], err)
+	if err := nettest.Echo(conn, msg, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -20,8 +20,9 @@ type SyncFunc func(ctx context.Context) (next time.Duration, err error)
 
 // Config holds the intervals. The zero value is completed by Defaults.
 type Config struct {
-	// MinInterval is the least time between two syncs: a burst of
-	// triggers costs one sync (default 1 s).
+	// MinInterval is the least time between two syncs. Zero means none:
+	// a sync starts as soon as it is triggered, and triggers that arrive
+	// while one runs still coalesce into a single next sync.
 	MinInterval time.Duration
 	// RetryInterval is the first wait after a failed sync; it doubles on
 	// each further failure up to MaxInterval (default 1 s).
@@ -32,9 +33,6 @@ type Config struct {
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
-	if c.MinInterval == 0 {
-		c.MinInterval = time.Second
-	}
 	if c.RetryInterval == 0 {
 		c.RetryInterval = time.Second
 	}

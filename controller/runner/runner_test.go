@@ -193,6 +193,18 @@ func TestTriggersAreRateLimitedAndMerged(t *testing.T) {
 	h.expectCall(41*time.Second, outcome{})
 }
 
+// With no minimum interval a trigger syncs at once, however soon after the
+// last sync it comes.
+func TestNoMinimumSyncsAtOnce(t *testing.T) {
+	h := start(t, Config{RetryInterval: 2 * time.Second, MaxInterval: 30 * time.Second})
+	h.expectCall(0, outcome{})
+	h.clock.waitTimer()
+	h.clock.advance(time.Millisecond)
+	h.r.Trigger()
+	h.expectCall(time.Millisecond, outcome{})
+	h.expectWait(30 * time.Second)
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{
 		{MinInterval: -1},

@@ -38,7 +38,9 @@ type Options struct {
 	// WatchInterval is how often the file is polled (default 1 s; negative
 	// disables polling, leaving SIGHUP).
 	WatchInterval time.Duration
-	Runner        runner.Config
+	// Runner paces syncs; its MinInterval defaults to 1 s here, so a burst
+	// of health-check transitions costs one sync.
+	Runner runner.Config
 }
 
 // Deps are the daemon's collaborators.
@@ -100,6 +102,9 @@ func New(opts Options, deps Deps, cfg *config.Config, content []byte) (*Daemon, 
 	}
 	d := &Daemon{opts: opts, deps: deps, log: deps.Log, metrics: deps.Metrics, cfg: cfg,
 		sum: sha256.Sum256(content), content: content, tr: NewTranslator()}
+	if opts.Runner.MinInterval == 0 {
+		opts.Runner.MinInterval = time.Second
+	}
 	r, err := runner.New(opts.Runner, d.sync, deps.Clock, deps.Log)
 	if err != nil {
 		return nil, err

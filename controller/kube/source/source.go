@@ -148,13 +148,7 @@ func newSource(cfg Config, deps Deps) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
 		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}}
-	// runner.Config treats 0 as "use the default of 1 s"; the smallest
-	// positive interval means what the issue asks: no minimum.
-	minInterval := cfg.MinSyncInterval
-	if minInterval <= 0 {
-		minInterval = time.Nanosecond
-	}
-	r, err := runner.New(runner.Config{MinInterval: minInterval, MaxInterval: cfg.FullResyncInterval}, s.sync, deps.Clock, s.log)
+	r, err := runner.New(runner.Config{MinInterval: cfg.MinSyncInterval, MaxInterval: cfg.FullResyncInterval}, s.sync, deps.Clock, s.log)
 	if err != nil {
 		return nil, err
 	}

@@ -191,16 +191,17 @@ func (f Forwarding) String() string {
 	return "Fwd" + strconv.Itoa(int(f))
 }
 
-// ParseForwarding accepts nat|masq, dr|route, tun|tunnel, local.
+// ParseForwarding accepts nat|masq, dr|route, tun|tunnel, local, and the
+// names String gives (ipvsadm's: Masq, Route, Tunnel, Local).
 func ParseForwarding(s string) (Forwarding, error) {
 	switch s {
-	case "nat", "masq", "masquerade", "NAT":
+	case "nat", "masq", "masquerade", "NAT", "Masq":
 		return Masquerade, nil
-	case "dr", "route", "direct", "DR":
+	case "dr", "route", "direct", "DR", "Route":
 		return DirectRoute, nil
-	case "tun", "tunnel", "ipip", "TUN":
+	case "tun", "tunnel", "ipip", "TUN", "Tunnel":
 		return Tunnel, nil
-	case "local":
+	case "local", "Local":
 		return Local, nil
 	}
 	return 0, fmt.Errorf("unknown forwarding method %q (want nat, dr or tun)", s)

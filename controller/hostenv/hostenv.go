@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/netlinkutil"
 )
@@ -82,8 +82,8 @@ func Open(opts Options, log *zap.Logger) (*Env, error) {
 }
 
 // Deps returns the reconciler's collaborators on this host.
-func (e *Env) Deps(log *zap.Logger) controller.Deps {
-	return controller.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
+func (e *Env) Deps(log *zap.Logger) reconciler.Deps {
+	return reconciler.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
 }
 
 // Close releases the handles. Kernel state is left as it is.
@@ -109,10 +109,10 @@ func (e *Env) HostAddresses() ([]netip.Addr, error) {
 	return out, nil
 }
 
-// Addresses adapts the dummy link to controller.AddressBinder.
+// Addresses adapts the dummy link to reconciler.AddressBinder.
 type Addresses struct{ D *netlinkutil.Dummy }
 
-var _ controller.AddressBinder = Addresses{}
+var _ reconciler.AddressBinder = Addresses{}
 
 // Addresses lists the addresses on the dummy link.
 func (a Addresses) Addresses() (map[netip.Addr]bool, error) {
@@ -146,10 +146,10 @@ func (a Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
 func (a Addresses) AddAddress(ip netip.Addr) error { return a.D.AddAddress(ip) }
 func (a Addresses) DelAddress(ip netip.Addr) error { return a.D.DelAddress(ip) }
 
-// Conntrack adapts netlink's conntrack deletion to controller.ConntrackCleaner.
+// Conntrack adapts netlink's conntrack deletion to reconciler.ConntrackCleaner.
 type Conntrack struct{ H netlinkutil.ConntrackHandle }
 
-var _ controller.ConntrackCleaner = Conntrack{}
+var _ reconciler.ConntrackCleaner = Conntrack{}
 
 func (c Conntrack) DeleteUDP(vip netip.Addr, vport uint16, backend netip.Addr, bport uint16) (int, error) {
 	n, err := netlinkutil.DeleteUDPConntrack(c.H, vip, vport, backend, bport)

@@ -10,7 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -19,7 +20,7 @@ const Foreign = "(foreign)"
 
 // Owners returns the owner label of each virtual server: the label the
 // record gives it, or Foreign.
-func Owners(rec controller.Record) func(ipvs.Key) string {
+func Owners(rec runstate.Record) func(ipvs.Key) string {
 	return func(k ipvs.Key) string {
 		o, ok := rec.Services[k.Canonical()]
 		switch {
@@ -78,27 +79,27 @@ func (d Drift) Settled() bool {
 // services ipvsd owns: an owned service that is not desired is extra, a
 // desired one that is not owned is a conflict; foreign services that are
 // not desired are none of ipvsd's business and never reported. The
-// comparison is controller.Diff's, so it reports exactly what the next
+// comparison is desired.Diff's, so it reports exactly what the next
 // full resync would change.
-func Compare(desired []controller.VirtualServer, actual []ipvs.ServiceWithDests, rec controller.Record) []Drift {
-	want := make(map[ipvs.Key]*controller.VirtualServer, len(desired))
-	for i := range desired {
-		want[desired[i].Key.Canonical()] = &desired[i]
+func Compare(want []desired.VirtualServer, actual []ipvs.ServiceWithDests, rec runstate.Record) []Drift {
+	byKey := make(map[ipvs.Key]*desired.VirtualServer, len(want))
+	for i := range want {
+		byKey[want[i].Key.Canonical()] = &want[i]
 	}
 	have := make(map[ipvs.Key]*ipvs.ServiceWithDests, len(actual))
 	for i := range actual {
 		have[actual[i].Key.Canonical()] = &actual[i]
 	}
-	keys := slices.Collect(maps.Keys(want))
+	keys := slices.Collect(maps.Keys(byKey))
 	for k := range have {
-		if _, ok := want[k]; !ok {
+		if _, ok := byKey[k]; !ok {
 			keys = append(keys, k)
 		}
 	}
 	slices.SortFunc(keys, ipvs.Key.Compare)
 	var out []Drift
 	for _, k := range keys {
-		w, h := want[k], have[k]
+		w, h := byKey[k], have[k]
 		owner, owned := rec.Services[k]
 		switch {
 		case h == nil:
@@ -119,8 +120,8 @@ func Compare(desired []controller.VirtualServer, actual []ipvs.ServiceWithDests,
 	return out
 }
 
-func compareService(w *controller.VirtualServer, h *ipvs.ServiceWithDests) *Drift {
-	ops := controller.Diff(w, h)
+func compareService(w *desired.VirtualServer, h *ipvs.ServiceWithDests) *Drift {
+	ops := desired.Diff(w, h)
 	if len(ops) == 0 {
 		return nil
 	}
@@ -131,17 +132,17 @@ func compareService(w *controller.VirtualServer, h *ipvs.ServiceWithDests) *Drif
 	}
 	for _, op := range ops {
 		switch op.Kind {
-		case controller.OpUpdateService:
+		case desired.OpUpdateService:
 			d.Changes = serviceChanges(h.Service.Canonical(), op.Service)
-		case controller.OpAddDest:
+		case desired.OpAddDest:
 			d.Destinations = append(d.Destinations, DestDrift{Kind: Missing, Destination: op.Dest.DestKey.String(),
 				Changes: []string{fmt.Sprintf("want weight %d %s", op.Dest.Weight, op.Dest.Forwarding)}})
-		case controller.OpUpdateDest:
+		case desired.OpUpdateDest:
 			d.Destinations = append(d.Destinations, DestDrift{Kind: Changed, Destination: op.Dest.DestKey.String(),
 				Changes: destChanges(haveDests[op.Dest.DestKey].Canonical(), op.Dest)})
-		case controller.OpDrainDest, controller.OpDeleteDest:
+		case desired.OpDrainDest, desired.OpDeleteDest:
 			kind := Extra
-			if op.Kind == controller.OpDrainDest && haveDests[op.Dest.DestKey].Weight == 0 {
+			if op.Kind == desired.OpDrainDest && haveDests[op.Dest.DestKey].Weight == 0 {
 				kind = Draining
 			}
 			d.Destinations = append(d.Destinations, DestDrift{Kind: kind, Destination: op.Dest.DestKey.String()})

@@ -6,8 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/inspect"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -23,7 +24,7 @@ func dest(ap string, w int) ipvs.Destination {
 
 func TestCompare(t *testing.T) {
 	web, api, gone, db, other := tcp("192.0.2.1:80"), tcp("192.0.2.2:80"), tcp("192.0.2.3:80"), tcp("192.0.2.4:80"), tcp("192.0.2.5:80")
-	desired := []controller.VirtualServer{
+	desired := []desired.VirtualServer{
 		{Service: ipvs.Service{Key: web, Scheduler: "rr"}, Owner: "web", Destinations: []ipvs.Destination{dest("10.0.0.1:80", 1), dest("10.0.0.2:80", 2)}},
 		{Service: ipvs.Service{Key: api, Scheduler: "rr"}, Owner: "api"},
 		{Service: ipvs.Service{Key: db, Scheduler: "rr"}, Owner: "db"},
@@ -35,7 +36,7 @@ func TestCompare(t *testing.T) {
 		{Service: ipvs.Service{Key: db, Scheduler: "rr"}},
 		{Service: ipvs.Service{Key: other, Scheduler: "rr"}},
 	}
-	rec := controller.Record{Services: map[ipvs.Key]string{web: "web", api: "api", gone: "old"}}
+	rec := runstate.Record{Services: map[ipvs.Key]string{web: "web", api: "api", gone: "old"}}
 	got := inspect.Compare(desired, actual, rec)
 	want := []inspect.Drift{
 		{Kind: inspect.Changed, Service: "TCP 192.0.2.1:80", Owner: "web",
@@ -60,10 +61,10 @@ func TestCompare(t *testing.T) {
 
 func TestCompareInSyncAndDraining(t *testing.T) {
 	web := tcp("192.0.2.1:80")
-	desired := []controller.VirtualServer{{Service: ipvs.Service{Key: web, Scheduler: "rr"}, Owner: "web", Destinations: []ipvs.Destination{dest("10.0.0.1:80", 1)}}}
+	desired := []desired.VirtualServer{{Service: ipvs.Service{Key: web, Scheduler: "rr"}, Owner: "web", Destinations: []ipvs.Destination{dest("10.0.0.1:80", 1)}}}
 	actual := []ipvs.ServiceWithDests{{Service: ipvs.Service{Key: web, Scheduler: "rr", Netmask: 32, Stats: ipvs.Stats{Conns: 9}},
 		Destinations: []ipvs.Destination{{DestKey: dest("10.0.0.1:80", 1).DestKey, Weight: 1, ActiveConns: 3}}}}
-	rec := controller.Record{Services: map[ipvs.Key]string{web: "web"}}
+	rec := runstate.Record{Services: map[ipvs.Key]string{web: "web"}}
 	if got := inspect.Compare(desired, actual, rec); len(got) != 0 {
 		t.Errorf("in sync, got %+v", got)
 	}
@@ -76,7 +77,7 @@ func TestCompareInSyncAndDraining(t *testing.T) {
 
 func TestOwners(t *testing.T) {
 	web := tcp("192.0.2.1:80")
-	owner := inspect.Owners(controller.Record{Services: map[ipvs.Key]string{web: "web", tcp("192.0.2.2:80"): ""}})
+	owner := inspect.Owners(runstate.Record{Services: map[ipvs.Key]string{web: "web", tcp("192.0.2.2:80"): ""}})
 	for k, want := range map[ipvs.Key]string{web: "web", tcp("192.0.2.2:80"): "ipvsd", tcp("192.0.2.9:80"): inspect.Foreign} {
 		if got := owner(k); got != want {
 			t.Errorf("owner(%s) = %q, want %q", k, got, want)

@@ -11,9 +11,11 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/netlinkutil"
 )
@@ -41,7 +43,7 @@ first, or it will put everything back. The dummy interface itself is left.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.record, "record", controller.DefaultRecordPath, "the ownership record")
+	fl.StringVar(&f.record, "record", runstate.DefaultRecordPath, "the ownership record")
 	fl.StringVar(&f.iface, "interface", hostenv.DefaultInterface, "the dummy interface the VIPs are bound to")
 	fl.StringVar(&f.iptablesMode, "iptables-mode", "auto", "iptables back-end to clean: auto, nft, legacy, or none")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -68,17 +70,17 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 	// virtual servers and addresses its record names. The link is only
 	// looked up, never created: without it no VIP of ours is bound.
 	dummy := netlinkutil.NewDummy(nl, f.iface)
-	deps := controller.Deps{Kernel: h, Log: log}
+	deps := reconciler.Deps{Kernel: h, Log: log}
 	if _, err := dummy.Addresses(); err == nil {
 		deps.Addresses = hostenv.Addresses{D: dummy}
 	} else if !errors.Is(err, unix.ENODEV) {
 		return err
 	}
-	rec, err := controller.New(controller.Config{RecordPath: f.record}, deps)
+	rec, err := reconciler.New(reconciler.Config{RecordPath: f.record}, deps)
 	if err != nil {
 		return err
 	}
-	res, serr := rec.Sync(ctx, controller.Desired{})
+	res, serr := rec.Sync(ctx, desired.State{})
 	fmt.Fprintf(stdout, "removed %d virtual servers and %d addresses\n", res.Services.Deleted, res.Addresses.Deleted)
 	if serr != nil {
 		serr = fmt.Errorf("removing virtual servers and addresses: %w", serr)

@@ -7,9 +7,10 @@ import (
 
 	"bytes"
 	"context"
-	"github.com/ipvsd/ipvsd/cmd/ipvsd/app/listcmd"
 	"strings"
 	"testing"
+
+	"github.com/ipvsd/ipvsd/cmd/ipvsd/app/listcmd"
 )
 
 func TestVersion(t *testing.T) {

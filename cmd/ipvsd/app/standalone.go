@@ -15,12 +15,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/firewall"
-	"github.com/ipvsd/ipvsd/controller/health"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
-	"github.com/ipvsd/ipvsd/controller/standalone"
-	"github.com/ipvsd/ipvsd/controller/standalone/config"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/runstate"
+	"github.com/ipvsd/ipvsd/controller/source/standalone"
+	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
+	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
 	"github.com/ipvsd/ipvsd/internal/httpserve"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -61,7 +62,7 @@ restart drops no connection; "ipvsd cleanup" removes what ipvsd created.`,
 	fl.StringVar(&f.config, "config", "", "the YAML config file (required)")
 	fl.BoolVar(&f.check, "check", false, "validate the config file and exit (0: valid, 1: invalid)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", DefaultMetricsAddr, "address serving /metrics and /healthz (empty: none)")
-	fl.StringVar(&f.record, "record", controller.DefaultRecordPath, "the ownership record: what ipvsd created")
+	fl.StringVar(&f.record, "record", runstate.DefaultRecordPath, "the ownership record: what ipvsd created")
 	fl.StringVar(&f.iptablesMode, "iptables-mode", "auto", "iptables back-end for NAT masquerading: auto, nft, legacy, or none to leave the firewall alone")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.DurationVar(&f.watchInterval, "watch-interval", time.Second, "how often the config file is checked for changes (0: only on SIGHUP)")
@@ -98,7 +99,7 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 		return err
 	}
 	defer env.Close()
-	rec, err := controller.New(controller.Config{RecordPath: f.record}, env.Deps(log))
+	rec, err := reconciler.New(reconciler.Config{RecordPath: f.record}, env.Deps(log))
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 		Reconciler:    rec,
 		OpenFirewall:  openFW,
 		HostAddresses: env.HostAddresses,
-		Prober:        health.NetProber{Dialer: &net.Dialer{}},
+		Prober:        probe.NetProber{Dialer: &net.Dialer{}},
 		Metrics:       metrics,
 		Log:           log,
 	}, cfg, content)

@@ -17,8 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -63,7 +63,7 @@ func Defaults() Config {
 		HealthzBindAddress: "0.0.0.0:10256",
 		SyncPeriod:         metav1.Duration{Duration: time.Minute},
 		Interface:          hostenv.DefaultInterface,
-		RecordPath:         controller.DefaultRecordPath,
+		RecordPath:         runstate.DefaultRecordPath,
 	}
 }
 

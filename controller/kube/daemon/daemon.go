@@ -16,13 +16,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
-	"github.com/ipvsd/ipvsd/controller/kube"
-	"github.com/ipvsd/ipvsd/controller/kube/healthcheck"
-	"github.com/ipvsd/ipvsd/controller/kube/metrics"
-	"github.com/ipvsd/ipvsd/controller/kube/source"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/source/kube"
+	"github.com/ipvsd/ipvsd/controller/source/kube/healthcheck"
+	"github.com/ipvsd/ipvsd/controller/source/kube/informer"
+	"github.com/ipvsd/ipvsd/controller/source/kube/metrics"
 	"github.com/ipvsd/ipvsd/internal/httpserve"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/netlinkutil"
@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			return fmt.Errorf("strict ARP: %w", err)
 		}
 	}
-	rec, err := controller.New(controller.Config{RecordPath: cfg.RecordPath, FullResyncInterval: cfg.SyncPeriod.Duration}, env.Deps(log))
+	rec, err := reconciler.New(reconciler.Config{RecordPath: cfg.RecordPath, FullResyncInterval: cfg.SyncPeriod.Duration}, env.Deps(log))
 	if err != nil {
 		return err
 	}
@@ -94,11 +94,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.MasqueradeAll}
 	fwBase.Defaults()
-	src, err := source.New(source.Config{
+	src, err := informer.New(informer.Config{
 		NodeName: nodeName, NodePortCIDRs: npCIDRs, Firewall: fwBase,
 		Translate:       kube.Options{Scheduler: cfg.IPVS.Scheduler},
 		MinSyncInterval: cfg.MinSyncPeriod.Duration, FullResyncInterval: cfg.SyncPeriod.Duration,
-	}, source.Deps{
+	}, informer.Deps{
 		Client: client, Reconciler: rec, Firewall: fw, Recorder: recorder, Health: hc, Observer: m, Log: log,
 		HostAddresses: env.HostAddresses,
 	})

@@ -22,8 +22,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/e2e/lab"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -34,11 +35,11 @@ const realServers = 10
 
 // table builds n TCP virtual services with realServers NAT real servers
 // each, on distinct VIPs.
-func table(n int) controller.Desired {
-	var d controller.Desired
+func table(n int) desired.State {
+	var d desired.State
 	for i := 0; i < n; i++ {
 		vip := netip.AddrFrom4([4]byte{10, 96, byte(i >> 8), byte(i)})
-		vs := controller.VirtualServer{
+		vs := desired.VirtualServer{
 			Service: ipvs.Service{Key: ipvs.Key{Family: ipvs.IPv4, Address: vip, Protocol: ipvs.TCP, Port: 80}, Scheduler: "rr"},
 			Owner:   fmt.Sprintf("bench/%d", i),
 		}
@@ -54,7 +55,7 @@ func table(n int) controller.Desired {
 }
 
 // restoreText is the same table as ipvsadm -R input.
-func restoreText(d controller.Desired) []byte {
+func restoreText(d desired.State) []byte {
 	var b bytes.Buffer
 	for _, vs := range d.Services {
 		svc := netip.AddrPortFrom(vs.Address, vs.Port).String()
@@ -68,7 +69,7 @@ func restoreText(d controller.Desired) []byte {
 
 // newReconcilerIn opens a reconciler on the IPVS table of the network
 // namespace at nsPath ("" for the VM's own).
-func newReconcilerIn(t *testing.T, nsPath string) (*controller.Reconciler, *hostenv.Env) {
+func newReconcilerIn(t *testing.T, nsPath string) (*reconciler.Reconciler, *hostenv.Env) {
 	t.Helper()
 	log := zap.NewNop()
 	env, err := hostenv.Open(hostenv.Options{NetnsPath: nsPath}, log)
@@ -76,7 +77,7 @@ func newReconcilerIn(t *testing.T, nsPath string) (*controller.Reconciler, *host
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Close() })
-	rec, err := controller.New(controller.Config{RecordPath: filepath.Join(t.TempDir(), "state.json"), FullResyncInterval: time.Hour}, env.Deps(log))
+	rec, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(t.TempDir(), "state.json"), FullResyncInterval: time.Hour}, env.Deps(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestBenchColdAndNoop(t *testing.T) {
 	times = times[:0]
 	for i := 0; i < 5; i++ {
 		start = time.Now()
-		res, err = rec.Apply(ctx, controller.Update{})
+		res, err = rec.Apply(ctx, desired.Update{})
 		times = append(times, time.Since(start))
 		if err != nil {
 			t.Fatal(err)
@@ -200,8 +201,8 @@ func newNetns(t *testing.T, name string) string {
 // changer is one table, in a network namespace of its own, whose real
 // servers' weights can be changed one at a time.
 type changer struct {
-	rec  *controller.Reconciler
-	want controller.Desired
+	rec  *reconciler.Reconciler
+	want desired.State
 	n, i int
 	// times, writes and planned record each Apply.
 	times           []time.Duration
@@ -225,7 +226,7 @@ func (c *changer) change(t *testing.T) {
 	c.i++
 	vs := &c.want.Services[(c.i*7919)%c.n]
 	vs.Destinations[c.i%realServers].Weight = 2 + c.i%3
-	u := controller.Update{Set: []controller.VirtualServer{*vs}}
+	u := desired.Update{Set: []desired.VirtualServer{*vs}}
 	start := time.Now()
 	res, err := c.rec.Apply(context.Background(), u)
 	c.times = append(c.times, time.Since(start))

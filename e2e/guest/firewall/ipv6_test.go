@@ -18,10 +18,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/e2e/lab"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -161,7 +162,7 @@ func setupIPv6(t *testing.T, m firewall.Mode) *ipv6Net {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Close() })
-	rec, err := controller.New(controller.Config{RecordPath: filepath.Join(t.TempDir(), "state.json")}, env.Deps(log))
+	rec, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(t.TempDir(), "state.json")}, env.Deps(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,8 +214,8 @@ func key6(a netip.Addr, p ipvs.Protocol, port uint16) ipvs.Key {
 	return ipvs.Key{Family: ipvs.IPv6, Address: a, Protocol: p, Port: port}
 }
 
-func vs6(k ipvs.Key, withBackend bool) controller.VirtualServer {
-	v := controller.VirtualServer{
+func vs6(k ipvs.Key, withBackend bool) desired.VirtualServer {
+	v := desired.VirtualServer{
 		Service:      ipvs.Service{Key: k, Scheduler: "rr"},
 		Owner:        "fw6/" + k.String(),
 		DrainTimeout: -1,
@@ -228,8 +229,8 @@ func vs6(k ipvs.Key, withBackend bool) controller.VirtualServer {
 	return v
 }
 
-func ipvsState6() controller.Desired {
-	d := controller.Desired{Services: []controller.VirtualServer{
+func ipvsState6() desired.State {
+	d := desired.State{Services: []desired.VirtualServer{
 		vs6(key6(clusterIP6, ipvs.TCP, 80), true),
 		vs6(key6(noEndpoints6, ipvs.TCP, 80), false),
 		vs6(key6(noEndpoints6, ipvs.UDP, 53), false),

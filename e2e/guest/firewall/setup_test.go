@@ -13,10 +13,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/e2e/lab"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -51,9 +52,9 @@ const (
 type testNet struct {
 	mode                    firewall.Mode
 	pod, be, out, out2      *nettest.Peer
-	rec                     *controller.Reconciler
+	rec                     *reconciler.Reconciler
 	fw                      *firewall.Firewall
-	ipvs                    controller.Desired
+	ipvs                    desired.State
 	fwd                     firewall.Desired
 	calicoBefore, nftBefore string
 }
@@ -103,7 +104,7 @@ func setup(t *testing.T, m firewall.Mode) *testNet {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Close() })
-	l.rec, err = controller.New(controller.Config{RecordPath: filepath.Join(t.TempDir(), "state.json")}, env.Deps(log))
+	l.rec, err = reconciler.New(reconciler.Config{RecordPath: filepath.Join(t.TempDir(), "state.json")}, env.Deps(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +164,8 @@ func key(a netip.Addr, p ipvs.Protocol, port uint16) ipvs.Key {
 	return ipvs.Key{Family: ipvs.IPv4, Address: a, Protocol: p, Port: port}
 }
 
-func vs(k ipvs.Key, backendPort uint16) controller.VirtualServer {
-	v := controller.VirtualServer{
+func vs(k ipvs.Key, backendPort uint16) desired.VirtualServer {
+	v := desired.VirtualServer{
 		Service:      ipvs.Service{Key: k, Scheduler: "rr"},
 		Owner:        "fw/" + k.String(),
 		DrainTimeout: -1,
@@ -180,8 +181,8 @@ func vs(k ipvs.Key, backendPort uint16) controller.VirtualServer {
 
 // ipvsState is the IPVS side. A NodePort is one virtual server per
 // selected node address, so the unselected address has none.
-func ipvsState() controller.Desired {
-	d := controller.Desired{Services: []controller.VirtualServer{
+func ipvsState() desired.State {
+	d := desired.State{Services: []desired.VirtualServer{
 		vs(key(clusterIP, ipvs.TCP, 80), bePort),
 		vs(key(noEndpoints, ipvs.TCP, 80), 0),
 		vs(key(noEndpoints, ipvs.UDP, 53), 0),

@@ -12,7 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -38,15 +39,15 @@ func TestOwnersAndDrift(t *testing.T) {
 		t.Errorf("--drift without a daemon: %+v", r)
 	}
 
-	rec, err := controller.New(controller.Config{RecordPath: filepath.Join(dir, "state.json")}, controller.Deps{Kernel: h})
+	rec, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(dir, "state.json")}, reconciler.Deps{Kernel: h})
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := controller.VirtualServer{Service: ipvs.Service{Key: key(ipvs.TCP, "10.96.0.10:80"), Scheduler: "rr"}, Owner: "web",
+	web := desired.VirtualServer{Service: ipvs.Service{Key: key(ipvs.TCP, "10.96.0.10:80"), Scheduler: "rr"}, Owner: "web",
 		Destinations: []ipvs.Destination{dest("10.100.1.2:8080", 1), dest("10.100.2.2:8080", 2)}}
-	dns := controller.VirtualServer{Service: ipvs.Service{Key: key(ipvs.UDP, "10.96.0.11:53"), Scheduler: "wrr"}, Owner: "kube-system/kube-dns:dns",
+	dns := desired.VirtualServer{Service: ipvs.Service{Key: key(ipvs.UDP, "10.96.0.11:53"), Scheduler: "wrr"}, Owner: "kube-system/kube-dns:dns",
 		Destinations: []ipvs.Destination{dest("10.100.1.3:53", 1)}}
-	if _, err := rec.Sync(t.Context(), controller.Desired{Services: []controller.VirtualServer{web, dns}}); err != nil {
+	if _, err := rec.Sync(t.Context(), desired.State{Services: []desired.VirtualServer{web, dns}}); err != nil {
 		t.Fatal(err)
 	}
 	// A service someone else made.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -111,7 +111,7 @@ func busyBackend(t *testing.T, drain time.Duration) (*node, *nettest.Peer, net.C
 	t.Helper()
 	record := cleanKernel(t)
 	client, bes := backends(t)
-	n := newNode(t, record, controller.Config{DrainCheckInterval: 500 * time.Millisecond})
+	n := newNode(t, record, reconciler.Config{DrainCheckInterval: 500 * time.Millisecond})
 	t.Cleanup(n.close)
 	if _, err := n.rec.Sync(context.Background(), echoService(drain, bes...)); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 //go:build lab
 
-// Package reconciler tests controller.Reconciler against the lab VM's real
+// Package reconciler tests reconciler.Reconciler against the lab VM's real
 // IPVS: desired states reached exactly (checked with the guest's ipvsadm),
 // foreign services untouched, restarts that keep connections, and the drain
 // of a busy real server.
@@ -15,8 +15,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/e2e/lab"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -28,11 +29,11 @@ func TestMain(m *testing.M) { os.Exit(lab.RequireGuest(m)) }
 // model daemon restarts.
 type node struct {
 	env *hostenv.Env
-	rec *controller.Reconciler
+	rec *reconciler.Reconciler
 	log *zap.Logger
 }
 
-func newNode(t *testing.T, record string, cfg controller.Config) *node {
+func newNode(t *testing.T, record string, cfg reconciler.Config) *node {
 	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	env, err := hostenv.Open(hostenv.Options{SetSysctls: true}, log)
@@ -40,7 +41,7 @@ func newNode(t *testing.T, record string, cfg controller.Config) *node {
 		t.Fatal(err)
 	}
 	cfg.RecordPath = record
-	rec, err := controller.New(cfg, env.Deps(log))
+	rec, err := reconciler.New(cfg, env.Deps(log))
 	if err != nil {
 		env.Close()
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func expectTable(t *testing.T, h *ipvs.Handle, svcs []ipvs.ServiceWithDests) str
 
 // asTable turns desired virtual servers into the table the kernel should
 // hold, in the form a dump returns it.
-func asTable(vss []controller.VirtualServer) []ipvs.ServiceWithDests {
+func asTable(vss []desired.VirtualServer) []ipvs.ServiceWithDests {
 	out := make([]ipvs.ServiceWithDests, 0, len(vss))
 	for _, vs := range vss {
 		s := ipvs.ServiceWithDests{Service: vs.Service.Canonical()}

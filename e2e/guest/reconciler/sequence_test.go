@@ -10,16 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 // randomState draws a desired state over a small space of VIPs, ports and
 // backends, so that successive states overlap (updates in place, adds and
 // deletes all happen) rather than replacing everything.
-func randomState(r *rand.Rand) controller.Desired {
+func randomState(r *rand.Rand) desired.State {
 	scheds := []string{"rr", "wrr", "lc", "wlc", "sh", "mh", "sed", "nq"}
-	var d controller.Desired
+	var d desired.State
 	for v := 0; v < 3; v++ {
 		for _, port := range []uint16{80, 443, 53} {
 			if r.IntN(3) == 0 {
@@ -33,7 +34,7 @@ func randomState(r *rand.Rand) controller.Desired {
 			if v == 2 {
 				vip = netip.MustParseAddr(fmt.Sprintf("fd00:96::%d", 10+v))
 			}
-			vs := controller.VirtualServer{
+			vs := desired.VirtualServer{
 				Service: ipvs.Service{
 					Key:       ipvs.Key{Family: ipvs.FamilyOf(vip), Address: vip, Protocol: proto, Port: port},
 					Scheduler: scheds[r.IntN(len(scheds))],
@@ -82,12 +83,12 @@ func randomState(r *rand.Rand) controller.Desired {
 func TestRandomSequences(t *testing.T) {
 	record := cleanKernel(t)
 	r := rand.New(rand.NewPCG(1, 2))
-	states := make([]controller.Desired, 12)
+	states := make([]desired.State, 12)
 	for i := range states {
 		states[i] = randomState(r)
 	}
-	states = append(states, controller.Desired{}) // and finally nothing
-	n := newNode(t, record, controller.Config{})
+	states = append(states, desired.State{}) // and finally nothing
+	n := newNode(t, record, reconciler.Config{})
 	defer func() { n.close() }()
 	ctx := context.Background()
 	for round, order := range [][]int{identity(len(states)), r.Perm(len(states)), r.Perm(len(states))} {
@@ -95,7 +96,7 @@ func TestRandomSequences(t *testing.T) {
 			want := states[i]
 			if step%5 == 4 { // a daemon restart now and then
 				n.close()
-				n = newNode(t, record, controller.Config{})
+				n = newNode(t, record, reconciler.Config{})
 			}
 			res, err := n.rec.Sync(ctx, want)
 			if err != nil {
@@ -138,7 +139,7 @@ func identity(n int) []int {
 // hand with ipvsadm; the next full resync puts both back.
 func TestFullResyncRepairsHandEdits(t *testing.T) {
 	record := cleanKernel(t)
-	n := newNode(t, record, controller.Config{FullResyncInterval: time.Hour})
+	n := newNode(t, record, reconciler.Config{FullResyncInterval: time.Hour})
 	defer n.close()
 	want := randomState(rand.New(rand.NewPCG(7, 7)))
 	ctx := context.Background()
@@ -148,7 +149,7 @@ func TestFullResyncRepairsHandEdits(t *testing.T) {
 	expected := ipvsadm(t, "-Ln")
 	first := want.Services[0]
 	ipvsadm(t, append([]string{"-D"}, keyArg(first.Key)...)...)
-	var edited *controller.VirtualServer
+	var edited *desired.VirtualServer
 	for i := range want.Services[1:] {
 		if len(want.Services[1+i].Destinations) > 0 {
 			edited = &want.Services[1+i]

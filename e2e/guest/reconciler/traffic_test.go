@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -39,8 +40,8 @@ func backends(t *testing.T) (client *nettest.Peer, bes []*nettest.Peer) {
 	return client, bes
 }
 
-func echoService(drain time.Duration, bes ...*nettest.Peer) controller.Desired {
-	vs := controller.VirtualServer{
+func echoService(drain time.Duration, bes ...*nettest.Peer) desired.State {
+	vs := desired.VirtualServer{
 		Service: ipvs.Service{
 			Key:       ipvs.Key{Family: ipvs.IPv4, Address: vip, Protocol: ipvs.TCP, Port: 9000},
 			Scheduler: "rr",
@@ -54,7 +55,7 @@ func echoService(drain time.Duration, bes ...*nettest.Peer) controller.Desired {
 			DestKey: ipvs.DestKey{Address: a, Port: 9000}, Weight: 1, Forwarding: ipvs.Masquerade,
 		})
 	}
-	d := controller.Desired{Services: []controller.VirtualServer{vs}}
+	d := desired.State{Services: []desired.VirtualServer{vs}}
 	d.Addresses = d.ServiceAddresses()
 	return d
 }
@@ -72,9 +73,9 @@ func TestForeignServicesUntouched(t *testing.T) {
 	ipvsadm(t, "-A", "-f", "99", "-s", "rr")
 	before := foreignLines(ipvsadm(t, "-Ln"))
 
-	n := newNode(t, record, controller.Config{})
+	n := newNode(t, record, reconciler.Config{})
 	ctx := context.Background()
-	states := []controller.Desired{
+	states := []desired.State{
 		echoService(-1, &nettest.Peer{Addr: net.ParseIP("10.100.1.2")}),
 		echoService(-1, &nettest.Peer{Addr: net.ParseIP("10.100.1.2")}, &nettest.Peer{Addr: net.ParseIP("10.100.2.2")}),
 		{},
@@ -93,7 +94,7 @@ func TestForeignServicesUntouched(t *testing.T) {
 		}
 		if i == 1 { // restart in the middle
 			n.close()
-			n = newNode(t, record, controller.Config{})
+			n = newNode(t, record, reconciler.Config{})
 		}
 	}
 	n.close()
@@ -127,7 +128,7 @@ func TestConnectionSurvivesRestart(t *testing.T) {
 	want := echoService(time.Minute, bes...)
 	ctx := context.Background()
 
-	n := newNode(t, record, controller.Config{})
+	n := newNode(t, record, reconciler.Config{})
 	if _, err := n.rec.Sync(ctx, want); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestConnectionSurvivesRestart(t *testing.T) {
 	echo(t, conn, "before restart")
 	n.close()
 
-	n = newNode(t, record, controller.Config{})
+	n = newNode(t, record, reconciler.Config{})
 	res, err := n.rec.Sync(ctx, want)
 	if err != nil || res.Writes() != 0 {
 		t.Fatalf("adopting an identical state: %s, %v", res.String(), err)
@@ -154,7 +155,7 @@ func TestConnectionSurvivesRestart(t *testing.T) {
 	}
 	ipvsadm(t, "-e", "-t", vip.String()+":9000", "-r", other.DestKey.String(), "-m", "-w", "0")
 	n.close()
-	n = newNode(t, record, controller.Config{})
+	n = newNode(t, record, reconciler.Config{})
 	res, err = n.rec.Sync(ctx, want)
 	if err != nil {
 		t.Fatal(err)

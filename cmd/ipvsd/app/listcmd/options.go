@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ipvsd/ipvsd/controller"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -76,14 +76,14 @@ func (o *Options) Validate() error {
 }
 
 func (o *Options) recordPath() string {
-	return filepath.Join(o.runDir(), filepath.Base(controller.DefaultRecordPath))
+	return filepath.Join(o.runDir(), filepath.Base(runstate.DefaultRecordPath))
 }
 
-func (o *Options) desiredPath() string { return controller.DesiredPath(o.recordPath()) }
+func (o *Options) desiredPath() string { return runstate.DesiredPath(o.recordPath()) }
 
 func (o *Options) runDir() string {
 	if o.RunDir == "" {
-		return filepath.Dir(controller.DefaultRecordPath)
+		return filepath.Dir(runstate.DefaultRecordPath)
 	}
 	return o.RunDir
 }

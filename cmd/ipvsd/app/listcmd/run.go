@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ipvsd/ipvsd/controller"
 	"github.com/ipvsd/ipvsd/controller/inspect"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/ipvs/netdb"
 )
@@ -153,17 +153,17 @@ func listServices(opts Options, k Kernel, sel *ipvs.Key, names ipvs.Names, stdou
 	return ipvs.Render(stdout, svcs, ro)
 }
 
-// loadRecord is controller.LoadRecord, but tells a missing record (no
+// loadRecord is runstate.LoadRecord, but tells a missing record (no
 // daemon since boot) from an empty one.
-func loadRecord(path string) (controller.Record, error) {
+func loadRecord(path string) (runstate.Record, error) {
 	if _, err := os.Stat(path); err != nil {
-		return controller.Record{}, fmt.Errorf("reading ownership record: %w", err)
+		return runstate.Record{}, fmt.Errorf("reading ownership record: %w", err)
 	}
-	return controller.LoadRecord(path)
+	return runstate.LoadRecord(path)
 }
 
 func listDrift(opts Options, k Kernel, stdout io.Writer) error {
-	desired, err := controller.LoadDesired(opts.desiredPath())
+	desired, err := runstate.LoadDesired(opts.desiredPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no desired state published at %s: the ipvsd daemon has not synced since boot (%w)", opts.desiredPath(), err)
 	}

@@ -1,0 +1,139 @@
+package reconciler
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// addrPlan is the address work of one sync.
+type addrPlan struct {
+	skip bool
+	want map[netip.Addr]bool
+	add  []netip.Addr // to bind; claimed in the record first
+	del  []netip.Addr // ours and no longer desired
+	// unclaim: recorded as ours but no longer on our link (removed or
+	// moved by hand); dropped from the record without a write.
+	unclaim []netip.Addr
+	failed  bool
+}
+
+// planAddresses decides which VIPs to bind and unbind. It reads the links
+// only when the desired set changed, the last attempt failed, or on full
+// resync; otherwise it costs nothing, however many VIPs there are.
+//
+// Ownership: an address is ours only if we bound it. A desired address
+// already present on any link (ours included) that we did not bind is left
+// alone and never deleted: someone else put it there.
+func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
+	p := addrPlan{want: r.addrs}
+	if r.deps.Addresses == nil {
+		if len(p.want) > 0 {
+			res.fail(errors.New("addresses are desired but no address binder is configured"))
+		}
+		p.skip = true
+		return p
+	}
+	if !full && !r.addrsDirty {
+		p.skip = true
+		return p
+	}
+	onLink, err := r.deps.Addresses.Addresses()
+	if err == nil {
+		var local map[netip.Addr]bool
+		local, err = r.deps.Addresses.LocalAddresses()
+		if err == nil {
+			p.classify(r.rec.Addresses, onLink, local)
+			return p
+		}
+	}
+	res.fail(fmt.Errorf("listing addresses: %w", err))
+	r.addrsDirty = true
+	p.skip = true
+	return p
+}
+
+func (p *addrPlan) classify(mine, onLink, local map[netip.Addr]bool) {
+	for _, a := range slices.SortedFunc(maps.Keys(p.want), netip.Addr.Compare) {
+		switch {
+		case onLink[a]:
+			// Bound already: by us (recorded) or by someone else (then it
+			// stays theirs).
+		case local[a]:
+			// On another interface: binding it again would only create a
+			// second route to ourselves. Not ours, even if it once was.
+			if mine[a] {
+				p.unclaim = append(p.unclaim, a)
+			}
+		default:
+			p.add = append(p.add, a)
+		}
+	}
+	for _, a := range slices.SortedFunc(maps.Keys(mine), netip.Addr.Compare) {
+		if p.want[a] {
+			continue
+		}
+		if onLink[a] {
+			p.del = append(p.del, a)
+		} else {
+			p.unclaim = append(p.unclaim, a)
+		}
+	}
+}
+
+func (r *Reconciler) bindAddresses(p *addrPlan, res *Result) {
+	for _, a := range p.add {
+		if err := r.deps.Addresses.AddAddress(a); err != nil {
+			// Not bound by us, so not ours (EEXIST: someone raced us).
+			r.disownAddr(a)
+			res.fail(fmt.Errorf("adding address %s: %w", a, err))
+			p.failed = true
+			continue
+		}
+		res.Addresses.Added++
+		r.log.Info("bound VIP", zap.Stringer("address", a))
+	}
+}
+
+// unbindAddresses runs after the services were reconciled, so a VIP goes
+// only once the virtual servers on it are gone.
+func (r *Reconciler) unbindAddresses(p *addrPlan, res *Result) {
+	for _, a := range p.del {
+		err := r.deps.Addresses.DelAddress(a)
+		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			res.fail(fmt.Errorf("deleting address %s: %w", a, err))
+			p.failed = true
+			continue
+		}
+		r.disownAddr(a)
+		if err == nil {
+			res.Addresses.Deleted++
+			r.log.Info("unbound VIP", zap.Stringer("address", a))
+		}
+	}
+	for _, a := range p.unclaim {
+		r.disownAddr(a)
+	}
+	r.finishAddresses(p)
+}
+
+func (r *Reconciler) finishAddresses(p *addrPlan) {
+	if p.skip {
+		return
+	}
+	// The plan was made from r.addrs as it is now (a sync holds the lock
+	// from update to here), so success means that set is reached.
+	r.addrsDirty = p.failed
+}
+
+func (r *Reconciler) disownAddr(a netip.Addr) {
+	if r.rec.Addresses[a] {
+		delete(r.rec.Addresses, a)
+		r.recDirty = true
+	}
+}

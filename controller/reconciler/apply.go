@@ -1,0 +1,105 @@
+package reconciler
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// do runs one op against the kernel and, on success, updates the model and
+// the counts. want is the desired virtual server (nil when deleting it).
+func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Time, res *Result) error {
+	k := op.Service.Key
+	st := r.svcs[k]
+	switch op.Kind {
+	case desired.OpAddService:
+		if err := r.deps.Kernel.AddService(op.Service); err != nil {
+			return fmt.Errorf("adding virtual server %s: %w", k, err)
+		}
+		r.svcs[k] = &svcState{have: ipvs.ServiceWithDests{Service: op.Service}}
+		res.Services.Added++
+		r.log.Debug("added virtual server", zap.Stringer("service", k), zap.String("owner", want.Owner))
+
+	case desired.OpUpdateService:
+		if err := r.deps.Kernel.UpdateService(op.Service); err != nil {
+			return fmt.Errorf("updating virtual server %s: %w", k, err)
+		}
+		st.have.Service = op.Service
+		res.Services.Updated++
+
+	case desired.OpDeleteService:
+		err := r.deps.Kernel.DeleteService(k)
+		if err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("deleting virtual server %s: %w", k, err)
+		}
+		// Deleted by hand already (ESRCH) is what we wanted.
+		delete(r.svcs, k)
+		if err == nil {
+			res.Services.Deleted++
+		}
+
+	case desired.OpAddDest:
+		if err := r.deps.Kernel.AddDestination(k, op.Dest); err != nil {
+			return fmt.Errorf("adding real server %s to %s: %w", op.Dest.DestKey, k, err)
+		}
+		st.setDest(op.Dest)
+		res.Destinations.Added++
+
+	case desired.OpUpdateDest:
+		if err := r.deps.Kernel.UpdateDestination(k, op.Dest); err != nil {
+			return fmt.Errorf("updating real server %s in %s: %w", op.Dest.DestKey, k, err)
+		}
+		st.setDest(op.Dest)
+		if _, ok := st.drains[op.Dest.DestKey]; ok {
+			// Back in the desired state while draining: the weight is
+			// restored in place, its connections never noticed.
+			delete(st.drains, op.Dest.DestKey)
+			r.log.Info("real server returned while draining", zap.Stringer("service", k), zap.Stringer("dest", op.Dest.DestKey))
+		}
+		res.Destinations.Updated++
+
+	case desired.OpDrainDest:
+		return r.startDrain(st, op, want, now, res)
+
+	case desired.OpDeleteDest:
+		if err := r.deleteDest(k, op.Dest.DestKey, res); err != nil {
+			return err
+		}
+
+	default:
+		return fmt.Errorf("unknown op %v", op.Kind)
+	}
+	return nil
+}
+
+// deleteDest deletes one real server and, for UDP, the conntrack entries
+// that would keep steering clients to it.
+func (r *Reconciler) deleteDest(k ipvs.Key, dk ipvs.DestKey, res *Result) error {
+	err := r.deps.Kernel.DeleteDestination(k, dk)
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("deleting real server %s from %s: %w", dk, k, err)
+	}
+	if st := r.svcs[k]; st != nil {
+		st.removeDest(dk)
+	}
+	if err == nil {
+		res.Destinations.Deleted++
+	}
+	if k.Protocol != ipvs.UDP || k.IsFWMark() || r.deps.Conntrack == nil {
+		return nil
+	}
+	n, cerr := r.deps.Conntrack.DeleteUDP(k.Address, k.Port, dk.Address, dk.Port)
+	res.ConntrackDeleted += n
+	if cerr != nil {
+		// The real server is gone; there is nothing to retry in IPVS, and
+		// the stale entries expire on their own. Report, do not retry.
+		res.Errors = append(res.Errors, fmt.Errorf("deleting UDP conntrack entries for %s -> %s: %w", k, dk, cerr))
+	}
+	return nil
+}

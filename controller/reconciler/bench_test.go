@@ -1,0 +1,168 @@
+package reconciler_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/reconciler/reconcilertest"
+	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
+)
+
+const benchServices, benchDests = 10000, 10
+
+func benchReconciler(b *testing.B, k ipvs.Kernel) *reconciler.Reconciler {
+	b.Helper()
+	r, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(b.TempDir(), "state.json")}, reconciler.Deps{
+		Kernel:    k,
+		Addresses: reconcilertest.NewAddresses(),
+		Now:       func() time.Time { return time.Unix(0, 0) }, // no periodic resync
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+func benchSync(b *testing.B, r *reconciler.Reconciler, d desired.State) reconciler.Result {
+	b.Helper()
+	res, err := r.Sync(b.Context(), d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res
+}
+
+// BenchmarkColdSync10k creates 10,000 services x 10 real servers from an
+// empty table.
+func BenchmarkColdSync10k(b *testing.B) {
+	d := bigDesired(benchServices, benchDests)
+	for b.Loop() {
+		b.StopTimer()
+		r := benchReconciler(b, ipvstest.New())
+		b.StartTimer()
+		benchSync(b, r, d)
+	}
+}
+
+// BenchmarkIncrementalSync10k changes one real server's weight per sync.
+func BenchmarkIncrementalSync10k(b *testing.B) {
+	d := bigDesired(benchServices, benchDests)
+	k := ipvstest.New()
+	r := benchReconciler(b, k)
+	benchSync(b, r, d)
+	k.ResetCalls()
+	i := 0
+	for b.Loop() {
+		i++
+		d.Services[i%benchServices].Destinations[0].Weight = 1 + i
+		benchSync(b, r, d)
+	}
+	b.ReportMetric(float64(k.Writes())/float64(i), "writes/op")
+	b.ReportMetric(float64(reads(k))/float64(i), "dumps/op")
+}
+
+// BenchmarkNoopSync10k syncs an unchanged state.
+func BenchmarkNoopSync10k(b *testing.B) {
+	d := bigDesired(benchServices, benchDests)
+	r := benchReconciler(b, ipvstest.New())
+	benchSync(b, r, d)
+	for b.Loop() {
+		benchSync(b, r, d)
+	}
+}
+
+// BenchmarkFullResync10k dumps and diffs an unchanged table.
+func BenchmarkFullResync10k(b *testing.B) {
+	d := bigDesired(benchServices, benchDests)
+	r := benchReconciler(b, ipvstest.New())
+	benchSync(b, r, d)
+	for b.Loop() {
+		r.RequestFullResync()
+		if res := benchSync(b, r, d); res.Writes() != 0 {
+			b.Fatalf("full resync wrote: %s", &res)
+		}
+	}
+}
+
+// BenchmarkDiff10k diffs 10,000 equal services, the CPU floor of a full
+// resync without the fake's dump.
+func BenchmarkDiff10k(b *testing.B) {
+	d := bigDesired(benchServices, benchDests)
+	actual := make([]ipvs.ServiceWithDests, len(d.Services))
+	for i, vs := range d.Services {
+		actual[i] = ipvs.ServiceWithDests{Service: vs.Service, Destinations: vs.Destinations}
+	}
+	for b.Loop() {
+		for i := range d.Services {
+			if ops := desired.Diff(&d.Services[i], &actual[i]); len(ops) != 0 {
+				b.Fatalf("ops: %v", ops)
+			}
+		}
+	}
+}
+
+// benchApplyOneChange applies one changed real server weight per op to a
+// table of n services x benchDests, the way a source that knows what
+// changed drives the reconciler. Its cost must not grow with n. The
+// in-memory variant measures the reconciler alone; on-disk adds what a
+// change costs in files: the ownership record (unchanged by a weight) and
+// the published desired state (status.go), rewritten whole on any change.
+func benchApplyOneChange(b *testing.B, n int) {
+	for _, onDisk := range []bool{false, true} {
+		name := "in-memory"
+		if onDisk {
+			name = "on-disk"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := bigDesired(n, benchDests)
+			k := ipvstest.New()
+			r := benchReconciler(b, k)
+			if !onDisk {
+				var err error
+				r, err = reconciler.NewInMemory(reconciler.Config{}, reconciler.Deps{
+					Kernel: k, Addresses: reconcilertest.NewAddresses(),
+					Now: func() time.Time { return time.Unix(0, 0) },
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchSync(b, r, d)
+			k.ResetCalls()
+			i := 0
+			for b.Loop() {
+				i++
+				vs := &d.Services[(i*7919)%n]
+				vs.Destinations[i%benchDests].Weight = 2 + i%3
+				res, err := r.Apply(b.Context(), desired.Update{Set: []desired.VirtualServer{*vs}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Planned != 1 || res.Full {
+					b.Fatalf("one change planned %d services (full %t)", res.Planned, res.Full)
+				}
+			}
+			b.ReportMetric(float64(k.Writes())/float64(i), "writes/op")
+			b.ReportMetric(float64(reads(k))/float64(i), "dumps/op")
+		})
+	}
+}
+
+func BenchmarkApplyOneChange100(b *testing.B) { benchApplyOneChange(b, 100) }
+func BenchmarkApplyOneChange10k(b *testing.B) { benchApplyOneChange(b, benchServices) }
+
+// BenchmarkNoopApply10k applies an empty Update: nothing to retry, check
+// or write.
+func BenchmarkNoopApply10k(b *testing.B) {
+	r := benchReconciler(b, ipvstest.New())
+	benchSync(b, r, bigDesired(benchServices, benchDests))
+	for b.Loop() {
+		if _, err := r.Apply(b.Context(), desired.Update{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package reconciler_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// bigDesired builds n virtual servers with m real servers each, spread
+// over VIPs in 198.18.0.0/15 (RFC 2544 benchmarking space).
+func bigDesired(n, m int) desired.State {
+	var d desired.State
+	for i := range n {
+		vip := netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(i%250 + 1)})
+		k := ipvs.Key{Family: ipvs.IPv4, Address: vip, Protocol: ipvs.TCP, Port: 80}
+		vs := desired.VirtualServer{Service: ipvs.Service{Key: k, Scheduler: "wrr"}, Owner: fmt.Sprintf("svc-%d", i)}
+		for j := range m {
+			be := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), byte(j + 1)})
+			vs.Destinations = append(vs.Destinations, ipvs.Destination{DestKey: ipvs.DestKey{Address: be, Port: 8080}, Weight: 1})
+		}
+		d.Services = append(d.Services, vs)
+	}
+	d.Addresses = d.ServiceAddresses()
+	return d
+}
+
+func TestIncrementalSyncIsProportionalToChange(t *testing.T) {
+	e := newEnv(t)
+	d := bigDesired(1000, 10)
+	res := e.sync(d)
+	if res.Services.Added != 1000 || res.Destinations.Added != 10000 {
+		t.Fatalf("cold sync: %s", &res)
+	}
+	steps := []struct {
+		name   string
+		change func(d *desired.State)
+		writes int
+	}{
+		{"nothing", func(*desired.State) {}, 0},
+		{"one weight", func(d *desired.State) { d.Services[500].Destinations[3].Weight = 9 }, 1},
+		{"one new real server", func(d *desired.State) {
+			d.Services[7].Destinations = append(d.Services[7].Destinations, desiredtest.Dest("10.9.9.9:8080", 1))
+		}, 1},
+		{"one removed real server (drain: weight 0)", func(d *desired.State) {
+			d.Services[8].Destinations = d.Services[8].Destinations[1:]
+		}, 1},
+		{"one scheduler", func(d *desired.State) { d.Services[999].Scheduler = "lc" }, 1},
+		{"one owner label only", func(d *desired.State) { d.Services[1].Owner = "renamed" }, 0},
+		{"one removed service", func(d *desired.State) { d.Services = d.Services[:999] }, 1},
+	}
+	for _, s := range steps {
+		s.change(&d)
+		res, writes, dumps := e.syncCounting(d)
+		if writes != s.writes || dumps != 0 || res.Full {
+			t.Errorf("%s: %d writes, %d dumps (want %d, 0): %s", s.name, writes, dumps, s.writes, &res)
+		}
+	}
+}

@@ -1,0 +1,34 @@
+package reconciler
+
+import (
+	"net/netip"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// AddressBinder manages VIP addresses on ipvsd's dummy link. It lists only
+// what the reconciler uses, so netlinkutil's type satisfies it directly and
+// tests use the stateful fake in reconcilertest.
+type AddressBinder interface {
+	// Addresses returns the addresses on ipvsd's dummy link.
+	Addresses() (map[netip.Addr]bool, error)
+	// LocalAddresses returns the addresses on any link, dummy included.
+	LocalAddresses() (map[netip.Addr]bool, error)
+	AddAddress(netip.Addr) error
+	DelAddress(netip.Addr) error
+}
+
+// ConntrackCleaner removes UDP conntrack entries that still point a client
+// at a deleted real server: without this, a client that keeps sending
+// (DNS, syslog) keeps hitting the old backend until its entry expires.
+type ConntrackCleaner interface {
+	DeleteUDP(vip netip.Addr, vport uint16, backend netip.Addr, bport uint16) (int, error)
+}
+
+// DestinationReader is optionally implemented by an ipvs.Kernel that can
+// read one virtual server's real servers. The drain check uses it to read
+// only the services with draining real servers; without it, the check
+// falls back to one full Dump.
+type DestinationReader interface {
+	GetDestinations(ipvs.Key) ([]ipvs.Destination, error)
+}

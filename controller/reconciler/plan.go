@@ -1,0 +1,248 @@
+package reconciler
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// plan is the work for one virtual server in one sync.
+type plan struct {
+	key  ipvs.Key
+	want *desired.VirtualServer // nil: the service is no longer desired
+	ops  []desired.Op
+	// wasOwned: the key was in the ownership record before this sync.
+	wasOwned bool
+	// refresh: a full dump was taken; have replaces the model (nil: the
+	// service is not in the kernel).
+	refresh bool
+	have    *ipvs.ServiceWithDests
+}
+
+func (p *plan) creates() bool { return len(p.ops) > 0 && p.ops[0].Kind == desired.OpAddService }
+
+// planServices decides which virtual servers to diff. With a full dump
+// (actual non-nil) every owned or desired service is diffed against the
+// kernel; otherwise only the dirty ones (desired value changed since it was
+// last applied, or last apply failed) are diffed against the model, so the
+// cost follows the change. Result.Planned counts the services looked at.
+func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) []plan {
+	var plans []plan
+	add := func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceWithDests, refresh bool) {
+		_, owned := r.rec.Services[k]
+		plans = append(plans, plan{key: k, want: vs, ops: desired.DiffNormalized(vs, have), wasOwned: owned, refresh: refresh, have: have})
+	}
+	if actual != nil {
+		// Recomputed from the dump; a fresh map, as a cleared one keeps
+		// the buckets of its largest size for every later range.
+		r.conflicts = map[ipvs.Key]bool{}
+		for k, w := range r.want {
+			if w.vs == nil {
+				continue // invalid: kept untouched
+			}
+			res.Planned++
+			a := actual[k]
+			if _, owned := r.rec.Services[k]; a != nil && !owned {
+				r.conflicts[k] = true
+				continue
+			}
+			add(k, w.vs, a, true)
+		}
+		for k := range r.rec.Services {
+			if r.want[k] == nil {
+				res.Planned++
+				add(k, nil, actual[k], true)
+			}
+		}
+	} else {
+		for k := range r.dirty {
+			res.Planned++
+			w := r.want[k]
+			switch {
+			case w == nil || w.vs == nil:
+				// No longer desired, or invalid and kept untouched: no
+				// longer a conflict to report.
+				delete(r.conflicts, k)
+				if st := r.svcs[k]; w == nil && st != nil {
+					add(k, nil, &st.have, false)
+				}
+			case r.conflicts[k]:
+				// Rechecked on the next full resync; never written blind.
+			default:
+				st := r.svcs[k]
+				if st != nil && st.want != nil && desired.EqualNormalized(st.want, w.vs) {
+					continue
+				}
+				var have *ipvs.ServiceWithDests
+				if st != nil {
+					have = &st.have
+				}
+				add(k, w.vs, have, false)
+			}
+		}
+	}
+	// Every dirty key is planned or needs nothing; what fails is marked
+	// again. A map that grew large is dropped rather than cleared: see
+	// conflicts above.
+	if len(r.dirty) > 64 {
+		r.dirty = nil
+	} else {
+		clear(r.dirty)
+	}
+	slices.SortFunc(plans, func(a, b plan) int { return a.key.Compare(b.key) })
+	return plans
+}
+
+// dropCreates removes plans that would create a service we have not yet
+// claimed: with the record unwritable we must not create what a restarted
+// ipvsd would then take for foreign. The next sync tries them again.
+func (r *Reconciler) dropCreates(plans []plan) []plan {
+	return slices.DeleteFunc(plans, func(p plan) bool {
+		drop := p.creates() && !p.wasOwned
+		if drop {
+			r.markDirty(p.key)
+		}
+		return drop
+	})
+}
+
+// applyPlan runs one service's ops, keeping the model and the ownership
+// record in step with what succeeded. It returns false when the service
+// must be looked at again on the next sync.
+func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
+	if p.refresh {
+		r.refreshModel(p.key, p.have)
+	}
+	ok := true
+	addFailed := false
+	for _, op := range p.ops {
+		if addFailed && (op.Kind == desired.OpDrainDest || op.Kind == desired.OpDeleteDest) {
+			// Keep the old real servers while the new ones are missing:
+			// capacity must not dip below what is desired.
+			continue
+		}
+		err := r.do(op, p.want, now, res)
+		if err == nil {
+			continue
+		}
+		ok = false
+		if op.Kind == desired.OpAddService {
+			return r.addServiceFailed(p, err, res)
+		}
+		res.fail(err)
+		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EEXIST) {
+			// The kernel is not what the model says: re-read it.
+			r.needFull = true
+		}
+		if op.Kind == desired.OpAddDest || op.Kind == desired.OpUpdateDest {
+			addFailed = true
+		}
+	}
+	if p.want == nil {
+		if ok {
+			delete(r.svcs, p.key)
+			r.disown(p.key)
+		}
+		return ok
+	}
+	st := r.svcs[p.key]
+	if st == nil {
+		return ok
+	}
+	if ok {
+		st.want = p.want
+		r.own(p.key, p.want.Owner)
+	} else {
+		st.want = nil
+	}
+	return ok
+}
+
+// addServiceFailed handles a failed OpAddService and returns whether the
+// service is done with until the next full resync.
+func (r *Reconciler) addServiceFailed(p plan, err error, res *Result) bool {
+	if errors.Is(err, unix.EEXIST) && !p.wasOwned {
+		// Created by someone else since we last looked: foreign. The
+		// conflict is reported by Sync and rechecked on full resync.
+		r.conflicts[p.key] = true
+		r.disown(p.key)
+		return true
+	}
+	res.fail(err)
+	if errors.Is(err, unix.EEXIST) {
+		r.needFull = true
+		return false
+	}
+	if !p.wasOwned {
+		// It was not created; do not keep a claim on it.
+		r.disown(p.key)
+	}
+	return false
+}
+
+// own records k as ours, marking the record for saving if that changes it.
+func (r *Reconciler) own(k ipvs.Key, owner string) {
+	if o, ok := r.rec.Services[k]; !ok || o != owner {
+		r.rec.Services[k] = owner
+		r.recDirty = true
+	}
+}
+
+func (r *Reconciler) disown(k ipvs.Key) {
+	if _, ok := r.rec.Services[k]; ok {
+		delete(r.rec.Services, k)
+		r.recDirty = true
+	}
+}
+
+// refreshModel replaces the model of one service with what a full dump
+// found, keeping drains of real servers that are still there.
+func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceWithDests) {
+	st := r.svcs[k]
+	if have == nil {
+		delete(r.svcs, k)
+		return
+	}
+	if st == nil {
+		st = &svcState{}
+		r.svcs[k] = st
+	}
+	st.have = ipvs.ServiceWithDests{Service: have.Service.Canonical(), Destinations: slices.Clone(have.Destinations)}
+	for dk := range st.drains {
+		if st.find(dk) < 0 {
+			delete(st.drains, dk)
+		}
+	}
+}
+
+func (st *svcState) find(dk ipvs.DestKey) int {
+	return slices.IndexFunc(st.have.Destinations, func(d ipvs.Destination) bool { return d.DestKey == dk })
+}
+
+func (st *svcState) setDest(d ipvs.Destination) {
+	if i := st.find(d.DestKey); i >= 0 {
+		st.have.Destinations[i] = d
+		return
+	}
+	st.have.Destinations = append(st.have.Destinations, d)
+}
+
+func (st *svcState) removeDest(dk ipvs.DestKey) {
+	if i := st.find(dk); i >= 0 {
+		st.have.Destinations = slices.Delete(st.have.Destinations, i, i+1)
+	}
+	delete(st.drains, dk)
+}
+
+func sortedKeys(m map[ipvs.Key]bool) []ipvs.Key {
+	if len(m) == 0 {
+		return nil
+	}
+	return slices.SortedFunc(maps.Keys(m), ipvs.Key.Compare)
+}

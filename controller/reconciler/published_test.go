@@ -1,0 +1,73 @@
+package reconciler_test
+
+import (
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/runstate"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+func TestDesiredStatePublished(t *testing.T) {
+	e := newEnv(t)
+	path := runstate.DesiredPath(e.cfg.RecordPath)
+	if _, err := runstate.LoadDesired(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("before the first sync: %v, want ErrNotExist", err)
+	}
+	d := webDesired()
+	d.Services[0].Flags = ipvs.FlagOnePacket
+	d.Services[0].Destinations[0].Forwarding = ipvs.Tunnel
+	d.Services[0].Destinations[0].UpperThreshold = 9
+	e.sync(d)
+	got, err := runstate.LoadDesired(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What is published is the normalized desired state.
+	var want []desired.VirtualServer
+	for _, vs := range d.Services {
+		vs.Service = vs.Service.Canonical()
+		vs.DrainTimeout = 0 // not published: it is not compared with the kernel
+		want = append(want, vs)
+	}
+	sortVS := cmpopts.SortSlices(func(a, b desired.VirtualServer) bool { return a.Key.Less(b.Key) })
+	sortDests := cmpopts.SortSlices(func(a, b ipvs.Destination) bool { return a.DestKey.Less(b.DestKey) })
+	if diff := cmp.Diff(want, got, sortVS, sortDests, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+
+	// An unchanged desired state is not written again.
+	old := time.Unix(1, 0)
+	must(t, os.Chtimes(path, old, old))
+	e.sync(d)
+	if st, err := os.Stat(path); err != nil || !st.ModTime().Equal(old) {
+		t.Errorf("unchanged desired state rewritten (%v)", err)
+	}
+	// A change right after a write is coalesced: written once the publish
+	// interval has passed, by the sync the reconciler asks for.
+	d.Services[0].Destinations[0].Weight = 42
+	res := e.sync(d)
+	if st, err := os.Stat(path); err != nil || !st.ModTime().Equal(old) {
+		t.Errorf("desired state rewritten within the publish interval (%v)", err)
+	}
+	if res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
+		t.Errorf("pending publish: RequeueAfter %v, want (0, 1s]", res.RequeueAfter)
+	}
+	e.advance(res.RequeueAfter)
+	e.sync(d)
+	if st, err := os.Stat(path); err != nil || st.ModTime().Equal(old) {
+		t.Errorf("changed desired state not rewritten (%v)", err)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".desired.json.*")); len(matches) != 0 {
+		t.Errorf("temporary files left behind: %v", matches)
+	}
+}

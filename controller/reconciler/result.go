@@ -1,0 +1,72 @@
+package reconciler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// Counts are writes of one kind of object.
+type Counts struct {
+	Added, Updated, Deleted int
+}
+
+func (c Counts) total() int { return c.Added + c.Updated + c.Deleted }
+
+func (c Counts) String() string {
+	return fmt.Sprintf("+%d ~%d -%d", c.Added, c.Updated, c.Deleted)
+}
+
+// Result is what one Sync or Apply did. It is returned even when it
+// fails, so a caller can log and export it.
+type Result struct {
+	// Full is set when the sync dumped the kernel and repaired drift.
+	Full bool
+	// Dumps counts reads of the IPVS table (full or per service).
+	Dumps int
+	// Planned counts the virtual servers the sync looked at: on a full
+	// resync every desired or owned one, otherwise only those whose
+	// desired value changed since it was applied or whose last apply
+	// failed. It is what makes a sync's cost follow the change.
+	Planned int
+
+	Services     Counts
+	Destinations Counts // Deleted includes drains that finished
+	Addresses    Counts // Updated is unused
+
+	// DrainsStarted counts real servers set to weight 0 to drain;
+	// DrainsFinished those deleted since (idle or timed out); Draining
+	// those still draining after this sync.
+	DrainsStarted, DrainsFinished, Draining int
+	// ConntrackDeleted counts UDP conntrack entries removed.
+	ConntrackDeleted int
+
+	// Conflicts are desired virtual servers that exist in the kernel but
+	// are not ours; they are left alone and rechecked on full resync.
+	Conflicts []ipvs.Key
+	// Errors are every failed operation; Sync returns them joined.
+	Errors []error
+	// NeedsRetry is set when work failed and the next sync should come
+	// soon (the runner's retry interval) rather than at the next change.
+	NeedsRetry bool
+	// RequeueAfter, when non-zero, is when the reconciler next needs a sync
+	// without any change to the desired state: the next drain check or
+	// drain deadline.
+	RequeueAfter time.Duration
+
+	// drainWrites counts weight-0 writes (a drain adopted after a restart
+	// may find the weight already 0).
+	drainWrites int
+}
+
+// Writes is the number of kernel and address writes the sync made.
+func (r *Result) Writes() int {
+	return r.Services.total() + r.Destinations.total() + r.Addresses.total() + r.drainWrites
+}
+
+func (r *Result) String() string {
+	return fmt.Sprintf("full=%t dumps=%d planned=%d services[%s] dests[%s] addrs[%s] drains(+%d -%d =%d) conflicts=%d errors=%d",
+		r.Full, r.Dumps, r.Planned, r.Services, r.Destinations, r.Addresses,
+		r.DrainsStarted, r.DrainsFinished, r.Draining, len(r.Conflicts), len(r.Errors))
+}

@@ -1,0 +1,391 @@
+// Package source feeds ipvsd's reconciler and firewall from the Kubernetes
+// API: informers for Services, EndpointSlices and this node's Node, a
+// translation (package kube) of only the services an event touched, and a
+// rate-limited sync loop (controller/runner) that applies the change
+// incrementally. Nothing is programmed before the informers have synced,
+// so a restart never deletes what a partial cache does not list yet.
+package informer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/runner"
+	"github.com/ipvsd/ipvsd/controller/source/kube"
+)
+
+// Config are the source's settings.
+type Config struct {
+	// NodeName is this node's Node name (--hostname-override or the host
+	// name).
+	NodeName string
+	// NodePortCIDRs select the host addresses that accept node ports
+	// (--nodeport-addresses); empty means the node's primary addresses.
+	NodePortCIDRs []netip.Prefix
+	// Firewall holds the daemon-wide firewall options (cluster CIDRs,
+	// masquerade-all, mark bits); services are added to it.
+	Firewall firewall.Desired
+	// Translate holds the default scheduler and drain timeout.
+	Translate kube.Options
+	// MinSyncInterval is the least time between syncs (0: as soon as
+	// possible, bursts coalesced while a sync runs).
+	MinSyncInterval time.Duration
+	// FullResyncInterval re-translates every service and re-checks the
+	// firewall against the kernel (default 60 s).
+	FullResyncInterval time.Duration
+	// MarkMin and MarkMax bound the firewall marks of Local external
+	// traffic policies (0: kube.DefaultMarkMin/Max).
+	MarkMin, MarkMax uint32
+}
+
+// Reconciler is the part of reconciler.Reconciler the source uses.
+type Reconciler interface {
+	Apply(context.Context, desired.Update) (reconciler.Result, error)
+}
+
+// Firewall is the part of firewall.Firewall the source uses.
+type Firewall interface {
+	Sync(context.Context, firewall.Desired) (firewall.Result, error)
+	Check(context.Context, firewall.Desired) (firewall.Result, error)
+}
+
+// Observer receives what a sync did, for metrics and health; see
+// kube/metrics.
+type Observer interface {
+	ObserveSync(took time.Duration, err error)
+	// ObserveProgramming records the time from an EndpointSlice change
+	// (its last-change-trigger-time) to the kernel.
+	ObserveProgramming(latency time.Duration)
+	SetProgrammed(services, realServers int)
+}
+
+// HealthChecks serves the health-check node ports.
+type HealthChecks interface {
+	Update(map[uint16]kube.HealthCheckTarget) error
+}
+
+// Deps are the source's collaborators; only Client and Reconciler are
+// required.
+type Deps struct {
+	Client     kubernetes.Interface
+	Reconciler Reconciler
+	Firewall   Firewall
+	Recorder   record.EventRecorder
+	// HostAddresses lists the host's addresses (VIP link excluded), for
+	// NodePortCIDRs; nil with NodePortCIDRs set is an error.
+	HostAddresses func() ([]netip.Addr, error)
+	Health        HealthChecks
+	Observer      Observer
+	Clock         runner.Clock
+	Log           *zap.Logger
+}
+
+// Source watches the API server and drives the reconciler.
+type Source struct {
+	cfg   Config
+	deps  Deps
+	log   *zap.Logger
+	inf   *watches
+	state *kube.State
+	marks *kube.Marks
+
+	mu    sync.Mutex
+	dirty map[string]bool // services ("ns/name") an event touched
+	all   bool            // every service must be translated again
+
+	// Owned by the sync loop.
+	node kube.Node
+	// nodeAddrs are the node's own addresses (Node status and host), for
+	// the firewall's source-range decisions on the node's own traffic.
+	nodeAddrs []netip.Addr
+	lastFull  time.Time
+	problems  map[string][]kube.Problem // reported, by service
+	run       *runner.Runner
+}
+
+// New validates cfg and builds the informers, without starting them.
+func New(cfg Config, deps Deps) (*Source, error) {
+	var errs []error
+	if cfg.NodeName == "" {
+		errs = append(errs, errors.New("no node name"))
+	}
+	if deps.Client == nil || deps.Reconciler == nil {
+		errs = append(errs, errors.New("a client and a reconciler are required"))
+	}
+	if len(cfg.NodePortCIDRs) > 0 && deps.HostAddresses == nil {
+		errs = append(errs, errors.New("node-port CIDRs need the host's addresses"))
+	}
+	if cfg.Translate.Scheduler == "" {
+		errs = append(errs, errors.New("no default scheduler"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("kubernetes source: %w", err)
+	}
+	return newSource(cfg, deps)
+}
+
+func newSource(cfg Config, deps Deps) (*Source, error) {
+	if cfg.FullResyncInterval == 0 {
+		cfg.FullResyncInterval = time.Minute
+	}
+	if deps.Log == nil {
+		deps.Log = zap.NewNop()
+	}
+	if deps.Clock == nil {
+		deps.Clock = runner.RealClock{}
+	}
+	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
+		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}}
+	r, err := runner.New(runner.Config{MinInterval: cfg.MinSyncInterval, MaxInterval: cfg.FullResyncInterval}, s.sync, deps.Clock, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.run = r
+	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll)
+	return s, nil
+}
+
+// touch marks one service for translation and asks for a sync.
+func (s *Source) touch(key string) {
+	if key == "" {
+		return
+	}
+	s.mu.Lock()
+	s.dirty[key] = true
+	s.mu.Unlock()
+	s.run.Trigger()
+}
+
+// touchAll marks every service, after a change of the node.
+func (s *Source) touchAll() {
+	s.mu.Lock()
+	s.all = true
+	s.mu.Unlock()
+	s.run.Trigger()
+}
+
+// Run starts the informers, waits for them to sync and then syncs until
+// ctx is done. If the API server goes away the informers retry and the
+// last programmed state stays; when it returns, the informers relist and
+// only the differences are applied.
+func (s *Source) Run(ctx context.Context) error {
+	if err := s.inf.start(ctx); err != nil {
+		return err
+	}
+	s.log.Info("informers synced; programming", zap.String("node", s.cfg.NodeName))
+	return s.run.Run(ctx)
+}
+
+// sync translates the services touched since the last sync (all of them
+// on a full resync), then programs the firewall and the reconciler.
+func (s *Source) sync(ctx context.Context) (time.Duration, error) {
+	start := s.deps.Clock.Now()
+	s.mu.Lock()
+	dirty, all := s.dirty, s.all
+	s.dirty, s.all = map[string]bool{}, false
+	s.mu.Unlock()
+
+	var errs []error
+	full := all || start.Sub(s.lastFull) >= s.cfg.FullResyncInterval
+	if node, err := s.readNode(); err != nil {
+		errs = append(errs, err)
+	} else if !nodeEqual(node, s.node) {
+		s.node, full = node, true
+		s.log.Info("node changed", zap.String("zone", node.Zone), zap.Stringers("nodePortAddresses", node.NodePortAddresses))
+	}
+	if full {
+		s.lastFull = start
+		for _, n := range s.inf.serviceKeys() {
+			dirty[n] = true
+		}
+		for _, n := range s.state.Names() {
+			dirty[n] = true
+		}
+	}
+
+	var u desired.Update
+	var trigger []time.Time
+	for _, name := range sortedKeys(dirty) {
+		st, err := s.translate(name)
+		if err != nil {
+			errs = append(errs, err)
+			s.mu.Lock()
+			s.dirty[name] = true // try again with the retry
+			s.mu.Unlock()
+			continue
+		}
+		s.state.Set(name, st, &u)
+		if st != nil {
+			s.report(name, st.Problems)
+			if !st.TriggerTime.IsZero() {
+				trigger = append(trigger, st.TriggerTime)
+			}
+		} else {
+			s.report(name, nil)
+		}
+	}
+
+	if s.deps.Firewall != nil {
+		fw := s.state.Firewall(s.firewallBase())
+		syncFW := s.deps.Firewall.Sync
+		if full {
+			syncFW = s.deps.Firewall.Check
+		}
+		if _, err := syncFW(ctx, fw); err != nil {
+			errs = append(errs, fmt.Errorf("firewall: %w", err))
+		}
+	}
+	res, err := s.deps.Reconciler.Apply(ctx, u)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if s.deps.Health != nil {
+		if err := s.deps.Health.Update(s.state.HealthChecks()); err != nil {
+			errs = append(errs, fmt.Errorf("health-check node ports: %w", err))
+		}
+	}
+	err = errors.Join(errs...)
+	if o := s.deps.Observer; o != nil {
+		now := s.deps.Clock.Now()
+		o.ObserveSync(now.Sub(start), err)
+		if err == nil {
+			for _, t := range trigger {
+				o.ObserveProgramming(now.Sub(t))
+			}
+		}
+		o.SetProgrammed(s.state.Counts())
+	}
+	if len(u.Set)+len(u.Delete) > 0 || err != nil {
+		s.log.Debug("synced", zap.Int("services", len(dirty)), zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
+	}
+	return res.RequeueAfter, err
+}
+
+// translate computes the state of one service from the caches; nil means
+// it no longer exists.
+func (s *Source) translate(name string) (*kube.ServiceState, error) {
+	svc, err := s.inf.service(name)
+	if err != nil || svc == nil {
+		s.marks.Session(name).Done()
+		return nil, err
+	}
+	eps, err := s.inf.serviceSlices(name)
+	if err != nil {
+		return nil, err
+	}
+	ms := s.marks.Session(name)
+	st := kube.Translate(svc, eps, &s.node, &s.cfg.Translate, ms)
+	ms.Done()
+	return &st, nil
+}
+
+// report emits a Warning Event for each problem of a service that was
+// not already reported for it, so a problem is reported once, not on
+// every sync.
+func (s *Source) report(name string, ps []kube.Problem) {
+	old := s.problems[name]
+	for _, p := range ps {
+		if slices.Contains(old, p) {
+			continue
+		}
+		s.log.Warn("not programmed", zap.String("service", name), zap.String("object", p.Object.Kind+" "+p.Object.Namespace+"/"+p.Object.Name),
+			zap.String("reason", p.Reason), zap.String("message", p.Message))
+		if s.deps.Recorder != nil {
+			ref := p.Object
+			s.deps.Recorder.Event(&ref, corev1.EventTypeWarning, p.Reason, p.Message)
+		}
+	}
+	if len(ps) == 0 {
+		delete(s.problems, name)
+		return
+	}
+	s.problems[name] = ps
+}
+
+// readNode builds the translation's view of this node from the cache and,
+// with node-port CIDRs, the host's addresses.
+func (s *Source) readNode() (kube.Node, error) {
+	n, err := s.inf.node()
+	if err != nil {
+		return s.node, err
+	}
+	node := kube.Node{Name: s.cfg.NodeName}
+	if n != nil {
+		node.Zone = n.Labels[corev1.LabelTopologyZone]
+	}
+	var addrs []netip.Addr
+	if n != nil {
+		addrs = primaryAddresses(n)
+	}
+	if s.deps.HostAddresses != nil {
+		host, err := s.deps.HostAddresses()
+		if err != nil {
+			return s.node, fmt.Errorf("listing host addresses: %w", err)
+		}
+		addrs = append(addrs, host...)
+	}
+	s.nodeAddrs = sortedAddrs(addrs)
+	if len(s.cfg.NodePortCIDRs) == 0 {
+		if n != nil {
+			node.NodePortAddresses = primaryAddresses(n)
+		}
+		return node, nil
+	}
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !a.IsLinkLocalUnicast() && slices.ContainsFunc(s.cfg.NodePortCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+			node.NodePortAddresses = append(node.NodePortAddresses, a)
+		}
+	}
+	node.NodePortAddresses = sortedAddrs(node.NodePortAddresses)
+	return node, nil
+}
+
+// firewallBase is the configured firewall options with the node-port
+// CIDRs resolved: the configured ones, or the node's primary addresses.
+func (s *Source) firewallBase() firewall.Desired {
+	d := s.cfg.Firewall
+	d.NodePortCIDRs = s.cfg.NodePortCIDRs
+	d.NodeAddresses = s.nodeAddrs
+	if len(d.NodePortCIDRs) == 0 {
+		for _, a := range s.node.NodePortAddresses {
+			d.NodePortCIDRs = append(d.NodePortCIDRs, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return d
+}
+
+func sortedAddrs(in []netip.Addr) []netip.Addr {
+	out := make([]netip.Addr, 0, len(in))
+	for _, a := range in {
+		out = append(out, a.Unmap())
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+func nodeEqual(a, b kube.Node) bool {
+	return a.Name == b.Name && a.Zone == b.Zone && slices.Equal(a.NodePortAddresses, b.NodePortAddresses)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,130 @@
+package kube
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+func keysOf(vss []desired.VirtualServer) []string {
+	var out []string
+	for _, vs := range vss {
+		out = append(out, vs.Key.String())
+	}
+	return out
+}
+
+func strs[T interface{ String() string }](xs []T) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, x.String())
+	}
+	return out
+}
+
+func TestStateIncrementalUpdates(t *testing.T) {
+	s := NewState()
+	tr := func(mods ...func(*corev1.Service)) *ServiceState {
+		st := Translate(service(mods...), nil, &testNode, &testOpts, fixedMarks(7))
+		return &st
+	}
+	ext := func(ip string) func(*corev1.Service) {
+		return func(s *corev1.Service) { s.Spec.ExternalIPs = []string{ip} }
+	}
+	other := func(s *corev1.Service) { s.Name, s.Spec.ClusterIPs = "other", []string{"10.96.0.2"} }
+
+	var u desired.Update
+	s.Set("ns/web", tr(ext("198.51.100.1")), &u)
+	if diff := cmp.Diff([]string{"TCP 10.96.0.1:80", "TCP 198.51.100.1:80"}, keysOf(u.Set)); diff != "" || len(u.Delete) != 0 {
+		t.Errorf("first set: %s delete %v", diff, u.Delete)
+	}
+	if !u.SetAddresses || cmp.Diff([]string{"10.96.0.1", "198.51.100.1"}, strs(u.Addresses)) != "" {
+		t.Errorf("addresses %v (set %t)", u.Addresses, u.SetAddresses)
+	}
+
+	// Another service claiming the same external IP:port loses it.
+	u = desired.Update{}
+	st := tr(other, ext("198.51.100.1"))
+	s.Set("ns/other", st, &u)
+	if diff := cmp.Diff([]string{"TCP 10.96.0.2:80"}, keysOf(u.Set)); diff != "" {
+		t.Errorf("conflicting set (-want +got):\n%s", diff)
+	}
+	if len(st.Problems) != 1 || st.Problems[0].Reason != ReasonConflict || st.Problems[0].Object.Name != "other" {
+		t.Errorf("problems %+v", st.Problems)
+	}
+	fw := s.Firewall(firewall.Desired{})
+	if n := len(fw.Services); n != 3 {
+		t.Errorf("firewall has %d services, want 3 (the conflicting one left out)", n)
+	}
+
+	// Dropping the external IP deletes its virtual server; the shared
+	// address stays bound while ns/other still lists it.
+	u = desired.Update{}
+	s.Set("ns/web", tr(), &u)
+	if diff := cmp.Diff([]ipvs.Key{{Family: ipvs.IPv4, Address: netip.MustParseAddr("198.51.100.1"), Protocol: ipvs.TCP, Port: 80}}, u.Delete,
+		cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("delete (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"10.96.0.1", "10.96.0.2", "198.51.100.1"}, strs(s.Addresses())); diff != "" {
+		t.Errorf("addresses (-want +got):\n%s", diff)
+	}
+
+	// Removing a service deletes what it owned, and an unchanged address
+	// set is not resent.
+	u = desired.Update{}
+	s.Set("ns/other", nil, &u)
+	if diff := cmp.Diff([]string{"TCP 10.96.0.2:80"}, strs(u.Delete)); diff != "" || len(u.Set) != 0 {
+		t.Errorf("removal (-want +got):\n%s (set %v)", diff, u.Set)
+	}
+	if diff := cmp.Diff([]string{"10.96.0.1"}, strs(u.Addresses)); diff != "" {
+		t.Errorf("addresses after removal (-want +got):\n%s", diff)
+	}
+	u = desired.Update{}
+	s.Set("ns/web", tr(), &u)
+	if u.SetAddresses {
+		t.Errorf("unchanged service resent addresses %v", u.Addresses)
+	}
+	d := s.Desired()
+	if diff := cmp.Diff([]string{"TCP 10.96.0.1:80"}, keysOf(d.Services)); diff != "" {
+		t.Errorf("desired (-want +got):\n%s", diff)
+	}
+}
+
+func TestMarks(t *testing.T) {
+	m := NewMarks(0x10, 0x11)
+	a := m.Session("ns/a")
+	ma, mb := a.Mark("ns/a:x/IPv4"), a.Mark("ns/a:y/IPv4")
+	if ma == mb || ma < 0x10 || ma > 0x11 || mb < 0x10 || mb > 0x11 {
+		t.Fatalf("marks %#x %#x, want the two distinct marks of the range", ma, mb)
+	}
+	a.Done()
+	b := m.Session("ns/b")
+	if got := b.Mark("ns/b:z/IPv4"); got != 0 {
+		t.Errorf("exhausted range gave %#x, want 0", got)
+	}
+	b.Done()
+	// The same key keeps its mark; an unused key frees its mark.
+	a = m.Session("ns/a")
+	if got := a.Mark("ns/a:x/IPv4"); got != ma {
+		t.Errorf("mark changed from %#x to %#x", ma, got)
+	}
+	a.Done()
+	b = m.Session("ns/b")
+	if got := b.Mark("ns/b:z/IPv4"); got != mb {
+		t.Errorf("freed mark not reused: got %#x, want %#x", got, mb)
+	}
+	b.Done()
+	// Hash placement makes a key's mark independent of allocation order.
+	m1, m2 := NewMarks(0, 0), NewMarks(0, 0)
+	s1, s2 := m1.Session("x"), m2.Session("x")
+	s2.Mark("ns/other:p/IPv4")
+	if a, b := s1.Mark("ns/web:http/IPv4"), s2.Mark("ns/web:http/IPv4"); a != b {
+		t.Errorf("restart-stable mark: %#x vs %#x", a, b)
+	}
+}

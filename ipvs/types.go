@@ -275,6 +275,10 @@ type Kernel interface {
 	// Dump returns every virtual server with its real servers and stats,
 	// ours and foreign alike.
 	Dump() ([]ServiceWithDests, error)
+	// GetDestinations returns one virtual server's real servers and stats
+	// (ESRCH if there is no such service). It reads only that service, so
+	// watching a few services costs the same however large the table is.
+	GetDestinations(Key) ([]Destination, error)
 	AddService(Service) error
 	// UpdateService changes scheduler, flags, timeout and netmask in place.
 	UpdateService(Service) error

@@ -132,28 +132,17 @@ func (r *Reconciler) readDests(keys []ipvs.Key, actual map[ipvs.Key]*ipvs.Servic
 		}
 		return out, nil
 	}
-	if dr, ok := r.deps.Kernel.(DestinationReader); ok {
-		var errs []error
-		for _, k := range keys {
-			res.Dumps++
-			ds, err := dr.GetDestinations(k)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("reading real servers of %s: %w", k, err))
-				continue
-			}
-			out[k] = ds
+	var errs []error
+	for _, k := range keys {
+		res.Dumps++
+		ds, err := r.deps.Kernel.GetDestinations(k)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading real servers of %s: %w", k, err))
+			continue
 		}
-		return out, errors.Join(errs...)
+		out[k] = ds
 	}
-	res.Dumps++
-	dump, err := r.deps.Kernel.Dump()
-	if err != nil {
-		return nil, fmt.Errorf("dumping IPVS table for drain check: %w", err)
-	}
-	for i := range dump {
-		out[dump[i].Key] = dump[i].Destinations
-	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // drainingKeys returns the services with draining real servers, sorted. It

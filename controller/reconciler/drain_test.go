@@ -6,7 +6,6 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
-	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/reconciler/reconcilertest"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
@@ -108,25 +107,6 @@ func TestDrainFinishesOnFullResyncWithoutExtraReads(t *testing.T) {
 	res, writes, dumps := e.syncCounting(withoutDrop())
 	if !res.Full || dumps != 1 || writes != 2 || res.DrainsStarted != 1 || res.DrainsFinished != 1 {
 		t.Errorf("%d writes, %d dumps: %s", writes, dumps, &res)
-	}
-}
-
-func TestDrainCheckFallsBackToDump(t *testing.T) {
-	e := newEnv(t)
-	e.sync(webDesired())
-	// A kernel that cannot read one service.
-	r, err := reconciler.New(e.cfg, reconciler.Deps{
-		Kernel: struct{ ipvs.Kernel }{e.kernel}, Addresses: e.addrs,
-		Now: func() time.Time { return e.now },
-	})
-	must(t, err)
-	e.r = r
-	e.sync(webDesired()) // adopt
-	e.sync(withoutDrop())
-	e.advance(5 * time.Second)
-	res, _, dumps := e.syncCounting(withoutDrop())
-	if full := e.kernel.Calls(ipvstest.OpDump); dumps != 1 || full != 1 || res.Full || res.DrainsFinished != 1 {
-		t.Errorf("%d dumps (%d full): %s", dumps, full, &res)
 	}
 }
 

@@ -15,11 +15,11 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
-// Both kernels the reconciler runs on read one service's real servers for
-// the drain check instead of dumping the whole table.
+// Both kernels the reconciler runs on, the fake these tests use and the
+// real one.
 var (
-	_ reconciler.DestinationReader = (*ipvstest.Fake)(nil)
-	_ reconciler.DestinationReader = (*ipvs.Handle)(nil)
+	_ ipvs.Kernel = (*ipvstest.Fake)(nil)
+	_ ipvs.Kernel = (*ipvs.Handle)(nil)
 )
 
 // env is one fake host: an IPVS table, links, conntrack, a clock and an

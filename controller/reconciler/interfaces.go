@@ -1,10 +1,6 @@
 package reconciler
 
-import (
-	"net/netip"
-
-	"github.com/ipvsd/ipvsd/ipvs"
-)
+import "net/netip"
 
 // AddressBinder manages VIP addresses on ipvsd's dummy link. It lists only
 // what the reconciler uses, so netlinkutil's type satisfies it directly and
@@ -23,12 +19,4 @@ type AddressBinder interface {
 // (DNS, syslog) keeps hitting the old backend until its entry expires.
 type ConntrackCleaner interface {
 	DeleteUDP(vip netip.Addr, vport uint16, backend netip.Addr, bport uint16) (int, error)
-}
-
-// DestinationReader is optionally implemented by an ipvs.Kernel that can
-// read one virtual server's real servers. The drain check uses it to read
-// only the services with draining real servers; without it, the check
-// falls back to one full Dump.
-type DestinationReader interface {
-	GetDestinations(ipvs.Key) ([]ipvs.Destination, error)
 }

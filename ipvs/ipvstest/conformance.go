@@ -16,10 +16,8 @@ type NewKernel func(t *testing.T) ipvs.Kernel
 
 // RunConformance runs one table of behaviour against a Kernel: every write
 // and its effect on Dump and GetDestinations, and every error with its
-// errno. The kernel must also implement GetDestinations (see
-// controller.DestinationReader), as ipvs.Handle and Fake do. Run against the
-// fake on the host and against ipvs.Handle in the kernel lab, it proves the
-// fake fails exactly where the kernel does.
+// errno. Run against the fake on the host and against ipvs.Handle in the
+// kernel lab, it proves the fake fails exactly where the kernel does.
 func RunConformance(t *testing.T, newKernel NewKernel) {
 	t.Run("ServiceLifecycle", func(t *testing.T) { testServiceLifecycle(t, newKernel) })
 	t.Run("DestinationLifecycle", func(t *testing.T) { testDestinationLifecycle(t, newKernel) })

@@ -2,7 +2,6 @@ package ipvstest
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 
@@ -13,27 +12,10 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// destinationReader is the optional read of one service's real servers
-// that the controller's drain check uses (controller.DestinationReader).
-// ipvs.Handle and the fake both have it; it is not part of ipvs.Kernel.
-type destinationReader interface {
-	GetDestinations(ipvs.Key) ([]ipvs.Destination, error)
-}
-
-// getDests calls k's GetDestinations, failing with ErrUnsupported when k
-// has none, so an error case expecting an errno fails rather than passes.
-func getDests(k ipvs.Kernel, key ipvs.Key) ([]ipvs.Destination, error) {
-	dr, ok := k.(destinationReader)
-	if !ok {
-		return nil, fmt.Errorf("%T has no GetDestinations: %w", k, errors.ErrUnsupported)
-	}
-	return dr.GetDestinations(key)
-}
-
 // sortedDests reads key's real servers in address order, counters kept.
 func sortedDests(t *testing.T, k ipvs.Kernel, key ipvs.Key) []ipvs.Destination {
 	t.Helper()
-	ds, err := getDests(k, key)
+	ds, err := k.GetDestinations(key)
 	if err != nil {
 		t.Fatalf("GetDestinations(%s): %v", key, err)
 	}
@@ -87,7 +69,7 @@ func testGetDestinations(t *testing.T, newKernel NewKernel) {
 
 	gone := svcs[2] // a service with real servers
 	must(t, k.DeleteService(gone.Key))
-	if _, err := getDests(k, gone.Key); !errors.Is(err, unix.ESRCH) {
+	if _, err := k.GetDestinations(gone.Key); !errors.Is(err, unix.ESRCH) {
 		t.Errorf("GetDestinations of deleted %s: got error %v, want one wrapping ESRCH", gone.Key, err)
 	}
 	check("after deleting "+gone.Key.String(), gone.Key)

@@ -77,17 +77,17 @@ func errorCases() []errorCase {
 		{"key family does not match address", func(k ipvs.Kernel) error {
 			return k.AddService(svcWith(v4Svc, func(s *ipvs.Service) { s.Family = ipvs.IPv6 }))
 		}, unix.EAFNOSUPPORT},
-		{"read real servers of missing service", func(k ipvs.Kernel) error { _, err := getDests(k, missingKey); return err }, unix.ESRCH},
+		{"read real servers of missing service", func(k ipvs.Kernel) error { _, err := k.GetDestinations(missingKey); return err }, unix.ESRCH},
 		{"read real servers of missing fwmark service", func(k ipvs.Kernel) error {
-			_, err := getDests(k, ipvs.Key{Family: ipvs.IPv6, FWMark: 7})
+			_, err := k.GetDestinations(ipvs.Key{Family: ipvs.IPv6, FWMark: 7})
 			return err
 		}, unix.ESRCH},
 		{"read real servers of the same address, other protocol", func(k ipvs.Kernel) error {
-			_, err := getDests(k, ipvs.Key{Family: ipvs.IPv4, Address: v4Key.Address, Protocol: ipvs.UDP, Port: v4Key.Port})
+			_, err := k.GetDestinations(ipvs.Key{Family: ipvs.IPv4, Address: v4Key.Address, Protocol: ipvs.UDP, Port: v4Key.Port})
 			return err
 		}, unix.ESRCH},
 		{"read real servers of service of the other family", func(k ipvs.Kernel) error {
-			_, err := getDests(k, ipvs.Key{Family: ipvs.IPv6, Address: netip.MustParseAddr("::ffff:192.0.2.1"), Protocol: ipvs.TCP, Port: 80})
+			_, err := k.GetDestinations(ipvs.Key{Family: ipvs.IPv6, Address: netip.MustParseAddr("::ffff:192.0.2.1"), Protocol: ipvs.TCP, Port: 80})
 			return err
 		}, unix.EAFNOSUPPORT},
 		{"add real server to missing service", func(k ipvs.Kernel) error { return k.AddDestination(missingKey, v4Dest) }, unix.ESRCH},

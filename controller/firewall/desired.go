@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -130,6 +131,22 @@ type Desired struct {
 	// address no source range names. See DesiredSets.
 	NodeAddresses []netip.Addr
 	Hairpins      []Hairpin
+}
+
+// SetNodeAddresses sets NodeAddresses to addrs unmapped, sorted and
+// without duplicates, so that an unchanged host yields an identical
+// state whatever order its links list their addresses in.
+func (d *Desired) SetNodeAddresses(addrs []netip.Addr) {
+	if len(addrs) == 0 {
+		d.NodeAddresses = nil
+		return
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, a.Unmap())
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	d.NodeAddresses = slices.Compact(out)
 }
 
 // Defaults fills in unset mark bits and the local mark mask.

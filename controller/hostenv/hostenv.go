@@ -1,10 +1,12 @@
 // Package hostenv connects the reconciler to a real host: the IPVS handle,
 // the dummy link that carries the VIPs, conntrack and the IPVS sysctls. The
-// controller package itself only sees narrow interfaces; this is the one
-// place that binds them to netlink.
+// reconciler itself only sees narrow interfaces; this is the one place
+// that binds them to netlink, and every command (run, standalone,
+// cleanup) opens the host through it.
 package hostenv
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -30,13 +32,19 @@ type Options struct {
 	// only set when SetSysctls is true.
 	SysctlRoot string
 	SetSysctls bool
+	// ExistingLink only looks the dummy link up, never creating it (for
+	// cleanup: without the link no VIP of ours is bound). Env.Addresses
+	// is then nil when the link does not exist.
+	ExistingLink bool
 }
 
 // Env is an opened host environment. Close releases its handles.
 type Env struct {
-	IPVS      *ipvs.Handle
-	Link      *netlinkutil.Dummy
-	Addresses Addresses
+	IPVS *ipvs.Handle
+	Link *netlinkutil.Dummy
+	// Addresses binds VIPs on Link; nil only with Options.ExistingLink
+	// and no link.
+	Addresses reconciler.AddressBinder
 	Conntrack Conntrack
 	nl        *netlink.Handle
 }
@@ -60,12 +68,11 @@ func Open(opts Options, log *zap.Logger) (*Env, error) {
 		return nil, fmt.Errorf("opening netlink: %w", err)
 	}
 	d := netlinkutil.NewDummy(nl, opts.Interface)
-	if created, err := d.Ensure(); err != nil {
+	binder, err := openLink(d, opts, log)
+	if err != nil {
 		h.Close()
 		nl.Close()
 		return nil, fmt.Errorf("dummy interface %s: %w", opts.Interface, err)
-	} else if created {
-		log.Info("created dummy interface", zap.String("interface", opts.Interface))
 	}
 	if opts.SetSysctls {
 		release, err := netlinkutil.KernelRelease()
@@ -78,7 +85,30 @@ func Open(opts Options, log *zap.Logger) (*Env, error) {
 			log.Warn("setting IPVS sysctls", zap.Error(err))
 		}
 	}
-	return &Env{IPVS: h, Link: d, Addresses: Addresses{d}, Conntrack: Conntrack{nl}, nl: nl}, nil
+	return &Env{IPVS: h, Link: d, Addresses: binder, Conntrack: Conntrack{nl}, nl: nl}, nil
+}
+
+// openLink makes sure the dummy link exists and is up, or with
+// ExistingLink only looks for it.
+func openLink(d *netlinkutil.Dummy, opts Options, log *zap.Logger) (reconciler.AddressBinder, error) {
+	if opts.ExistingLink {
+		_, err := d.Addresses()
+		if errors.Is(err, unix.ENODEV) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return Addresses{d}, nil
+	}
+	created, err := d.Ensure()
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created dummy interface", zap.String("interface", opts.Interface))
+	}
+	return Addresses{d}, nil
 }
 
 // Deps returns the reconciler's collaborators on this host.

@@ -9,15 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
-	"github.com/ipvsd/ipvsd/ipvs"
-	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 type cleanupFlags struct {
@@ -56,27 +53,16 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	h, err := ipvs.New("")
+	// The link is only looked up, never created: without it no VIP of
+	// ours is bound. Sysctls are left as they are.
+	env, err := hostenv.Open(hostenv.Options{Interface: f.iface, ExistingLink: true}, log)
 	if err != nil {
-		return fmt.Errorf("opening IPVS: %w", err)
-	}
-	defer h.Close()
-	nl, err := netlinkutil.OpenHandle("")
-	if err != nil {
-		return fmt.Errorf("opening netlink: %w", err)
-	}
-	defer nl.Close()
-	// The reconciler with an empty desired state deletes exactly the
-	// virtual servers and addresses its record names. The link is only
-	// looked up, never created: without it no VIP of ours is bound.
-	dummy := netlinkutil.NewDummy(nl, f.iface)
-	deps := reconciler.Deps{Kernel: h, Log: log}
-	if _, err := dummy.Addresses(); err == nil {
-		deps.Addresses = hostenv.Addresses{D: dummy}
-	} else if !errors.Is(err, unix.ENODEV) {
 		return err
 	}
-	rec, err := reconciler.New(reconciler.Config{RecordPath: f.record}, deps)
+	defer env.Close()
+	// The reconciler with an empty desired state deletes exactly the
+	// virtual servers and addresses its record names.
+	rec, err := reconciler.New(reconciler.Config{RecordPath: f.record}, env.Deps(log))
 	if err != nil {
 		return err
 	}

@@ -1,18 +1,38 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
 	"github.com/go-logr/zapr"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
-	"github.com/ipvsd/ipvsd/controller/kube/daemon"
+	"github.com/ipvsd/ipvsd/controller/dataplane"
+	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/source/kube"
+	"github.com/ipvsd/ipvsd/controller/source/kube/healthcheck"
+	"github.com/ipvsd/ipvsd/controller/source/kube/informer"
+	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 // newRun is `ipvsd run`, the Kubernetes mode. Flags and the config file
-// are defined and merged in controller/kube/daemon; this only wires the
-// logger and starts it.
+// are defined and merged in runconfig.go.
 func newRun() *cobra.Command {
-	cfg := daemon.Defaults()
+	cfg := defaultRunConfig()
 	var configPath, logLevel string
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -22,7 +42,7 @@ IPVS, the VIP dummy link and the firewall to match, like kube-proxy's IPVS
 mode. Flags override the --config file, whose fields have the same meaning.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := daemon.Load(configPath, cmd.Flags())
+			c, err := loadRunConfig(configPath, cmd.Flags())
 			if err != nil {
 				return err
 			}
@@ -34,11 +54,133 @@ mode. Flags override the --config file, whose fields have the same meaning.`,
 			// client-go logs through klog's global logger; route it into
 			// ours so there is one log stream with one format.
 			klog.SetLogger(zapr.NewLogger(log.Named("client-go")))
-			return daemon.Run(cmd.Context(), c, log)
+			return runKube(cmd.Context(), c, log)
 		},
 	}
-	daemon.BindFlags(cmd.Flags(), &cfg)
+	bindRunFlags(cmd.Flags(), &cfg)
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML); flags given on the command line win")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// strictARP keeps the node from answering ARP for addresses on its dummy
+// link: arp_ignore=1 answers only for addresses of the receiving
+// interface, arp_announce=2 sources ARP requests from the best local
+// address of the outgoing one.
+var strictARP = []netlinkutil.Sysctl{
+	{Name: "net.ipv4.conf.all.arp_ignore", Value: "1"},
+	{Name: "net.ipv4.conf.all.arp_announce", Value: "2"},
+}
+
+// runKube runs the Kubernetes mode until ctx is done.
+func runKube(ctx context.Context, cfg runConfig, log *zap.Logger) error {
+	// Stops the HTTP servers too if the loop returns on its own.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	nodeName, err := nodeName(cfg.HostnameOverride)
+	if err != nil {
+		return err
+	}
+	client, host, err := kubeClient(cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	// Opened before anything is programmed: a host whose iptables cannot
+	// be driven is a start-up error, not a sync that retries forever.
+	fw, err := firewall.New(ctx, log.Named("firewall"), firewall.Config{})
+	if err != nil {
+		return err
+	}
+	p, err := openPlane(planeOptions{
+		host:         hostenv.Options{Interface: cfg.Interface, SetSysctls: true},
+		reconciler:   reconciler.Config{RecordPath: cfg.RecordPath, FullResyncInterval: cfg.SyncPeriod.Duration},
+		programmer:   dataplane.Config{MinSyncInterval: cfg.MinSyncPeriod.Duration, FullResyncInterval: cfg.SyncPeriod.Duration},
+		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
+		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if cfg.IPVS.StrictARP {
+		if _, err := netlinkutil.EnsureSysctls(log, netlinkutil.ProcSys, strictARP); err != nil {
+			return fmt.Errorf("strict ARP: %w", err)
+		}
+	}
+
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	defer events.Shutdown()
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	hc := healthcheck.New(log, "")
+	defer hc.Close()
+	src, err := kubeSource(cfg, nodeName, informer.Deps{
+		Client: client, Trigger: p.prog.Trigger, Health: hc, Log: log,
+		Recorder:      events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ipvsd", Host: nodeName}),
+		Metrics:       informer.NewMetrics(p.metrics.Registry),
+		HostAddresses: p.env.HostAddresses,
+	})
+	if err != nil {
+		return err
+	}
+	wait, err := serveAll(ctx, log, []endpoint{
+		{cfg.MetricsBindAddress, map[string]http.Handler{"/metrics": p.metrics.MetricsHandler()}},
+		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": p.metrics.HealthzHandler(healthMaxAge(cfg.SyncPeriod.Duration))}},
+	})
+	if err != nil {
+		cancel()
+		return errors.Join(err, wait())
+	}
+	log.Info("starting", zap.String("node", nodeName), zap.String("apiServer", host))
+	err = src.Start(ctx)
+	if err == nil {
+		err = p.prog.Run(ctx, src)
+	}
+	cancel()
+	return errors.Join(err, wait())
+}
+
+// kubeClient builds the API client from a kubeconfig file, or from the
+// in-cluster configuration when path is empty.
+func kubeClient(path string) (kubernetes.Interface, string, error) {
+	restCfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	restCfg.UserAgent = "ipvsd"
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("kubernetes client: %w", err)
+	}
+	return client, restCfg.Host, nil
+}
+
+// kubeSource builds the informer source from the configuration.
+func kubeSource(cfg runConfig, nodeName string, deps informer.Deps) (*informer.Source, error) {
+	clusterCIDRs, err := cfg.ClusterCIDRs()
+	if err != nil {
+		return nil, err
+	}
+	npCIDRs, err := cfg.NodePortCIDRs()
+	if err != nil {
+		return nil, err
+	}
+	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.MasqueradeAll}
+	fwBase.Defaults()
+	return informer.New(informer.Config{
+		NodeName: nodeName, NodePortCIDRs: npCIDRs, Firewall: fwBase,
+		Translate: kube.Options{Scheduler: cfg.IPVS.Scheduler},
+	}, deps)
+}
+
+// nodeName is the override, or the host name as the kubelet registers it
+// (lower case).
+func nodeName(override string) (string, error) {
+	if override != "" {
+		return strings.ToLower(strings.TrimSpace(override)), nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("host name: %w", err)
+	}
+	return strings.ToLower(h), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,15 +16,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/controller/source/standalone"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
-	"github.com/ipvsd/ipvsd/internal/httpserve"
-	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 // DefaultMetricsAddr serves /metrics and /healthz on loopback only: the
@@ -94,48 +93,65 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 	if err != nil {
 		return err
 	}
-	env, err := hostenv.Open(hostenv.Options{Interface: cfg.Interface, SetSysctls: true}, log)
+	p, err := openPlane(planeOptions{
+		host:       hostenv.Options{Interface: cfg.Interface, SetSysctls: true},
+		reconciler: reconciler.Config{RecordPath: f.record},
+		// A burst of health-check transitions costs one sync.
+		programmer:   dataplane.Config{MinSyncInterval: time.Second, FirewallOnDemand: true},
+		openFirewall: openFW,
+		statsLabels:  []string{"service"}, ownerLabels: func(owner string) []string { return []string{owner} },
+	}, log)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
-	rec, err := reconciler.New(reconciler.Config{RecordPath: f.record}, env.Deps(log))
-	if err != nil {
-		return err
-	}
-	metrics := standalone.NewMetrics(env.IPVS, func() map[ipvs.Key]string { return rec.Owned().Services })
-	var waitMetrics func() error
-	if f.metricsAddr != "" {
-		addr, wait, err := httpserve.Serve(ctx, f.metricsAddr, metrics.Handler())
-		if err != nil {
-			return fmt.Errorf("metrics: %w", err)
-		}
-		log.Info("serving metrics", zap.Stringer("address", addr))
-		waitMetrics = wait
-	}
+	defer p.Close()
 	watch := f.watchInterval
 	if watch == 0 {
 		watch = -1
 	}
-	d, err := standalone.New(standalone.Options{ConfigPath: f.config, WatchInterval: watch}, standalone.Deps{
-		Reconciler:    rec,
-		OpenFirewall:  openFW,
-		HostAddresses: env.HostAddresses,
+	src, err := standalone.New(standalone.Options{ConfigPath: f.config, WatchInterval: watch}, standalone.Deps{
+		Trigger:       p.prog.Trigger,
+		HostAddresses: p.env.HostAddresses,
 		Prober:        probe.NetProber{Dialer: &net.Dialer{}},
-		Metrics:       metrics,
+		Metrics:       standalone.NewMetrics(p.metrics.Registry),
 		Log:           log,
 	}, cfg, content)
 	if err != nil {
 		return err
 	}
+	wait, err := serveAll(ctx, log, []endpoint{{f.metricsAddr, map[string]http.Handler{
+		"/metrics": p.metrics.MetricsHandler(), "/healthz": p.metrics.HealthzHandler(healthMaxAge(0)),
+	}}})
+	if err != nil {
+		return errors.Join(fmt.Errorf("metrics: %w", err), wait())
+	}
 	log.Info("standalone mode", zap.String("config", f.config), zap.Int("services", len(cfg.Services)),
 		zap.String("interface", cfg.Interface), zap.String("record", f.record))
+	return errors.Join(runUntilDone(ctx, p.prog, src, sighups(ctx)), wait())
+}
 
+// runUntilDone runs the source's health checks and file watch beside the
+// programmer, and stops both when ctx is done. The kernel state is left
+// in place, so a restart or an upgrade drops no connection.
+func runUntilDone(ctx context.Context, prog *dataplane.Programmer, src *standalone.Source, reload <-chan struct{}) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); src.Run(ctx, reload) }()
+	err := prog.Run(ctx, src)
+	cancel()
+	<-done
+	return err
+}
+
+// sighups delivers SIGHUP as reload requests until ctx is done; requests
+// that arrive while one is pending coalesce.
+func sighups(ctx context.Context) <-chan struct{} {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	reload := make(chan struct{}, 1)
 	go func() {
+		defer signal.Stop(hup)
 		for {
 			select {
 			case <-ctx.Done():
@@ -148,25 +164,7 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 			}
 		}
 	}()
-	err = d.Run(ctx, reload)
-	if waitMetrics != nil {
-		err = errors.Join(err, waitMetrics())
-	}
-	return err
-}
-
-// firewallOpener turns --iptables-mode into the daemon's lazy opener.
-func firewallOpener(mode string, log *zap.Logger) (func(context.Context) (standalone.Firewall, error), error) {
-	if mode == "none" {
-		return nil, nil
-	}
-	m, err := firewall.ParseMode(mode)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context) (standalone.Firewall, error) {
-		return firewall.New(ctx, log.Named("firewall"), firewall.Config{Mode: m})
-	}, nil
+	return reload
 }
 
 // cliLogger logs human-readable lines to stderr, which is what journald

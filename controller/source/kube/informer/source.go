@@ -1,9 +1,9 @@
-// Package source feeds ipvsd's reconciler and firewall from the Kubernetes
-// API: informers for Services, EndpointSlices and this node's Node, a
-// translation (package kube) of only the services an event touched, and a
-// rate-limited sync loop (controller/runner) that applies the change
-// incrementally. Nothing is programmed before the informers have synced,
-// so a restart never deletes what a partial cache does not list yet.
+// Package informer feeds the dataplane programmer from the Kubernetes API:
+// informers for Services, EndpointSlices and this node's Node, and the
+// translation (package kube) of only the services an event touched into
+// an incremental change. Nothing is handed over before the informers have
+// synced, so a restart never deletes what a partial cache does not list
+// yet.
 package informer
 
 import (
@@ -20,9 +20,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
-	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
 )
@@ -40,36 +40,9 @@ type Config struct {
 	Firewall firewall.Desired
 	// Translate holds the default scheduler and drain timeout.
 	Translate kube.Options
-	// MinSyncInterval is the least time between syncs (0: as soon as
-	// possible, bursts coalesced while a sync runs).
-	MinSyncInterval time.Duration
-	// FullResyncInterval re-translates every service and re-checks the
-	// firewall against the kernel (default 60 s).
-	FullResyncInterval time.Duration
 	// MarkMin and MarkMax bound the firewall marks of Local external
 	// traffic policies (0: kube.DefaultMarkMin/Max).
 	MarkMin, MarkMax uint32
-}
-
-// Reconciler is the part of reconciler.Reconciler the source uses.
-type Reconciler interface {
-	Apply(context.Context, desired.Update) (reconciler.Result, error)
-}
-
-// Firewall is the part of firewall.Firewall the source uses.
-type Firewall interface {
-	Sync(context.Context, firewall.Desired) (firewall.Result, error)
-	Check(context.Context, firewall.Desired) (firewall.Result, error)
-}
-
-// Observer receives what a sync did, for metrics and health; see
-// kube/metrics.
-type Observer interface {
-	ObserveSync(took time.Duration, err error)
-	// ObserveProgramming records the time from an EndpointSlice change
-	// (its last-change-trigger-time) to the kernel.
-	ObserveProgramming(latency time.Duration)
-	SetProgrammed(services, realServers int)
 }
 
 // HealthChecks serves the health-check node ports.
@@ -77,23 +50,26 @@ type HealthChecks interface {
 	Update(map[uint16]kube.HealthCheckTarget) error
 }
 
-// Deps are the source's collaborators; only Client and Reconciler are
+// Deps are the source's collaborators; only Client and Trigger are
 // required.
 type Deps struct {
-	Client     kubernetes.Interface
-	Reconciler Reconciler
-	Firewall   Firewall
-	Recorder   record.EventRecorder
+	Client kubernetes.Interface
+	// Trigger asks the programmer for a sync (dataplane.Programmer.Trigger).
+	Trigger  func()
+	Recorder record.EventRecorder
 	// HostAddresses lists the host's addresses (VIP link excluded), for
 	// NodePortCIDRs; nil with NodePortCIDRs set is an error.
 	HostAddresses func() ([]netip.Addr, error)
 	Health        HealthChecks
-	Observer      Observer
-	Clock         runner.Clock
-	Log           *zap.Logger
+	// Metrics records programming latency and the programmed counts; nil
+	// keeps none.
+	Metrics *Metrics
+	Clock   runner.Clock
+	Log     *zap.Logger
 }
 
-// Source watches the API server and drives the reconciler.
+// Source watches the API server and hands what changed to the programmer.
+// It implements dataplane.Source.
 type Source struct {
 	cfg   Config
 	deps  Deps
@@ -111,9 +87,10 @@ type Source struct {
 	// nodeAddrs are the node's own addresses (Node status and host), for
 	// the firewall's source-range decisions on the node's own traffic.
 	nodeAddrs []netip.Addr
-	lastFull  time.Time
 	problems  map[string][]kube.Problem // reported, by service
-	run       *runner.Runner
+	// trigger are the EndpointSlice trigger times of the last change,
+	// for the programming latency once it is programmed.
+	trigger []time.Time
 }
 
 // New validates cfg and builds the informers, without starting them.
@@ -122,8 +99,8 @@ func New(cfg Config, deps Deps) (*Source, error) {
 	if cfg.NodeName == "" {
 		errs = append(errs, errors.New("no node name"))
 	}
-	if deps.Client == nil || deps.Reconciler == nil {
-		errs = append(errs, errors.New("a client and a reconciler are required"))
+	if deps.Client == nil || deps.Trigger == nil {
+		errs = append(errs, errors.New("a client and a trigger are required"))
 	}
 	if len(cfg.NodePortCIDRs) > 0 && deps.HostAddresses == nil {
 		errs = append(errs, errors.New("node-port CIDRs need the host's addresses"))
@@ -138,9 +115,6 @@ func New(cfg Config, deps Deps) (*Source, error) {
 }
 
 func newSource(cfg Config, deps Deps) (*Source, error) {
-	if cfg.FullResyncInterval == 0 {
-		cfg.FullResyncInterval = time.Minute
-	}
 	if deps.Log == nil {
 		deps.Log = zap.NewNop()
 	}
@@ -149,11 +123,6 @@ func newSource(cfg Config, deps Deps) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
 		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}}
-	r, err := runner.New(runner.Config{MinInterval: cfg.MinSyncInterval, MaxInterval: cfg.FullResyncInterval}, s.sync, deps.Clock, s.log)
-	if err != nil {
-		return nil, err
-	}
-	s.run = r
 	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll)
 	return s, nil
 }
@@ -166,7 +135,7 @@ func (s *Source) touch(key string) {
 	s.mu.Lock()
 	s.dirty[key] = true
 	s.mu.Unlock()
-	s.run.Trigger()
+	s.deps.Trigger()
 }
 
 // touchAll marks every service, after a change of the node.
@@ -174,32 +143,32 @@ func (s *Source) touchAll() {
 	s.mu.Lock()
 	s.all = true
 	s.mu.Unlock()
-	s.run.Trigger()
+	s.deps.Trigger()
 }
 
-// Run starts the informers, waits for them to sync and then syncs until
-// ctx is done. If the API server goes away the informers retry and the
-// last programmed state stays; when it returns, the informers relist and
-// only the differences are applied.
-func (s *Source) Run(ctx context.Context) error {
+// Start runs the informers and waits until their caches hold a full
+// list. If the API server goes away later, the informers retry and the
+// last programmed state stays; when it returns, they relist and only the
+// differences are handed over.
+func (s *Source) Start(ctx context.Context) error {
 	if err := s.inf.start(ctx); err != nil {
 		return err
 	}
 	s.log.Info("informers synced; programming", zap.String("node", s.cfg.NodeName))
-	return s.run.Run(ctx)
+	return nil
 }
 
-// sync translates the services touched since the last sync (all of them
-// on a full resync), then programs the firewall and the reconciler.
-func (s *Source) sync(ctx context.Context) (time.Duration, error) {
-	start := s.deps.Clock.Now()
+// Changes translates the services touched since the last call (all of
+// them when full, or when the node changed) into an incremental Update,
+// with the whole firewall state.
+func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error) {
 	s.mu.Lock()
 	dirty, all := s.dirty, s.all
 	s.dirty, s.all = map[string]bool{}, false
 	s.mu.Unlock()
 
 	var errs []error
-	full := all || start.Sub(s.lastFull) >= s.cfg.FullResyncInterval
+	full = full || all
 	if node, err := s.readNode(); err != nil {
 		errs = append(errs, err)
 	} else if !nodeEqual(node, s.node) {
@@ -207,7 +176,6 @@ func (s *Source) sync(ctx context.Context) (time.Duration, error) {
 		s.log.Info("node changed", zap.String("zone", node.Zone), zap.Stringers("nodePortAddresses", node.NodePortAddresses))
 	}
 	if full {
-		s.lastFull = start
 		for _, n := range s.inf.serviceKeys() {
 			dirty[n] = true
 		}
@@ -215,63 +183,60 @@ func (s *Source) sync(ctx context.Context) (time.Duration, error) {
 			dirty[n] = true
 		}
 	}
-
-	var u desired.Update
-	var trigger []time.Time
+	ch := dataplane.Change{Resynced: full}
+	s.trigger = s.trigger[:0]
 	for _, name := range sortedKeys(dirty) {
-		st, err := s.translate(name)
-		if err != nil {
+		if err := s.translateInto(name, &ch.Update); err != nil {
 			errs = append(errs, err)
-			s.mu.Lock()
-			s.dirty[name] = true // try again with the retry
-			s.mu.Unlock()
-			continue
-		}
-		s.state.Set(name, st, &u)
-		if st != nil {
-			s.report(name, st.Problems)
-			if !st.TriggerTime.IsZero() {
-				trigger = append(trigger, st.TriggerTime)
-			}
-		} else {
-			s.report(name, nil)
 		}
 	}
+	ch.Firewall = s.state.Firewall(s.firewallBase())
+	return ch, errors.Join(errs...)
+}
 
-	if s.deps.Firewall != nil {
-		fw := s.state.Firewall(s.firewallBase())
-		syncFW := s.deps.Firewall.Sync
-		if full {
-			syncFW = s.deps.Firewall.Check
-		}
-		if _, err := syncFW(ctx, fw); err != nil {
-			errs = append(errs, fmt.Errorf("firewall: %w", err))
-		}
-	}
-	res, err := s.deps.Reconciler.Apply(ctx, u)
+// translateInto translates one service and adds its change to u. A
+// service that cannot be read is marked for the next sync, which the
+// returned error makes a retry.
+func (s *Source) translateInto(name string, u *desired.Update) error {
+	st, err := s.translate(name)
 	if err != nil {
-		errs = append(errs, err)
+		s.mu.Lock()
+		s.dirty[name] = true
+		s.mu.Unlock()
+		return err
 	}
+	s.state.Set(name, st, u)
+	if st == nil {
+		s.report(name, nil)
+		return nil
+	}
+	s.report(name, st.Problems)
+	if !st.TriggerTime.IsZero() {
+		s.trigger = append(s.trigger, st.TriggerTime)
+	}
+	return nil
+}
+
+// Programmed updates the health-check node ports and, when everything was
+// programmed, records how long the EndpointSlice changes took to reach
+// the kernel.
+func (s *Source) Programmed(err error) error {
+	var hcErr error
 	if s.deps.Health != nil {
-		if err := s.deps.Health.Update(s.state.HealthChecks()); err != nil {
-			errs = append(errs, fmt.Errorf("health-check node ports: %w", err))
+		if herr := s.deps.Health.Update(s.state.HealthChecks()); herr != nil {
+			hcErr = fmt.Errorf("health-check node ports: %w", herr)
 		}
 	}
-	err = errors.Join(errs...)
-	if o := s.deps.Observer; o != nil {
-		now := s.deps.Clock.Now()
-		o.ObserveSync(now.Sub(start), err)
-		if err == nil {
-			for _, t := range trigger {
-				o.ObserveProgramming(now.Sub(t))
+	if m := s.deps.Metrics; m != nil {
+		if err == nil && hcErr == nil {
+			now := s.deps.Clock.Now()
+			for _, t := range s.trigger {
+				m.ObserveProgramming(now.Sub(t))
 			}
 		}
-		o.SetProgrammed(s.state.Counts())
+		m.SetProgrammed(s.state.Counts())
 	}
-	if len(u.Set)+len(u.Delete) > 0 || err != nil {
-		s.log.Debug("synced", zap.Int("services", len(dirty)), zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
-	}
-	return res.RequeueAfter, err
+	return hcErr
 }
 
 // translate computes the state of one service from the caches; nil means
@@ -368,13 +333,12 @@ func (s *Source) firewallBase() firewall.Desired {
 	return d
 }
 
+// sortedAddrs unmaps, sorts and de-duplicates, so that an unchanged node
+// yields an identical translation.
 func sortedAddrs(in []netip.Addr) []netip.Addr {
-	out := make([]netip.Addr, 0, len(in))
-	for _, a := range in {
-		out = append(out, a.Unmap())
-	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return slices.Compact(out)
+	var d firewall.Desired
+	d.SetNodeAddresses(in)
+	return d.NodeAddresses
 }
 
 func nodeEqual(a, b kube.Node) bool {

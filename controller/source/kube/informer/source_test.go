@@ -20,40 +20,14 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
-	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/dataplane"
+	"github.com/ipvsd/ipvsd/controller/dataplane/dataplanetest"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/reconciler/reconcilertest"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
-
-// fakeFirewall keeps the last desired state it was given.
-type fakeFirewall struct {
-	mu     sync.Mutex
-	last   firewall.Desired
-	checks int
-}
-
-func (f *fakeFirewall) Sync(_ context.Context, d firewall.Desired) (firewall.Result, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.last = d
-	return firewall.Result{}, nil
-}
-
-func (f *fakeFirewall) Check(ctx context.Context, d firewall.Desired) (firewall.Result, error) {
-	f.mu.Lock()
-	f.checks++
-	f.mu.Unlock()
-	return f.Sync(ctx, d)
-}
-
-func (f *fakeFirewall) desired() firewall.Desired {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.last
-}
 
 type fakeHealth struct {
 	mu      sync.Mutex
@@ -149,15 +123,26 @@ func TestSourceProgramsFromInformers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw, health, events := &fakeFirewall{}, &fakeHealth{}, record.NewFakeRecorder(10)
+	fw, health, events := &dataplanetest.Firewall{}, &fakeHealth{}, record.NewFakeRecorder(10)
+	prog, err := dataplane.New(dataplane.Config{}, dataplane.Deps{IPVS: rec,
+		OpenFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil }, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	src, err := New(Config{NodeName: "node-a", Translate: kube.Options{Scheduler: "wlc"}, MarkMin: 100, MarkMax: 100},
-		Deps{Client: client, Reconciler: rec, Firewall: fw, Recorder: events, Health: health, Log: zaptest.NewLogger(t)})
+		Deps{Client: client, Trigger: prog.Trigger, Recorder: events, Health: health, Log: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
+	go func() {
+		if err := src.Start(ctx); err != nil {
+			done <- err
+			return
+		}
+		done <- prog.Run(ctx, src)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -178,7 +163,7 @@ func TestSourceProgramsFromInformers(t *testing.T) {
 	if diff := cmp.Diff(map[uint16]kube.HealthCheckTarget{32000: {Service: "ns/web", LocalEndpoints: 1}}, health.get()); diff != "" {
 		t.Errorf("health checks (-want +got):\n%s", diff)
 	}
-	d := fw.desired()
+	d := fw.Last()
 	if !slices.Equal(d.NodeAddresses, []netip.Addr{netip.MustParseAddr("192.168.1.10")}) {
 		t.Errorf("node addresses %v", d.NodeAddresses)
 	}

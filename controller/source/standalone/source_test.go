@@ -3,18 +3,18 @@ package standalone
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/dataplane"
+	"github.com/ipvsd/ipvsd/controller/dataplane/dataplanetest"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/reconciler/reconcilertest"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
@@ -43,33 +43,14 @@ type okProber struct{}
 
 func (okProber) Probe(context.Context, probe.Target) error { return nil }
 
-type fakeFirewall struct {
-	mu     sync.Mutex
-	last   firewall.Desired
-	syncs  int
-	checks int
-}
-
-func (f *fakeFirewall) Sync(_ context.Context, d firewall.Desired) (firewall.Result, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.last, f.syncs = d, f.syncs+1
-	return firewall.Result{}, nil
-}
-
-func (f *fakeFirewall) Check(ctx context.Context, d firewall.Desired) (firewall.Result, error) {
-	f.mu.Lock()
-	f.checks++
-	f.mu.Unlock()
-	return f.Sync(ctx, d)
-}
-
-// testDaemon runs a daemon against the fake kernel, recording the keys of
-// every write.
+// testDaemon runs the source and the programmer against the fake kernel,
+// recording the keys of every write.
 type testDaemon struct {
-	*Daemon
+	*Source
+	prog   *dataplane.Programmer
+	rec    *reconciler.Reconciler
 	kernel *ipvstest.Fake
-	fw     *fakeFirewall
+	fw     *dataplanetest.Firewall
 	mu     sync.Mutex
 	writes map[ipvs.Key]int
 }
@@ -77,7 +58,7 @@ type testDaemon struct {
 func newTestDaemon(t *testing.T, content string) *testDaemon {
 	t.Helper()
 	log := zaptest.NewLogger(t)
-	td := &testDaemon{kernel: ipvstest.New(), fw: &fakeFirewall{}, writes: map[ipvs.Key]int{}}
+	td := &testDaemon{kernel: ipvstest.New(), fw: &dataplanetest.Firewall{}, writes: map[ipvs.Key]int{}}
 	td.kernel.SetHook(func(op ipvstest.Op, key ipvs.Key, _ ipvs.DestKey) error {
 		if op.IsWrite() {
 			td.mu.Lock()
@@ -95,18 +76,24 @@ func newTestDaemon(t *testing.T, content string) *testDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Options{ConfigPath: filepath.Join(t.TempDir(), "none.yaml"), WatchInterval: -1}, Deps{
-		Reconciler:   rec,
-		OpenFirewall: func(context.Context) (Firewall, error) { return td.fw, nil },
-		Prober:       okProber{},
+	prog, err := dataplane.New(dataplane.Config{FirewallOnDemand: true}, dataplane.Deps{
+		IPVS:         rec,
+		OpenFirewall: func(context.Context) (dataplane.Firewall, error) { return td.fw, nil },
 		Log:          log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{ConfigPath: filepath.Join(t.TempDir(), "none.yaml"), WatchInterval: -1}, Deps{
+		Trigger: prog.Trigger,
+		Prober:  okProber{},
+		Log:     log,
 	}, cfg, []byte(content))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.applyLocked(cfg)
 	t.Cleanup(d.monitor.Close)
-	td.Daemon = d
+	td.Source, td.prog, td.rec = d, prog, rec
 	return td
 }
 
@@ -116,6 +103,10 @@ func (td *testDaemon) takeWrites() map[ipvs.Key]int {
 	w := td.writes
 	td.writes = map[ipvs.Key]int{}
 	return w
+}
+
+func (td *testDaemon) sync(ctx context.Context) (time.Duration, error) {
+	return td.prog.SyncOnce(ctx, td.Source)
 }
 
 func (td *testDaemon) mustSync(t *testing.T) {
@@ -139,8 +130,8 @@ func TestReloadTouchesOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("first sync writes: %v", w)
 	}
 	// Only the NAT service reaches the firewall.
-	if got := td.fw.last.Services; len(got) != 1 || got[0].Key != webKey || !td.fw.last.MasqueradeAll {
-		t.Fatalf("firewall state: %+v", td.fw.last)
+	if got := td.fw.Last().Services; len(got) != 1 || got[0].Key != webKey || !td.fw.Last().MasqueradeAll {
+		t.Fatalf("firewall state: %+v", td.fw.Last())
 	}
 
 	if err := td.ReloadContent("test", []byte(apiEdited)); err != nil {
@@ -190,7 +181,7 @@ func TestHealthTransitionWritesOneWeight(t *testing.T) {
 	id := probe.ID{Service: "checked", Backend: mustAddrPort("10.0.2.1:80")}
 	tr := td.tr
 	want, _, _ := tr.Translate(td.cfg, func(got probe.ID) bool { return got != id })
-	if _, err := td.deps.Reconciler.Sync(context.Background(), want); err != nil {
+	if _, err := td.rec.Sync(context.Background(), want); err != nil {
 		t.Fatal(err)
 	}
 	key := ipvs.Key{Family: ipvs.IPv4, Address: mustAddr("192.0.2.12"), Protocol: ipvs.TCP, Port: 80}
@@ -209,37 +200,16 @@ func TestNodeAddresses(t *testing.T) {
 	td.deps.HostAddresses = func() ([]netip.Addr, error) { return addrs, listErr }
 	td.mustSync(t)
 	want := []netip.Addr{mustAddr("10.0.0.5"), mustAddr("192.168.1.10"), mustAddr("2001:db8::1")}
-	if got := td.fw.last.NodeAddresses; !slices.Equal(got, want) {
+	if got := td.fw.Last().NodeAddresses; !slices.Equal(got, want) {
 		t.Fatalf("node addresses %v, want %v", got, want)
 	}
 
 	addrs, listErr = nil, errors.New("netlink: busy")
-	syncs := td.fw.syncs
+	syncs, _ := td.fw.Calls()
 	if _, err := td.sync(context.Background()); !errors.Is(err, listErr) {
 		t.Fatalf("sync with a failed listing: %v, want it to wrap %v", err, listErr)
 	}
-	if td.fw.syncs != syncs+1 || len(td.fw.last.Services) != 1 {
-		t.Errorf("the firewall was not synced after a failed listing: %d syncs, %+v", td.fw.syncs-syncs, td.fw.last)
-	}
-}
-
-func TestHealthz(t *testing.T) {
-	m := NewMetrics(nil, nil)
-	get := func() int {
-		rr := httptest.NewRecorder()
-		m.Handler().ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-		return rr.Code
-	}
-	if c := get(); c != http.StatusServiceUnavailable {
-		t.Fatalf("before any sync: %d", c)
-	}
-	m.observeSync(0, nil)
-	if c := get(); c != http.StatusOK {
-		t.Fatalf("after a good sync: %d", c)
-	}
-	rr := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if !strings.Contains(rr.Body.String(), `ipvsd_sync_duration_seconds_count{result="ok"} 1`) {
-		t.Fatalf("metrics:\n%s", rr.Body.String())
+	if n, _ := td.fw.Calls(); n != syncs+1 || len(td.fw.Last().Services) != 1 {
+		t.Errorf("the firewall was not synced after a failed listing: %d syncs, %+v", n-syncs, td.fw.Last())
 	}
 }

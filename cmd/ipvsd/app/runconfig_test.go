@@ -1,4 +1,4 @@
-package daemon
+package app
 
 import (
 	"os"
@@ -27,17 +27,17 @@ syncPeriod: 30s
 	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Defaults()
+	cfg := defaultRunConfig()
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	BindFlags(fs, &cfg)
+	bindRunFlags(fs, &cfg)
 	if err := fs.Parse([]string{"--ipvs-scheduler=sh", "--nodeport-addresses=10.0.0.0/8,fd00::/64", "--hostname-override=Node-A"}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(path, fs)
+	got, err := loadRunConfig(path, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Defaults()
+	want := defaultRunConfig()
 	want.Kubeconfig = "/etc/kube.conf"
 	want.ClusterCIDR = "10.244.0.0/16,fd00:10:244::/56"
 	want.NodePortAddresses = []string{"10.0.0.0/8", "fd00::/64"}
@@ -50,7 +50,7 @@ syncPeriod: 30s
 }
 
 func TestValidate(t *testing.T) {
-	c := Defaults()
+	c := defaultRunConfig()
 	c.ClusterCIDR = "10.0.0.0/33"
 	c.NodePortAddresses = []string{"nope"}
 	c.IPVS.Scheduler = "fastest"
@@ -64,7 +64,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), pflag.NewFlagSet("x", pflag.ContinueOnError)); err == nil {
+	if _, err := loadRunConfig(filepath.Join(t.TempDir(), "missing.yaml"), pflag.NewFlagSet("x", pflag.ContinueOnError)); err == nil {
 		t.Error("missing file accepted")
 	}
 }
@@ -85,7 +85,7 @@ func TestManifestConfigLoads(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cm.Data["config.yaml"]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path, pflag.NewFlagSet("run", pflag.ContinueOnError)); err != nil {
+	if _, err := loadRunConfig(path, pflag.NewFlagSet("run", pflag.ContinueOnError)); err != nil {
 		t.Errorf("manifests/configmap.yaml: %v", err)
 	}
 }

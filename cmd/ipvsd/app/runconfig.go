@@ -1,8 +1,4 @@
-// Package daemon wires `ipvsd run`: it reads the configuration (file and
-// flags, in the style of kube-proxy), opens the host, and runs the
-// Kubernetes source with its reconciler, firewall, health checks and
-// metrics.
-package daemon
+package app
 
 import (
 	"errors"
@@ -22,9 +18,9 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// Config is the configuration file's content; each field has the flag of
+// runConfig is the configuration file's content; each field has the flag of
 // the same meaning (kube-proxy's name where it has one).
-type Config struct {
+type runConfig struct {
 	Kubeconfig       string `json:"kubeconfig,omitempty"`
 	HostnameOverride string `json:"hostnameOverride,omitempty"`
 	// ClusterCIDR is the pod networks, comma-separated (one per family).
@@ -56,8 +52,8 @@ type IPVSConfig struct {
 }
 
 // Defaults returns the configuration without file or flags.
-func Defaults() Config {
-	return Config{
+func defaultRunConfig() runConfig {
+	return runConfig{
 		IPVS:               IPVSConfig{Scheduler: "rr"},
 		MetricsBindAddress: "127.0.0.1:10249",
 		HealthzBindAddress: "0.0.0.0:10256",
@@ -68,7 +64,7 @@ func Defaults() Config {
 }
 
 // BindFlags defines the flags on fs, writing to c.
-func BindFlags(fs *pflag.FlagSet, c *Config) {
+func bindRunFlags(fs *pflag.FlagSet, c *runConfig) {
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "kubeconfig file (empty: in-cluster configuration)")
 	fs.StringVar(&c.HostnameOverride, "hostname-override", c.HostnameOverride, "this node's Node name (default: the host name)")
 	fs.StringVar(&c.ClusterCIDR, "cluster-cidr", c.ClusterCIDR, "pod networks, comma-separated; traffic from elsewhere to a service is masqueraded")
@@ -86,8 +82,8 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 
 // Load returns the configuration: defaults, then the file at path (if
 // any), then the flags set on the command line, which win.
-func Load(path string, cmdline *pflag.FlagSet) (Config, error) {
-	c := Defaults()
+func loadRunConfig(path string, cmdline *pflag.FlagSet) (runConfig, error) {
+	c := defaultRunConfig()
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -99,7 +95,7 @@ func Load(path string, cmdline *pflag.FlagSet) (Config, error) {
 	}
 	// Replay the flags given on top of the file, on a flag set bound to c.
 	fs := pflag.NewFlagSet("config", pflag.ContinueOnError)
-	BindFlags(fs, &c)
+	bindRunFlags(fs, &c)
 	var errs []error
 	cmdline.Visit(func(f *pflag.Flag) {
 		dst := fs.Lookup(f.Name)
@@ -119,7 +115,7 @@ func Load(path string, cmdline *pflag.FlagSet) (Config, error) {
 }
 
 // Validate reports every invalid field.
-func (c *Config) Validate() error {
+func (c *runConfig) Validate() error {
 	var errs []error
 	if _, err := c.ClusterCIDRs(); err != nil {
 		errs = append(errs, err)
@@ -140,7 +136,7 @@ func (c *Config) Validate() error {
 }
 
 // ClusterCIDRs parses ClusterCIDR.
-func (c *Config) ClusterCIDRs() ([]netip.Prefix, error) {
+func (c *runConfig) ClusterCIDRs() ([]netip.Prefix, error) {
 	if strings.TrimSpace(c.ClusterCIDR) == "" {
 		return nil, nil
 	}
@@ -149,7 +145,7 @@ func (c *Config) ClusterCIDRs() ([]netip.Prefix, error) {
 
 // NodePortCIDRs parses NodePortAddresses. "primary" (kube-proxy's
 // spelling of the default) is accepted alone.
-func (c *Config) NodePortCIDRs() ([]netip.Prefix, error) {
+func (c *runConfig) NodePortCIDRs() ([]netip.Prefix, error) {
 	if len(c.NodePortAddresses) == 1 && c.NodePortAddresses[0] == "primary" {
 		return nil, nil
 	}

@@ -1,4 +1,4 @@
-package metrics
+package informer
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
@@ -23,9 +24,12 @@ func TestMetricsAndHealthz(t *testing.T) {
 	if err := k.AddService(ipvs.Service{Key: foreign, Scheduler: "rr"}); err != nil {
 		t.Fatal(err)
 	}
-	m := New(k, func() map[ipvs.Key]string { return map[ipvs.Key]string{key: "ns/web:http"} })
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	m.now = func() time.Time { return now }
+	m := dataplane.NewMetrics(dataplane.StatsConfig{
+		Kernel: k, Owned: func() map[ipvs.Key]string { return map[ipvs.Key]string{key: "ns/web:http"} },
+		Labels: StatsLabels, OwnerLabels: OwnerLabels,
+	}, func() time.Time { return now })
+	km := NewMetrics(m.Registry)
 
 	health := func() int {
 		rec := httptest.NewRecorder()
@@ -36,8 +40,8 @@ func TestMetricsAndHealthz(t *testing.T) {
 		t.Errorf("before any sync: %d, want 503", c)
 	}
 	m.ObserveSync(2*time.Millisecond, nil)
-	m.ObserveProgramming(30 * time.Millisecond)
-	m.SetProgrammed(1, 2)
+	km.ObserveProgramming(30 * time.Millisecond)
+	km.SetProgrammed(1, 2)
 	if c := health(); c != http.StatusOK {
 		t.Errorf("after a sync: %d, want 200", c)
 	}

@@ -1,0 +1,26 @@
+// Package dataplane is the one loop that programs the kernel, whichever
+// source feeds it. A source (the Kubernetes informers, the standalone
+// file with its health checks) only translates its input into desired
+// state and hands it over as a Change; the Programmer then, on every
+// sync, in this order:
+//
+//  1. asks the source for what changed (everything on a full resync);
+//  2. programs the firewall (controller/firewall), opening it the first
+//     time it is needed, and compares it with the kernel on a full resync;
+//  3. programs IPVS and the VIPs through the reconciler
+//     (controller/reconciler): the whole desired state or an incremental
+//     Update, as the source produced it;
+//  4. tells the source how it went (the Kubernetes source updates its
+//     health-check node ports and programming-latency metric then);
+//  5. records the sync in the metrics and the health status that
+//     /metrics and /healthz serve.
+//
+// The firewall goes before IPVS so that a new NAT service is masqueraded
+// from its first connection: rules that appear under established
+// connections make conntrack see them mid-stream as new, and masquerading
+// such a connection half-way resets it.
+//
+// Syncs are paced by controller/runner: at most one per MinSyncInterval,
+// retried with backoff after an error, and at least one per
+// FullResyncInterval.
+package dataplane

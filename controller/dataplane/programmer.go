@@ -1,0 +1,210 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/runner"
+)
+
+// Change is what a source hands over for one sync.
+type Change struct {
+	// Whole, when non-nil, replaces the whole IPVS desired state (a
+	// source that translates all its input every time). Otherwise Update
+	// changes part of it, and costs only what it names.
+	Whole  *desired.State
+	Update desired.Update
+	// Firewall is the whole firewall state; the firewall diffs it against
+	// what it last applied, so an unchanged value costs no kernel write.
+	Firewall firewall.Desired
+	// Resynced says the source translated all of its input afresh (after
+	// a change of the node, say): the firewall is then compared with the
+	// kernel, as on a full resync.
+	Resynced bool
+}
+
+// Source translates its input into desired state.
+type Source interface {
+	// Changes returns what changed since the last call, or everything
+	// when full is set. An error is reported with the sync and makes it
+	// retry, but the change returned with it is programmed all the same:
+	// one bad object must not hold back the rest.
+	Changes(ctx context.Context, full bool) (Change, error)
+	// Programmed is told how programming the change went (err joins the
+	// firewall's and the reconciler's errors). What it returns is joined
+	// to the sync's error.
+	Programmed(err error) error
+}
+
+// IPVS is the part of reconciler.Reconciler the programmer uses.
+type IPVS interface {
+	Sync(context.Context, desired.State) (reconciler.Result, error)
+	Apply(context.Context, desired.Update) (reconciler.Result, error)
+}
+
+// Firewall is the part of firewall.Firewall the programmer uses.
+type Firewall interface {
+	Sync(context.Context, firewall.Desired) (firewall.Result, error)
+	Check(context.Context, firewall.Desired) (firewall.Result, error)
+}
+
+// Config paces the syncs.
+type Config struct {
+	// MinSyncInterval is the least time between two syncs; 0 means a sync
+	// starts as soon as it is triggered (bursts still coalesce while one
+	// runs).
+	MinSyncInterval time.Duration
+	// FullResyncInterval is how often the source translates everything
+	// again and the firewall is compared with the kernel (default 60 s).
+	// It is also the longest time without a sync.
+	FullResyncInterval time.Duration
+	// FirewallOnDemand opens the firewall only once a change holds a
+	// firewall service, so a host with only DR and TUN services needs no
+	// iptables at all.
+	FirewallOnDemand bool
+}
+
+// Deps are the programmer's collaborators; IPVS is required.
+type Deps struct {
+	IPVS IPVS
+	// OpenFirewall opens the firewall at the first sync that needs it;
+	// nil leaves the firewall alone (--iptables-mode none).
+	OpenFirewall func(context.Context) (Firewall, error)
+	// Metrics records every sync; nil keeps none.
+	Metrics *Metrics
+	Clock   runner.Clock
+	Log     *zap.Logger
+}
+
+// Programmer is the dataplane's one sync loop.
+type Programmer struct {
+	cfg  Config
+	deps Deps
+	log  *zap.Logger
+	run  *runner.Runner
+	src  Source
+
+	// Used by sync only, which the runner never runs concurrently.
+	fw Firewall
+	// fwCheckDue: the next firewall sync compares with the kernel (it
+	// was just opened, a full resync asked for it, or that failed).
+	fwCheckDue bool
+	lastFull   time.Time
+}
+
+// New validates the configuration and builds the loop without starting it.
+func New(cfg Config, deps Deps) (*Programmer, error) {
+	if deps.IPVS == nil {
+		return nil, errors.New("dataplane: no IPVS reconciler")
+	}
+	if cfg.FullResyncInterval == 0 {
+		cfg.FullResyncInterval = time.Minute
+	}
+	if deps.Clock == nil {
+		deps.Clock = runner.RealClock{}
+	}
+	if deps.Log == nil {
+		deps.Log = zap.NewNop()
+	}
+	p := &Programmer{cfg: cfg, deps: deps, log: deps.Log}
+	r, err := runner.New(runner.Config{MinInterval: cfg.MinSyncInterval, MaxInterval: cfg.FullResyncInterval}, p.sync, deps.Clock, deps.Log)
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: %w", err)
+	}
+	p.run = r
+	return p, nil
+}
+
+// Trigger asks for a sync soon. Sources call it when their input changes;
+// it never blocks and may be called before Run.
+func (p *Programmer) Trigger() { p.run.Trigger() }
+
+// Run syncs from src until ctx is done. It leaves the kernel as it is
+// when it returns: virtual servers, VIPs and firewall rules stay, so a
+// restart drops no connection.
+func (p *Programmer) Run(ctx context.Context, src Source) error {
+	p.src = src
+	return p.run.Run(ctx)
+}
+
+// SyncOnce runs one sync from src now, outside the loop: for tests and
+// for one-shot tools. It must not run concurrently with Run.
+func (p *Programmer) SyncOnce(ctx context.Context, src Source) (time.Duration, error) {
+	p.src = src
+	return p.sync(ctx)
+}
+
+// sync is the runner's SyncFunc.
+func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
+	start := p.deps.Clock.Now()
+	full := start.Sub(p.lastFull) >= p.cfg.FullResyncInterval
+	if full {
+		p.lastFull = start
+	}
+	ch, srcErr := p.src.Changes(ctx, full)
+
+	var errs []error
+	if srcErr != nil {
+		errs = append(errs, srcErr)
+	}
+	if err := p.syncFirewall(ctx, ch.Firewall, full || ch.Resynced); err != nil {
+		errs = append(errs, fmt.Errorf("firewall: %w", err))
+	}
+	var res reconciler.Result
+	var err error
+	if ch.Whole != nil {
+		res, err = p.deps.IPVS.Sync(ctx, *ch.Whole)
+	} else {
+		res, err = p.deps.IPVS.Apply(ctx, ch.Update)
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if perr := p.src.Programmed(errors.Join(errs...)); perr != nil {
+		errs = append(errs, perr)
+	}
+	err = errors.Join(errs...)
+	if p.deps.Metrics != nil {
+		p.deps.Metrics.ObserveSync(p.deps.Clock.Now().Sub(start), err)
+	}
+	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) > 0 || err != nil {
+		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
+	}
+	return res.RequeueAfter, err
+}
+
+// syncFirewall programs fwd, opening the firewall when it is first
+// needed. A firewall once opened stays programmed: an empty state removes
+// our set entries but keeps the constant rules.
+func (p *Programmer) syncFirewall(ctx context.Context, fwd firewall.Desired, check bool) error {
+	if p.fw == nil {
+		if p.deps.OpenFirewall == nil || (p.cfg.FirewallOnDemand && len(fwd.Services) == 0) {
+			return nil
+		}
+		fw, err := p.deps.OpenFirewall(ctx)
+		if err != nil {
+			return fmt.Errorf("opening: %w", err)
+		}
+		p.fw, p.fwCheckDue = fw, true
+	}
+	p.fwCheckDue = p.fwCheckDue || check
+	if p.fwCheckDue {
+		// Compared with the kernel, not with what was last applied: this
+		// repairs entries or sets removed by hand, as the reconciler's
+		// full resync does for IPVS.
+		if _, err := p.fw.Check(ctx, fwd); err != nil {
+			return err
+		}
+		p.fwCheckDue = false
+		return nil
+	}
+	_, err := p.fw.Sync(ctx, fwd)
+	return err
+}

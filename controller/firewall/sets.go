@@ -114,13 +114,11 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 	npCIDRs := splitZeroPrefixes(familyPrefixes(d.NodePortCIDRs, f))
 	for i := range d.Services {
 		vs := &d.Services[i]
-		if vs.Key.IsFWMark() || vs.family() != f {
-			continue
-		}
-		k := vs.Key
-		if vs.Kind == NodePort {
+		switch {
+		case vs.Key.IsFWMark() || vs.family() != f:
+		case vs.Kind == NodePort:
 			for _, p := range npCIDRs {
-				e := Entry{IP: p.Addr(), Bits: p.Bits(), Protocol: k.Protocol, Port: k.Port}
+				e := Entry{IP: p.Addr(), Bits: p.Bits(), Protocol: vs.Key.Protocol, Port: vs.Key.Port}
 				add(roleNodePorts, e)
 				if vs.LocalOnly {
 					add(roleNPLocal, e)
@@ -132,39 +130,8 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 					add(roleNPFWMark, mark(vs, e))
 				}
 			}
-			continue
-		}
-		vip := k.Address.Unmap()
-		e := Entry{IP: vip, Protocol: k.Protocol, Port: k.Port}
-		add(roleVIPs, Entry{IP: vip})
-		add(roleVS, e)
-		if vs.LocalOnly {
-			add(roleVSLocal, e)
-		}
-		if !vs.HasEndpoints {
-			add(roleVSNoEP, e)
-		}
-		if vs.LocalFWMark != 0 {
-			add(roleVSFWMark, mark(vs, e))
-		}
-		if vs.Kind == LoadBalancerIP && len(vs.SourceRanges) > 0 {
-			add(roleLBFirewall, e)
-			ranges := familyPrefixes(vs.SourceRanges, f)
-			for _, src := range ranges {
-				// hash:ip,port,net cannot hold a /0 either.
-				for _, p := range splitZeroPrefixes([]netip.Prefix{src}) {
-					add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: p.Addr(), Bits2: p.Bits()})
-				}
-			}
-			if admitsNode(ranges, d.NodeAddresses) {
-				// The node's own connections to the VIP carry the
-				// VIP as their source (the kernel picks the local
-				// route's preferred source), so admitting the node
-				// means admitting that source. Only the node can
-				// send it: a packet arriving with a local source
-				// address is dropped as martian on input.
-				add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: vip, Bits2: vip.BitLen()})
-			}
+		default:
+			addressEntries(vs, f, d.NodeAddresses, add, mark)
 		}
 	}
 	for _, h := range d.Hairpins {
@@ -190,6 +157,44 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 		sets = append(sets, Set{SetSpec: SetSpec{Name: SetName(rt.role, f), Type: rt.typ, Family: f, SkbInfo: rt.skbinfo}, Entries: entries})
 	}
 	return sets
+}
+
+// addressEntries adds the set entries of a virtual server reached at its
+// own address (a cluster, external or load-balancer IP).
+func addressEntries(vs *VirtualServer, f ipvs.Family, node []netip.Addr, add func(string, Entry), mark func(*VirtualServer, Entry) Entry) {
+	k := vs.Key
+	vip := k.Address.Unmap()
+	e := Entry{IP: vip, Protocol: k.Protocol, Port: k.Port}
+	add(roleVIPs, Entry{IP: vip})
+	add(roleVS, e)
+	if vs.LocalOnly {
+		add(roleVSLocal, e)
+	}
+	if !vs.HasEndpoints {
+		add(roleVSNoEP, e)
+	}
+	if vs.LocalFWMark != 0 {
+		add(roleVSFWMark, mark(vs, e))
+	}
+	if vs.Kind != LoadBalancerIP || len(vs.SourceRanges) == 0 {
+		return
+	}
+	add(roleLBFirewall, e)
+	ranges := familyPrefixes(vs.SourceRanges, f)
+	for _, src := range ranges {
+		// hash:ip,port,net cannot hold a /0 either.
+		for _, p := range splitZeroPrefixes([]netip.Prefix{src}) {
+			add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: p.Addr(), Bits2: p.Bits()})
+		}
+	}
+	if admitsNode(ranges, node) {
+		// The node's own connections to the VIP carry the VIP as their
+		// source (the kernel picks the local route's preferred source),
+		// so admitting the node means admitting that source. Only the
+		// node can send it: a packet arriving with a local source
+		// address is dropped as martian on input.
+		add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: vip, Bits2: vip.BitLen()})
+	}
 }
 
 // admitsNode reports whether a source range holds one of the node's

@@ -79,6 +79,22 @@ func (c *Config) Validate() error {
 // parsed (later cross-service checks would be noise).
 func (s *Service) validate(path string, p *problems) bool {
 	keyOK := s.validateKey(path, p)
+	s.validateScheduling(path, p)
+	s.validateBackends(path, keyOK, p)
+	if s.Quorum < 0 || s.Quorum > len(s.Backends) {
+		p.add(path+".quorum", "must be 0-%d (the number of backends)", len(s.Backends))
+	}
+	if s.HealthCheck != nil {
+		s.HealthCheck.validate(path+".healthCheck", p)
+	} else if s.Quorum > 0 || s.SorryServer != nil {
+		p.add(path+".healthCheck", "is required with a quorum or a sorryServer (without checks every backend is up)")
+	}
+	return keyOK
+}
+
+// validateScheduling checks how the service schedules and forwards:
+// scheduler and its flags, persistence, forwarding and drain.
+func (s *Service) validateScheduling(path string, p *problems) {
 	if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
 		p.add(path+".scheduler", "unknown scheduler %q (want one of %v)", s.Scheduler, ipvs.Schedulers)
 	}
@@ -136,6 +152,11 @@ func (s *Service) validate(path string, p *problems) bool {
 			s.parsed.drain = -1
 		}
 	}
+}
+
+// validateBackends checks the backends and the sorry server, alone and
+// against each other.
+func (s *Service) validateBackends(path string, keyOK bool, p *problems) {
 	if len(s.Backends) == 0 && s.SorryServer == nil {
 		p.add(path+".backends", "at least one backend (or a sorryServer) is required")
 	}
@@ -160,15 +181,6 @@ func (s *Service) validate(path string, p *problems) bool {
 			}
 		}
 	}
-	if s.Quorum < 0 || s.Quorum > len(s.Backends) {
-		p.add(path+".quorum", "must be 0-%d (the number of backends)", len(s.Backends))
-	}
-	if s.HealthCheck != nil {
-		s.HealthCheck.validate(path+".healthCheck", p)
-	} else if s.Quorum > 0 || s.SorryServer != nil {
-		p.add(path+".healthCheck", "is required with a quorum or a sorryServer (without checks every backend is up)")
-	}
-	return keyOK
 }
 
 func (s *Service) validateKey(path string, p *problems) bool {

@@ -31,7 +31,7 @@ type addrPlan struct {
 // already present on any link (ours included) that we did not bind is left
 // alone and never deleted: someone else put it there.
 func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
-	p := addrPlan{want: r.addrs}
+	p := addrPlan{want: r.want.addrs}
 	if r.deps.Addresses == nil {
 		if len(p.want) > 0 {
 			res.fail(errors.New("addresses are desired but no address binder is configured"))
@@ -39,7 +39,7 @@ func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
 		p.skip = true
 		return p
 	}
-	if !full && !r.addrsDirty {
+	if !full && !r.want.addrsDirty {
 		p.skip = true
 		return p
 	}
@@ -48,12 +48,12 @@ func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
 		var local map[netip.Addr]bool
 		local, err = r.deps.Addresses.LocalAddresses()
 		if err == nil {
-			p.classify(r.rec.Addresses, onLink, local)
+			p.classify(r.ownership.owned.Addresses, onLink, local)
 			return p
 		}
 	}
 	res.fail(fmt.Errorf("listing addresses: %w", err))
-	r.addrsDirty = true
+	r.want.addrsDone(true)
 	p.skip = true
 	return p
 }
@@ -90,7 +90,7 @@ func (r *Reconciler) bindAddresses(p *addrPlan, res *Result) {
 	for _, a := range p.add {
 		if err := r.deps.Addresses.AddAddress(a); err != nil {
 			// Not bound by us, so not ours (EEXIST: someone raced us).
-			r.disownAddr(a)
+			r.ownership.disownAddr(a)
 			res.fail(fmt.Errorf("adding address %s: %w", a, err))
 			p.failed = true
 			continue
@@ -110,14 +110,14 @@ func (r *Reconciler) unbindAddresses(p *addrPlan, res *Result) {
 			p.failed = true
 			continue
 		}
-		r.disownAddr(a)
+		r.ownership.disownAddr(a)
 		if err == nil {
 			res.Addresses.Deleted++
 			r.log.Info("unbound VIP", zap.Stringer("address", a))
 		}
 	}
 	for _, a := range p.unclaim {
-		r.disownAddr(a)
+		r.ownership.disownAddr(a)
 	}
 	r.finishAddresses(p)
 }
@@ -126,14 +126,7 @@ func (r *Reconciler) finishAddresses(p *addrPlan) {
 	if p.skip {
 		return
 	}
-	// The plan was made from r.addrs as it is now (a sync holds the lock
-	// from update to here), so success means that set is reached.
-	r.addrsDirty = p.failed
-}
-
-func (r *Reconciler) disownAddr(a netip.Addr) {
-	if r.rec.Addresses[a] {
-		delete(r.rec.Addresses, a)
-		r.recDirty = true
-	}
+	// The plan was made from the desired set as it is now (a sync holds
+	// the lock from update to here), so success means that set is reached.
+	r.want.addrsDone(p.failed)
 }

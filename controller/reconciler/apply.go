@@ -39,7 +39,7 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 			return fmt.Errorf("deleting virtual server %s: %w", k, err)
 		}
 		// Deleted by hand already (ESRCH) is what we wanted.
-		delete(r.svcs, k)
+		r.dropService(k)
 		if err == nil {
 			res.Services.Deleted++
 		}
@@ -56,10 +56,9 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 			return fmt.Errorf("updating real server %s in %s: %w", op.Dest.DestKey, k, err)
 		}
 		st.setDest(op.Dest)
-		if _, ok := st.drains[op.Dest.DestKey]; ok {
+		if r.drains.stop(k, op.Dest.DestKey) {
 			// Back in the desired state while draining: the weight is
 			// restored in place, its connections never noticed.
-			delete(st.drains, op.Dest.DestKey)
 			r.log.Info("real server returned while draining", zap.Stringer("service", k), zap.Stringer("dest", op.Dest.DestKey))
 		}
 		res.Destinations.Updated++
@@ -85,9 +84,7 @@ func (r *Reconciler) deleteDest(k ipvs.Key, dk ipvs.DestKey, res *Result) error 
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("deleting real server %s from %s: %w", dk, k, err)
 	}
-	if st := r.svcs[k]; st != nil {
-		st.removeDest(dk)
-	}
+	r.forgetDest(k, dk)
 	if err == nil {
 		res.Destinations.Deleted++
 	}

@@ -110,7 +110,7 @@ func BenchmarkDiff10k(b *testing.B) {
 // changed drives the reconciler. Its cost must not grow with n. The
 // in-memory variant measures the reconciler alone; on-disk adds what a
 // change costs in files: the ownership record (unchanged by a weight) and
-// the published desired state (status.go), rewritten whole on any change.
+// the published desired state (publish.go), rewritten whole on any change.
 func benchApplyOneChange(b *testing.B, n int) {
 	for _, onDisk := range []bool{false, true} {
 		name := "in-memory"

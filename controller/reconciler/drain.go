@@ -1,15 +1,10 @@
 package reconciler
 
 import (
-	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -21,172 +16,134 @@ type drain struct {
 	nextCheck time.Time // read its connection counts from then on
 }
 
-// startDrain takes a stale real server out of rotation. New connections go
-// elsewhere at once; established ones continue until they end or the
-// service's drain timeout passes.
-func (r *Reconciler) startDrain(st *svcState, op desired.Op, want *desired.VirtualServer, now time.Time, res *Result) error {
-	k, dk := op.Service.Key, op.Dest.DestKey
-	_, draining := st.drains[dk]
-	if op.Dest.Weight != 0 {
-		// Also repairs a weight raised by hand during a drain.
-		d := op.Dest
-		d.Weight = 0
-		if err := r.deps.Kernel.UpdateDestination(k, d); err != nil {
-			return fmt.Errorf("draining real server %s of %s: %w", dk, k, err)
-		}
-		st.setDest(d)
-		res.drainWrites++
-	}
-	if draining {
-		return nil
-	}
-	if st.drains == nil {
-		st.drains = map[ipvs.DestKey]drain{}
-	}
-	if r.draining == nil {
-		r.draining = map[ipvs.Key]bool{}
-	}
-	r.draining[k] = true
-	st.drains[dk] = drain{deadline: now.Add(want.EffectiveDrainTimeout()), nextCheck: now.Add(r.cfg.DrainCheckInterval)}
-	res.DrainsStarted++
-	r.log.Info("draining real server", zap.Stringer("service", k), zap.Stringer("dest", dk),
-		zap.String("owner", want.Owner), zap.Duration("timeout", want.EffectiveDrainTimeout()))
-	return nil
+// drainRef names one draining real server.
+type drainRef struct {
+	svc  ipvs.Key
+	dest ipvs.DestKey
 }
 
-// checkDrains deletes draining real servers that timed out or have no
-// connections left. Counts come from the full dump when this sync took one;
-// otherwise only services with a check due are read.
-func (r *Reconciler) checkDrains(actual map[ipvs.Key]*ipvs.ServiceWithDests, now time.Time, res *Result) {
-	var due []ipvs.Key
-	for _, k := range r.drainingKeys() {
-		st := r.svcs[k]
-		checkDue := false
-		for _, dk := range slices.SortedFunc(maps.Keys(st.drains), ipvs.DestKey.Compare) {
-			dr := st.drains[dk]
-			if !now.Before(dr.deadline) {
-				r.finishDrain(k, dk, "timeout", res)
-				continue
-			}
-			checkDue = checkDue || actual != nil || !now.Before(dr.nextCheck)
-		}
-		if checkDue {
-			due = append(due, k)
-		}
-	}
-	if len(due) > 0 {
-		counts, err := r.readDests(due, actual, res)
-		if err != nil {
-			res.fail(err)
-		}
-		for _, k := range due {
-			dests, ok := counts[k]
-			if !ok {
-				continue
-			}
-			r.checkIdle(k, dests, now, res)
-		}
-	}
-	r.summarizeDrains(now, res)
+// drainer keeps the books of graceful removal: which real servers drain,
+// until when, and when their connection counts are next worth reading. It
+// never touches the kernel; the reconciler does the writes and reads and
+// tells the drainer what they found.
+//
+// It holds drains only of services in the reconciler's model: whoever drops
+// a service's model forgets its drains too.
+type drainer struct {
+	// checkInterval is the least time between two reads of one real
+	// server's connection counts.
+	checkInterval time.Duration
+	// bySvc holds the drains of each service that has any. A service
+	// whose last drain ends is removed, so walking bySvc costs the
+	// draining services and not every service.
+	bySvc map[ipvs.Key]map[ipvs.DestKey]drain
 }
 
-func (r *Reconciler) checkIdle(k ipvs.Key, dests []ipvs.Destination, now time.Time, res *Result) {
-	st := r.svcs[k]
-	if st == nil {
-		return
+// start begins draining dk of k, to be deleted at the latest after
+// timeout, unless it drains already; it reports whether it began one.
+func (d *drainer) start(k ipvs.Key, dk ipvs.DestKey, now time.Time, timeout time.Duration) bool {
+	if _, ok := d.bySvc[k][dk]; ok {
+		return false
 	}
-	for _, dk := range slices.SortedFunc(maps.Keys(st.drains), ipvs.DestKey.Compare) {
-		i := slices.IndexFunc(dests, func(d ipvs.Destination) bool { return d.DestKey == dk })
-		switch {
-		case i < 0:
-			// Removed behind our back; nothing left to drain.
-			st.removeDest(dk)
-			res.DrainsFinished++
-		case dests[i].ActiveConns+dests[i].InactiveConns == 0:
-			r.finishDrain(k, dk, "idle", res)
-		default:
-			dr := st.drains[dk]
-			dr.nextCheck = now.Add(r.cfg.DrainCheckInterval)
-			st.drains[dk] = dr
-		}
+	if d.bySvc == nil {
+		d.bySvc = map[ipvs.Key]map[ipvs.DestKey]drain{}
 	}
+	dests := d.bySvc[k]
+	if dests == nil {
+		dests = map[ipvs.DestKey]drain{}
+		d.bySvc[k] = dests
+	}
+	dests[dk] = drain{deadline: now.Add(timeout), nextCheck: now.Add(d.checkInterval)}
+	return true
 }
 
-func (r *Reconciler) finishDrain(k ipvs.Key, dk ipvs.DestKey, why string, res *Result) {
-	if err := r.deleteDest(k, dk, res); err != nil {
-		res.fail(err)
-		return
+// stop ends the drain of dk in k, because the real server was deleted or is
+// desired again, and reports whether it was draining.
+func (d *drainer) stop(k ipvs.Key, dk ipvs.DestKey) bool {
+	dests := d.bySvc[k]
+	if _, ok := dests[dk]; !ok {
+		return false
 	}
-	res.DrainsFinished++
-	r.log.Info("drained real server deleted", zap.Stringer("service", k), zap.Stringer("dest", dk), zap.String("reason", why))
+	delete(dests, dk)
+	if len(dests) == 0 {
+		d.forgetService(k)
+	}
+	return true
 }
 
-// readDests returns the current real servers of the given services.
-func (r *Reconciler) readDests(keys []ipvs.Key, actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) (map[ipvs.Key][]ipvs.Destination, error) {
-	out := make(map[ipvs.Key][]ipvs.Destination, len(keys))
-	if actual != nil {
-		for _, k := range keys {
-			if a := actual[k]; a != nil {
-				out[k] = a.Destinations
-			}
-		}
-		return out, nil
-	}
-	var errs []error
-	for _, k := range keys {
-		res.Dumps++
-		ds, err := r.deps.Kernel.GetDestinations(k)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reading real servers of %s: %w", k, err))
-			continue
-		}
-		out[k] = ds
-	}
-	return out, errors.Join(errs...)
-}
-
-// drainingKeys returns the services with draining real servers, sorted. It
-// walks the draining index, not every service, and prunes the index of
-// services whose drains ended (or that were deleted or refreshed).
-func (r *Reconciler) drainingKeys() []ipvs.Key {
-	var ks []ipvs.Key
-	for k := range r.draining {
-		if st := r.svcs[k]; st != nil && len(st.drains) > 0 {
-			ks = append(ks, k)
-		} else {
-			delete(r.draining, k)
-		}
-	}
-	if len(ks) == 0 {
+// forgetService ends every drain of k: the service is gone, or its model is
+// rebuilt from scratch.
+func (d *drainer) forgetService(k ipvs.Key) {
+	delete(d.bySvc, k)
+	if len(d.bySvc) == 0 {
 		// A map that once held many keys keeps its buckets, and ranging
 		// over it costs them all: start afresh when it empties.
-		r.draining = nil
+		d.bySvc = nil
 	}
-	slices.SortFunc(ks, ipvs.Key.Compare)
-	return ks
 }
 
-// summarizeDrains counts what still drains and when the next sync is due
-// for it.
-func (r *Reconciler) summarizeDrains(now time.Time, res *Result) {
-	var next time.Time
-	for k := range r.draining {
-		st := r.svcs[k]
-		if st == nil {
-			continue
+// prune ends the drains of k whose real server present says is no longer
+// there: removed behind our back, so there is nothing left to drain.
+func (d *drainer) prune(k ipvs.Key, present func(ipvs.DestKey) bool) {
+	for dk := range d.bySvc[k] {
+		if !present(dk) {
+			d.stop(k, dk)
 		}
-		for _, dr := range st.drains {
-			res.Draining++
+	}
+}
+
+// of returns the draining real servers of k, sorted.
+func (d *drainer) of(k ipvs.Key) []ipvs.DestKey {
+	return slices.SortedFunc(maps.Keys(d.bySvc[k]), ipvs.DestKey.Compare)
+}
+
+// due sorts the drains at time now into those past their deadline and the
+// services whose counts should be read: those with a drain whose check is
+// due, or, when fresh counts are at hand anyway (fresh), any drain still
+// within its deadline. Both lists are in key order.
+func (d *drainer) due(now time.Time, fresh bool) (timedOut []drainRef, check []ipvs.Key) {
+	for _, k := range slices.SortedFunc(maps.Keys(d.bySvc), ipvs.Key.Compare) {
+		checkDue := false
+		for _, dk := range d.of(k) {
+			dr := d.bySvc[k][dk]
+			if !now.Before(dr.deadline) {
+				timedOut = append(timedOut, drainRef{k, dk})
+				continue
+			}
+			checkDue = checkDue || fresh || !now.Before(dr.nextCheck)
+		}
+		if checkDue {
+			check = append(check, k)
+		}
+	}
+	return timedOut, check
+}
+
+// checked records that dk of k still had connections at now: its counts
+// are next read one check interval later.
+func (d *drainer) checked(k ipvs.Key, dk ipvs.DestKey, now time.Time) {
+	dests := d.bySvc[k]
+	if dr, ok := dests[dk]; ok {
+		dr.nextCheck = now.Add(d.checkInterval)
+		dests[dk] = dr
+	}
+}
+
+// summary counts the real servers still draining and returns the earliest
+// time one of them needs a look (its next check or its deadline); zero
+// when none drains.
+func (d *drainer) summary() (n int, wake time.Time) {
+	for _, dests := range d.bySvc {
+		for _, dr := range dests {
+			n++
 			t := dr.nextCheck
 			if dr.deadline.Before(t) {
 				t = dr.deadline
 			}
-			if next.IsZero() || t.Before(next) {
-				next = t
+			if wake.IsZero() || t.Before(wake) {
+				wake = t
 			}
 		}
 	}
-	if !next.IsZero() {
-		res.RequeueAfter = max(next.Sub(now), time.Millisecond)
-	}
+	return n, wake
 }

@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"errors"
-	"maps"
 	"slices"
 	"time"
 
@@ -35,35 +34,34 @@ func (p *plan) creates() bool { return len(p.ops) > 0 && p.ops[0].Kind == desire
 func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) []plan {
 	var plans []plan
 	add := func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceWithDests, refresh bool) {
-		_, owned := r.rec.Services[k]
-		plans = append(plans, plan{key: k, want: vs, ops: desired.DiffNormalized(vs, have), wasOwned: owned, refresh: refresh, have: have})
+		plans = append(plans, plan{key: k, want: vs, ops: desired.DiffNormalized(vs, have), wasOwned: r.ownership.owns(k), refresh: refresh, have: have})
 	}
 	if actual != nil {
 		// Recomputed from the dump; a fresh map, as a cleared one keeps
 		// the buckets of its largest size for every later range.
 		r.conflicts = map[ipvs.Key]bool{}
-		for k, w := range r.want {
+		for k, w := range r.want.byKey {
 			if w.vs == nil {
 				continue // invalid: kept untouched
 			}
 			res.Planned++
 			a := actual[k]
-			if _, owned := r.rec.Services[k]; a != nil && !owned {
+			if a != nil && !r.ownership.owns(k) {
 				r.conflicts[k] = true
 				continue
 			}
 			add(k, w.vs, a, true)
 		}
-		for k := range r.rec.Services {
-			if r.want[k] == nil {
+		for k := range r.ownership.owned.Services {
+			if r.want.byKey[k] == nil {
 				res.Planned++
 				add(k, nil, actual[k], true)
 			}
 		}
 	} else {
-		for k := range r.dirty {
+		for k := range r.want.dirty {
 			res.Planned++
-			w := r.want[k]
+			w := r.want.byKey[k]
 			switch {
 			case w == nil || w.vs == nil:
 				// No longer desired, or invalid and kept untouched: no
@@ -88,13 +86,8 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, re
 		}
 	}
 	// Every dirty key is planned or needs nothing; what fails is marked
-	// again. A map that grew large is dropped rather than cleared: see
-	// conflicts above.
-	if len(r.dirty) > 64 {
-		r.dirty = nil
-	} else {
-		clear(r.dirty)
-	}
+	// again.
+	r.want.clearDirty()
 	slices.SortFunc(plans, func(a, b plan) int { return a.key.Compare(b.key) })
 	return plans
 }
@@ -106,7 +99,7 @@ func (r *Reconciler) dropCreates(plans []plan) []plan {
 	return slices.DeleteFunc(plans, func(p plan) bool {
 		drop := p.creates() && !p.wasOwned
 		if drop {
-			r.markDirty(p.key)
+			r.want.markDirty(p.key)
 		}
 		return drop
 	})
@@ -138,7 +131,7 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 		res.fail(err)
 		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EEXIST) {
 			// The kernel is not what the model says: re-read it.
-			r.needFull = true
+			r.resync.request()
 		}
 		if op.Kind == desired.OpAddDest || op.Kind == desired.OpUpdateDest {
 			addFailed = true
@@ -146,8 +139,8 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 	}
 	if p.want == nil {
 		if ok {
-			delete(r.svcs, p.key)
-			r.disown(p.key)
+			r.dropService(p.key)
+			r.ownership.disown(p.key)
 		}
 		return ok
 	}
@@ -157,7 +150,7 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 	}
 	if ok {
 		st.want = p.want
-		r.own(p.key, p.want.Owner)
+		r.ownership.own(p.key, p.want.Owner)
 	} else {
 		st.want = nil
 	}
@@ -171,78 +164,17 @@ func (r *Reconciler) addServiceFailed(p plan, err error, res *Result) bool {
 		// Created by someone else since we last looked: foreign. The
 		// conflict is reported by Sync and rechecked on full resync.
 		r.conflicts[p.key] = true
-		r.disown(p.key)
+		r.ownership.disown(p.key)
 		return true
 	}
 	res.fail(err)
 	if errors.Is(err, unix.EEXIST) {
-		r.needFull = true
+		r.resync.request()
 		return false
 	}
 	if !p.wasOwned {
 		// It was not created; do not keep a claim on it.
-		r.disown(p.key)
+		r.ownership.disown(p.key)
 	}
 	return false
-}
-
-// own records k as ours, marking the record for saving if that changes it.
-func (r *Reconciler) own(k ipvs.Key, owner string) {
-	if o, ok := r.rec.Services[k]; !ok || o != owner {
-		r.rec.Services[k] = owner
-		r.recDirty = true
-	}
-}
-
-func (r *Reconciler) disown(k ipvs.Key) {
-	if _, ok := r.rec.Services[k]; ok {
-		delete(r.rec.Services, k)
-		r.recDirty = true
-	}
-}
-
-// refreshModel replaces the model of one service with what a full dump
-// found, keeping drains of real servers that are still there.
-func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceWithDests) {
-	st := r.svcs[k]
-	if have == nil {
-		delete(r.svcs, k)
-		return
-	}
-	if st == nil {
-		st = &svcState{}
-		r.svcs[k] = st
-	}
-	st.have = ipvs.ServiceWithDests{Service: have.Service.Canonical(), Destinations: slices.Clone(have.Destinations)}
-	for dk := range st.drains {
-		if st.find(dk) < 0 {
-			delete(st.drains, dk)
-		}
-	}
-}
-
-func (st *svcState) find(dk ipvs.DestKey) int {
-	return slices.IndexFunc(st.have.Destinations, func(d ipvs.Destination) bool { return d.DestKey == dk })
-}
-
-func (st *svcState) setDest(d ipvs.Destination) {
-	if i := st.find(d.DestKey); i >= 0 {
-		st.have.Destinations[i] = d
-		return
-	}
-	st.have.Destinations = append(st.have.Destinations, d)
-}
-
-func (st *svcState) removeDest(dk ipvs.DestKey) {
-	if i := st.find(dk); i >= 0 {
-		st.have.Destinations = slices.Delete(st.have.Destinations, i, i+1)
-	}
-	delete(st.drains, dk)
-}
-
-func sortedKeys(m map[ipvs.Key]bool) []ipvs.Key {
-	if len(m) == 0 {
-		return nil
-	}
-	return slices.SortedFunc(maps.Keys(m), ipvs.Key.Compare)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -82,59 +81,20 @@ type Deps struct {
 // replaces the whole desired state, Apply changes part of it; calls are
 // serialised.
 type Reconciler struct {
-	mu    sync.Mutex
-	cfg   Config
-	deps  Deps
-	log   *zap.Logger
-	store runstate.OwnershipStore
-	rec   runstate.Record // what we own, as last saved unless recDirty
-	// recDirty: rec changed since it was last saved. Tracked rather than
-	// found by comparing records, which would cost the whole record on
-	// every sync.
-	recDirty bool
+	mu   sync.Mutex
+	deps Deps
+	log  *zap.Logger
 
-	// want is the desired state, by key; invalid indexes its invalid
-	// entries (kept untouched, reported on every sync).
-	want    map[ipvs.Key]*wanted
-	invalid map[ipvs.Key]bool
-	gen     uint64 // Syncs so far, for wanted.gen
-	// dirty are the keys the next incremental sync looks at: desired
-	// values changed since they were applied, and work that failed or was
-	// not done. Every other key is as it was last applied.
-	dirty map[ipvs.Key]bool
+	want      wantedState    // the desired state, and what of it to look at
+	ownership ownership      // what ipvsd created, and its file
+	publisher publisher      // the copy of the desired state for inspection
+	resync    resyncSchedule // when to stop trusting the model
 
+	// svcs models our virtual servers as the kernel holds them;
+	// conflicts are the desired ones that someone else holds.
 	svcs      map[ipvs.Key]*svcState
 	conflicts map[ipvs.Key]bool
-	// draining indexes the services that may have draining real servers
-	// (a superset, pruned by the drain check), so the check does not walk
-	// every service.
-	draining map[ipvs.Key]bool
-
-	// desired publishes the valid desired services for `ipvsd list
-	// --drift`; publishDirty: they changed since last published.
-	published    runstate.DesiredStore
-	publishDirty bool
-	lastPublish  time.Time
-
-	// addrs is the desired address set; addrsDirty makes the next sync
-	// reconcile it: it changed, or the last attempt failed.
-	addrs      map[netip.Addr]bool
-	addrsDirty bool
-
-	needFull bool
-	lastFull time.Time
-}
-
-// svcState is one of our virtual servers as we believe the kernel holds it.
-type svcState struct {
-	// want is the normalized desired value last applied without error; nil
-	// means the next sync must diff this service again.
-	want *desired.VirtualServer
-	// have models the kernel's service after our writes. Connection
-	// counts in it are stale; the drain check reads them afresh.
-	have ipvs.ServiceWithDests
-	// drains are real servers draining at weight 0.
-	drains map[ipvs.DestKey]drain
+	drains    drainer // our real servers on their way out
 }
 
 // New validates cfg (after Defaults) and loads the ownership record. The
@@ -160,29 +120,29 @@ func newReconciler(cfg Config, deps Deps) (*Reconciler, error) {
 		log = zap.NewNop()
 	}
 	r := &Reconciler{
-		cfg:        cfg,
-		deps:       deps,
-		log:        log,
-		store:      runstate.OwnershipStore{Path: cfg.RecordPath},
-		published:  runstate.DesiredStore{Path: runstate.DesiredPath(cfg.RecordPath)},
-		want:       map[ipvs.Key]*wanted{},
-		svcs:       map[ipvs.Key]*svcState{},
-		conflicts:  map[ipvs.Key]bool{},
-		addrsDirty: true,
-		needFull:   true,
+		deps:      deps,
+		log:       log,
+		want:      wantedState{byKey: map[ipvs.Key]*wanted{}, addrsDirty: true},
+		ownership: ownership{store: runstate.OwnershipStore{Path: cfg.RecordPath}},
+		publisher: publisher{
+			store:    runstate.DesiredStore{Path: runstate.DesiredPath(cfg.RecordPath)},
+			interval: cfg.PublishInterval,
+		},
+		resync:    resyncSchedule{interval: cfg.FullResyncInterval, needed: true},
+		svcs:      map[ipvs.Key]*svcState{},
+		conflicts: map[ipvs.Key]bool{},
+		drains:    drainer{checkInterval: cfg.DrainCheckInterval},
 	}
-	rec, err := r.store.Load()
-	if err != nil {
+	if err := r.ownership.load(); err != nil {
 		return nil, err
 	}
-	r.rec = rec
 	return r, nil
 }
 
 // RequestFullResync makes the next Sync dump the kernel and repair drift.
 func (r *Reconciler) RequestFullResync() {
 	r.mu.Lock()
-	r.needFull = true
+	r.resync.request()
 	r.mu.Unlock()
 }
 
@@ -190,7 +150,7 @@ func (r *Reconciler) RequestFullResync() {
 func (r *Reconciler) Owned() runstate.Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.rec.Clone()
+	return r.ownership.owned.Clone()
 }
 
 // Sync makes d the whole desired state and reconciles the kernel towards
@@ -203,7 +163,9 @@ func (r *Reconciler) Owned() runstate.Record {
 func (r *Reconciler) Sync(ctx context.Context, d desired.State) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.replace(d)
+	if r.want.replace(d) {
+		r.publisher.changed()
+	}
 	return r.reconcile(ctx)
 }
 
@@ -216,7 +178,9 @@ func (r *Reconciler) Sync(ctx context.Context, d desired.State) (Result, error) 
 func (r *Reconciler) Apply(ctx context.Context, u desired.Update) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.update(u)
+	if r.want.update(u) {
+		r.publisher.changed()
+	}
 	return r.reconcile(ctx)
 }
 
@@ -226,140 +190,96 @@ func (r *Reconciler) Apply(ctx context.Context, u desired.Update) (Result, error
 func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	var res Result
 	now := r.deps.Now()
-	r.invalidErrors(&res)
+	res.Errors = append(res.Errors, r.want.invalidErrors()...)
 	r.publish(now, &res)
 
-	full := r.needFull || now.Sub(r.lastFull) >= r.cfg.FullResyncInterval
-	var actual map[ipvs.Key]*ipvs.ServiceWithDests
-	if full {
-		res.Full = true
-		res.Dumps++
-		dump, err := r.deps.Kernel.Dump()
-		if err != nil {
-			r.needFull = true
-			res.fail(fmt.Errorf("dumping IPVS table: %w", err))
-			return res, errors.Join(res.Errors...)
-		}
-		actual = make(map[ipvs.Key]*ipvs.ServiceWithDests, len(dump))
-		for i := range dump {
-			actual[dump[i].Key] = &dump[i]
-		}
-		// Ops that find the kernel unlike the dump set it again.
-		r.needFull = false
-		r.lastFull = now
+	actual, err := r.dumpIfDue(now, &res)
+	if err != nil {
+		res.fail(err)
+		return res, errors.Join(res.Errors...)
 	}
-
 	plans := r.planServices(actual, &res)
-	addrs := r.planAddresses(full, &res)
-
-	// Claim what we are about to create before creating it: if ipvsd dies
-	// between the two, the restarted process still knows it is ours.
-	if claimed, ok := r.claims(plans, addrs.add); ok {
-		if err := r.store.Save(claimed); err != nil {
-			res.fail(err)
-			plans = r.dropCreates(plans)
-			addrs.add, addrs.failed = nil, true
-		} else {
-			r.rec = claimed
-			r.recDirty = false
-		}
-	}
+	addrs := r.planAddresses(res.Full, &res)
+	plans = r.claim(plans, &addrs, &res)
 
 	r.bindAddresses(&addrs, &res)
+	r.applyPlans(ctx, plans, now, &res)
+	r.checkDrains(actual, now, &res)
+	r.unbindAddresses(&addrs, &res)
+
+	r.finish(now, &res)
+	res.report(r.log)
+	return res, errors.Join(res.Errors...)
+}
+
+// publish writes the valid desired services when a change is pending and
+// the publish interval allows.
+func (r *Reconciler) publish(now time.Time, res *Result) {
+	if !r.publisher.due(now) {
+		return
+	}
+	if err := r.publisher.write(now, r.want.valid()); err != nil {
+		res.fail(err)
+	}
+}
+
+// claim records what the plans are about to create before creating it: if
+// ipvsd dies between the two, the restarted process still knows it is
+// ours. When the record cannot be saved, nothing new is created.
+func (r *Reconciler) claim(plans []plan, addrs *addrPlan, res *Result) []plan {
+	claimed, ok := r.ownership.claims(plans, addrs.add)
+	if !ok {
+		return plans
+	}
+	if err := r.ownership.saveClaims(claimed); err != nil {
+		res.fail(err)
+		addrs.add, addrs.failed = nil, true
+		return r.dropCreates(plans)
+	}
+	return plans
+}
+
+// applyPlans runs the plans in key order until ctx ends; what is not done
+// is looked at again on the next sync.
+func (r *Reconciler) applyPlans(ctx context.Context, plans []plan, now time.Time, res *Result) {
 	for i, p := range plans {
 		if err := ctx.Err(); err != nil {
 			res.fail(fmt.Errorf("sync interrupted: %w", err))
 			for _, q := range plans[i:] {
-				r.markDirty(q.key)
+				r.want.markDirty(q.key)
 			}
-			if full {
+			if res.Full {
 				// The services not reached keep a model older than the
 				// dump: repair them on the next sync.
-				r.needFull = true
+				r.resync.request()
 			}
-			break
+			return
 		}
-		if !r.applyPlan(p, now, &res) {
-			r.markDirty(p.key)
+		if !r.applyPlan(p, now, res) {
+			r.want.markDirty(p.key)
 		}
 	}
-	r.checkDrains(actual, now, &res)
-	r.unbindAddresses(&addrs, &res)
+}
 
-	if r.recDirty {
-		if err := r.store.Save(r.rec); err != nil {
-			res.fail(err)
-		} else {
-			r.recDirty = false
-		}
+// finish saves the ownership record, says when the next sync is needed and
+// reports the conflicts.
+func (r *Reconciler) finish(now time.Time, res *Result) {
+	if err := r.ownership.save(); err != nil {
+		res.fail(err)
 	}
-	if wait := r.publishWait(now); wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
+	if wait := r.publisher.wait(now); wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
 		res.RequeueAfter = wait
 	}
 	res.Conflicts = sortedKeys(r.conflicts)
 	for _, k := range res.Conflicts {
 		owner := ""
-		if w := r.want[k]; w != nil && w.vs != nil {
+		if w := r.want.byKey[k]; w != nil && w.vs != nil {
 			owner = w.vs.Owner
 		}
 		res.Errors = append(res.Errors, fmt.Errorf("virtual server %s (%s): %w", k, owner, ErrForeign))
 	}
-	r.logResult(&res)
-	return res, errors.Join(res.Errors...)
-}
-
-// claims returns the record with the services and addresses this sync is
-// about to create, and whether that adds anything.
-func (r *Reconciler) claims(plans []plan, addrs []netip.Addr) (runstate.Record, bool) {
-	var claimed runstate.Record
-	grow := func() {
-		if claimed.Services == nil {
-			claimed = r.rec.Clone()
-		}
-	}
-	for _, p := range plans {
-		if _, owned := r.rec.Services[p.key]; p.creates() && !owned {
-			grow()
-			claimed.Services[p.key] = p.want.Owner
-		}
-	}
-	for _, a := range addrs {
-		if !r.rec.Addresses[a] {
-			grow()
-			claimed.Addresses[a] = true
-		}
-	}
-	return claimed, claimed.Services != nil
 }
 
 // ErrForeign marks a desired virtual server that already exists in the
 // kernel but was not created by ipvsd; it is left untouched.
 var ErrForeign = errors.New("exists in the kernel but was not created by ipvsd")
-
-func (res *Result) fail(err error) {
-	res.Errors = append(res.Errors, err)
-	res.NeedsRetry = true
-}
-
-func (r *Reconciler) logResult(res *Result) {
-	if res.Writes() == 0 && len(res.Errors) == 0 && !res.Full {
-		return
-	}
-	fields := []zap.Field{
-		zap.Bool("full", res.Full),
-		zap.Int("dumps", res.Dumps),
-		zap.Int("planned", res.Planned),
-		zap.Stringer("services", res.Services),
-		zap.Stringer("destinations", res.Destinations),
-		zap.Stringer("addresses", res.Addresses),
-		zap.Int("drainsStarted", res.DrainsStarted),
-		zap.Int("drainsFinished", res.DrainsFinished),
-		zap.Int("draining", res.Draining),
-		zap.Int("errors", len(res.Errors)),
-	}
-	if len(res.Errors) > 0 {
-		r.log.Warn("sync finished with errors", append(fields, zap.Error(errors.Join(res.Errors...)))...)
-		return
-	}
-	r.log.Info("sync finished", fields...)
-}

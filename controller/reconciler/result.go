@@ -1,8 +1,11 @@
 package reconciler
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -61,12 +64,44 @@ type Result struct {
 }
 
 // Writes is the number of kernel and address writes the sync made.
-func (r *Result) Writes() int {
-	return r.Services.total() + r.Destinations.total() + r.Addresses.total() + r.drainWrites
+func (res *Result) Writes() int {
+	return res.Services.total() + res.Destinations.total() + res.Addresses.total() + res.drainWrites
 }
 
-func (r *Result) String() string {
+func (res *Result) String() string {
 	return fmt.Sprintf("full=%t dumps=%d planned=%d services[%s] dests[%s] addrs[%s] drains(+%d -%d =%d) conflicts=%d errors=%d",
-		r.Full, r.Dumps, r.Planned, r.Services, r.Destinations, r.Addresses,
-		r.DrainsStarted, r.DrainsFinished, r.Draining, len(r.Conflicts), len(r.Errors))
+		res.Full, res.Dumps, res.Planned, res.Services, res.Destinations, res.Addresses,
+		res.DrainsStarted, res.DrainsFinished, res.Draining, len(res.Conflicts), len(res.Errors))
+}
+
+// fail records a failed operation, which makes the sync worth retrying
+// soon.
+func (res *Result) fail(err error) {
+	res.Errors = append(res.Errors, err)
+	res.NeedsRetry = true
+}
+
+// report logs a sync that did something, failed or was a full resync; an
+// idle sync says nothing, so the log follows the work.
+func (res *Result) report(log *zap.Logger) {
+	if res.Writes() == 0 && len(res.Errors) == 0 && !res.Full {
+		return
+	}
+	fields := []zap.Field{
+		zap.Bool("full", res.Full),
+		zap.Int("dumps", res.Dumps),
+		zap.Int("planned", res.Planned),
+		zap.Stringer("services", res.Services),
+		zap.Stringer("destinations", res.Destinations),
+		zap.Stringer("addresses", res.Addresses),
+		zap.Int("drainsStarted", res.DrainsStarted),
+		zap.Int("drainsFinished", res.DrainsFinished),
+		zap.Int("draining", res.Draining),
+		zap.Int("errors", len(res.Errors)),
+	}
+	if len(res.Errors) > 0 {
+		log.Warn("sync finished with errors", append(fields, zap.Error(errors.Join(res.Errors...)))...)
+		return
+	}
+	log.Info("sync finished", fields...)
 }

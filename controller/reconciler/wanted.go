@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -24,40 +23,65 @@ type wanted struct {
 	gen uint64
 }
 
+// wantedState is the desired state the reconciler holds between syncs, and
+// which parts of it the next sync must look at. Its methods that change it
+// report whether the valid desired services changed, which is what the
+// published copy shows.
+type wantedState struct {
+	// byKey is the desired state; invalid indexes its invalid entries
+	// (kept untouched, reported on every sync).
+	byKey   map[ipvs.Key]*wanted
+	invalid map[ipvs.Key]bool
+	gen     uint64 // Syncs so far, for wanted.gen
+	// dirty are the keys the next incremental sync looks at: desired
+	// values changed since they were applied, and work that failed or was
+	// not done. Every other key is as it was last applied.
+	dirty map[ipvs.Key]bool
+
+	// addrs is the desired address set; addrsDirty makes the next sync
+	// reconcile it: it changed, or the last attempt failed.
+	addrs      map[netip.Addr]bool
+	addrsDirty bool
+}
+
 // replace makes d the whole desired state (Sync). It walks d once but
 // normalizes, and so allocates, only what differs from the state held:
 // an unchanged state costs comparisons and no allocation.
-func (r *Reconciler) replace(d desired.State) {
-	r.gen++
+func (s *wantedState) replace(d desired.State) (changed bool) {
+	s.gen++
 	for i := range d.Services {
 		in := &d.Services[i]
 		k := in.Key.Canonical()
-		w := r.want[k]
+		w := s.byKey[k]
 		switch {
-		case w != nil && w.gen == r.gen:
-			r.duplicate(k, w, in)
+		case w != nil && w.gen == s.gen:
+			changed = s.duplicate(k, w, in) || changed
 		case w != nil && w.vs != nil && sameAsNormalized(in, w.vs):
-			w.gen = r.gen
+			w.gen = s.gen
 		default:
-			r.set(k, in).gen = r.gen
+			var c bool
+			w, c = s.set(k, in)
+			w.gen = s.gen
+			changed = c || changed
 		}
 	}
-	for k, w := range r.want {
-		if w.gen != r.gen {
-			r.remove(k)
+	for k, w := range s.byKey {
+		if w.gen != s.gen {
+			changed = s.remove(k) || changed
 		}
 	}
-	r.setAddresses(d.Addresses)
+	s.setAddresses(d.Addresses)
+	return changed
 }
 
 // update applies u to the desired state (Apply), looking only at what u
 // names.
-func (r *Reconciler) update(u desired.Update) {
+func (s *wantedState) update(u desired.Update) (changed bool) {
 	for _, k := range u.Delete {
 		// Marked even when not desired: a service whose deletion failed
 		// is then looked at again, which is what a caller deleting it
 		// means.
-		r.remove(k.Canonical())
+		changed = s.remove(k.Canonical()) || changed
 	}
 	var seen map[ipvs.Key]bool
 	if len(u.Set) > 1 {
@@ -66,9 +90,9 @@ func (r *Reconciler) update(u desired.Update) {
 	for i := range u.Set {
 		in := &u.Set[i]
 		k := in.Key.Canonical()
-		w := r.want[k]
+		w := s.byKey[k]
 		if seen[k] {
-			r.duplicate(k, w, in)
+			changed = s.duplicate(k, w, in) || changed
 			continue
 		}
 		if seen != nil {
@@ -77,75 +101,79 @@ func (r *Reconciler) update(u desired.Update) {
 		if w != nil && w.vs != nil && sameAsNormalized(in, w.vs) {
 			continue
 		}
-		r.set(k, in)
+		_, c := s.set(k, in)
+		changed = c || changed
 	}
 	if u.SetAddresses {
-		r.setAddresses(u.Addresses)
+		s.setAddresses(u.Addresses)
 	}
+	return changed
 }
 
 // set records in as the desired value of k, normalized and validated, and
 // marks k for the next sync if that changes anything.
-func (r *Reconciler) set(k ipvs.Key, in *desired.VirtualServer) *wanted {
-	w := r.want[k]
+func (s *wantedState) set(k ipvs.Key, in *desired.VirtualServer) (w *wanted, changed bool) {
+	w = s.byKey[k]
 	if w == nil {
 		w = &wanted{}
-		r.want[k] = w
+		s.byKey[k] = w
 	}
 	n := in.Normalize()
 	if err := n.ValidateNormalized(); err != nil {
 		w.errs = nil
-		r.markInvalid(k, w, err)
-		return w
+		return w, s.markInvalid(k, w, err)
 	}
 	if w.errs != nil {
 		w.errs = nil
-		delete(r.invalid, k)
-		r.changed(k)
+		delete(s.invalid, k)
+		s.markDirty(k)
+		changed = true
 	}
 	if w.vs == nil || !desired.EqualNormalized(w.vs, &n) {
 		w.vs = &n
-		r.changed(k)
+		s.markDirty(k)
+		changed = true
 	}
-	return w
+	return w, changed
 }
 
 // duplicate marks k, listed twice in one Sync or Update, invalid: which of
 // the two values is meant is anyone's guess, so neither is applied.
-func (r *Reconciler) duplicate(k ipvs.Key, w *wanted, in *desired.VirtualServer) {
+func (s *wantedState) duplicate(k ipvs.Key, w *wanted, in *desired.VirtualServer) (changed bool) {
 	err := fmt.Errorf("virtual server %s (%s): listed twice", k, in.Owner)
 	n := in.Normalize()
 	if verr := n.ValidateNormalized(); verr != nil {
 		err = verr
 	}
-	r.markInvalid(k, w, err)
+	return s.markInvalid(k, w, err)
 }
 
 // remove takes k out of the desired state.
-func (r *Reconciler) remove(k ipvs.Key) {
-	if r.want[k] != nil {
-		delete(r.want, k)
-		delete(r.invalid, k)
-		r.publishDirty = true
+func (s *wantedState) remove(k ipvs.Key) (changed bool) {
+	if s.byKey[k] != nil {
+		delete(s.byKey, k)
+		delete(s.invalid, k)
+		changed = true
 	}
-	r.markDirty(k)
+	s.markDirty(k)
+	return changed
 }
 
 // setAddresses replaces the desired VIP set, marking it for the next sync
 // only if it differs.
-func (r *Reconciler) setAddresses(list []netip.Addr) {
-	if sameAddresses(list, r.addrs) {
+func (s *wantedState) setAddresses(list []netip.Addr) {
+	if sameAddresses(list, s.addrs) {
 		return
 	}
 	m := make(map[netip.Addr]bool, len(list))
 	for _, a := range list {
 		m[a.Unmap()] = true
 	}
-	if maps.Equal(m, r.addrs) {
+	if maps.Equal(m, s.addrs) {
 		return
 	}
-	r.addrs = m
-	r.addrsDirty = true
+	s.addrs = m
+	s.addrsDirty = true
 }
 
 // sameAddresses reports, without allocating, whether a strictly sorted
@@ -180,81 +208,72 @@ func sameAsNormalized(in, n *desired.VirtualServer) bool {
 	return true
 }
 
-// invalidErrors reports every desired service held invalid, on every sync:
-// the desired state stays wrong until a source fixes it, as it did when
-// each Sync revalidated its whole input.
-func (r *Reconciler) invalidErrors(res *Result) {
-	if len(r.invalid) == 0 {
+// invalidErrors returns why each desired service held invalid is, on every
+// sync: the desired state stays wrong until a source fixes it, as it did
+// when each Sync revalidated its whole input.
+func (s *wantedState) invalidErrors() []error {
+	if len(s.invalid) == 0 {
 		// A map that once held many keys keeps its buckets, and ranging
 		// over it costs them all: start afresh when it empties.
-		r.invalid = nil
-		return
+		s.invalid = nil
+		return nil
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(r.invalid), ipvs.Key.Compare) {
-		res.Errors = append(res.Errors, r.want[k].errs...)
+	var errs []error
+	for _, k := range slices.SortedFunc(maps.Keys(s.invalid), ipvs.Key.Compare) {
+		errs = append(errs, s.byKey[k].errs...)
 	}
+	return errs
 }
 
 // markInvalid holds k invalid, adding errs to why: its service is then
-// kept in the kernel as it is.
-func (r *Reconciler) markInvalid(k ipvs.Key, w *wanted, errs ...error) {
+// kept in the kernel as it is. It reports whether k leaves the valid
+// desired services.
+func (s *wantedState) markInvalid(k ipvs.Key, w *wanted, errs ...error) (changed bool) {
 	if w.vs != nil {
 		// It leaves the valid desired state: published without it, and
 		// no longer a conflict to report.
-		r.changed(k)
+		s.markDirty(k)
+		changed = true
 	}
 	w.vs = nil
 	w.errs = append(w.errs, errs...)
-	if r.invalid == nil {
-		r.invalid = map[ipvs.Key]bool{}
+	if s.invalid == nil {
+		s.invalid = map[ipvs.Key]bool{}
 	}
-	r.invalid[k] = true
-}
-
-// changed notes that the desired value of k changed.
-func (r *Reconciler) changed(k ipvs.Key) {
-	r.publishDirty = true
-	r.markDirty(k)
+	s.invalid[k] = true
+	return changed
 }
 
 // markDirty makes the next sync look at k.
-func (r *Reconciler) markDirty(k ipvs.Key) {
-	if r.dirty == nil {
-		r.dirty = map[ipvs.Key]bool{}
+func (s *wantedState) markDirty(k ipvs.Key) {
+	if s.dirty == nil {
+		s.dirty = map[ipvs.Key]bool{}
 	}
-	r.dirty[k] = true
+	s.dirty[k] = true
 }
 
-// publish writes the valid desired services for inspection tools when
-// they changed since last published, at most once per PublishInterval. The
-// file holds the whole state, so a write costs O(n); coalescing keeps a
-// burst of one-service changes O(1) each. An unchanged state costs nothing.
-func (r *Reconciler) publish(now time.Time, res *Result) {
-	if r.publishWait(now) != 0 || !r.publishDirty || r.published.Path == "" {
-		return
+// clearDirty empties the set of keys to look at, once a sync has.
+func (s *wantedState) clearDirty() {
+	// A set that grew large is dropped rather than cleared, as a cleared
+	// map keeps the buckets of its largest size for every later range.
+	if len(s.dirty) > 64 {
+		s.dirty = nil
+	} else {
+		clear(s.dirty)
 	}
-	want := make(map[ipvs.Key]*desired.VirtualServer, len(r.want))
-	for k, w := range r.want {
+}
+
+// addrsDone records the outcome of reconciling the address set as it is
+// now: failed keeps it for the next sync.
+func (s *wantedState) addrsDone(failed bool) { s.addrsDirty = failed }
+
+// valid returns the valid desired services, for publishing.
+func (s *wantedState) valid() map[ipvs.Key]*desired.VirtualServer {
+	want := make(map[ipvs.Key]*desired.VirtualServer, len(s.byKey))
+	for k, w := range s.byKey {
 		if w.vs != nil {
 			want[k] = w.vs
 		}
 	}
-	r.lastPublish = now
-	if err := r.published.Publish(want); err != nil {
-		res.fail(err)
-		return
-	}
-	r.publishDirty = false
-}
-
-// publishWait is how long until a pending publish may be written: zero when
-// nothing is pending or it is due now.
-func (r *Reconciler) publishWait(now time.Time) time.Duration {
-	if !r.publishDirty || r.published.Path == "" {
-		return 0
-	}
-	if wait := r.lastPublish.Add(r.cfg.PublishInterval).Sub(now); wait > 0 {
-		return wait
-	}
-	return 0
+	return want
 }

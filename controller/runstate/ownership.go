@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvsjson"
 )
 
 // DefaultRecordPath is where the ownership record lives. /run is a tmpfs
@@ -42,13 +43,21 @@ func (r Record) Equal(o Record) bool {
 }
 
 // recordFile is the on-disk form: sorted lists, so the file is stable and
-// diffable.
-type recordFile struct {
-	Version   int             `json:"version"`
-	Services  []recordService `json:"services"`
-	Addresses []netip.Addr    `json:"addresses"`
+// diffable. Services are read as ipvsjson.Service, the shape the desired
+// state and `ipvsd list -o json` share, and written as recordService.
+type recordFile[S recordService | ipvsjson.Service] struct {
+	Version   int          `json:"version"`
+	Services  []S          `json:"services"`
+	Addresses []netip.Addr `json:"addresses"`
 }
 
+// recordService is a service of the shared shape with only its key and
+// owner set, spelled as the first record was: the family as a number,
+// the address before the protocol. Those bytes are pinned (the
+// reconciler's tests compare them), and the previous ipvsd, should a
+// node roll back to it, reads only them. Because the reader already
+// takes the shared spelling, a later ipvsd can write it without
+// stranding this one.
 type recordService struct {
 	Family   uint8      `json:"family"`
 	Address  netip.Addr `json:"address,omitzero"`
@@ -61,14 +70,13 @@ type recordService struct {
 const recordVersion = 1
 
 func (r Record) marshal() ([]byte, error) {
-	f := recordFile{Version: recordVersion, Services: []recordService{}, Addresses: []netip.Addr{}}
+	f := recordFile[recordService]{Version: recordVersion, Services: []recordService{}, Addresses: []netip.Addr{}}
 	keys := slices.SortedFunc(maps.Keys(r.Services), ipvs.Key.Compare)
 	for _, k := range keys {
-		rs := recordService{Family: uint8(k.Family), Address: k.Address, Port: k.Port, FWMark: k.FWMark, Owner: r.Services[k]}
-		if !k.IsFWMark() {
-			rs.Protocol = k.Protocol.String()
-		}
-		f.Services = append(f.Services, rs)
+		j := ipvsjson.FromKey(k)
+		f.Services = append(f.Services, recordService{
+			Family: uint8(j.Family), Address: j.Address, Protocol: j.Protocol, Port: j.Port, FWMark: j.FWMark, Owner: r.Services[k],
+		})
 	}
 	f.Addresses = slices.SortedFunc(maps.Keys(r.Addresses), netip.Addr.Compare)
 	b, err := json.MarshalIndent(f, "", "  ")
@@ -76,7 +84,7 @@ func (r Record) marshal() ([]byte, error) {
 }
 
 func unmarshalRecord(b []byte) (Record, error) {
-	var f recordFile
+	var f recordFile[ipvsjson.Service]
 	if err := json.Unmarshal(b, &f); err != nil {
 		return Record{}, err
 	}
@@ -85,13 +93,9 @@ func unmarshalRecord(b []byte) (Record, error) {
 	}
 	r := NewRecord()
 	for _, s := range f.Services {
-		k := ipvs.Key{Family: ipvs.Family(s.Family), Address: s.Address, Port: s.Port, FWMark: s.FWMark}
-		if s.FWMark == 0 {
-			p, err := ipvs.ParseProtocol(s.Protocol)
-			if err != nil {
-				return Record{}, err
-			}
-			k.Protocol = p
+		k, err := s.Key.IPVS()
+		if err != nil {
+			return Record{}, err
 		}
 		r.Services[k] = s.Owner
 	}

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvsjson"
 )
 
 // DesiredFileName is the file, next to the ownership record, where the
@@ -56,53 +56,31 @@ func (s *DesiredStore) Publish(want map[ipvs.Key]*desired.VirtualServer) error {
 }
 
 // desiredFile is the on-disk form: services in key order, real servers in
-// address order, so the file is stable and diffable.
+// address order, so the file is stable and diffable. Services are the
+// shape `ipvsd list -o json` prints, without the kernel's counters.
 type desiredFile struct {
-	Version  int              `json:"version"`
-	Services []desiredService `json:"services"`
+	Version  int                `json:"version"`
+	Services []ipvsjson.Service `json:"services"`
 }
 
-type desiredService struct {
-	recordService
-	Scheduler    string        `json:"scheduler"`
-	Flags        []string      `json:"flags,omitempty"`
-	Timeout      uint32        `json:"timeout,omitempty"`
-	Netmask      uint8         `json:"netmask,omitempty"`
-	PEName       string        `json:"pe,omitempty"`
-	Destinations []desiredDest `json:"destinations"`
-}
-
-type desiredDest struct {
-	Address        netip.Addr `json:"address"`
-	Port           uint16     `json:"port"`
-	Weight         int        `json:"weight"`
-	Forwarding     string     `json:"forwarding"`
-	UpperThreshold uint32     `json:"upperThreshold,omitempty"`
-	LowerThreshold uint32     `json:"lowerThreshold,omitempty"`
-}
-
+// desiredVersion is still 1: the shared shape carries every field the
+// first encoding did, meaning the same, and the family is read in either
+// spelling (a number then, a name now). Only `ipvsd list --drift` reads
+// the file, and a daemon rewrites it at its first sync, so an older ipvsd
+// rolled back to would meet the new spelling for one sync at most.
 const desiredVersion = 1
 
 func marshalDesired(want map[ipvs.Key]*desired.VirtualServer) ([]byte, error) {
-	f := desiredFile{Version: desiredVersion, Services: []desiredService{}}
+	f := desiredFile{Version: desiredVersion, Services: []ipvsjson.Service{}}
 	for _, k := range slices.SortedFunc(maps.Keys(want), ipvs.Key.Compare) {
 		vs := want[k]
-		ds := desiredService{
-			recordService: recordService{Family: uint8(k.Family), Address: k.Address, Port: k.Port, FWMark: k.FWMark, Owner: vs.Owner},
-			Scheduler:     vs.Scheduler, Timeout: vs.Timeout, Netmask: vs.Netmask, PEName: vs.PEName,
-			Destinations: []desiredDest{},
-		}
-		if !k.IsFWMark() {
-			ds.Protocol = k.Protocol.String()
-		}
-		ds.Flags = vs.Flags.Names()
+		s := ipvsjson.FromService(vs.Service)
+		s.Key = ipvsjson.FromKey(k) // the key it is published under
+		s.Owner, s.Destinations = vs.Owner, []ipvsjson.Destination{}
 		for _, d := range vs.Destinations {
-			ds.Destinations = append(ds.Destinations, desiredDest{
-				Address: d.Address, Port: d.Port, Weight: d.Weight, Forwarding: d.Forwarding.String(),
-				UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
-			})
+			s.Destinations = append(s.Destinations, ipvsjson.FromDestination(d))
 		}
-		f.Services = append(f.Services, ds)
+		f.Services = append(f.Services, s)
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	return append(b, '\n'), err
@@ -134,36 +112,23 @@ func unmarshalDesired(b []byte) ([]desired.VirtualServer, error) {
 	out := make([]desired.VirtualServer, 0, len(f.Services))
 	var errs []error
 	for _, s := range f.Services {
-		vs := desired.VirtualServer{Owner: s.Owner, Service: ipvs.Service{
-			Key:       ipvs.Key{Family: ipvs.Family(s.Family), Address: s.Address, Port: s.Port, FWMark: s.FWMark},
-			Scheduler: s.Scheduler, Timeout: s.Timeout, Netmask: s.Netmask, PEName: s.PEName,
-		}}
-		if s.FWMark == 0 {
-			p, err := ipvs.ParseProtocol(s.Protocol)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			vs.Protocol = p
+		k, err := s.Key.IPVS()
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		for _, n := range s.Flags {
-			f, ok := ipvs.ParseFlagName(n)
-			if !ok {
-				errs = append(errs, fmt.Errorf("virtual server %s: unknown flag %q", vs.Key, n))
-				continue
-			}
-			vs.Flags |= f
+		vs := desired.VirtualServer{Owner: s.Owner, Service: ipvs.Service{Key: k}}
+		if s.Scheduling != nil {
+			vs.Service, err = s.Scheduling.IPVS(k)
+			errs = append(errs, err)
 		}
 		for _, d := range s.Destinations {
-			fwd, err := ipvs.ParseForwarding(d.Forwarding)
+			dst, err := d.IPVS()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("virtual server %s: real server %s: %w", vs.Key, d.Address, err))
+				errs = append(errs, fmt.Errorf("virtual server %s: real server %s: %w", k, d.Address, err))
 				continue
 			}
-			vs.Destinations = append(vs.Destinations, ipvs.Destination{
-				DestKey: ipvs.DestKey{Address: d.Address, Port: d.Port}, Weight: d.Weight, Forwarding: fwd,
-				UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
-			})
+			vs.Destinations = append(vs.Destinations, dst)
 		}
 		out = append(out, vs)
 	}

@@ -1,8 +1,10 @@
 package runstate
 
 import (
+	"encoding/json"
 	"maps"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvsjson"
 )
 
 // The keys of v1Fixture: every kind of key a record holds.
@@ -105,6 +108,14 @@ func TestRoundTrip(t *testing.T) {
 	if rec, err := LoadRecord(rs.Path); err != nil || !rec.Equal(wantRec) {
 		t.Errorf("record: got %v, %v; want %v", rec, err, wantRec)
 	}
+	// The record keeps its first spelling, byte for byte.
+	got, err := os.ReadFile(rs.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1, err := os.ReadFile(filepath.Join("testdata", "state-v1.json")); err != nil || string(got) != string(v1) {
+		t.Errorf("record written as:\n%s\nwant testdata/state-v1.json (%v)", got, err)
+	}
 	ds := DesiredStore{Path: DesiredPath(rs.Path)}
 	if err := ds.Publish(desiredMap(wantVSS)); err != nil {
 		t.Fatal(err)
@@ -148,5 +159,26 @@ func TestRejects(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRecordReadsSharedSpelling: the record is written as version 1 spelt
+// it, but read in the shared shape too, so that a later ipvsd may write
+// that without stranding this one.
+func TestRecordReadsSharedSpelling(t *testing.T) {
+	want, _ := v1Fixture()
+	f := recordFile[ipvsjson.Service]{Version: recordVersion, Addresses: slices.Collect(maps.Keys(want.Addresses))}
+	for k, o := range want.Services {
+		f.Services = append(f.Services, ipvsjson.Service{Key: ipvsjson.FromKey(k), Owner: o})
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"family":"IPv6"`) {
+		t.Fatalf("not the shared spelling: %s", b)
+	}
+	if got, err := unmarshalRecord(b); err != nil || !got.Equal(want) {
+		t.Errorf("got %v, %v; want %v", got, err, want)
 	}
 }

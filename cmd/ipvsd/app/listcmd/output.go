@@ -5,80 +5,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/ipvsd/ipvsd/controller/inspect"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvsjson"
 )
 
 // listing is the machine-readable form of a listing: the same services,
-// in the same order, with every counter as an exact 64-bit integer.
+// in the same order, with every counter as an exact 64-bit integer. A
+// service is the shape the daemon's files under /run/ipvsd use too.
 type listing struct {
-	Version     string        `json:"version"`
-	ConnTabSize uint32        `json:"connTableSize"`
-	Services    []serviceView `json:"services"`
-}
-
-type serviceView struct {
-	Family       string     `json:"family"`
-	Protocol     string     `json:"protocol,omitempty"`
-	Address      netip.Addr `json:"address,omitzero"`
-	Port         uint16     `json:"port,omitempty"`
-	FWMark       uint32     `json:"fwmark,omitempty"`
-	Scheduler    string     `json:"scheduler"`
-	Flags        []string   `json:"flags,omitempty"`
-	Timeout      uint32     `json:"timeout,omitempty"`
-	Netmask      uint8      `json:"netmask,omitempty"`
-	PEName       string     `json:"pe,omitempty"`
-	Owner        string     `json:"owner,omitempty"`
-	Foreign      bool       `json:"foreign,omitempty"`
-	Stats        statsView  `json:"stats"`
-	Destinations []destView `json:"destinations"`
-}
-
-type destView struct {
-	Address        netip.Addr `json:"address"`
-	Port           uint16     `json:"port"`
-	Forwarding     string     `json:"forwarding"`
-	Weight         int        `json:"weight"`
-	UpperThreshold uint32     `json:"upperThreshold"`
-	LowerThreshold uint32     `json:"lowerThreshold"`
-	ActiveConns    uint32     `json:"activeConns"`
-	InactiveConns  uint32     `json:"inactiveConns"`
-	PersistConns   uint32     `json:"persistConns"`
-	Stats          statsView  `json:"stats"`
-}
-
-type statsView struct {
-	Conns    uint64 `json:"conns"`
-	InPkts   uint64 `json:"inPkts"`
-	OutPkts  uint64 `json:"outPkts"`
-	InBytes  uint64 `json:"inBytes"`
-	OutBytes uint64 `json:"outBytes"`
-	CPS      uint64 `json:"cps"`
-	InPPS    uint64 `json:"inPPS"`
-	OutPPS   uint64 `json:"outPPS"`
-	InBPS    uint64 `json:"inBPS"`
-	OutBPS   uint64 `json:"outBPS"`
+	Version     string             `json:"version"`
+	ConnTabSize uint32             `json:"connTableSize"`
+	Services    []ipvsjson.Service `json:"services"`
 }
 
 func newListing(info ipvs.Info, svcs []ipvs.ServiceWithDests, ro ipvs.RenderOptions) listing {
-	l := listing{Version: info.VersionString(), ConnTabSize: info.ConnTabSize, Services: []serviceView{}}
+	l := listing{Version: info.VersionString(), ConnTabSize: info.ConnTabSize, Services: []ipvsjson.Service{}}
 	for _, s := range ipvs.Ordered(svcs, ro.Order) {
-		v := serviceView{
-			Family: s.Family.String(), Address: s.Address, Port: s.Port, FWMark: s.FWMark,
-			Scheduler: s.Scheduler, Flags: s.Flags.Names(), PEName: s.PEName,
-			Stats: statsView(s.Stats), Destinations: []destView{},
+		v := ipvsjson.FromService(s.Service)
+		if s.Flags&ipvs.FlagPersistent == 0 { // timeout and netmask mean nothing then
+			v.Timeout, v.Netmask = 0, 0
 		}
-		if !s.IsFWMark() {
-			v.Protocol = s.Protocol.String()
-		}
-		if s.Flags&ipvs.FlagPersistent != 0 { // timeout and netmask mean nothing otherwise
-			v.Timeout, v.Netmask = s.Timeout, s.Netmask
-		}
+		stats := ipvsjson.Stats(s.Stats)
+		v.Stats, v.Destinations = &stats, []ipvsjson.Destination{}
 		if ro.Owner != nil {
 			v.Owner = ro.Owner(s.Key)
 			v.Foreign = v.Owner == inspect.Foreign
@@ -87,12 +40,9 @@ func newListing(info ipvs.Info, svcs []ipvs.ServiceWithDests, ro ipvs.RenderOpti
 			}
 		}
 		for _, d := range s.Destinations {
-			v.Destinations = append(v.Destinations, destView{
-				Address: d.Address, Port: d.Port, Forwarding: d.Forwarding.String(), Weight: d.Weight,
-				UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
-				ActiveConns: d.ActiveConns, InactiveConns: d.InactiveConns, PersistConns: d.PersistConns,
-				Stats: statsView(d.Stats),
-			})
+			dv := ipvsjson.FromDestination(d)
+			dv.Conns = ipvsjson.FromConns(d)
+			v.Destinations = append(v.Destinations, dv)
 		}
 		l.Services = append(l.Services, v)
 	}

@@ -1,5 +1,3 @@
-// Package httpserve runs the daemons' small HTTP endpoints (metrics,
-// health) for the lifetime of a context.
 package httpserve
 
 import (

@@ -1,6 +1,3 @@
-// Package app holds ipvsd's command tree. Each subcommand lives in its own
-// file and only parses flags and wires packages together; the work is done
-// in ipvs/, netlinkutil/ and controller/.
 package app
 
 import (

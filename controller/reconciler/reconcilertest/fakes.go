@@ -1,6 +1,3 @@
-// Package reconcilertest provides stateful fakes of the reconciler's
-// narrow interfaces (AddressBinder, ConntrackCleaner) for tests that run
-// without a kernel.
 package reconcilertest
 
 import (

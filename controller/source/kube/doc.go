@@ -1,8 +1,9 @@
 // Package kube translates Kubernetes objects into ipvsd's desired state: a
 // Service, its EndpointSlices and this node become virtual servers with
-// real servers and VIPs (controller.Desired) and what the firewall must know
-// of them (firewall.Desired). It is a plain function of plain values; the
-// informers that fetch the objects live in kube/source.
+// real servers and VIPs (desired.VirtualServer, desired.Update) and what the
+// firewall must know of them (firewall.VirtualServer). It is a plain
+// function of plain values; the informers that fetch the objects and hand
+// the result to the dataplane programmer live in kube/informer.
 //
 // What becomes a virtual server, per service port and address family:
 //

@@ -1,8 +1,3 @@
-// Package standalone runs ipvsd on a bare-metal host from a YAML file: it
-// translates the file (controller/standalone/config) and the backends'
-// health (controller/health) into the reconciler's and the firewall's
-// desired state, reloads the file on SIGHUP or when it changes, and serves
-// metrics.
 package standalone
 
 import (

@@ -1,0 +1,3 @@
+// Package golden compares test output with files under testdata/, and
+// rewrites them when the test binary runs with -update.
+package golden

@@ -73,9 +73,3 @@ func DeleteConntrack(h ConntrackHandle, f FlowFilter) (uint, error) {
 func DeleteUDPConntrack(h ConntrackHandle, vip netip.Addr, vport uint16, backend netip.Addr, bport uint16) (uint, error) {
 	return DeleteConntrack(h, FlowFilter{Protocol: unix.IPPROTO_UDP, VIP: vip, VPort: vport, Backend: backend, BPort: bport})
 }
-
-// DeleteConntrackForProto is DeleteUDPConntrack for any protocol: SCTP
-// associations, for one, outlive a removed backend the same way.
-func DeleteConntrackForProto(h ConntrackHandle, proto uint8, vip netip.Addr, vport uint16, backend netip.Addr, bport uint16) (uint, error) {
-	return DeleteConntrack(h, FlowFilter{Protocol: proto, VIP: vip, VPort: vport, Backend: backend, BPort: bport})
-}

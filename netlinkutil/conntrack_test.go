@@ -55,7 +55,7 @@ func TestDeleteUDPConntrack(t *testing.T) {
 	if got := f.Flows(); len(got) != len(kept) {
 		t.Errorf("left %d flows, want %d:\n%s", len(got), len(kept), f)
 	}
-	n, err = DeleteConntrackForProto(f, unix.IPPROTO_UDP, netip.MustParseAddr("2001:db8::1"), 53, netip.MustParseAddr("fd01::5"), 5353)
+	n, err = DeleteUDPConntrack(f, netip.MustParseAddr("2001:db8::1"), 53, netip.MustParseAddr("fd01::5"), 5353)
 	if err != nil || n != 1 {
 		t.Fatalf("IPv6: deleted %d, %v; want 1", n, err)
 	}

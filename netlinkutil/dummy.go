@@ -43,9 +43,6 @@ func NewDummy(h Handle, name string) *Dummy {
 	}}
 }
 
-// Name is the interface's name.
-func (d *Dummy) Name() string { return d.name }
-
 // Ensure creates the interface if it is missing and sets it up if it is
 // down. It reports whether it created the link. A link of that name that is
 // not a dummy is an error wrapping ErrWrongLinkType.
@@ -129,7 +126,7 @@ func (d *Dummy) Addresses() ([]netip.Prefix, error) {
 // AddAddress binds ip to the interface as a host address (/32 or /128).
 // IPv6 addresses skip duplicate address detection so they work at once
 // rather than after DAD's second or so of "tentative". Adding an address
-// the interface already has fails with a wrapped EEXIST; see EnsureAddress.
+// the interface already has fails with a wrapped EEXIST.
 func (d *Dummy) AddAddress(ip netip.Addr) error {
 	return d.modify(ip, "adding %s to %s: %w", Handle.AddrAdd)
 }
@@ -138,26 +135,6 @@ func (d *Dummy) AddAddress(ip netip.Addr) error {
 // address it does not have fails with a wrapped EADDRNOTAVAIL.
 func (d *Dummy) DelAddress(ip netip.Addr) error {
 	return d.modify(ip, "removing %s from %s: %w", Handle.AddrDel)
-}
-
-// EnsureAddress is AddAddress that counts an address already present as
-// success; it reports whether it added ip.
-func (d *Dummy) EnsureAddress(ip netip.Addr) (added bool, err error) {
-	err = d.AddAddress(ip)
-	if errors.Is(err, unix.EEXIST) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// EnsureNoAddress is DelAddress that counts an absent address as success;
-// it reports whether it removed ip.
-func (d *Dummy) EnsureNoAddress(ip netip.Addr) (removed bool, err error) {
-	err = d.DelAddress(ip)
-	if errors.Is(err, unix.EADDRNOTAVAIL) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 func (d *Dummy) modify(ip netip.Addr, format string, op func(Handle, netlink.Link, *netlink.Addr) error) error {

@@ -82,12 +82,8 @@ func TestAddresses(t *testing.T) {
 			t.Fatalf("AddAddress(%s): %v", ip, err)
 		}
 	}
-	// The primitive stays honest; the Ensure form is idempotent.
 	if err := d.AddAddress(vip4); !errors.Is(err, unix.EEXIST) {
 		t.Errorf("adding %s twice: got %v, want EEXIST", vip4, err)
-	}
-	if added, err := d.EnsureAddress(vip4); err != nil || added {
-		t.Errorf("EnsureAddress(present): added=%v, %v", added, err)
 	}
 	got, err := d.Addresses()
 	if err != nil {
@@ -106,12 +102,6 @@ func TestAddresses(t *testing.T) {
 	}
 	if err := d.DelAddress(vip6); !errors.Is(err, unix.EADDRNOTAVAIL) {
 		t.Errorf("removing %s twice: got %v, want EADDRNOTAVAIL", vip6, err)
-	}
-	if removed, err := d.EnsureNoAddress(vip6); err != nil || removed {
-		t.Errorf("EnsureNoAddress(absent): removed=%v, %v", removed, err)
-	}
-	if removed, err := d.EnsureNoAddress(vip4); err != nil || !removed {
-		t.Errorf("EnsureNoAddress(present): removed=%v, %v", removed, err)
 	}
 }
 

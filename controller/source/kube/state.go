@@ -91,24 +91,12 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 	}
 }
 
-// Service returns the translation held for name, or nil.
-func (s *State) Service(name string) *ServiceState { return s.svcs[name] }
-
 // Names returns the services held, sorted.
 func (s *State) Names() []string { return slices.Sorted(maps.Keys(s.svcs)) }
 
 // Addresses returns every VIP to bind, sorted.
 func (s *State) Addresses() []netip.Addr {
 	return slices.SortedFunc(maps.Keys(s.addrs), netip.Addr.Compare)
-}
-
-// Desired returns the whole desired state, for a full Sync.
-func (s *State) Desired() desired.State {
-	d := desired.State{Addresses: s.Addresses()}
-	for _, n := range s.Names() {
-		d.Services = append(d.Services, s.svcs[n].VirtualServers...)
-	}
-	return d
 }
 
 // Firewall returns base (the daemon's firewall options) with every

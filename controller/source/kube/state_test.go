@@ -1,7 +1,9 @@
 package kube
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -28,8 +30,32 @@ func strs[T interface{ String() string }](xs []T) []string {
 	return out
 }
 
+// applied is the desired state a reconciler holds once given Updates.
+type applied map[ipvs.Key]desired.VirtualServer
+
+// apply applies u the way desired.Update says: deletes, then sets.
+func (a applied) apply(u desired.Update) {
+	for _, k := range u.Delete {
+		delete(a, k.Canonical())
+	}
+	for _, vs := range u.Set {
+		a[vs.Key.Canonical()] = vs
+	}
+}
+
+// services are a's virtual servers in key order.
+func (a applied) services() []desired.VirtualServer {
+	return slices.SortedFunc(maps.Values(a), func(x, y desired.VirtualServer) int { return x.Key.Compare(y.Key) })
+}
+
 func TestStateIncrementalUpdates(t *testing.T) {
 	s := NewState()
+	// What the Updates amount to, as the reconciler would hold it.
+	have := applied{}
+	set := func(name string, st *ServiceState, u *desired.Update) {
+		s.Set(name, st, u)
+		have.apply(*u)
+	}
 	tr := func(mods ...func(*corev1.Service)) *ServiceState {
 		st := Translate(service(mods...), nil, &testNode, &testOpts, fixedMarks(7))
 		return &st
@@ -40,7 +66,7 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	other := func(s *corev1.Service) { s.Name, s.Spec.ClusterIPs = "other", []string{"10.96.0.2"} }
 
 	var u desired.Update
-	s.Set("ns/web", tr(ext("198.51.100.1")), &u)
+	set("ns/web", tr(ext("198.51.100.1")), &u)
 	if diff := cmp.Diff([]string{"TCP 10.96.0.1:80", "TCP 198.51.100.1:80"}, keysOf(u.Set)); diff != "" || len(u.Delete) != 0 {
 		t.Errorf("first set: %s delete %v", diff, u.Delete)
 	}
@@ -51,7 +77,7 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	// Another service claiming the same external IP:port loses it.
 	u = desired.Update{}
 	st := tr(other, ext("198.51.100.1"))
-	s.Set("ns/other", st, &u)
+	set("ns/other", st, &u)
 	if diff := cmp.Diff([]string{"TCP 10.96.0.2:80"}, keysOf(u.Set)); diff != "" {
 		t.Errorf("conflicting set (-want +got):\n%s", diff)
 	}
@@ -66,7 +92,7 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	// Dropping the external IP deletes its virtual server; the shared
 	// address stays bound while ns/other still lists it.
 	u = desired.Update{}
-	s.Set("ns/web", tr(), &u)
+	set("ns/web", tr(), &u)
 	if diff := cmp.Diff([]ipvs.Key{{Family: ipvs.IPv4, Address: netip.MustParseAddr("198.51.100.1"), Protocol: ipvs.TCP, Port: 80}}, u.Delete,
 		cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("delete (-want +got):\n%s", diff)
@@ -78,7 +104,7 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	// Removing a service deletes what it owned, and an unchanged address
 	// set is not resent.
 	u = desired.Update{}
-	s.Set("ns/other", nil, &u)
+	set("ns/other", nil, &u)
 	if diff := cmp.Diff([]string{"TCP 10.96.0.2:80"}, strs(u.Delete)); diff != "" || len(u.Set) != 0 {
 		t.Errorf("removal (-want +got):\n%s (set %v)", diff, u.Set)
 	}
@@ -86,12 +112,11 @@ func TestStateIncrementalUpdates(t *testing.T) {
 		t.Errorf("addresses after removal (-want +got):\n%s", diff)
 	}
 	u = desired.Update{}
-	s.Set("ns/web", tr(), &u)
+	set("ns/web", tr(), &u)
 	if u.SetAddresses {
 		t.Errorf("unchanged service resent addresses %v", u.Addresses)
 	}
-	d := s.Desired()
-	if diff := cmp.Diff([]string{"TCP 10.96.0.1:80"}, keysOf(d.Services)); diff != "" {
+	if diff := cmp.Diff([]string{"TCP 10.96.0.1:80"}, keysOf(have.services())); diff != "" {
 		t.Errorf("desired (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,206 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/firewall"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/runner"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// calls records, in order, what the programmer asked of its
+// collaborators.
+type calls struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (c *calls) add(s string) { c.mu.Lock(); c.log = append(c.log, s); c.mu.Unlock() }
+
+func (c *calls) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.log
+	c.log = nil
+	return l
+}
+
+type fakeIPVS struct{ c *calls }
+
+func (f fakeIPVS) Sync(context.Context, desired.State) (reconciler.Result, error) {
+	f.c.add("ipvs.Sync")
+	return reconciler.Result{}, nil
+}
+
+func (f fakeIPVS) Apply(context.Context, desired.Update) (reconciler.Result, error) {
+	f.c.add("ipvs.Apply")
+	return reconciler.Result{}, nil
+}
+
+type fakeFW struct {
+	c   *calls
+	err error
+}
+
+func (f fakeFW) Sync(context.Context, firewall.Desired) (firewall.Result, error) {
+	f.c.add("fw.Sync")
+	return firewall.Result{}, f.err
+}
+
+func (f fakeFW) Check(context.Context, firewall.Desired) (firewall.Result, error) {
+	f.c.add("fw.Check")
+	return firewall.Result{}, f.err
+}
+
+// fakeSource hands over next and records what it is told.
+type fakeSource struct {
+	c    *calls
+	next Change
+	err  error
+	told []error
+}
+
+func (s *fakeSource) Changes(_ context.Context, full bool) (Change, error) {
+	if full {
+		s.c.add("src.Changes(full)")
+	} else {
+		s.c.add("src.Changes")
+	}
+	return s.next, s.err
+}
+
+func (s *fakeSource) Programmed(err error) error {
+	s.c.add("src.Programmed")
+	s.told = append(s.told, err)
+	return nil
+}
+
+// stepClock is a clock that only moves when told; the programmer reads
+// Now and never waits in these tests.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time { return c.now }
+func (c *stepClock) NewTimer(time.Duration) runner.Timer {
+	panic("not used")
+}
+
+var natService = firewall.Desired{Services: []firewall.VirtualServer{{
+	Key: ipvs.Key{Family: ipvs.IPv4, Protocol: ipvs.TCP, Port: 80}, Kind: firewall.ExternalIP,
+}}}
+
+// TestProgrammerOrder: the source is asked first, then the firewall, then
+// IPVS (whole or incremental, as the source says), then the source is
+// told; the firewall is compared with the kernel when it was just opened
+// and on every full resync, and merely synced in between.
+func TestProgrammerOrder(t *testing.T) {
+	c := &calls{}
+	clock := &stepClock{now: time.Unix(1_000_000, 0)}
+	opened := 0
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{
+		IPVS: fakeIPVS{c},
+		OpenFirewall: func(context.Context) (Firewall, error) {
+			opened++
+			return fakeFW{c: c}, nil
+		},
+		Clock: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{c: c}
+	step := func(adv time.Duration, want ...string) {
+		t.Helper()
+		clock.now = clock.now.Add(adv)
+		if _, err := p.SyncOnce(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.take(); !slices.Equal(got, want) {
+			t.Errorf("calls %q, want %q", got, want)
+		}
+	}
+	step(0, "src.Changes(full)", "fw.Check", "ipvs.Apply", "src.Programmed")
+	step(time.Second, "src.Changes", "fw.Sync", "ipvs.Apply", "src.Programmed")
+	src.next.Whole = &desired.State{}
+	step(time.Second, "src.Changes", "fw.Sync", "ipvs.Sync", "src.Programmed")
+	src.next.Resynced = true
+	step(time.Second, "src.Changes", "fw.Check", "ipvs.Sync", "src.Programmed")
+	src.next.Resynced = false
+	step(time.Minute, "src.Changes(full)", "fw.Check", "ipvs.Sync", "src.Programmed")
+	if opened != 1 {
+		t.Errorf("firewall opened %d times, want once", opened)
+	}
+}
+
+// TestProgrammerFirewallOnDemand: with FirewallOnDemand the firewall is
+// not opened while no change holds a firewall service; the first that
+// does opens it and compares it with the kernel; a failed check is
+// retried as a check.
+func TestProgrammerFirewallOnDemand(t *testing.T) {
+	c := &calls{}
+	clock := &stepClock{now: time.Unix(1_000_000, 0)}
+	fw := &fakeFW{c: c}
+	p, err := New(Config{FirewallOnDemand: true}, Deps{
+		IPVS:         fakeIPVS{c},
+		OpenFirewall: func(context.Context) (Firewall, error) { return fw, nil },
+		Clock:        clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{c: c}
+	sync := func() error {
+		clock.now = clock.now.Add(time.Second)
+		_, err := p.SyncOnce(context.Background(), src)
+		return err
+	}
+	if err := sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.take(); slices.Contains(got, "fw.Check") || slices.Contains(got, "fw.Sync") {
+		t.Fatalf("firewall used with no NAT service: %q", got)
+	}
+	src.next.Firewall = natService
+	fw.err = errors.New("iptables-restore: exit status 4")
+	if err := sync(); !errors.Is(err, fw.err) {
+		t.Fatalf("sync error %v, want the firewall's", err)
+	}
+	if got := c.take(); !slices.Contains(got, "fw.Check") || !slices.Contains(got, "ipvs.Apply") {
+		t.Fatalf("calls %q: want a check, and IPVS programmed despite the firewall failing", got)
+	}
+	fw.err = nil
+	if err := sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.take(); !slices.Contains(got, "fw.Check") {
+		t.Fatalf("calls %q: the failed check is not retried as a check", got)
+	}
+}
+
+// TestProgrammerSourceError: a source error fails the sync (so it is
+// retried), but what the source returned with it is programmed, and the
+// source is told the joined error.
+func TestProgrammerSourceError(t *testing.T) {
+	c := &calls{}
+	p, err := New(Config{}, Deps{IPVS: fakeIPVS{c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := errors.New("service ns/web: cache not synced")
+	src := &fakeSource{c: c, err: bad}
+	if _, err := p.SyncOnce(context.Background(), src); !errors.Is(err, bad) {
+		t.Fatalf("sync error %v, want the source's", err)
+	}
+	if got := c.take(); !slices.Equal(got, []string{"src.Changes(full)", "ipvs.Apply", "src.Programmed"}) {
+		t.Errorf("calls %q", got)
+	}
+	if len(src.told) != 1 || !errors.Is(src.told[0], bad) {
+		t.Errorf("source told %v, want its own error", src.told)
+	}
+}

@@ -163,10 +163,7 @@ func (r *Reconciler) Owned() runstate.Record {
 func (r *Reconciler) Sync(ctx context.Context, d desired.State) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.want.replace(d) {
-		r.publisher.changed()
-	}
-	return r.reconcile(ctx)
+	return r.reconcile(ctx, r.want.replace(d))
 }
 
 // Apply changes the desired state by u and reconciles the kernel towards
@@ -178,16 +175,16 @@ func (r *Reconciler) Sync(ctx context.Context, d desired.State) (Result, error) 
 func (r *Reconciler) Apply(ctx context.Context, u desired.Update) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.want.update(u) {
-		r.publisher.changed()
-	}
-	return r.reconcile(ctx)
+	return r.reconcile(ctx, r.want.update(u))
 }
 
 // reconcile is the core of Sync and Apply: it moves the kernel towards the
 // desired state held, looking at the dirty keys only unless a full resync
-// is due.
-func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
+// is due. changed: the valid desired services changed since the last sync.
+func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error) {
+	if changed {
+		r.publisher.changed()
+	}
 	var res Result
 	now := r.deps.Now()
 	res.Errors = append(res.Errors, r.want.invalidErrors()...)

@@ -16,15 +16,35 @@ const benchServices, benchDests = 10000, 10
 
 func benchReconciler(b *testing.B, k ipvs.Kernel) *reconciler.Reconciler {
 	b.Helper()
-	r, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(b.TempDir(), "state.json")}, reconciler.Deps{
-		Kernel:    k,
-		Addresses: reconcilertest.NewAddresses(),
-		Now:       func() time.Time { return time.Unix(0, 0) }, // no periodic resync
-	})
+	r, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(b.TempDir(), "state.json")}, benchDeps(k))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return r
+}
+
+func benchDeps(k ipvs.Kernel) reconciler.Deps {
+	return reconciler.Deps{
+		Kernel:    k,
+		Addresses: reconcilertest.NewAddresses(),
+		Now:       func() time.Time { return time.Unix(0, 0) }, // no periodic resync
+	}
+}
+
+// reportPerOp reports k's writes and reads over ops syncs.
+func reportPerOp(b *testing.B, k *ipvstest.Fake, ops int) {
+	b.ReportMetric(float64(k.Writes())/float64(ops), "writes/op")
+	b.ReportMetric(float64(reads(k))/float64(ops), "dumps/op")
+}
+
+// benchSynced returns a reconciler that has synced the benchmark state d
+// to a fake kernel.
+func benchSynced(b *testing.B) (r *reconciler.Reconciler, d desired.State) {
+	b.Helper()
+	d = bigDesired(benchServices, benchDests)
+	r = benchReconciler(b, ipvstest.New())
+	benchSync(b, r, d)
+	return r, d
 }
 
 func benchSync(b *testing.B, r *reconciler.Reconciler, d desired.State) reconciler.Result {
@@ -61,15 +81,12 @@ func BenchmarkIncrementalSync10k(b *testing.B) {
 		d.Services[i%benchServices].Destinations[0].Weight = 1 + i
 		benchSync(b, r, d)
 	}
-	b.ReportMetric(float64(k.Writes())/float64(i), "writes/op")
-	b.ReportMetric(float64(reads(k))/float64(i), "dumps/op")
+	reportPerOp(b, k, i)
 }
 
 // BenchmarkNoopSync10k syncs an unchanged state.
 func BenchmarkNoopSync10k(b *testing.B) {
-	d := bigDesired(benchServices, benchDests)
-	r := benchReconciler(b, ipvstest.New())
-	benchSync(b, r, d)
+	r, d := benchSynced(b)
 	for b.Loop() {
 		benchSync(b, r, d)
 	}
@@ -77,9 +94,7 @@ func BenchmarkNoopSync10k(b *testing.B) {
 
 // BenchmarkFullResync10k dumps and diffs an unchanged table.
 func BenchmarkFullResync10k(b *testing.B) {
-	d := bigDesired(benchServices, benchDests)
-	r := benchReconciler(b, ipvstest.New())
-	benchSync(b, r, d)
+	r, d := benchSynced(b)
 	for b.Loop() {
 		r.RequestFullResync()
 		if res := benchSync(b, r, d); res.Writes() != 0 {
@@ -123,10 +138,7 @@ func benchApplyOneChange(b *testing.B, n int) {
 			r := benchReconciler(b, k)
 			if !onDisk {
 				var err error
-				r, err = reconciler.NewInMemory(reconciler.Config{}, reconciler.Deps{
-					Kernel: k, Addresses: reconcilertest.NewAddresses(),
-					Now: func() time.Time { return time.Unix(0, 0) },
-				})
+				r, err = reconciler.NewInMemory(reconciler.Config{}, benchDeps(k))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -146,8 +158,7 @@ func benchApplyOneChange(b *testing.B, n int) {
 					b.Fatalf("one change planned %d services (full %t)", res.Planned, res.Full)
 				}
 			}
-			b.ReportMetric(float64(k.Writes())/float64(i), "writes/op")
-			b.ReportMetric(float64(reads(k))/float64(i), "dumps/op")
+			reportPerOp(b, k, i)
 		})
 	}
 }
@@ -158,8 +169,7 @@ func BenchmarkApplyOneChange10k(b *testing.B) { benchApplyOneChange(b, benchServ
 // BenchmarkNoopApply10k applies an empty Update: nothing to retry, check
 // or write.
 func BenchmarkNoopApply10k(b *testing.B) {
-	r := benchReconciler(b, ipvstest.New())
-	benchSync(b, r, bigDesired(benchServices, benchDests))
+	r, _ := benchSynced(b)
 	for b.Loop() {
 		if _, err := r.Apply(b.Context(), desired.Update{}); err != nil {
 			b.Fatal(err)

@@ -77,13 +77,34 @@ func (e *env) sync(d desired.State) reconciler.Result {
 	return res
 }
 
+// apply runs one Apply and fails the test on error.
+func (e *env) apply(u desired.Update) reconciler.Result {
+	e.t.Helper()
+	res, err := e.r.Apply(e.t.Context(), u)
+	if err != nil {
+		e.t.Fatalf("Apply: %v\nresult: %s", err, &res)
+	}
+	return res
+}
+
 // syncCounting runs one Sync and returns its result with the kernel's own
 // count of the writes (failed ones included) and the netlink dumps during
 // it: full dumps and one-service reads alike, as Result.Dumps counts them.
 func (e *env) syncCounting(d desired.State) (res reconciler.Result, writes, dumps int) {
 	e.t.Helper()
+	return e.counting(func() reconciler.Result { return e.sync(d) })
+}
+
+// applyCounting is syncCounting for Apply.
+func (e *env) applyCounting(u desired.Update) (res reconciler.Result, writes, dumps int) {
+	e.t.Helper()
+	return e.counting(func() reconciler.Result { return e.apply(u) })
+}
+
+func (e *env) counting(run func() reconciler.Result) (res reconciler.Result, writes, dumps int) {
+	e.t.Helper()
 	e.kernel.ResetCalls()
-	res = e.sync(d)
+	res = run()
 	return res, e.kernel.Writes(), reads(e.kernel)
 }
 

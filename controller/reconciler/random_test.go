@@ -72,12 +72,7 @@ var foreignServices = []ipvs.ServiceWithDests{
 func expectedTable(t *testing.T, d desired.State) string {
 	t.Helper()
 	k := ipvstest.New()
-	for _, s := range foreignServices {
-		must(t, k.AddService(s.Service))
-		for _, dst := range s.Destinations {
-			must(t, k.AddDestination(s.Key, dst))
-		}
-	}
+	addServices(t, k, foreignServices...)
 	for _, vs := range d.Services {
 		must(t, k.AddService(vs.Service))
 		for _, dst := range vs.Destinations {
@@ -94,12 +89,7 @@ func TestRandomStatesInRandomOrder(t *testing.T) {
 		states[i] = randomDesired(rng)
 	}
 	e := newEnv(t)
-	for _, s := range foreignServices {
-		must(t, e.kernel.AddService(s.Service))
-		for _, dst := range s.Destinations {
-			must(t, e.kernel.AddDestination(s.Key, dst))
-		}
-	}
+	addServices(t, e.kernel, foreignServices...)
 	e.addrs.AddOther(addr("203.0.113.9"))
 
 	var full, incremental, drains, writes int

@@ -10,45 +10,14 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
-	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
-// apply runs one Apply and fails the test on error.
-func (e *env) apply(u desired.Update) reconciler.Result {
-	e.t.Helper()
-	res, err := e.r.Apply(e.t.Context(), u)
-	if err != nil {
-		e.t.Fatalf("Apply: %v\nresult: %s", err, &res)
-	}
-	return res
-}
-
-// applyCounting is syncCounting for Apply.
-func (e *env) applyCounting(u desired.Update) (res reconciler.Result, writes, dumps int) {
-	e.t.Helper()
-	e.kernel.ResetCalls()
-	res = e.apply(u)
-	return res, e.kernel.Writes(), reads(e.kernel)
-}
-
 func set(vss ...desired.VirtualServer) desired.Update {
 	return desired.Update{Set: vss}
 }
-
-const webState = `
-	TCP  192.0.2.1:80 rr
-	  -> 10.0.0.1:80                  Masq    2      0          0
-	  -> 10.0.0.2:80                  Masq    1      0          0
-	UDP  192.0.2.1:53 wrr
-	  -> 10.0.0.3:53                  Masq    1      0          0
-	TCP  [2001:db8::1]:443 wlc
-	  -> [2001:db8::10]:8443          Masq    1      0          0
-	dummy 192.0.2.1
-	dummy 2001:db8::1
-`
 
 func TestApplySetDeleteAddresses(t *testing.T) {
 	e := newEnv(t)
@@ -73,7 +42,7 @@ func TestApplySetDeleteAddresses(t *testing.T) {
 	}
 
 	// Addresses are left alone unless SetAddresses says otherwise.
-	res, writes, _ = e.applyCounting(desired.Update{Delete: []ipvs.Key{desiredtest.TCP("[2001:db8::1]:443")}})
+	res, writes, _ = e.applyCounting(desired.Update{Delete: []ipvs.Key{web6}})
 	if writes != 1 || res.Services.Deleted != 1 || res.Addresses.Deleted != 0 || res.Planned != 1 {
 		t.Errorf("delete: %d writes, %s", writes, &res)
 	}
@@ -81,14 +50,8 @@ func TestApplySetDeleteAddresses(t *testing.T) {
 	if res.Addresses.Deleted != 1 || res.Planned != 0 {
 		t.Errorf("addresses: %s", &res)
 	}
-	e.wantState(`
-		TCP  192.0.2.1:80 rr
-		  -> 10.0.0.1:80                  Masq    2      0          0
-		  -> 10.0.0.2:80                  Masq    7      0          0
-		UDP  192.0.2.1:53 wrr
-		  -> 10.0.0.3:53                  Masq    1      0          0
-		dummy 192.0.2.1
-	`)
+	e.wantState(edit(webTCP, "10.0.0.2:80", "  -> 10.0.0.2:80                  Masq    7      0          0\n") +
+		webUDP + "dummy 192.0.2.1\n")
 
 	// Deletes go before sets: deleting and setting a key sets it.
 	res = e.apply(desired.Update{Delete: []ipvs.Key{web}, Set: d.Services[:1]})
@@ -146,13 +109,7 @@ func TestApplyInvalidServiceKeptUntouched(t *testing.T) {
 func TestApplyRetriesFailedWork(t *testing.T) {
 	e := newEnv(t)
 	e.sync(webDesired())
-	dns := desiredtest.UDP("192.0.2.1:53")
-	e.kernel.SetHook(func(op ipvstest.Op, k ipvs.Key, _ ipvs.DestKey) error {
-		if k == dns && op == ipvstest.OpAddDestination {
-			return unix.ENOMEM
-		}
-		return nil
-	})
+	e.kernel.SetHook(failing(ipvstest.OpAddDestination, dns, unix.ENOMEM))
 	d := webDesired()
 	d.Services[1].Destinations = append(d.Services[1].Destinations, desiredtest.Dest("10.0.0.4:53", 1))
 	if res, err := e.r.Apply(t.Context(), set(d.Services[1])); !errors.Is(err, unix.ENOMEM) || !res.NeedsRetry {
@@ -174,12 +131,7 @@ func TestApplyRetriesFailedWork(t *testing.T) {
 	}
 
 	// A Sync of the same state retries failed work just the same.
-	e.kernel.SetHook(func(op ipvstest.Op, k ipvs.Key, _ ipvs.DestKey) error {
-		if op == ipvstest.OpUpdateDestination {
-			return unix.ENOMEM
-		}
-		return nil
-	})
+	e.kernel.SetHook(failing(ipvstest.OpUpdateDestination, anyService, unix.ENOMEM))
 	d.Services[0].Destinations[0].Weight = 9
 	if _, err := e.r.Apply(t.Context(), set(d.Services[0])); err == nil {
 		t.Fatal("no error")
@@ -229,9 +181,7 @@ func TestFullResyncAfterAppliesRepairsDrift(t *testing.T) {
 	e := newEnv(t)
 	d := webDesired()
 	e.apply(desired.Update{Set: d.Services, Addresses: d.Addresses, SetAddresses: true})
-	must(t, e.kernel.DeleteService(desiredtest.UDP("192.0.2.1:53")))
-	must(t, e.kernel.UpdateDestination(web, desiredtest.Dest("10.0.0.1:80", 100)))
-	e.addrs.RemoveDummy(addr("2001:db8::1"))
+	e.driftWeb()
 	if res, writes, _ := e.applyCounting(desired.Update{}); writes != 0 || res.Full {
 		t.Errorf("incremental apply wrote %d: %s", writes, &res)
 	}

@@ -70,19 +70,20 @@ func (e *env) advance(d time.Duration) { e.now = e.now.Add(d) }
 // sync runs one Sync and fails the test on error.
 func (e *env) sync(d desired.State) reconciler.Result {
 	e.t.Helper()
-	res, err := e.r.Sync(e.t.Context(), d)
-	if err != nil {
-		e.t.Fatalf("Sync: %v\nresult: %s", err, &res)
-	}
-	return res
+	return e.ok(e.r.Sync(e.t.Context(), d))
 }
 
 // apply runs one Apply and fails the test on error.
 func (e *env) apply(u desired.Update) reconciler.Result {
 	e.t.Helper()
-	res, err := e.r.Apply(e.t.Context(), u)
+	return e.ok(e.r.Apply(e.t.Context(), u))
+}
+
+// ok fails the test if a Sync or Apply returned an error.
+func (e *env) ok(res reconciler.Result, err error) reconciler.Result {
+	e.t.Helper()
 	if err != nil {
-		e.t.Fatalf("Apply: %v\nresult: %s", err, &res)
+		e.t.Fatalf("%v\nresult: %s", err, &res)
 	}
 	return res
 }

@@ -16,9 +16,9 @@ const Foreign = "(foreign)"
 
 // Owners returns the owner label of each virtual server: the label the
 // record gives it, or Foreign.
-func Owners(rec runstate.Record) func(ipvs.Key) string {
+func Owners(record runstate.Record) func(ipvs.Key) string {
 	return func(k ipvs.Key) string {
-		o, ok := rec.Services[k.Canonical()]
+		o, ok := record.Services[k.Canonical()]
 		switch {
 		case !ok:
 			return Foreign
@@ -71,13 +71,13 @@ func (d Drift) Settled() bool {
 }
 
 // Compare returns, in key order, the virtual servers on which desired
-// and actual disagree: empty when they agree. rec says which kernel
+// and actual disagree: empty when they agree. record says which kernel
 // services ipvsd owns: an owned service that is not desired is extra, a
 // desired one that is not owned is a conflict; foreign services that are
 // not desired are none of ipvsd's business and never reported. The
 // comparison is desired.Diff's, so it reports exactly what the next
 // full resync would change.
-func Compare(want []desired.VirtualServer, actual []ipvs.ServiceWithDests, rec runstate.Record) []Drift {
+func Compare(want []desired.VirtualServer, actual []ipvs.ServiceWithDests, record runstate.Record) []Drift {
 	byKey := make(map[ipvs.Key]*desired.VirtualServer, len(want))
 	for i := range want {
 		byKey[want[i].Key.Canonical()] = &want[i]
@@ -96,7 +96,7 @@ func Compare(want []desired.VirtualServer, actual []ipvs.ServiceWithDests, rec r
 	var out []Drift
 	for _, k := range keys {
 		w, h := byKey[k], have[k]
-		owner, owned := rec.Services[k]
+		owner, owned := record.Services[k]
 		switch {
 		case h == nil:
 			out = append(out, Drift{Kind: Missing, Service: k.String(), Owner: w.Owner})

@@ -62,11 +62,11 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 	defer env.Close()
 	// The reconciler with an empty desired state deletes exactly the
 	// virtual servers and addresses its record names.
-	rec, err := reconciler.New(reconciler.Config{RecordPath: f.record}, env.Deps(log))
+	engine, err := reconciler.New(reconciler.Config{RecordPath: f.record}, env.Deps(log))
 	if err != nil {
 		return err
 	}
-	res, serr := rec.Sync(ctx, desired.State{})
+	res, serr := engine.Sync(ctx, desired.State{})
 	fmt.Fprintf(stdout, "removed %d virtual servers and %d addresses\n", res.Services.Deleted, res.Addresses.Deleted)
 	if serr != nil {
 		serr = fmt.Errorf("removing virtual servers and addresses: %w", serr)

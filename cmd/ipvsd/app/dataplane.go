@@ -23,7 +23,7 @@ import (
 // differs between `run` and `standalone`.
 type plane struct {
 	env     *hostenv.Env
-	rec     *reconciler.Reconciler
+	engine     *reconciler.Reconciler
 	metrics *dataplane.Metrics
 	prog    *dataplane.Programmer
 }
@@ -45,21 +45,21 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := reconciler.New(o.reconciler, env.Deps(log))
+	engine, err := reconciler.New(o.reconciler, env.Deps(log))
 	if err != nil {
 		env.Close()
 		return nil, err
 	}
 	m := dataplane.NewMetrics(dataplane.StatsConfig{
-		Kernel: env.IPVS, Owned: func() map[ipvs.Key]string { return rec.Owned().Services },
+		Kernel: env.IPVS, Owned: func() map[ipvs.Key]string { return engine.Owned().Services },
 		Labels: o.statsLabels, OwnerLabels: o.ownerLabels,
 	}, nil)
-	prog, err := dataplane.New(o.programmer, dataplane.Deps{IPVS: rec, OpenFirewall: o.openFirewall, Metrics: m, Log: log})
+	prog, err := dataplane.New(o.programmer, dataplane.Deps{IPVS: engine, OpenFirewall: o.openFirewall, Metrics: m, Log: log})
 	if err != nil {
 		env.Close()
 		return nil, err
 	}
-	return &plane{env: env, rec: rec, metrics: m, prog: prog}, nil
+	return &plane{env: env, engine: engine, metrics: m, prog: prog}, nil
 }
 
 func (p *plane) Close() error { return p.env.Close() }

@@ -135,13 +135,13 @@ func listServices(opts Options, k Kernel, sel *ipvs.Key, names ipvs.Names, stdou
 		ro.Order = ipvs.OrderGiven
 	}
 	if opts.Owners {
-		rec, err := loadRecord(opts.recordPath())
+		owned, err := loadRecord(opts.recordPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			fmt.Fprintf(stderr, "ipvsd: no ownership record at %s (ipvsd has not run since boot): owners unknown\n", opts.recordPath())
 		} else if err != nil {
 			return err
 		} else {
-			ro.Owner = inspect.Owners(rec)
+			ro.Owner = inspect.Owners(owned)
 		}
 	}
 	if opts.Output != "" {
@@ -170,7 +170,7 @@ func listDrift(opts Options, k Kernel, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rec, err := loadRecord(opts.recordPath())
+	owned, err := loadRecord(opts.recordPath())
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func listDrift(opts Options, k Kernel, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	drift := inspect.Compare(desired, dump, rec)
+	drift := inspect.Compare(desired, dump, owned)
 	if opts.Output != "" {
 		if drift == nil {
 			drift = []inspect.Drift{}

@@ -1,95 +1,21 @@
-package runner
+package runner_test
 
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ipvsd/ipvsd/controller/runner"
+	"github.com/ipvsd/ipvsd/controller/runner/runnertest"
 )
-
-// fakeClock moves only when told. Timers fire on Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	now    time.Time
-	timers map[*fakeTimer]bool
-	seq    int // timers created so far
-	seen   int // seq of the last timer waitTimer returned
-}
-
-type fakeTimer struct {
-	c    *fakeClock
-	when time.Time
-	ch   chan time.Time
-	seq  int
-}
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{now: time.Unix(1000, 0), timers: map[*fakeTimer]bool{}}
-	c.cond = sync.NewCond(&c.mu)
-	return c
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq++
-	t := &fakeTimer{c: c, when: c.now.Add(d), ch: make(chan time.Time, 1), seq: c.seq}
-	c.timers[t] = true
-	c.cond.Broadcast()
-	return t
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	active := t.c.timers[t]
-	delete(t.c.timers, t)
-	t.c.cond.Broadcast()
-	return active
-}
-
-// waitTimer blocks until the runner waits on exactly one timer, created
-// since the last call, and returns how far away it is.
-func (c *fakeClock) waitTimer() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for {
-		if len(c.timers) == 1 {
-			for t := range c.timers {
-				if t.seq > c.seen {
-					c.seen = t.seq
-					return t.when.Sub(c.now)
-				}
-			}
-		}
-		c.cond.Wait()
-	}
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for t := range c.timers {
-		if !t.when.After(c.now) {
-			delete(c.timers, t)
-			t.ch <- c.now
-		}
-	}
-}
 
 // harness runs a Runner whose sync function reports each call and then
 // returns the next scripted outcome.
 type harness struct {
 	t     *testing.T
-	clock *fakeClock
-	r     *Runner
+	clock *runnertest.Clock
+	r     *runner.Runner
 	calls chan time.Time
 	next  chan outcome
 }
@@ -99,9 +25,9 @@ type outcome struct {
 	err  error
 }
 
-func start(t *testing.T, cfg Config) *harness {
-	h := &harness{t: t, clock: newFakeClock(), calls: make(chan time.Time), next: make(chan outcome)}
-	r, err := New(cfg, func(ctx context.Context) (time.Duration, error) {
+func start(t *testing.T, cfg runner.Config) *harness {
+	h := &harness{t: t, clock: runnertest.NewClock(time.Unix(1000, 0)), calls: make(chan time.Time), next: make(chan outcome)}
+	r, err := runner.New(cfg, func(ctx context.Context) (time.Duration, error) {
 		h.calls <- h.clock.Now()
 		o := <-h.next
 		return o.next, o.err
@@ -135,13 +61,13 @@ func (h *harness) expectCall(at time.Duration, o outcome) {
 // expectWait checks the runner's next timer and lets it expire.
 func (h *harness) expectWait(d time.Duration) {
 	h.t.Helper()
-	if got := h.clock.waitTimer(); got != d {
+	if got := h.clock.WaitTimer(); got != d {
 		h.t.Errorf("waiting %v, want %v", got, d)
 	}
-	h.clock.advance(d)
+	h.clock.Advance(d)
 }
 
-var cfg = Config{MinInterval: time.Second, RetryInterval: 2 * time.Second, MaxInterval: 30 * time.Second}
+var cfg = runner.Config{MinInterval: time.Second, RetryInterval: 2 * time.Second, MaxInterval: 30 * time.Second}
 
 func TestPeriodicAndRequeue(t *testing.T) {
 	h := start(t, cfg)
@@ -175,8 +101,8 @@ func TestRetryBacksOffToMax(t *testing.T) {
 func TestTriggersAreRateLimitedAndMerged(t *testing.T) {
 	h := start(t, cfg)
 	h.expectCall(0, outcome{})
-	h.clock.waitTimer()
-	h.clock.advance(300 * time.Millisecond)
+	h.clock.WaitTimer()
+	h.clock.Advance(300 * time.Millisecond)
 	h.r.Trigger()
 	h.r.Trigger()
 	h.r.Trigger()
@@ -187,8 +113,8 @@ func TestTriggersAreRateLimitedAndMerged(t *testing.T) {
 	h.expectWait(30 * time.Second)
 	h.expectCall(31*time.Second, outcome{})
 	// Long after the last sync, a trigger syncs at once.
-	h.clock.waitTimer()
-	h.clock.advance(10 * time.Second)
+	h.clock.WaitTimer()
+	h.clock.Advance(10 * time.Second)
 	h.r.Trigger()
 	h.expectCall(41*time.Second, outcome{})
 }
@@ -196,21 +122,21 @@ func TestTriggersAreRateLimitedAndMerged(t *testing.T) {
 // With no minimum interval a trigger syncs at once, however soon after the
 // last sync it comes.
 func TestNoMinimumSyncsAtOnce(t *testing.T) {
-	h := start(t, Config{RetryInterval: 2 * time.Second, MaxInterval: 30 * time.Second})
+	h := start(t, runner.Config{RetryInterval: 2 * time.Second, MaxInterval: 30 * time.Second})
 	h.expectCall(0, outcome{})
-	h.clock.waitTimer()
-	h.clock.advance(time.Millisecond)
+	h.clock.WaitTimer()
+	h.clock.Advance(time.Millisecond)
 	h.r.Trigger()
 	h.expectCall(time.Millisecond, outcome{})
 	h.expectWait(30 * time.Second)
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{
+	for _, c := range []runner.Config{
 		{MinInterval: -1},
 		{MinInterval: time.Minute, MaxInterval: time.Second},
 	} {
-		if _, err := New(c, nil, nil, nil); err == nil {
+		if _, err := runner.New(c, nil, nil, nil); err == nil {
 			t.Errorf("New(%+v) accepted", c)
 		}
 	}

@@ -13,67 +13,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/ipvsd/ipvsd/controller/runner"
+	"github.com/ipvsd/ipvsd/controller/runner/runnertest"
 )
-
-// fakeClock is a runner.Clock whose time moves only in Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	mu   *sync.Mutex // the clock's
-	c    chan time.Time
-	at   time.Time
-	done bool
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-
-func (t *fakeTimer) Stop() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	was := !t.done
-	t.done = true
-	return was
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) NewTimer(d time.Duration) runner.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{mu: &c.mu, c: make(chan time.Time, 1), at: c.now.Add(d)}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-// pending counts timers not yet fired or stopped.
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if !t.done {
-			n++
-		}
-	}
-	return n
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for _, t := range c.timers {
-		if !t.done && !t.at.After(c.now) {
-			t.done = true
-			t.c <- c.now
-		}
-	}
-}
 
 // scriptProber answers from a per-backend health flag and reports each
 // probe on a channel.
@@ -120,7 +61,7 @@ func TestStateRiseFall(t *testing.T) {
 // reported down within fall intervals (plus jitter), and up again after
 // rise successes; its neighbour, checked concurrently, is never affected.
 func TestMonitorQuiescesAndRestores(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1000, 0)}
+	clock := runnertest.NewClock(time.Unix(1000, 0))
 	a, b := netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.2:80")
 	prober := &scriptProber{bad: map[netip.AddrPort]bool{}, probed: make(chan ID, 16)}
 	changes := make(chan Status, 4)
@@ -141,7 +82,7 @@ func TestMonitorQuiescesAndRestores(t *testing.T) {
 	// round advances to the next check of both backends and waits for them.
 	round := func() {
 		t.Helper()
-		waitFor(t, func() bool { return clock.pending() == 2 })
+		waitFor(t, func() bool { return clock.Pending() == 2 })
 		clock.Advance(spec.Interval + spec.Interval/10)
 		for range 2 {
 			select {
@@ -177,7 +118,7 @@ func TestMonitorQuiescesAndRestores(t *testing.T) {
 // TestMonitorUpdateKeepsState: a reload that keeps a target keeps its
 // status; a changed spec keeps the status too; a removed target is gone.
 func TestMonitorUpdateKeepsState(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(0, 0)}
+	clock := runnertest.NewClock(time.Unix(0, 0))
 	a := netip.MustParseAddrPort("10.0.0.1:80")
 	prober := &scriptProber{bad: map[netip.AddrPort]bool{a: true}, probed: make(chan ID, 16)}
 	m := New(Deps{Prober: prober, Clock: clock, Rand: func() float64 { return 0 }})
@@ -185,7 +126,7 @@ func TestMonitorUpdateKeepsState(t *testing.T) {
 	spec := Spec{Type: TypeTCP, Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
 	id := ID{"web", a}
 	m.Update([]Target{{id, spec}})
-	waitFor(t, func() bool { return clock.pending() == 1 })
+	waitFor(t, func() bool { return clock.Pending() == 1 })
 	clock.Advance(0)
 	<-prober.probed
 	waitFor(t, func() bool { return !m.Statuses()[id].Up })

@@ -28,7 +28,13 @@ type outcome struct {
 func start(t *testing.T, cfg runner.Config) *harness {
 	h := &harness{t: t, clock: runnertest.NewClock(time.Unix(1000, 0)), calls: make(chan time.Time), next: make(chan outcome)}
 	r, err := runner.New(cfg, func(ctx context.Context) (time.Duration, error) {
-		h.calls <- h.clock.Now()
+		select {
+		case h.calls <- h.clock.Now():
+		case <-ctx.Done():
+			// The test is over; the timer its last Advance fired started
+			// a sync nobody answers.
+			return 0, ctx.Err()
+		}
 		o := <-h.next
 		return o.next, o.err
 	}, h.clock, nil)

@@ -1,7 +1,9 @@
 // Package ipvsjson is the one JSON shape of a virtual server and its real
-// servers. ipvsd writes it in the files under /run/ipvsd (the ownership
-// record and the published desired state) and prints it for `ipvsd list
-// -o json|yaml`, so a script that reads one reads the others.
+// servers: `ipvsd list -o json|yaml` prints it, the published desired
+// state (/run/ipvsd/desired.json) is written in it, and the ownership
+// record (/run/ipvsd/state.json) is read with it, so a script that reads
+// one reads the others. (The record is still written in its first
+// spelling, family as a number; see runstate.)
 //
 // Each document fills only what it knows: the ownership record the key
 // and owner, the desired state the scheduling parameters and real

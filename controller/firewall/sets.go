@@ -119,16 +119,7 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 		case vs.Kind == NodePort:
 			for _, p := range npCIDRs {
 				e := Entry{IP: p.Addr(), Bits: p.Bits(), Protocol: vs.Key.Protocol, Port: vs.Key.Port}
-				add(roleNodePorts, e)
-				if vs.LocalOnly {
-					add(roleNPLocal, e)
-				}
-				if !vs.HasEndpoints {
-					add(roleNPNoEP, e)
-				}
-				if vs.LocalFWMark != 0 {
-					add(roleNPFWMark, mark(vs, e))
-				}
+				destEntries(vs, e, nodePortRoles, add, mark)
 			}
 		default:
 			addressEntries(vs, f, d.NodeAddresses, add, mark)
@@ -159,6 +150,30 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 	return sets
 }
 
+// destRoles are the sets one kind of destination (node port or service
+// address) lands in.
+type destRoles struct{ all, local, noEndpoints, fwmark string }
+
+var (
+	nodePortRoles = destRoles{roleNodePorts, roleNPLocal, roleNPNoEP, roleNPFWMark}
+	addressRoles  = destRoles{roleVS, roleVSLocal, roleVSNoEP, roleVSFWMark}
+)
+
+// destEntries adds e, one destination of vs, to the sets its policy and
+// endpoints call for.
+func destEntries(vs *VirtualServer, e Entry, r destRoles, add func(string, Entry), mark func(*VirtualServer, Entry) Entry) {
+	add(r.all, e)
+	if vs.LocalOnly {
+		add(r.local, e)
+	}
+	if !vs.HasEndpoints {
+		add(r.noEndpoints, e)
+	}
+	if vs.LocalFWMark != 0 {
+		add(r.fwmark, mark(vs, e))
+	}
+}
+
 // addressEntries adds the set entries of a virtual server reached at its
 // own address (a cluster, external or load-balancer IP).
 func addressEntries(vs *VirtualServer, f ipvs.Family, node []netip.Addr, add func(string, Entry), mark func(*VirtualServer, Entry) Entry) {
@@ -166,16 +181,7 @@ func addressEntries(vs *VirtualServer, f ipvs.Family, node []netip.Addr, add fun
 	vip := k.Address.Unmap()
 	e := Entry{IP: vip, Protocol: k.Protocol, Port: k.Port}
 	add(roleVIPs, Entry{IP: vip})
-	add(roleVS, e)
-	if vs.LocalOnly {
-		add(roleVSLocal, e)
-	}
-	if !vs.HasEndpoints {
-		add(roleVSNoEP, e)
-	}
-	if vs.LocalFWMark != 0 {
-		add(roleVSFWMark, mark(vs, e))
-	}
+	destEntries(vs, e, addressRoles, add, mark)
 	if vs.Kind != LoadBalancerIP || len(vs.SourceRanges) == 0 {
 		return
 	}

@@ -58,7 +58,7 @@ func TestLabHarnessKillsHungGuest(t *testing.T) {
 	}
 }
 
-// TestLabReconciler runs controller.Reconciler against the real kernel.
+// TestLabReconciler runs reconciler.Reconciler against the real kernel.
 func TestLabReconciler(t *testing.T) {
 	bins := lab.BuildTests(t, []string{"./e2e/guest/reconciler"})
 	lab.RunOK(t, lab.Config{Run: bins, Timeout: 5 * time.Minute})

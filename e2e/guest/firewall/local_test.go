@@ -21,7 +21,7 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// externalTrafficPolicy: Local, as controller/kube programs it: the load
+// externalTrafficPolicy: Local, as controller/source/kube programs it: the load
 // balancer IP and the node port hold every endpoint (the local one, behind
 // the node's backend link, and a "remote" one standing for a pod on
 // another node), and one firewall-mark virtual server holds the local

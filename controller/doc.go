@@ -11,6 +11,8 @@
 //	                   |                                |
 //	                 kernel              kernel, and runstate's files under /run
 //
+// The layers:
+//
 //   - source/...: read an input and translate it; they never touch the kernel.
 //   - desired: plain desired-state values and the pure diff.
 //   - dataplane: programs the firewall, then IPVS, from whatever a source

@@ -23,7 +23,7 @@ import (
 // differs between `run` and `standalone`.
 type plane struct {
 	env     *hostenv.Env
-	engine     *reconciler.Reconciler
+	engine  *reconciler.Reconciler
 	metrics *dataplane.Metrics
 	prog    *dataplane.Programmer
 }

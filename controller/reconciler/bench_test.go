@@ -14,7 +14,7 @@ import (
 
 const benchServices, benchDests = 10000, 10
 
-func benchReconciler(b *testing.B, k ipvs.Kernel) *reconciler.Reconciler {
+func benchReconciler(b testing.TB, k ipvs.Kernel) *reconciler.Reconciler {
 	b.Helper()
 	r, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(b.TempDir(), "state.json")}, benchDeps(k))
 	if err != nil {

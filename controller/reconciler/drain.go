@@ -102,6 +102,11 @@ func (d *drainer) of(k ipvs.Key) []ipvs.DestKey {
 // due, or, when fresh counts are at hand anyway (fresh), any drain still
 // within its deadline. Both lists are in key order.
 func (d *drainer) due(now time.Time, fresh bool) (timedOut []drainRef, check []ipvs.Key) {
+	if len(d.bySvc) == 0 {
+		// Nothing drains: no sort and no iterator, so a sync that
+		// changes nothing allocates nothing.
+		return nil, nil
+	}
 	for _, k := range slices.SortedFunc(maps.Keys(d.bySvc), ipvs.Key.Compare) {
 		checkDue := false
 		for _, dk := range d.of(k) {

@@ -1,6 +1,7 @@
 package reconciler_test
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
 // bigDesired builds n virtual servers with m real servers each, spread
@@ -57,6 +59,26 @@ func TestIncrementalSyncIsProportionalToChange(t *testing.T) {
 		res, writes, dumps := e.syncCounting(d)
 		if writes != s.writes || dumps != 0 || res.Full {
 			t.Errorf("%s: %d writes, %d dumps (want %d, 0): %s", s.name, writes, dumps, s.writes, &res)
+		}
+	}
+}
+
+// TestNoopAllocatesNothing: once synced, a sync or an empty Apply that
+// changes nothing allocates nothing, whatever the table's size: the
+// steady state of a large node must not churn the garbage collector.
+func TestNoopAllocatesNothing(t *testing.T) {
+	d := bigDesired(1000, 4)
+	r := benchReconciler(t, ipvstest.New())
+	if _, err := r.Sync(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, f := range map[string]func(){
+		"empty Apply":    func() { _, _ = r.Apply(ctx, desired.Update{}) },
+		"unchanged Sync": func() { _, _ = r.Sync(ctx, d) },
+	} {
+		if n := testing.AllocsPerRun(20, f); n != 0 {
+			t.Errorf("%s: %.1f allocations, want 0", name, n)
 		}
 	}
 }

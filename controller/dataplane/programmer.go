@@ -55,6 +55,9 @@ type Firewall interface {
 	Check(context.Context, firewall.Desired) (firewall.Result, error)
 }
 
+// DefaultFullResyncInterval is Config.FullResyncInterval when unset.
+const DefaultFullResyncInterval = time.Minute
+
 // Config paces the syncs.
 type Config struct {
 	// MinSyncInterval is the least time between two syncs; 0 means a sync
@@ -105,7 +108,7 @@ func New(cfg Config, deps Deps) (*Programmer, error) {
 		return nil, errors.New("dataplane: no IPVS reconciler")
 	}
 	if cfg.FullResyncInterval == 0 {
-		cfg.FullResyncInterval = time.Minute
+		cfg.FullResyncInterval = DefaultFullResyncInterval
 	}
 	if deps.Clock == nil {
 		deps.Clock = runner.RealClock{}

@@ -133,20 +133,19 @@ type Desired struct {
 	Hairpins      []Hairpin
 }
 
-// SetNodeAddresses sets NodeAddresses to addrs unmapped, sorted and
-// without duplicates, so that an unchanged host yields an identical
-// state whatever order its links list their addresses in.
-func (d *Desired) SetNodeAddresses(addrs []netip.Addr) {
+// SortedAddrs returns addrs unmapped, sorted and without duplicates (nil
+// for none), the form NodeAddresses takes: an unchanged host then yields
+// an identical state whatever order its links list their addresses in.
+func SortedAddrs(addrs []netip.Addr) []netip.Addr {
 	if len(addrs) == 0 {
-		d.NodeAddresses = nil
-		return
+		return nil
 	}
 	out := make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
 		out = append(out, a.Unmap())
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
-	d.NodeAddresses = slices.Compact(out)
+	return slices.Compact(out)
 }
 
 // Defaults fills in unset mark bits and the local mark mask.

@@ -23,7 +23,6 @@ import (
 // differs between `run` and `standalone`.
 type plane struct {
 	env     *hostenv.Env
-	engine  *reconciler.Reconciler
 	metrics *dataplane.Metrics
 	prog    *dataplane.Programmer
 }
@@ -59,7 +58,7 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 		env.Close()
 		return nil, err
 	}
-	return &plane{env: env, engine: engine, metrics: m, prog: prog}, nil
+	return &plane{env: env, metrics: m, prog: prog}, nil
 }
 
 func (p *plane) Close() error { return p.env.Close() }
@@ -86,11 +85,15 @@ type endpoint struct {
 	routes map[string]http.Handler
 }
 
-// serveAll starts every endpoint that has an address and returns a wait
-// for them all to stop (they stop with ctx).
-func serveAll(ctx context.Context, log *zap.Logger, eps []endpoint) (func() error, error) {
+// serveAll starts every endpoint that has an address. The servers run
+// until ctx is done or stop is called; stop shuts them down and returns
+// their errors. If one endpoint cannot start, those already started are
+// stopped before the error is returned.
+func serveAll(ctx context.Context, log *zap.Logger, eps []endpoint) (stop func() error, err error) {
+	ctx, cancel := context.WithCancel(ctx)
 	var waits []func() error
-	wait := func() error {
+	stop = func() error {
+		cancel()
 		var errs []error
 		for _, w := range waits {
 			errs = append(errs, w())
@@ -107,12 +110,12 @@ func serveAll(ctx context.Context, log *zap.Logger, eps []endpoint) (func() erro
 		}
 		addr, w, err := httpserve.Serve(ctx, e.addr, mux)
 		if err != nil {
-			return wait, fmt.Errorf("serving on %s: %w", e.addr, err)
+			return nil, errors.Join(fmt.Errorf("serving on %s: %w", e.addr, err), stop())
 		}
 		log.Info("serving", zap.Stringer("address", addr))
 		waits = append(waits, w)
 	}
-	return wait, nil
+	return stop, nil
 }
 
 // healthMaxAge is how long /healthz stays 200 after the last successful
@@ -120,7 +123,7 @@ func serveAll(ctx context.Context, log *zap.Logger, eps []endpoint) (func() erro
 // through a short outage.
 func healthMaxAge(fullResync time.Duration) time.Duration {
 	if fullResync <= 0 {
-		fullResync = time.Minute
+		fullResync = dataplane.DefaultFullResyncInterval
 	}
 	return 2 * fullResync
 }

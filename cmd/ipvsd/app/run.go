@@ -74,7 +74,7 @@ var strictARP = []netlinkutil.Sysctl{
 
 // runKube runs the Kubernetes mode until ctx is done.
 func runKube(ctx context.Context, cfg runConfig, log *zap.Logger) error {
-	// Stops the HTTP servers too if the loop returns on its own.
+	// Stops the informers too if the loop returns on its own.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	nodeName, err := nodeName(cfg.HostnameOverride)
@@ -122,21 +122,19 @@ func runKube(ctx context.Context, cfg runConfig, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	wait, err := serveAll(ctx, log, []endpoint{
+	stopHTTP, err := serveAll(ctx, log, []endpoint{
 		{cfg.MetricsBindAddress, map[string]http.Handler{"/metrics": p.metrics.MetricsHandler()}},
 		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": p.metrics.HealthzHandler(healthMaxAge(cfg.SyncPeriod.Duration))}},
 	})
 	if err != nil {
-		cancel()
-		return errors.Join(err, wait())
+		return err
 	}
 	log.Info("starting", zap.String("node", nodeName), zap.String("apiServer", host))
 	err = src.Start(ctx)
 	if err == nil {
 		err = p.prog.Run(ctx, src)
 	}
-	cancel()
-	return errors.Join(err, wait())
+	return errors.Join(err, stopHTTP())
 }
 
 // kubeClient builds the API client from a kubeconfig file, or from the

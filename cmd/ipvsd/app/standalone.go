@@ -119,15 +119,15 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 	if err != nil {
 		return err
 	}
-	wait, err := serveAll(ctx, log, []endpoint{{f.metricsAddr, map[string]http.Handler{
+	stopHTTP, err := serveAll(ctx, log, []endpoint{{f.metricsAddr, map[string]http.Handler{
 		"/metrics": p.metrics.MetricsHandler(), "/healthz": p.metrics.HealthzHandler(healthMaxAge(0)),
 	}}})
 	if err != nil {
-		return errors.Join(fmt.Errorf("metrics: %w", err), wait())
+		return fmt.Errorf("metrics: %w", err)
 	}
 	log.Info("standalone mode", zap.String("config", f.config), zap.Int("services", len(cfg.Services)),
 		zap.String("interface", cfg.Interface), zap.String("record", f.record))
-	return errors.Join(runUntilDone(ctx, p.prog, src, sighups(ctx)), wait())
+	return errors.Join(runUntilDone(ctx, p.prog, src, sighups(ctx)), stopHTTP())
 }
 
 // runUntilDone runs the source's health checks and file watch beside the

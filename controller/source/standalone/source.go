@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
+	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
@@ -206,7 +207,7 @@ func (s *Source) Changes(context.Context, bool) (dataplane.Change, error) {
 		if lerr != nil {
 			err = fmt.Errorf("listing host addresses: %w", lerr)
 		}
-		fwd.SetNodeAddresses(addrs)
+		fwd.NodeAddresses = firewall.SortedAddrs(addrs)
 	}
 	return dataplane.Change{Whole: &want, Firewall: fwd}, err
 }

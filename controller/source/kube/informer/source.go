@@ -296,7 +296,7 @@ func (s *Source) readNode() (kube.Node, error) {
 		}
 		addrs = append(addrs, host...)
 	}
-	s.nodeAddrs = sortedAddrs(addrs)
+	s.nodeAddrs = firewall.SortedAddrs(addrs)
 	if len(s.cfg.NodePortCIDRs) == 0 {
 		if n != nil {
 			node.NodePortAddresses = primaryAddresses(n)
@@ -309,7 +309,7 @@ func (s *Source) readNode() (kube.Node, error) {
 			node.NodePortAddresses = append(node.NodePortAddresses, a)
 		}
 	}
-	node.NodePortAddresses = sortedAddrs(node.NodePortAddresses)
+	node.NodePortAddresses = firewall.SortedAddrs(node.NodePortAddresses)
 	return node, nil
 }
 
@@ -325,14 +325,6 @@ func (s *Source) firewallBase() firewall.Desired {
 		}
 	}
 	return d
-}
-
-// sortedAddrs unmaps, sorts and de-duplicates, so that an unchanged node
-// yields an identical translation.
-func sortedAddrs(in []netip.Addr) []netip.Addr {
-	var d firewall.Desired
-	d.SetNodeAddresses(in)
-	return d.NodeAddresses
 }
 
 func nodeEqual(a, b kube.Node) bool {

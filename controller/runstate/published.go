@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -90,7 +89,7 @@ func marshalDesired(want map[ipvs.Key]*desired.VirtualServer) ([]byte, error) {
 // (see DesiredPath), for inspection tools. A missing file is reported as
 // an error wrapping fs.ErrNotExist: no daemon has published one since boot.
 func LoadDesired(path string) ([]desired.VirtualServer, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRunFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading desired state: %w", err)
 	}

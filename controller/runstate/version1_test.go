@@ -167,7 +167,13 @@ func TestRejects(t *testing.T) {
 // that without stranding this one.
 func TestRecordReadsSharedSpelling(t *testing.T) {
 	want, _ := v1Fixture()
-	f := recordFile[ipvsjson.Service]{Version: recordVersion, Addresses: slices.Collect(maps.Keys(want.Addresses))}
+	// The shared shape, as ipvsjson writes it.
+	var f struct {
+		Version   int                `json:"version"`
+		Services  []ipvsjson.Service `json:"services"`
+		Addresses []netip.Addr       `json:"addresses"`
+	}
+	f.Version, f.Addresses = recordVersion, slices.Collect(maps.Keys(want.Addresses))
 	for k, o := range want.Services {
 		f.Services = append(f.Services, ipvsjson.Service{Key: ipvsjson.FromKey(k), Owner: o})
 	}

@@ -1,8 +1,13 @@
 package reconciler
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 
+	"go.uber.org/zap"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -35,19 +40,101 @@ func (o *ownership) owns(k ipvs.Key) bool {
 	return ok
 }
 
-// own records k as ours, under owner.
-func (o *ownership) own(k ipvs.Key, owner string) {
-	if was, ok := o.owned.Services[k]; !ok || was != owner {
-		o.owned.Services[k] = owner
-		o.unsaved = true
+// own records k as ours, as vs (normalized) says: its owner, and the
+// parameters just written, by which a later sync, or a restarted ipvsd,
+// tells whether someone else has changed the service since.
+func (o *ownership) own(k ipvs.Key, vs *desired.VirtualServer) {
+	was, ok := o.owned.Services[k]
+	c, hasC := o.owned.Config[k]
+	if ok && was == vs.Owner && hasC && c == vs.Service {
+		return
+	}
+	keep := runstate.CheckConfig(vs.Service) == nil
+	if ok && was == vs.Owner && !hasC && !keep {
+		return
+	}
+	o.owned.Services[k] = vs.Owner
+	o.recordConfig(o.owned, k, vs.Service, keep)
+	o.unsaved = true
+}
+
+// recordConfig sets or clears k's parameters in rec. Parameters the
+// record could not load again (a scheduler name no kernel has) are not
+// written: a record that refuses to load stops the daemon.
+func (o *ownership) recordConfig(rec runstate.Record, k ipvs.Key, s ipvs.Service, keep bool) {
+	if keep {
+		rec.Config[k] = s
+	} else {
+		delete(rec.Config, k)
 	}
 }
 
 func (o *ownership) disown(k ipvs.Key) {
 	if _, ok := o.owned.Services[k]; ok {
 		delete(o.owned.Services, k)
+		delete(o.owned.Config, k)
 		o.unsaved = true
 	}
+}
+
+// asWritten reports whether have, the kernel's service under a key the
+// record names, is as ipvsd last wrote it, and if not, why.
+func (o *ownership) asWritten(k ipvs.Key, have *ipvs.ServiceWithDests) (bool, string) {
+	c, ok := o.owned.Config[k]
+	if !ok {
+		return false, "recorded without its parameters (by an older ipvsd, or by hand)"
+	}
+	if got := have.Service.Canonical(); got != c {
+		return false, fmt.Sprintf("changed by someone else: %s, ipvsd wrote %s", describeParams(got), describeParams(c))
+	}
+	return true, ""
+}
+
+// describeParams names what ipvsd writes of a service, for a log.
+func describeParams(s ipvs.Service) string {
+	return fmt.Sprintf("scheduler %s flags %v timeout %d netmask /%d pe %q", s.Scheduler, s.Flags.Names(), s.Timeout, s.Netmask, s.PEName)
+}
+
+// keepsOwnership checks, before a virtual server the record names but no
+// longer desired is deleted, that the kernel's service is still as ipvsd
+// wrote it. One that is not (its scheduler changed with ipvsadm -E, or a
+// record entry that says nothing of it) carries no sign of being ours:
+// deleting it could take down another program's service. It is left as
+// it is, logged and no longer recorded, and so foreign from now on; so is
+// its VIP, which it needs to keep working (planAddresses runs after this,
+// and never unbinds an address the record does not name).
+func (r *Reconciler) keepsOwnership(k ipvs.Key, have *ipvs.ServiceWithDests) bool {
+	ok, why := r.ownership.asWritten(k, have)
+	if ok {
+		return true
+	}
+	r.log.Warn("leaving a recorded virtual server as it is: it is not as ipvsd wrote it, so it is foreign from now on",
+		zap.Stringer("service", k), zap.String("owner", r.ownership.owned.Services[k]), zap.String("why", why))
+	r.ownership.disown(k)
+	r.dropService(k)
+	if !k.IsFWMark() && r.ownership.owned.Addresses[k.Address] {
+		r.log.Warn("leaving its VIP bound, and no longer recording it", zap.Stringer("address", k.Address))
+		r.ownership.disownAddr(k.Address)
+	}
+	return false
+}
+
+// dropUnrecordable removes plans that would create a virtual server the
+// ownership record cannot name (an unspecified address): created, it
+// would make the record one that a restarted ipvsd refuses to load. Each
+// is reported, and looked at again on the next sync.
+func (r *Reconciler) dropUnrecordable(plans []plan, res *Result) []plan {
+	return slices.DeleteFunc(plans, func(p plan) bool {
+		if !p.creates() || p.wasOwned {
+			return false
+		}
+		err := runstate.CheckKey(p.key)
+		if err != nil {
+			res.fail(fmt.Errorf("virtual server %s (%s): not created, the ownership record cannot name it: %w", p.key, p.want.Owner, err))
+			r.want.markDirty(p.key)
+		}
+		return err != nil
+	})
 }
 
 func (o *ownership) disownAddr(a netip.Addr) {
@@ -67,9 +154,15 @@ func (o *ownership) claims(plans []plan, addrs []netip.Addr) (runstate.Record, b
 		}
 	}
 	for _, p := range plans {
-		if p.creates() && !o.owns(p.key) {
+		if !p.creates() {
+			continue
+		}
+		// An owned service deleted by hand is created again, perhaps with
+		// new parameters: those are recorded first too.
+		if c, ok := o.owned.Config[p.key]; !o.owns(p.key) || !ok || c != p.want.Service {
 			grow()
 			claimed.Services[p.key] = p.want.Owner
+			o.recordConfig(claimed, p.key, p.want.Service, runstate.CheckConfig(p.want.Service) == nil)
 		}
 	}
 	for _, a := range addrs {

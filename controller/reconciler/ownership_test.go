@@ -156,7 +156,7 @@ func TestRestartRestoresWeightsLeftByCrashMidDrain(t *testing.T) {
 
 func TestRecordFileRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	fwm := desired.VirtualServer{Service: ipvs.Service{Key: ipvs.Key{Family: ipvs.IPv6, FWMark: 9}, Scheduler: "rr"}, Owner: "ns/svc:dns"}
+	fwm := desired.VirtualServer{Service: ipvs.Service{Key: ipvs.Key{Family: ipvs.IPv6, FWMark: 9}, Scheduler: "rr", Timeout: 300, Netmask: 64}, Owner: "ns/svc:dns"}
 	d := webDesired()
 	d.Services = append(d.Services, fwm)
 	e.sync(d)
@@ -172,26 +172,38 @@ func TestRecordFileRoundTrip(t *testing.T) {
       "address": "192.0.2.1",
       "protocol": "TCP",
       "port": 80,
-      "owner": "test"
+      "owner": "test",
+      "scheduler": "rr",
+      "netmask": 32
     },
     {
       "family": 4,
       "address": "192.0.2.1",
       "protocol": "UDP",
       "port": 53,
-      "owner": "test"
+      "owner": "test",
+      "scheduler": "wrr",
+      "netmask": 32
     },
     {
       "family": 6,
       "address": "2001:db8::1",
       "protocol": "TCP",
       "port": 443,
-      "owner": "test"
+      "owner": "test",
+      "scheduler": "wlc",
+      "netmask": 128
     },
     {
       "family": 6,
       "fwmark": 9,
-      "owner": "ns/svc:dns"
+      "owner": "ns/svc:dns",
+      "scheduler": "rr",
+      "flags": [
+        "persistent"
+      ],
+      "timeout": 300,
+      "netmask": 64
     }
   ],
   "addresses": [

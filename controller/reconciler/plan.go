@@ -55,7 +55,9 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, re
 		for k := range r.ownership.owned.Services {
 			if r.want.byKey[k] == nil {
 				res.Planned++
-				add(k, nil, actual[k], true)
+				if a := actual[k]; a == nil || r.keepsOwnership(k, a) {
+					add(k, nil, a, true)
+				}
 			}
 		}
 	} else {
@@ -150,7 +152,7 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 	}
 	if ok {
 		st.want = p.want
-		r.ownership.own(p.key, p.want.Owner)
+		r.ownership.own(p.key, p.want)
 	} else {
 		st.want = nil
 	}

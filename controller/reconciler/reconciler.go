@@ -224,6 +224,7 @@ func (r *Reconciler) publish(now time.Time, res *Result) {
 // ipvsd dies between the two, the restarted process still knows it is
 // ours. When the record cannot be saved, nothing new is created.
 func (r *Reconciler) claim(plans []plan, addrs *addrPlan, res *Result) []plan {
+	plans = r.dropUnrecordable(plans, res)
 	claimed, ok := r.ownership.claims(plans, addrs.add)
 	if !ok {
 		return plans

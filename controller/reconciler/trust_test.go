@@ -1,0 +1,147 @@
+package reconciler_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// writeRecordFile puts a record on disk as someone other than ipvsd
+// would, in a directory ipvsd accepts.
+func writeRecordFile(t *testing.T, e *env, text string) {
+	t.Helper()
+	must(t, os.MkdirAll(dirOf(e.cfg.RecordPath), 0o700))
+	must(t, os.WriteFile(e.cfg.RecordPath, []byte(text), 0o600))
+}
+
+// TestForgedRecordDeletesNothing: a record entry naming a foreign virtual
+// server, in the first spelling (no parameters) or with parameters the
+// kernel's service does not have, is no sign that the service is ours:
+// nothing is deleted, and the entries are dropped from the record.
+// Today's reconciler deleted both services.
+func TestForgedRecordDeletesNothing(t *testing.T) {
+	e := newEnv(t)
+	addForeign(t, e, desiredtest.TCP("203.0.113.5:80"), desiredtest.Dest("10.1.0.1:80", 3))
+	addForeign(t, e, desiredtest.TCP("192.0.2.1:8080"), desiredtest.Dest("10.1.0.2:80", 3))
+	foreign := e.state()
+	writeRecordFile(t, e, `{"version": 1, "services": [
+		{"family": 4, "address": "203.0.113.5", "protocol": "TCP", "port": 80, "owner": "forged"},
+		{"family": 4, "address": "192.0.2.1", "protocol": "TCP", "port": 8080, "owner": "forged", "scheduler": "rr", "netmask": 32}
+	], "addresses": []}`)
+	e.restart()
+	for i := range 2 {
+		res := e.sync(desired.State{})
+		if res.Services.Deleted != 0 || res.Destinations.Deleted != 0 || res.Writes() != 0 {
+			t.Errorf("sync %d wrote: %s", i, &res)
+		}
+		if got := e.state(); got != foreign {
+			t.Errorf("sync %d: state\n%s\nwant\n%s", i, got, foreign)
+		}
+		e.advance(time.Minute)
+	}
+	if owned := e.r.Owned(); len(owned.Services) != 0 {
+		t.Errorf("still recorded: %v", owned.Services)
+	}
+	b, err := os.ReadFile(e.cfg.RecordPath)
+	must(t, err)
+	if strings.Contains(string(b), "forged") {
+		t.Errorf("record file still names them:\n%s", b)
+	}
+	// Foreign now: wanting one of them is a conflict, not a takeover.
+	d := desired.State{Services: []desired.VirtualServer{desiredtest.VServer(desiredtest.TCP("192.0.2.1:8080"), "rr")}}
+	if _, err := e.r.Sync(t.Context(), d); !errors.Is(err, reconciler.ErrForeign) {
+		t.Errorf("err = %v, want ErrForeign", err)
+	}
+	if got := e.state(); got != foreign {
+		t.Errorf("after wanting a foreign one: state\n%s\nwant\n%s", got, foreign)
+	}
+}
+
+// TestHandChangedServiceLeftAlone: a service of ours whose scheduler was
+// changed by hand (ipvsadm -E) and that leaves the desired state is not
+// deleted, by a restarted ipvsd or by a full resync, and is no longer
+// recorded; one left as ipvsd wrote it is deleted. Today's reconciler
+// deleted both.
+func TestHandChangedServiceLeftAlone(t *testing.T) {
+	for _, restart := range []bool{true, false} {
+		t.Run(map[bool]string{true: "restart", false: "full resync"}[restart], func(t *testing.T) {
+			e := newEnv(t)
+			e.sync(webDesired())
+			must(t, e.kernel.UpdateService(ipvs.Service{Key: web, Scheduler: "lc"}))
+			if restart {
+				e.restart()
+			} else {
+				e.advance(time.Minute)
+			}
+			d := webDesired()
+			d.Services = d.Services[2:] // web and dns leave
+			d.Addresses = d.ServiceAddresses()
+			res := e.sync(d)
+			if !res.Full || res.Services.Deleted != 1 {
+				t.Errorf("%s", &res)
+			}
+			e.wantState(strings.Replace(webTCP, " rr", " lc", 1) + webV6 + webLinks)
+			if _, ok := e.r.Owned().Services[web]; ok {
+				t.Error("the changed service is still recorded")
+			}
+			// The next full resync leaves it too.
+			e.advance(time.Minute)
+			if res := e.sync(d); res.Writes() != 0 {
+				t.Errorf("next resync: %s", &res)
+			}
+		})
+	}
+}
+
+// TestFirstRecordSpellingAdopted: a record written before ipvsd recorded
+// parameters still makes a restarted ipvsd adopt the desired services it
+// names, without writes; the record then gains their parameters, so a
+// service that leaves the desired state afterwards is deleted.
+func TestFirstRecordSpellingAdopted(t *testing.T) {
+	e := newEnv(t)
+	e.sync(webDesired())
+	writeRecordFile(t, e, `{"version": 1, "services": [
+		{"family": 4, "address": "192.0.2.1", "protocol": "UDP", "port": 53, "owner": "test"},
+		{"family": 4, "address": "192.0.2.1", "protocol": "TCP", "port": 80, "owner": "test"},
+		{"family": 6, "address": "2001:db8::1", "protocol": "TCP", "port": 443, "owner": "test"}
+	], "addresses": ["192.0.2.1", "2001:db8::1"]}`)
+	e.restart()
+	if res, writes, _ := e.syncCounting(webDesired()); writes != 0 || res.Writes() != 0 {
+		t.Errorf("adoption wrote %d: %s", writes, &res)
+	}
+	if owned := e.r.Owned(); len(owned.Config) != 3 || owned.Config[web].Scheduler != "rr" {
+		t.Errorf("parameters not recorded: %v", owned.Config)
+	}
+	e.restart()
+	e.sync(withoutWeb())
+	e.wantState(webUDP + webV6 + webLinks)
+}
+
+func withoutWeb() desired.State {
+	d := webDesired()
+	d.Services = d.Services[1:]
+	return d
+}
+
+// TestUnspecifiedAddressNotCreated: a desired virtual server on 0.0.0.0
+// is not created, since the record could not name it (a restarted ipvsd
+// would refuse such a record); the others are, and the error names it.
+func TestUnspecifiedAddressNotCreated(t *testing.T) {
+	e := newEnv(t)
+	d := webDesired()
+	d.Services = append(d.Services, desiredtest.VServer(desiredtest.TCP("0.0.0.0:80"), "rr"))
+	_, err := e.r.Sync(t.Context(), d)
+	want := "virtual server TCP 0.0.0.0:80 (test): not created, the ownership record cannot name it: unspecified address 0.0.0.0"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	e.wantState(webState)
+	e.restart() // the record still loads
+}

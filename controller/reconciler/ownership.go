@@ -1,11 +1,13 @@
 package reconciler
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/runstate"
@@ -117,6 +119,40 @@ func (r *Reconciler) keepsOwnership(k ipvs.Key, have *ipvs.ServiceWithDests) boo
 		r.ownership.disownAddr(k.Address)
 	}
 	return false
+}
+
+// serviceReader reads one virtual server. ipvs.Handle and the fake offer
+// it beside ipvs.Kernel; a kernel without it is trusted to be as the model
+// says.
+type serviceReader interface {
+	GetService(ipvs.Key) (ipvs.ServiceWithDests, error)
+}
+
+// readBeforeDelete reads k before an incremental sync deletes it (one
+// read of that service, as a drain check makes), so that a service
+// changed by hand since the last full resync is not deleted on the
+// model's word. It returns what to diff the deletion against (nil: the
+// service is gone already) and whether to plan it at all; a failed read
+// is reported and retried on the next sync.
+func (r *Reconciler) readBeforeDelete(k ipvs.Key, st *svcState, res *Result) (have *ipvs.ServiceWithDests, plan bool) {
+	g, ok := r.deps.Kernel.(serviceReader)
+	if !ok {
+		return &st.have, true
+	}
+	res.Dumps++
+	got, err := g.GetService(k)
+	if errors.Is(err, unix.ESRCH) {
+		return nil, true
+	}
+	if err != nil {
+		res.fail(fmt.Errorf("reading virtual server %s before deleting it: %w", k, err))
+		r.want.markDirty(k)
+		return nil, false
+	}
+	if !r.keepsOwnership(k, &got) {
+		return nil, false
+	}
+	return &got, true
 }
 
 // dropUnrecordable removes plans that would create a virtual server the

@@ -70,7 +70,9 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, re
 				// longer a conflict to report.
 				delete(r.conflicts, k)
 				if st := r.svcs[k]; w == nil && st != nil {
-					add(k, nil, &st.have, false)
+					if have, ok := r.readBeforeDelete(k, st, res); ok {
+						add(k, nil, have, true)
+					}
 				}
 			case r.conflicts[k]:
 				// Rechecked on the next full resync; never written blind.

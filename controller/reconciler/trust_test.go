@@ -66,25 +66,29 @@ func TestForgedRecordDeletesNothing(t *testing.T) {
 
 // TestHandChangedServiceLeftAlone: a service of ours whose scheduler was
 // changed by hand (ipvsadm -E) and that leaves the desired state is not
-// deleted, by a restarted ipvsd or by a full resync, and is no longer
-// recorded; one left as ipvsd wrote it is deleted. Today's reconciler
-// deleted both.
+// deleted, by a restarted ipvsd, a full resync or an incremental sync
+// (which reads that service first), and is no longer recorded; the one
+// left as ipvsd wrote it is deleted. Today's reconciler deleted both.
 func TestHandChangedServiceLeftAlone(t *testing.T) {
-	for _, restart := range []bool{true, false} {
-		t.Run(map[bool]string{true: "restart", false: "full resync"}[restart], func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before func(e *env)
+		full   bool
+	}{
+		{"restart", func(e *env) { e.restart() }, true},
+		{"full resync", func(e *env) { e.advance(time.Minute) }, true},
+		{"incremental", func(*env) {}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.sync(webDesired())
 			must(t, e.kernel.UpdateService(ipvs.Service{Key: web, Scheduler: "lc"}))
-			if restart {
-				e.restart()
-			} else {
-				e.advance(time.Minute)
-			}
+			tc.before(e)
 			d := webDesired()
 			d.Services = d.Services[2:] // web and dns leave
 			d.Addresses = d.ServiceAddresses()
 			res := e.sync(d)
-			if !res.Full || res.Services.Deleted != 1 {
+			if res.Full != tc.full || res.Services.Deleted != 1 {
 				t.Errorf("%s", &res)
 			}
 			e.wantState(strings.Replace(webTCP, " rr", " lc", 1) + webV6 + webLinks)

@@ -11,14 +11,16 @@ import (
 // FuzzLoadRecord: the record loader never panics, and whatever it
 // accepts, Save writes so that it loads back as the same record (so a
 // record it takes is one ipvsd could have written). The seeds, which run
-// in every go test, are the version-1 file, a record with parameters and
-// every bad record of TestLoadRejectsBadRecords.
+// in every go test, are the files of testdata, a record with other
+// parameters and every bad record of TestLoadRejectsBadRecords.
 func FuzzLoadRecord(f *testing.F) {
-	v1, err := os.ReadFile(filepath.Join("testdata", "state-v1.json"))
-	if err != nil {
-		f.Fatal(err)
+	for _, name := range []string{"state-v1.json", "state-v1-params.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
-	f.Add(v1)
 	rec, _ := v1Fixture()
 	rec.Config[webKey] = ipvs.Service{Key: webKey, Scheduler: "wrr", Timeout: 60, Netmask: 24}.Canonical()
 	rec.Config[mark4] = ipvs.Service{Key: mark4, Scheduler: "sh", Flags: ipvs.FlagSHFallback | ipvs.FlagOnePacket}.Canonical()

@@ -26,7 +26,9 @@
 //     out.
 //   - addresses.go: binding and unbinding VIPs.
 //   - ownership.go: the record of what ipvsd created (runstate.Record, saved
-//     under /run), so ownership survives a daemon restart.
+//     under /run), so ownership survives a daemon restart, and the check
+//     that a recorded service is still as ipvsd wrote it before it is
+//     deleted.
 //   - publish.go: the copy of the desired state that inspection tools read.
 //   - result.go: what one sync did, returned and logged.
 //   - interfaces.go: the narrow AddressBinder and ConntrackCleaner.

@@ -5,9 +5,10 @@
 // one reads the others. (The record is still written in its first
 // spelling, family as a number; see runstate.)
 //
-// Each document fills only what it knows: the ownership record the key
-// and owner, the desired state the scheduling parameters and real
-// servers too, a listing the kernel's counters as well. Fields a
+// Each document fills only what it knows: the ownership record the key,
+// owner and the scheduling parameters ipvsd wrote (none in records of
+// earlier versions), the desired state real servers too, a listing the
+// kernel's counters as well. Fields a
 // document leaves unset are absent from its encoding.
 package ipvsjson
 
@@ -23,8 +24,8 @@ import (
 // Service is one virtual server.
 type Service struct {
 	Key
-	// Scheduling is nil in the ownership record, which names services
-	// without their configuration.
+	// Scheduling is nil in a listing of keys only, and in ownership
+	// records of earlier versions, which named services without it.
 	*Scheduling
 	// Owner labels where the service comes from (see desired.VirtualServer).
 	Owner string `json:"owner,omitempty"`

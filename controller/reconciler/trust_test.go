@@ -149,3 +149,20 @@ func TestUnspecifiedAddressNotCreated(t *testing.T) {
 	e.wantState(webState)
 	e.restart() // the record still loads
 }
+
+// TestServiceGoneBeforeDeleteDropped: a service deleted by hand, then
+// taken out of the desired state, is found gone by the read before the
+// delete: nothing is written, and it leaves the record.
+func TestServiceGoneBeforeDeleteDropped(t *testing.T) {
+	e := newEnv(t)
+	e.sync(webDesired())
+	must(t, e.kernel.DeleteService(web))
+	res, writes, reads := e.syncCounting(withoutWeb())
+	if writes != 0 || reads != 1 || res.Full || res.Services.Deleted != 0 {
+		t.Errorf("%d writes, %d reads: %s", writes, reads, &res)
+	}
+	if _, ok := e.r.Owned().Services[web]; ok {
+		t.Error("still recorded")
+	}
+	e.wantState(webUDP + webV6 + webLinks)
+}

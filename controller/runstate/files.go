@@ -109,7 +109,9 @@ func readRunFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	// O_NOFOLLOW: the check and the open are one step, so the file cannot
-	// be swapped for a link between them.
+	// be swapped for a link between them. O_NONBLOCK: a FIFO put in its
+	// place must not hang the daemon before its loop starts; it is then
+	// refused as not a regular file.
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("%s is a symbolic link", path)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func mustDo(t *testing.T, err error) {
@@ -105,6 +107,10 @@ func TestRefusesPlantedFiles(t *testing.T) {
 		}},
 		{name: "not a file", want: "state.json is not a regular file", setup: func(t *testing.T, dir string) string {
 			mustDo(t, os.Mkdir(filepath.Join(dir, "state.json"), 0o700))
+			return filepath.Join(dir, "state.json")
+		}},
+		{name: "FIFO", want: "state.json is not a regular file", setup: func(t *testing.T, dir string) string {
+			mustDo(t, unix.Mkfifo(filepath.Join(dir, "state.json"), 0o600))
 			return filepath.Join(dir, "state.json")
 		}},
 		{name: "too large", want: "is larger than 67108864 bytes", setup: func(t *testing.T, dir string) string {

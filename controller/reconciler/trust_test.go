@@ -10,7 +10,9 @@ import (
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
 // writeRecordFile puts a record on disk as someone other than ipvsd
@@ -165,4 +167,31 @@ func TestServiceGoneBeforeDeleteDropped(t *testing.T) {
 		t.Error("still recorded")
 	}
 	e.wantState(webUDP + webV6 + webLinks)
+}
+
+// TestClaimedRecordAlwaysLoads: the record saved before a create, which a
+// crash could leave behind, loads again even when the desired service has
+// parameters the record cannot hold (a scheduler name no kernel has): the
+// entry is then saved without them.
+func TestClaimedRecordAlwaysLoads(t *testing.T) {
+	e := newEnv(t)
+	d := webDesired()
+	d.Services[0].Scheduler = "Round-Robin"
+	var loadErrs []error
+	e.kernel.SetHook(func(op ipvstest.Op, k ipvs.Key, _ ipvs.DestKey) error {
+		if op == ipvstest.OpAddService {
+			_, err := runstate.LoadRecord(e.cfg.RecordPath)
+			loadErrs = append(loadErrs, err)
+		}
+		return nil
+	})
+	_, err := e.r.Sync(t.Context(), d)
+	if err == nil || !strings.Contains(err.Error(), "adding virtual server TCP 192.0.2.1:80") {
+		t.Errorf("err = %v, want the kernel's refusal of the scheduler", err)
+	}
+	if len(loadErrs) != 3 || errors.Join(loadErrs...) != nil {
+		t.Errorf("record during the creates: %v", loadErrs)
+	}
+	e.kernel.SetHook(nil)
+	e.restart()
 }

@@ -27,8 +27,10 @@ type Config struct {
 	// name).
 	NodeName string
 	// NodePortCIDRs select the host addresses that accept node ports
-	// (--nodeport-addresses); empty means the node's primary addresses.
-	NodePortCIDRs []netip.Prefix
+	// (--nodeport-addresses); NodePortPrimary adds the Node's primary
+	// addresses, and is implied when there are no CIDRs.
+	NodePortCIDRs   []netip.Prefix
+	NodePortPrimary bool
 	// Firewall holds the daemon-wide firewall options (cluster CIDRs,
 	// masquerade-all, mark bits); services are added to it.
 	Firewall firewall.Desired
@@ -297,15 +299,12 @@ func (s *Source) readNode() (kube.Node, error) {
 		addrs = append(addrs, host...)
 	}
 	s.nodeAddrs = firewall.SortedAddrs(addrs)
-	if len(s.cfg.NodePortCIDRs) == 0 {
-		if n != nil {
-			node.NodePortAddresses = primaryAddresses(n)
-		}
-		return node, nil
+	if n != nil && (s.cfg.NodePortPrimary || len(s.cfg.NodePortCIDRs) == 0) {
+		node.NodePortAddresses = primaryAddresses(n)
 	}
 	for _, a := range addrs {
 		a = a.Unmap()
-		if !a.IsLinkLocalUnicast() && slices.ContainsFunc(s.cfg.NodePortCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+		if !a.IsLinkLocalUnicast() && !slices.Contains(node.NodePortAddresses, a) && slices.ContainsFunc(s.cfg.NodePortCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
 			node.NodePortAddresses = append(node.NodePortAddresses, a)
 		}
 	}
@@ -317,11 +316,14 @@ func (s *Source) readNode() (kube.Node, error) {
 // CIDRs resolved: the configured ones, or the node's primary addresses.
 func (s *Source) firewallBase() firewall.Desired {
 	d := s.cfg.Firewall
-	d.NodePortCIDRs = s.cfg.NodePortCIDRs
+	d.NodePortCIDRs = slices.Clone(s.cfg.NodePortCIDRs)
 	d.NodeAddresses = s.nodeAddrs
-	if len(d.NodePortCIDRs) == 0 {
+	if s.cfg.NodePortPrimary || len(d.NodePortCIDRs) == 0 {
+		// The primary addresses, where no CIDR covers them already.
 		for _, a := range s.node.NodePortAddresses {
-			d.NodePortCIDRs = append(d.NodePortCIDRs, netip.PrefixFrom(a, a.BitLen()))
+			if !slices.ContainsFunc(s.cfg.NodePortCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				d.NodePortCIDRs = append(d.NodePortCIDRs, netip.PrefixFrom(a, a.BitLen()))
+			}
 		}
 	}
 	return d

@@ -1,0 +1,75 @@
+package informer
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/ipvsd/ipvsd/controller/source/kube"
+)
+
+// TestNodePortAddresses: which host addresses serve node ports, for each
+// form of --nodeport-addresses (kube-proxy's keywords resolved to CIDRs
+// and the primary flag by the configuration).
+func TestNodePortAddresses(t *testing.T) {
+	p := netip.MustParsePrefix
+	for _, tc := range []struct {
+		name    string
+		cidrs   []netip.Prefix
+		primary bool
+		want    []string
+		wantFW  []string
+	}{
+		{"none set: primary", nil, false, []string{"192.168.1.10"}, []string{"192.168.1.10/32"}},
+		{"primary", nil, true, []string{"192.168.1.10"}, []string{"192.168.1.10/32"}},
+		{"a CIDR", []netip.Prefix{p("172.16.0.0/12")}, false, []string{"172.16.0.1"}, []string{"172.16.0.0/12"}},
+		{"primary and a CIDR", []netip.Prefix{p("172.16.0.0/12")}, true, []string{"172.16.0.1", "192.168.1.10"}, []string{"172.16.0.0/12", "192.168.1.10/32"}},
+		{"all: no link-local", []netip.Prefix{p("0.0.0.0/0"), p("::/0")}, false, []string{"172.16.0.1", "192.168.1.10", "fd00::5"}, []string{"0.0.0.0/0", "::/0"}},
+		{"primary inside a CIDR is not repeated", []netip.Prefix{p("192.168.0.0/16")}, true, []string{"192.168.1.10"}, []string{"192.168.0.0/16"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			node := &corev1.Node{
+				ObjectMeta: metav1.ObjectMeta{Name: "node-a"},
+				Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.1.10"}}},
+			}
+			host := func() ([]netip.Addr, error) {
+				return []netip.Addr{netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("172.16.0.1"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("fd00::5")}, nil
+			}
+			src, err := New(Config{NodeName: "node-a", NodePortCIDRs: tc.cidrs, NodePortPrimary: tc.primary, Translate: kube.Options{Scheduler: "rr"}},
+				Deps{Client: fake.NewClientset(node), Trigger: func() {}, HostAddresses: host, Log: zaptest.NewLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if err := src.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			n, err := src.readNode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.node = n
+			var got []string
+			for _, a := range n.NodePortAddresses {
+				got = append(got, a.String())
+			}
+			var gotFW []string
+			for _, c := range src.firewallBase().NodePortCIDRs {
+				gotFW = append(gotFW, c.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("node-port addresses (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantFW, gotFW); diff != "" {
+				t.Errorf("firewall node-port CIDRs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -80,6 +80,12 @@ type Deps struct {
 	// OpenFirewall opens the firewall at the first sync that needs it;
 	// nil leaves the firewall alone (--iptables-mode none).
 	OpenFirewall func(context.Context) (Firewall, error)
+	// Settings are node-wide kernel settings, applied at every full
+	// resync (kernelsettings.Tuner); nil keeps none. A failure is logged,
+	// once per distinct error, and is no sync error: a proxy whose
+	// conntrack timeouts cannot be set still serves, and must not be
+	// reported unhealthy or restarted for it.
+	Settings interface{ Ensure() error }
 	// Metrics records every sync; nil keeps none.
 	Metrics *Metrics
 	Clock   runner.Clock
@@ -100,6 +106,8 @@ type Programmer struct {
 	// was just opened, a full resync asked for it, or that failed).
 	fwCheckDue bool
 	lastFull   time.Time
+	// settingsErr is the last kernel-settings error logged.
+	settingsErr string
 }
 
 // New validates the configuration and builds the loop without starting it.
@@ -151,6 +159,9 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if full {
 		p.lastFull = start
 	}
+	if full {
+		p.ensureSettings()
+	}
 	ch, srcErr := p.src.Changes(ctx, full)
 
 	var errs []error
@@ -181,6 +192,22 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
 	}
 	return res.RequeueAfter, err
+}
+
+// ensureSettings applies the kernel settings, logging a failure when it
+// differs from the last one logged.
+func (p *Programmer) ensureSettings() {
+	if p.deps.Settings == nil {
+		return
+	}
+	err := p.deps.Settings.Ensure()
+	switch {
+	case err == nil:
+		p.settingsErr = ""
+	case err.Error() != p.settingsErr:
+		p.settingsErr = err.Error()
+		p.log.Warn("kernel settings", zap.Error(err))
+	}
 }
 
 // syncFirewall programs fwd, opening the firewall when it is first

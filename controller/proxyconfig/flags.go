@@ -33,7 +33,7 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.BoolVar(&k.IPTables.MasqueradeAll, "masquerade-all", k.IPTables.MasqueradeAll, "masquerade all traffic to services")
 	fs.Int32Var(k.IPTables.MasqueradeBit, "iptables-masquerade-bit", *k.IPTables.MasqueradeBit, "the fwmark bit (0-31) of packets to masquerade")
 	fs.Int32Var(k.OOMScoreAdj, "oom-score-adj", *k.OOMScoreAdj, "oom_score_adj of the process, -1000 to 1000")
-	fs.DurationVar(&k.ConfigSyncPeriod.Duration, "config-sync-period", k.ConfigSyncPeriod.Duration, "how often the informers replay their caches")
+	fs.DurationVar(&k.ConfigSyncPeriod.Duration, "config-sync-period", k.ConfigSyncPeriod.Duration, "accepted for kube-proxy's sake; no effect (the full resync, --ipvs-sync-period, re-translates every Service)")
 	fs.Var(gatesValue{&k.FeatureGates}, "feature-gates", "kube-proxy's feature gates, key=value,...: accepted, and logged as having no effect")
 	fs.StringVar(&c.IPVSD.Interface, "interface", c.IPVSD.Interface, "dummy link holding the service addresses")
 	fs.StringVar(&c.IPVSD.RecordPath, "record", c.IPVSD.RecordPath, "ownership record file")

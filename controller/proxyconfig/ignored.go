@@ -26,6 +26,10 @@ func Ignored(c *Config) []string {
 		{"nftables", !reflect.ValueOf(k.NFTables).IsZero()},
 		{"winkernel", !reflect.ValueOf(k.Winkernel).IsZero()},
 		{"windowsRunAsService", k.WindowsRunAsService},
+		// kube-proxy's informers replay their caches this often; ipvsd's
+		// full resync (ipvs.syncPeriod) re-translates every Service from
+		// the cache anyway, so a replay would add nothing.
+		{"configSyncPeriod", k.ConfigSyncPeriod.Duration != 0 && k.ConfigSyncPeriod.Duration != defaultConfigSync},
 		{"portRange", k.PortRange != ""},
 		{"showHiddenMetricsForVersion", k.ShowHiddenMetricsForVersion != ""},
 		// ipvsd logs through zap; --log-level sets its level.

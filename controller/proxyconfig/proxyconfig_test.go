@@ -197,6 +197,7 @@ func TestIgnoredNamesEachField(t *testing.T) {
 nftables: {syncPeriod: 5s}
 winkernel: {enableDSR: true}
 portRange: 30000-32767
+configSyncPeriod: 1m
 logging: {verbosity: 4}
 featureGates: {Zeta: true, Alpha: false}
 `
@@ -204,7 +205,7 @@ featureGates: {Zeta: true, Alpha: false}
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"iptables.syncPeriod", "nftables", "winkernel", "portRange", "logging", "featureGates.Alpha", "featureGates.Zeta"}
+	want := []string{"iptables.syncPeriod", "nftables", "winkernel", "configSyncPeriod", "portRange", "logging", "featureGates.Alpha", "featureGates.Zeta"}
 	if got := Ignored(&c); !cmp.Equal(got, want) {
 		t.Errorf("ignored %v, want %v", got, want)
 	}

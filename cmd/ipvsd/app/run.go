@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -23,12 +24,12 @@ import (
 	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/kernelsettings"
 	"github.com/ipvsd/ipvsd/controller/proxyconfig"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
 	"github.com/ipvsd/ipvsd/controller/source/kube/healthcheck"
 	"github.com/ipvsd/ipvsd/controller/source/kube/informer"
-	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 // newRun is `ipvsd run`, the Kubernetes mode. Flags and the config file
@@ -72,20 +73,16 @@ and flags given on the command line win over the file.`,
 	return cmd
 }
 
-// strictARP keeps the node from answering ARP for addresses on its dummy
-// link: arp_ignore=1 answers only for addresses of the receiving
-// interface, arp_announce=2 sources ARP requests from the best local
-// address of the outgoing one.
-var strictARP = []netlinkutil.Sysctl{
-	{Name: "net.ipv4.conf.all.arp_ignore", Value: "1"},
-	{Name: "net.ipv4.conf.all.arp_announce", Value: "2"},
-}
-
 // runKube runs the Kubernetes mode until ctx is done.
 func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error {
 	// Stops the informers too if the loop returns on its own.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := kernelsettings.SetOOMScoreAdj(kernelsettings.OOMScoreAdjPath, int(*cfg.OOMScoreAdj), log); err != nil {
+		// As kube-proxy: a container without CAP_SYS_RESOURCE cannot
+		// lower it, and the proxy runs all the same.
+		log.Warn("cannot set oomScoreAdj", zap.Error(err))
+	}
 	nodeName, err := nodeName(cfg.HostnameOverride)
 	if err != nil {
 		return err
@@ -100,22 +97,19 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	if err != nil {
 		return err
 	}
+	settings := proxyconfig.KernelSettings(&cfg, kernelsettings.OnlineCPUs("/sys/devices/system/cpu/online"))
 	p, err := openPlane(planeOptions{
 		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true},
 		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
 		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,
+		settings:     &settings,
 	}, log)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if cfg.IPVS.StrictARP {
-		if _, err := netlinkutil.EnsureSysctls(log, netlinkutil.ProcSys, strictARP); err != nil {
-			return fmt.Errorf("strict ARP: %w", err)
-		}
-	}
 
 	events := record.NewBroadcaster(record.WithContext(ctx))
 	defer events.Shutdown()
@@ -131,8 +125,16 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	if err != nil {
 		return err
 	}
-	stopHTTP, err := serveAll(ctx, log, []endpoint{
-		{cfg.MetricsBindAddress, map[string]http.Handler{"/metrics": p.metrics.MetricsHandler()}},
+	metricsRoutes := map[string]http.Handler{"/metrics": p.metrics.MetricsHandler()}
+	if cfg.EnableProfiling {
+		addProfiling(metricsRoutes)
+	}
+	serve := serveAllRetrying
+	if cfg.BindAddressHardFail {
+		serve = serveAll
+	}
+	stopHTTP, err := serve(ctx, log, []endpoint{
+		{cfg.MetricsBindAddress, metricsRoutes},
 		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": p.metrics.HealthzHandler(healthMaxAge(cfg.IPVS.SyncPeriod.Duration))}},
 	})
 	if err != nil {
@@ -174,10 +176,12 @@ func kubeSource(cfg proxyconfig.Config, nodeName string, deps informer.Deps) (*i
 	if err != nil {
 		return nil, err
 	}
+	// Validated already: an invalid address cannot get here.
+	bind, _ := netip.ParseAddr(cfg.BindAddress)
 	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.IPTables.MasqueradeAll}
 	fwBase.Defaults()
 	return informer.New(informer.Config{
-		NodeName: nodeName, NodePortCIDRs: np.CIDRs, NodePortPrimary: np.Primary, Firewall: fwBase,
+		NodeName: nodeName, NodePortCIDRs: np.CIDRs, NodePortPrimary: np.Primary, BindAddress: bind, Firewall: fwBase,
 		Translate: kube.Options{Scheduler: cfg.IPVS.Scheduler},
 	}, deps)
 }

@@ -23,15 +23,19 @@ func TestNodePortAddresses(t *testing.T) {
 		name    string
 		cidrs   []netip.Prefix
 		primary bool
+		bind    string
 		want    []string
 		wantFW  []string
 	}{
-		{"none set: primary", nil, false, []string{"192.168.1.10"}, []string{"192.168.1.10/32"}},
-		{"primary", nil, true, []string{"192.168.1.10"}, []string{"192.168.1.10/32"}},
-		{"a CIDR", []netip.Prefix{p("172.16.0.0/12")}, false, []string{"172.16.0.1"}, []string{"172.16.0.0/12"}},
-		{"primary and a CIDR", []netip.Prefix{p("172.16.0.0/12")}, true, []string{"172.16.0.1", "192.168.1.10"}, []string{"172.16.0.0/12", "192.168.1.10/32"}},
-		{"all: no link-local", []netip.Prefix{p("0.0.0.0/0"), p("::/0")}, false, []string{"172.16.0.1", "192.168.1.10", "fd00::5"}, []string{"0.0.0.0/0", "::/0"}},
-		{"primary inside a CIDR is not repeated", []netip.Prefix{p("192.168.0.0/16")}, true, []string{"192.168.1.10"}, []string{"192.168.0.0/16"}},
+		{"none set: primary", nil, false, "", []string{"192.168.1.10"}, []string{"192.168.1.10/32"}},
+		{"bindAddress replaces the primary of its family", nil, true, "172.16.0.1", []string{"172.16.0.1"}, []string{"172.16.0.1/32"}},
+		{"bindAddress of the other family adds one", nil, true, "fd00::5", []string{"192.168.1.10", "fd00::5"}, []string{"192.168.1.10/32", "fd00::5/128"}},
+		{"bindAddress 0.0.0.0 is no override", nil, true, "0.0.0.0", []string{"192.168.1.10"}, []string{"192.168.1.10/32"}},
+		{"primary", nil, true, "", []string{"192.168.1.10"}, []string{"192.168.1.10/32"}},
+		{"a CIDR", []netip.Prefix{p("172.16.0.0/12")}, false, "", []string{"172.16.0.1"}, []string{"172.16.0.0/12"}},
+		{"primary and a CIDR", []netip.Prefix{p("172.16.0.0/12")}, true, "", []string{"172.16.0.1", "192.168.1.10"}, []string{"172.16.0.0/12", "192.168.1.10/32"}},
+		{"all: no link-local", []netip.Prefix{p("0.0.0.0/0"), p("::/0")}, false, "", []string{"172.16.0.1", "192.168.1.10", "fd00::5"}, []string{"0.0.0.0/0", "::/0"}},
+		{"primary inside a CIDR is not repeated", []netip.Prefix{p("192.168.0.0/16")}, true, "", []string{"192.168.1.10"}, []string{"192.168.0.0/16"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			node := &corev1.Node{
@@ -41,7 +45,11 @@ func TestNodePortAddresses(t *testing.T) {
 			host := func() ([]netip.Addr, error) {
 				return []netip.Addr{netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("172.16.0.1"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("fd00::5")}, nil
 			}
-			src, err := New(Config{NodeName: "node-a", NodePortCIDRs: tc.cidrs, NodePortPrimary: tc.primary, Translate: kube.Options{Scheduler: "rr"}},
+			var bind netip.Addr
+			if tc.bind != "" {
+				bind = netip.MustParseAddr(tc.bind)
+			}
+			src, err := New(Config{NodeName: "node-a", NodePortCIDRs: tc.cidrs, NodePortPrimary: tc.primary, BindAddress: bind, Translate: kube.Options{Scheduler: "rr"}},
 				Deps{Client: fake.NewClientset(node), Trigger: func() {}, HostAddresses: host, Log: zaptest.NewLogger(t)})
 			if err != nil {
 				t.Fatal(err)

@@ -31,6 +31,9 @@ type Config struct {
 	// addresses, and is implied when there are no CIDRs.
 	NodePortCIDRs   []netip.Prefix
 	NodePortPrimary bool
+	// BindAddress, when specified, is this node's primary address of its
+	// family whatever the Node says (kube-proxy's bindAddress).
+	BindAddress netip.Addr
 	// Firewall holds the daemon-wide firewall options (cluster CIDRs,
 	// masquerade-all, mark bits); services are added to it.
 	Firewall firewall.Desired
@@ -287,10 +290,12 @@ func (s *Source) readNode() (kube.Node, error) {
 	if n != nil {
 		node.Zone = n.Labels[corev1.LabelTopologyZone]
 	}
-	var addrs []netip.Addr
+	var primary []netip.Addr
 	if n != nil {
-		addrs = primaryAddresses(n)
+		primary = primaryAddresses(n)
 	}
+	primary = withBindAddress(primary, s.cfg.BindAddress)
+	addrs := slices.Clone(primary)
 	if s.deps.HostAddresses != nil {
 		host, err := s.deps.HostAddresses()
 		if err != nil {
@@ -299,8 +304,8 @@ func (s *Source) readNode() (kube.Node, error) {
 		addrs = append(addrs, host...)
 	}
 	s.nodeAddrs = firewall.SortedAddrs(addrs)
-	if n != nil && (s.cfg.NodePortPrimary || len(s.cfg.NodePortCIDRs) == 0) {
-		node.NodePortAddresses = primaryAddresses(n)
+	if s.cfg.NodePortPrimary || len(s.cfg.NodePortCIDRs) == 0 {
+		node.NodePortAddresses = primary
 	}
 	for _, a := range addrs {
 		a = a.Unmap()

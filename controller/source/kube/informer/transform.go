@@ -124,3 +124,16 @@ func primaryAddresses(n *corev1.Node) []netip.Addr {
 	slices.SortFunc(out, netip.Addr.Compare)
 	return out
 }
+
+// withBindAddress replaces the primary address of bind's family with bind,
+// unless bind is unset or unspecified (0.0.0.0, kube-proxy's default).
+func withBindAddress(primary []netip.Addr, bind netip.Addr) []netip.Addr {
+	if !bind.IsValid() || bind.IsUnspecified() {
+		return primary
+	}
+	bind = bind.Unmap()
+	out := slices.DeleteFunc(slices.Clone(primary), func(a netip.Addr) bool { return a.Is4() == bind.Is4() })
+	out = append(out, bind)
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}

@@ -135,7 +135,12 @@ func New(cfg Config, deps Deps) (*Programmer, error) {
 
 // Trigger asks for a sync soon. Sources call it when their input changes;
 // it never blocks and may be called before Run.
-func (p *Programmer) Trigger() { p.run.Trigger() }
+func (p *Programmer) Trigger() {
+	if p.deps.Metrics != nil {
+		p.deps.Metrics.ObserveQueued()
+	}
+	p.run.Trigger()
+}
 
 // Run syncs from src until ctx is done. It leaves the kernel as it is
 // when it returns: virtual servers, VIPs and firewall rules stay, so a

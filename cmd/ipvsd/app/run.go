@@ -19,6 +19,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	componentbaseconfig "k8s.io/component-base/config/v1alpha1"
+	"k8s.io/component-base/metrics/legacyregistry"
+	// Registers client-go's request metrics with component-base.
+	_ "k8s.io/component-base/metrics/prometheus/restclient"
 	"k8s.io/klog/v2"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
@@ -104,7 +107,7 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
 		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,
-		settings:     &settings,
+		settings: &settings,
 	}, log)
 	if err != nil {
 		return err
@@ -125,6 +128,10 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	if err != nil {
 		return err
 	}
+	health := informer.NewHealthHandlers(p.metrics, healthMaxAge(cfg.IPVS.SyncPeriod.Duration), src.NodeEligible, p.metrics.Registry)
+	// client-go's rest_client_* series, as kube-proxy exports them
+	// (component-base registers them on its global registry).
+	p.metrics.AddGatherer(dataplane.PrefixGatherer(legacyregistry.DefaultGatherer, "rest_client_"))
 	metricsRoutes := map[string]http.Handler{"/metrics": p.metrics.MetricsHandler()}
 	if cfg.EnableProfiling {
 		addProfiling(metricsRoutes)
@@ -135,7 +142,7 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	}
 	stopHTTP, err := serve(ctx, log, []endpoint{
 		{cfg.MetricsBindAddress, metricsRoutes},
-		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": p.metrics.HealthzHandler(healthMaxAge(cfg.IPVS.SyncPeriod.Duration))}},
+		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": health.Healthz, "/livez": health.Livez}},
 	})
 	if err != nil {
 		return err

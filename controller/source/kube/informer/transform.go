@@ -36,10 +36,18 @@ func transform(obj any) (any, error) {
 		}
 		return s, nil
 	case *corev1.Node:
-		return &corev1.Node{
+		n := &corev1.Node{
 			ObjectMeta: slimMeta(o.ObjectMeta, nil, func(k string) bool { return k == corev1.LabelTopologyZone }),
 			Status:     corev1.NodeStatus{Addresses: o.Status.Addresses},
-		}, nil
+		}
+		// For /healthz's node eligibility.
+		n.DeletionTimestamp = o.DeletionTimestamp
+		for _, t := range o.Spec.Taints {
+			if t.Key == ToBeDeletedTaint {
+				n.Spec.Taints = append(n.Spec.Taints, t)
+			}
+		}
+		return n, nil
 	}
 	// Tombstones (cache.DeletedFinalStateUnknown) and anything else pass
 	// through untouched.

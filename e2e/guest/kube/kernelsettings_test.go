@@ -55,7 +55,7 @@ func TestKernelSettings(t *testing.T) {
 	d := startIPVSD(t, "--config="+path)
 
 	wantSysctls := map[string]string{
-		"net/netfilter/nf_conntrack_max":                      "200000",
+		"net/netfilter/nf_conntrack_max":                     "200000",
 		"net/netfilter/nf_conntrack_tcp_timeout_established": "7201",
 		"net/netfilter/nf_conntrack_tcp_timeout_close_wait":  "1801",
 		"net/netfilter/nf_conntrack_tcp_be_liberal":          "1",

@@ -59,3 +59,44 @@ ipvs: {strictARP: true, tcpTimeout: 15m, tcpFinTimeout: 30s, udpTimeout: 5s}
 		})
 	}
 }
+
+func TestFirewallMarks(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want Marks
+	}{
+		{"", Marks{MasqueradeBit: 14, DropBit: 15, LocalMin: 0x1000, LocalMax: 0x3fff}},
+		{"iptables: {masqueradeBit: 15}\n", Marks{MasqueradeBit: 15, DropBit: 14, LocalMin: 0x1000, LocalMax: 0x3fff}},
+		{"iptables: {masqueradeBit: 20}\n", Marks{MasqueradeBit: 20, DropBit: 15, LocalMin: 0x1000, LocalMax: 0x3fff}},
+		{"iptables: {masqueradeBit: 8}\n", Marks{MasqueradeBit: 8, DropBit: 15, LocalMin: 0x40, LocalMax: 0xff}},
+	} {
+		c, err := load(t, header+tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FirewallMarks(&c); got != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.file, got, tc.want)
+		}
+	}
+	if _, err := load(t, header+"iptables: {masqueradeBit: 1}\n"); err == nil {
+		t.Error("masqueradeBit 1 accepted")
+	}
+}
+
+func TestLocalInterface(t *testing.T) {
+	for file, want := range map[string]string{
+		"":                               "",
+		"detectLocalMode: ClusterCIDR\n": "",
+		"detectLocalMode: NodeCIDR\n":    "",
+		"detectLocalMode: BridgeInterface\ndetectLocal: {bridgeInterface: cbr0}\n":         "cbr0",
+		"detectLocalMode: InterfaceNamePrefix\ndetectLocal: {interfaceNamePrefix: veth}\n": "veth+",
+	} {
+		c, err := load(t, header+file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := LocalInterface(&c); got != want {
+			t.Errorf("%q: %q, want %q", file, got, want)
+		}
+	}
+}

@@ -34,8 +34,10 @@ func (c *Config) Validate() error {
 	if v := *k.OOMScoreAdj; v < -1000 || v > 1000 {
 		bad("oomScoreAdj", "%d: want -1000 to 1000", v)
 	}
-	if v := *k.IPTables.MasqueradeBit; v < 0 || v > 31 {
-		bad("iptables.masqueradeBit", "%d: want 0 to 31", v)
+	// Under the bit ipvsd keeps its local-traffic marks, which need a
+	// few bits: kube-proxy's 0 and 1 leave none.
+	if v := *k.IPTables.MasqueradeBit; v < 2 || v > 31 {
+		bad("iptables.masqueradeBit", "%d: want 2 to 31 (ipvsd's local-traffic marks use the bits below it)", v)
 	}
 	if k.ConfigSyncPeriod.Duration <= 0 {
 		bad("configSyncPeriod", "%v: want more than 0", k.ConfigSyncPeriod.Duration)

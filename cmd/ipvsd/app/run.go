@@ -185,11 +185,15 @@ func kubeSource(cfg proxyconfig.Config, nodeName string, deps informer.Deps) (*i
 	}
 	// Validated already: an invalid address cannot get here.
 	bind, _ := netip.ParseAddr(cfg.BindAddress)
-	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.IPTables.MasqueradeAll}
+	marks := proxyconfig.FirewallMarks(&cfg)
+	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.IPTables.MasqueradeAll,
+		MasqueradeBit: marks.MasqueradeBit, DropBit: marks.DropBit}
+	fwBase.LocalInterface = proxyconfig.LocalInterface(&cfg)
 	fwBase.Defaults()
 	return informer.New(informer.Config{
 		NodeName: nodeName, NodePortCIDRs: np.CIDRs, NodePortPrimary: np.Primary, BindAddress: bind, Firewall: fwBase,
-		Translate: kube.Options{Scheduler: cfg.IPVS.Scheduler},
+		LocalByNodePodCIDRs: cfg.DetectLocalMode == proxyconfig.LocalModeNodeCIDR,
+		Translate: kube.Options{Scheduler: cfg.IPVS.Scheduler}, MarkMin: marks.LocalMin, MarkMax: marks.LocalMax,
 	}, deps)
 }
 

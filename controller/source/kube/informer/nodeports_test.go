@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
 )
 
@@ -79,5 +80,41 @@ func TestNodePortAddresses(t *testing.T) {
 				t.Errorf("firewall node-port CIDRs (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLocalByNodePodCIDRs: detectLocalMode NodeCIDR tells pods by this
+// Node's podCIDRs, which replace the cluster CIDRs in the firewall.
+func TestLocalByNodePodCIDRs(t *testing.T) {
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-a"},
+		Spec:       corev1.NodeSpec{PodCIDRs: []string{"10.244.3.0/24", "fd00:244:3::/64"}},
+	}
+	for _, byNode := range []bool{false, true} {
+		src, err := New(Config{NodeName: "node-a", LocalByNodePodCIDRs: byNode, Translate: kube.Options{Scheduler: "rr"},
+			Firewall: firewall.Desired{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}}},
+			Deps{Client: fake.NewClientset(node), Trigger: func() {}, Log: zaptest.NewLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := src.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.readNode(); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range src.firewallBase().ClusterCIDRs {
+			got = append(got, p.String())
+		}
+		want := []string{"10.244.0.0/16"}
+		if byNode {
+			want = []string{"10.244.3.0/24", "fd00:244:3::/64"}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("by node %t: local CIDRs (-want +got):\n%s", byNode, diff)
+		}
+		cancel()
 	}
 }

@@ -32,6 +32,10 @@ type Config struct {
 	// addresses, and is implied when there are no CIDRs.
 	NodePortCIDRs   []netip.Prefix
 	NodePortPrimary bool
+	// LocalByNodePodCIDRs tells pod traffic by this Node's podCIDRs
+	// instead of Firewall.ClusterCIDRs (kube-proxy's detectLocalMode
+	// NodeCIDR).
+	LocalByNodePodCIDRs bool
 	// BindAddress, when specified, is this node's primary address of its
 	// family whatever the Node says (kube-proxy's bindAddress).
 	BindAddress netip.Addr
@@ -90,6 +94,8 @@ type Source struct {
 	// nodeAddrs are the node's own addresses (Node status and host), for
 	// the firewall's source-range decisions on the node's own traffic.
 	nodeAddrs []netip.Addr
+	// podCIDRs are the Node's spec.podCIDRs.
+	podCIDRs []netip.Prefix
 	problems  map[string][]kube.Problem // reported, by service
 	// trigger are the EndpointSlice trigger times of the last change,
 	// for the programming latency once it is programmed.
@@ -330,8 +336,10 @@ func (s *Source) readNode() (kube.Node, error) {
 		node.Zone = n.Labels[corev1.LabelTopologyZone]
 	}
 	var primary []netip.Addr
+	s.podCIDRs = nil
 	if n != nil {
 		primary = primaryAddresses(n)
+		s.podCIDRs = podCIDRs(n)
 	}
 	primary = withBindAddress(primary, s.cfg.BindAddress)
 	s.setFamilies(primary)
@@ -363,6 +371,9 @@ func (s *Source) firewallBase() firewall.Desired {
 	d := s.cfg.Firewall
 	d.NodePortCIDRs = slices.Clone(s.cfg.NodePortCIDRs)
 	d.NodeAddresses = s.nodeAddrs
+	if s.cfg.LocalByNodePodCIDRs {
+		d.ClusterCIDRs = s.podCIDRs
+	}
 	if s.cfg.NodePortPrimary || len(d.NodePortCIDRs) == 0 {
 		// The primary addresses, where no CIDR covers them already.
 		for _, a := range s.node.NodePortAddresses {

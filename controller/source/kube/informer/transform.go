@@ -40,8 +40,9 @@ func transform(obj any) (any, error) {
 			ObjectMeta: slimMeta(o.ObjectMeta, nil, func(k string) bool { return k == corev1.LabelTopologyZone }),
 			Status:     corev1.NodeStatus{Addresses: o.Status.Addresses},
 		}
-		// For /healthz's node eligibility.
+		// For /healthz's node eligibility, and detectLocalMode NodeCIDR.
 		n.DeletionTimestamp = o.DeletionTimestamp
+		n.Spec.PodCIDRs = o.Spec.PodCIDRs
 		for _, t := range o.Spec.Taints {
 			if t.Key == ToBeDeletedTaint {
 				n.Spec.Taints = append(n.Spec.Taints, t)
@@ -143,5 +144,17 @@ func withBindAddress(primary []netip.Addr, bind netip.Addr) []netip.Addr {
 	out := slices.DeleteFunc(slices.Clone(primary), func(a netip.Addr) bool { return a.Is4() == bind.Is4() })
 	out = append(out, bind)
 	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// podCIDRs parses the Node's spec.podCIDRs, skipping what does not parse
+// (the API server validates them).
+func podCIDRs(n *corev1.Node) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range n.Spec.PodCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
 	return out
 }

@@ -193,7 +193,7 @@ func kubeSource(cfg proxyconfig.Config, nodeName string, deps informer.Deps) (*i
 	return informer.New(informer.Config{
 		NodeName: nodeName, NodePortCIDRs: np.CIDRs, NodePortPrimary: np.Primary, BindAddress: bind, Firewall: fwBase,
 		LocalByNodePodCIDRs: cfg.DetectLocalMode == proxyconfig.LocalModeNodeCIDR,
-		Translate: kube.Options{Scheduler: cfg.IPVS.Scheduler}, MarkMin: marks.LocalMin, MarkMax: marks.LocalMax,
+		Translate:           kube.Options{Scheduler: cfg.IPVS.Scheduler}, MarkMin: marks.LocalMin, MarkMax: marks.LocalMax,
 	}, deps)
 }
 

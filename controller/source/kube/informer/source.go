@@ -96,7 +96,7 @@ type Source struct {
 	nodeAddrs []netip.Addr
 	// podCIDRs are the Node's spec.podCIDRs.
 	podCIDRs []netip.Prefix
-	problems  map[string][]kube.Problem // reported, by service
+	problems map[string][]kube.Problem // reported, by service
 	// trigger are the EndpointSlice trigger times of the last change,
 	// for the programming latency once it is programmed.
 	trigger []trigger

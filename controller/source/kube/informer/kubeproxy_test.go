@@ -1,7 +1,6 @@
 package informer
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
@@ -53,21 +52,7 @@ func TestKubeProxyMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		if err := src.Start(ctx); err != nil {
-			done <- err
-			return
-		}
-		done <- prog.Run(ctx, src)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runLoop(t, src, prog)
 
 	var got map[string]float64
 	waitFor(t, "a synced sync", func() bool {

@@ -237,15 +237,7 @@ func (t *translator) port(p *corev1.ServicePort, proto ipvs.Protocol, f ipvs.Fam
 	if s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && hasExternal {
 		externalSet, localOnly = internal, true
 	}
-	if len(eps) > 0 && len(local) == 0 {
-		if internalLocal {
-			t.noLocal("internal", f)
-		}
-		if localOnly {
-			t.noLocal("external", f)
-		}
-	}
-
+	t.noLocal(internalLocal && len(local) == 0 && len(eps) > 0, localOnly && len(local) == 0 && len(eps) > 0, f)
 	vs := func(k ipvs.Key, set []endpointPort) {
 		svc := t.base
 		svc.Key = k
@@ -311,11 +303,16 @@ func (t *translator) dests(set []endpointPort, proto ipvs.Protocol) []ipvs.Desti
 	return out
 }
 
-// noLocal records one NoLocal, once.
-func (t *translator) noLocal(policy string, f ipvs.Family) {
-	n := NoLocal{Policy: policy, Family: f}
-	if !slices.Contains(t.st.NoLocal, n) {
-		t.st.NoLocal = append(t.st.NoLocal, n)
+// noLocal records, once each, the Local policies (internal, external)
+// that find endpoints in family f but none on this node.
+func (t *translator) noLocal(internal, external bool, f ipvs.Family) {
+	for _, n := range []struct {
+		local  bool
+		policy string
+	}{{internal, "internal"}, {external, "external"}} {
+		if nl := (NoLocal{Policy: n.policy, Family: f}); n.local && !slices.Contains(t.st.NoLocal, nl) {
+			t.st.NoLocal = append(t.st.NoLocal, nl)
+		}
 	}
 }
 

@@ -3,11 +3,13 @@ package dataplane
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -18,6 +20,9 @@ import (
 // /metrics serves them all.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// extra are more gatherers /metrics serves (client-go's, which live
+	// on component-base's global registry).
+	extra prometheus.Gatherers
 
 	syncDuration *prometheus.HistogramVec
 	syncErrors   prometheus.Counter
@@ -26,6 +31,9 @@ type Metrics struct {
 	mu       sync.Mutex
 	lastOK   time.Time
 	lastSync time.Time
+	// queued is when the oldest change still waiting for a sync arrived
+	// (zero when none waits).
+	queued time.Time
 }
 
 // StatsConfig says how the per-virtual-server counters are read and
@@ -81,14 +89,66 @@ func (m *Metrics) ObserveSync(took time.Duration, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastSync = m.now()
+	m.queued = time.Time{}
 	if err == nil {
 		m.lastOK = m.lastSync
 	}
 }
 
+// ObserveQueued records that a change is waiting for a sync.
+func (m *Metrics) ObserveQueued() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.queued.IsZero() {
+		m.queued = m.now()
+	}
+}
+
+// Liveness is kube-proxy's health: the sync loop is alive unless a change
+// has waited timeout or longer without any sync running to its end. A
+// sync that ends in errors still counts: it is retried, and restarting
+// the process would not make the kernel accept what it rejected.
+type Liveness struct {
+	Healthy bool
+	// LastSync is when the last sync ended; Synced says there was one.
+	LastSync, Now time.Time
+	Synced        bool
+}
+
+// Liveness reports the loop's liveness for timeout.
+func (m *Metrics) Liveness(timeout time.Duration) Liveness {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	return Liveness{
+		Healthy:  m.queued.IsZero() || now.Sub(m.queued) < timeout,
+		LastSync: m.lastSync, Now: now, Synced: !m.lastSync.IsZero(),
+	}
+}
+
+// AddGatherer makes /metrics serve g's families too; call it before
+// MetricsHandler.
+func (m *Metrics) AddGatherer(g prometheus.Gatherer) { m.extra = append(m.extra, g) }
+
 // MetricsHandler serves /metrics.
 func (m *Metrics) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(append(prometheus.Gatherers{m.Registry}, m.extra...), promhttp.HandlerOpts{})
+}
+
+// PrefixGatherer passes on only the families of g whose name starts with
+// prefix: a way to serve one component's series from a registry that
+// also holds ones this registry has already (the Go runtime's).
+func PrefixGatherer(g prometheus.Gatherer, prefix string) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		fams, err := g.Gather()
+		out := fams[:0]
+		for _, f := range fams {
+			if strings.HasPrefix(f.GetName(), prefix) {
+				out = append(out, f)
+			}
+		}
+		return out, err
+	})
 }
 
 // HealthzHandler serves /healthz: 200 while the last successful sync is

@@ -80,6 +80,12 @@ type Deps struct {
 	// OpenFirewall opens the firewall at the first sync that needs it;
 	// nil leaves the firewall alone (--iptables-mode none).
 	OpenFirewall func(context.Context) (Firewall, error)
+	// Settings are node-wide kernel settings, applied at every full
+	// resync (kernelsettings.Tuner); nil keeps none. A failure is logged,
+	// once per distinct error, and is no sync error: a proxy whose
+	// conntrack timeouts cannot be set still serves, and must not be
+	// reported unhealthy or restarted for it.
+	Settings interface{ Ensure() error }
 	// Metrics records every sync; nil keeps none.
 	Metrics *Metrics
 	Clock   runner.Clock
@@ -100,6 +106,8 @@ type Programmer struct {
 	// was just opened, a full resync asked for it, or that failed).
 	fwCheckDue bool
 	lastFull   time.Time
+	// settingsErr is the last kernel-settings error logged.
+	settingsErr string
 }
 
 // New validates the configuration and builds the loop without starting it.
@@ -127,7 +135,12 @@ func New(cfg Config, deps Deps) (*Programmer, error) {
 
 // Trigger asks for a sync soon. Sources call it when their input changes;
 // it never blocks and may be called before Run.
-func (p *Programmer) Trigger() { p.run.Trigger() }
+func (p *Programmer) Trigger() {
+	if p.deps.Metrics != nil {
+		p.deps.Metrics.ObserveQueued()
+	}
+	p.run.Trigger()
+}
 
 // Run syncs from src until ctx is done. It leaves the kernel as it is
 // when it returns: virtual servers, VIPs and firewall rules stay, so a
@@ -150,6 +163,9 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	full := start.Sub(p.lastFull) >= p.cfg.FullResyncInterval
 	if full {
 		p.lastFull = start
+	}
+	if full {
+		p.ensureSettings()
 	}
 	ch, srcErr := p.src.Changes(ctx, full)
 
@@ -181,6 +197,22 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
 	}
 	return res.RequeueAfter, err
+}
+
+// ensureSettings applies the kernel settings, logging a failure when it
+// differs from the last one logged.
+func (p *Programmer) ensureSettings() {
+	if p.deps.Settings == nil {
+		return
+	}
+	err := p.deps.Settings.Ensure()
+	switch {
+	case err == nil:
+		p.settingsErr = ""
+	case err.Error() != p.settingsErr:
+		p.settingsErr = err.Error()
+		p.log.Warn("kernel settings", zap.Error(err))
+	}
 }
 
 // syncFirewall programs fwd, opening the firewall when it is first

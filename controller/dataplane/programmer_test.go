@@ -204,3 +204,44 @@ func TestProgrammerSourceError(t *testing.T) {
 		t.Errorf("source told %v, want its own error", src.told)
 	}
 }
+
+// fakeSettings records Ensure calls and fails with err.
+type fakeSettings struct {
+	c   *calls
+	err error
+}
+
+func (f *fakeSettings) Ensure() error {
+	f.c.add("settings.Ensure")
+	return f.err
+}
+
+// TestProgrammerKernelSettings: the kernel settings are applied first on
+// every full resync and only then; their failure is logged, not a sync
+// error (it must not fail /healthz).
+func TestProgrammerKernelSettings(t *testing.T) {
+	c := &calls{}
+	clock := &stepClock{now: time.Unix(1_000_000, 0)}
+	settings := &fakeSettings{c: c, err: errors.New("nf_conntrack_max: read-only")}
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c}, Settings: settings, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{c: c}
+	for _, st := range []struct {
+		adv  time.Duration
+		want []string
+	}{
+		{0, []string{"settings.Ensure", "src.Changes(full)", "ipvs.Apply", "src.Programmed"}},
+		{time.Second, []string{"src.Changes", "ipvs.Apply", "src.Programmed"}},
+		{time.Minute, []string{"settings.Ensure", "src.Changes(full)", "ipvs.Apply", "src.Programmed"}},
+	} {
+		clock.now = clock.now.Add(st.adv)
+		if _, err := p.SyncOnce(context.Background(), src); err != nil {
+			t.Errorf("a settings failure failed the sync: %v", err)
+		}
+		if got := c.take(); !slices.Equal(got, st.want) {
+			t.Errorf("calls %q, want %q", got, st.want)
+		}
+	}
+}

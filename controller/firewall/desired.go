@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -105,6 +106,11 @@ type Desired struct {
 	// outside them is masqueraded. With none, only the node's own,
 	// hairpin and (with MasqueradeAll) all traffic is masqueraded.
 	ClusterCIDRs []netip.Prefix
+	// LocalInterface, when set, tells pod traffic by the interface it
+	// arrives on instead of by ClusterCIDRs (kube-proxy's detectLocalMode
+	// BridgeInterface, or InterfaceNamePrefix with a trailing "+", as
+	// iptables writes a prefix).
+	LocalInterface string
 	// MasqueradeAll masquerades all traffic to virtual servers, except
 	// traffic from outside the node to a LocalOnly one (which asked to
 	// keep its client addresses).
@@ -187,6 +193,9 @@ func (d *Desired) Validate() error {
 		if !p.IsValid() || p.Addr().Is4In6() {
 			errs = append(errs, fmt.Errorf("invalid CIDR %s", p))
 		}
+	}
+	if i := strings.TrimSuffix(d.LocalInterface, "+"); d.LocalInterface != "" && (i == "" || len(i) > 15 || strings.ContainsAny(i, " /!\t")) {
+		errs = append(errs, fmt.Errorf("invalid local interface %q", d.LocalInterface))
 	}
 	for _, a := range d.NodeAddresses {
 		if !a.IsValid() || a.Is4In6() {

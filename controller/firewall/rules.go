@@ -82,7 +82,10 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 	// opposed to the node's own traffic, which never crosses
 	// PREROUTING) counts as outside for local firewall marks.
 	outside := ""
-	if len(d.ClusterCIDRs) > 0 {
+	switch {
+	case d.LocalInterface != "":
+		outside = "! -i " + d.LocalInterface + " "
+	case len(d.ClusterCIDRs) > 0:
 		outside = notMatch(roleCluster, "src") + " "
 	}
 	switch {

@@ -18,6 +18,8 @@ func TestRenderGolden(t *testing.T) {
 		// Bits 16 and 17 leave the local marks the 16 bits below.
 		{name: "masquerade-all", edit: func(d *Desired) { d.MasqueradeAll = true; d.MasqueradeBit, d.DropBit = 17, 16 }},
 		{name: "no-cluster-cidrs", edit: func(d *Desired) { d.ClusterCIDRs = nil }},
+		// detectLocalMode InterfaceNamePrefix: pods by interface name.
+		{name: "local-interface", edit: func(d *Desired) { d.LocalInterface = "veth+" }},
 	} {
 		for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
 			t.Run(fmt.Sprintf("%s-%s", tc.name, f), func(t *testing.T) {

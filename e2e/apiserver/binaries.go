@@ -16,6 +16,8 @@ import (
 type Binaries struct {
 	APIServer string
 	Etcd      string
+	// KubeProxy is kube-proxy of the same Kubernetes version.
+	KubeProxy string
 }
 
 var (
@@ -37,7 +39,8 @@ func CacheDir() (string, error) {
 	return filepath.Join(root, ".cache", "apiserver"), nil
 }
 
-// EnsureBinaries builds kube-apiserver and etcd, or finds them in the cache.
+// EnsureBinaries builds kube-apiserver, etcd and kube-proxy, or finds them
+// in the cache.
 // A cold build takes minutes; `make deps` does it ahead of the tests.
 func EnsureBinaries() (Binaries, error) {
 	binOnce.Do(func() { bins, binErr = ensureBinaries() })
@@ -58,8 +61,8 @@ func ensureBinaries() (Binaries, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return Binaries{}, fmt.Errorf("building kube-apiserver and etcd: %w\n%s", err, stderr.String())
+		return Binaries{}, fmt.Errorf("building kube-apiserver, etcd and kube-proxy: %w\n%s", err, stderr.String())
 	}
 	dir := strings.TrimSpace(string(out))
-	return Binaries{APIServer: filepath.Join(dir, "kube-apiserver"), Etcd: filepath.Join(dir, "etcd")}, nil
+	return Binaries{APIServer: filepath.Join(dir, "kube-apiserver"), Etcd: filepath.Join(dir, "etcd"), KubeProxy: filepath.Join(dir, "kube-proxy")}, nil
 }

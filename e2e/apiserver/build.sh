@@ -1,7 +1,8 @@
 #!/bin/bash
 # build.sh CACHE_DIR
 #
-# Builds kube-apiserver and etcd from the tools module next to this script
+# Builds kube-apiserver, etcd and kube-proxy (the real one, to compare with
+# and to take over from) from the tools module next to this script
 # (e2e/apiserver/tools) into CACHE_DIR/<key>/ and prints that directory. The
 # key is a hash of the tools module's go.mod and go.sum and of this script,
 # so a version bump rebuilds and everything else reuses the cached binaries:
@@ -29,7 +30,7 @@ flock 9
 
 KEY=$(cat "$TOOLS/go.mod" "$TOOLS/go.sum" "$SELF" | sha256sum | cut -c1-16)
 OUT="$CACHE_DIR/$KEY"
-if [[ -x "$OUT/kube-apiserver" && -x "$OUT/etcd" ]]; then
+if [[ -x "$OUT/kube-apiserver" && -x "$OUT/etcd" && -x "$OUT/kube-proxy" ]]; then
 	echo "$OUT"
 	exit 0
 fi
@@ -45,11 +46,12 @@ LDFLAGS+=" -X k8s.io/component-base/version.gitTreeState=clean"
 rm -rf "$OUT.tmp"
 mkdir -p "$OUT.tmp"
 start=$(date +%s)
-log "building kube-apiserver $KVER and etcd (cold: about 4 minutes, 2 GB of memory)"
+log "building kube-apiserver $KVER, kube-proxy and etcd (cold: about 6 minutes, 2 GB of memory)"
 (
 	cd "$TOOLS"
 	export GOWORK=off CGO_ENABLED=0
 	go build -trimpath -ldflags "$LDFLAGS" -o "$OUT.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+	go build -trimpath -ldflags "$LDFLAGS" -o "$OUT.tmp/kube-proxy" k8s.io/kubernetes/cmd/kube-proxy
 	go build -trimpath -ldflags "-s -w" -o "$OUT.tmp/etcd" go.etcd.io/etcd/server/v3
 ) >&2
 rm -rf "$OUT"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,6 +13,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/kernelsettings"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/internal/httpserve"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -37,6 +39,9 @@ type planeOptions struct {
 	// statsLabels and ownerLabels label the per-virtual-server series.
 	statsLabels []string
 	ownerLabels func(owner string) []string
+	// settings are node-wide kernel settings kept at each full resync;
+	// nil keeps none.
+	settings *kernelsettings.Settings
 }
 
 func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
@@ -53,7 +58,11 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 		Kernel: env.IPVS, Owned: func() map[ipvs.Key]string { return engine.Owned().Services },
 		Labels: o.statsLabels, OwnerLabels: o.ownerLabels,
 	}, nil)
-	prog, err := dataplane.New(o.programmer, dataplane.Deps{IPVS: engine, OpenFirewall: o.openFirewall, Metrics: m, Log: log})
+	deps := dataplane.Deps{IPVS: engine, OpenFirewall: o.openFirewall, Metrics: m, Log: log}
+	if o.settings != nil {
+		deps.Settings = kernelsettings.New(*o.settings, kernelsettings.Deps{IPVS: env.IPVS, Log: log.Named("kernel")})
+	}
+	prog, err := dataplane.New(o.programmer, deps)
 	if err != nil {
 		env.Close()
 		return nil, err
@@ -85,11 +94,26 @@ type endpoint struct {
 	routes map[string]http.Handler
 }
 
+// retryListen is how often a soft endpoint tries to listen again.
+var retryListen = 5 * time.Second
+
 // serveAll starts every endpoint that has an address. The servers run
 // until ctx is done or stop is called; stop shuts them down and returns
 // their errors. If one endpoint cannot start, those already started are
 // stopped before the error is returned.
 func serveAll(ctx context.Context, log *zap.Logger, eps []endpoint) (stop func() error, err error) {
+	return serve(ctx, log, eps, false)
+}
+
+// serveAllRetrying is serveAll where an endpoint that cannot listen is
+// logged and tried again every retryListen instead of failing the start
+// (kube-proxy without bindAddressHardFail): the proxy matters more than
+// its probes.
+func serveAllRetrying(ctx context.Context, log *zap.Logger, eps []endpoint) (stop func() error, err error) {
+	return serve(ctx, log, eps, true)
+}
+
+func serve(ctx context.Context, log *zap.Logger, eps []endpoint, soft bool) (stop func() error, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var waits []func() error
 	stop = func() error {
@@ -109,13 +133,43 @@ func serveAll(ctx context.Context, log *zap.Logger, eps []endpoint) (stop func()
 			mux.Handle(path, h)
 		}
 		addr, w, err := httpserve.Serve(ctx, e.addr, mux)
-		if err != nil {
+		switch {
+		case err != nil && soft:
+			log.Error("cannot serve; trying again every 5 s (bindAddressHardFail makes this fatal)", zap.String("address", e.addr), zap.Error(err))
+			waits = append(waits, serveRetrying(ctx, log, e.addr, mux))
+			continue
+		case err != nil:
 			return nil, errors.Join(fmt.Errorf("serving on %s: %w", e.addr, err), stop())
 		}
 		log.Info("serving", zap.Stringer("address", addr))
 		waits = append(waits, w)
 	}
 	return stop, nil
+}
+
+// serveRetrying tries to listen on addr every retryListen until it can or
+// ctx is done; the returned wait blocks until the server has stopped.
+func serveRetrying(ctx context.Context, log *zap.Logger, addr string, h http.Handler) (wait func() error) {
+	done := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(retryListen)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- nil
+				return
+			case <-t.C:
+			}
+			bound, w, err := httpserve.Serve(ctx, addr, h)
+			if err == nil {
+				log.Info("serving", zap.Stringer("address", bound))
+				done <- w()
+				return
+			}
+		}
+	}()
+	return func() error { return <-done }
 }
 
 // healthMaxAge is how long /healthz stays 200 after the last successful
@@ -126,4 +180,14 @@ func healthMaxAge(fullResync time.Duration) time.Duration {
 		fullResync = dataplane.DefaultFullResyncInterval
 	}
 	return 2 * fullResync
+}
+
+// addProfiling adds Go's profiler under /debug/pprof/ (kube-proxy's
+// enableProfiling), for CPU and heap profiles of the running daemon.
+func addProfiling(routes map[string]http.Handler) {
+	routes["/debug/pprof/"] = http.HandlerFunc(pprof.Index)
+	routes["/debug/pprof/cmdline"] = http.HandlerFunc(pprof.Cmdline)
+	routes["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
+	routes["/debug/pprof/symbol"] = http.HandlerFunc(pprof.Symbol)
+	routes["/debug/pprof/trace"] = http.HandlerFunc(pprof.Trace)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -17,71 +18,79 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
+	componentbaseconfig "k8s.io/component-base/config/v1alpha1"
+	"k8s.io/component-base/metrics/legacyregistry"
+	// Registers client-go's request metrics with component-base.
+	_ "k8s.io/component-base/metrics/prometheus/restclient"
 	"k8s.io/klog/v2"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/kernelsettings"
+	"github.com/ipvsd/ipvsd/controller/proxyconfig"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
 	"github.com/ipvsd/ipvsd/controller/source/kube/healthcheck"
 	"github.com/ipvsd/ipvsd/controller/source/kube/informer"
-	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 // newRun is `ipvsd run`, the Kubernetes mode. Flags and the config file
 // are defined and merged in runconfig.go.
 func newRun() *cobra.Command {
-	cfg := defaultRunConfig()
-	var configPath, logLevel string
+	cfg := proxyconfig.Default()
+	var configPath, writeConfigTo, logLevel string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Replace kube-proxy: program IPVS from Kubernetes Services and EndpointSlices",
 		Long: `run watches this node's Node, all Services and EndpointSlices and programs
 IPVS, the VIP dummy link and the firewall to match, like kube-proxy's IPVS
-mode. Flags override the --config file, whose fields have the same meaning.`,
+mode. --config reads kube-proxy's own KubeProxyConfiguration file (with
+ipvsd's settings under a top-level ipvsd: key); the flags are kube-proxy's,
+and flags given on the command line win over the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := loadRunConfig(configPath, cmd.Flags())
 			if err != nil {
 				return err
 			}
+			if writeConfigTo != "" {
+				return writeRunConfig(c.Config, writeConfigTo)
+			}
 			log, err := cliLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			c.logConfig(log)
 			// client-go logs through klog's global logger; route it into
 			// ours so there is one log stream with one format.
 			klog.SetLogger(zapr.NewLogger(log.Named("client-go")))
-			return runKube(cmd.Context(), c, log)
+			return runKube(cmd.Context(), c.Config, log)
 		},
 	}
-	bindRunFlags(cmd.Flags(), &cfg)
-	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML); flags given on the command line win")
+	proxyconfig.BindFlags(cmd.Flags(), &cfg)
+	cmd.Flags().StringVar(&configPath, "config", "", "kube-proxy's configuration file (KubeProxyConfiguration, YAML); flags given on the command line win")
+	cmd.Flags().StringVar(&writeConfigTo, "write-config-to", "", "write the effective configuration (defaults, file, flags) to this file and exit")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
-// strictARP keeps the node from answering ARP for addresses on its dummy
-// link: arp_ignore=1 answers only for addresses of the receiving
-// interface, arp_announce=2 sources ARP requests from the best local
-// address of the outgoing one.
-var strictARP = []netlinkutil.Sysctl{
-	{Name: "net.ipv4.conf.all.arp_ignore", Value: "1"},
-	{Name: "net.ipv4.conf.all.arp_announce", Value: "2"},
-}
-
 // runKube runs the Kubernetes mode until ctx is done.
-func runKube(ctx context.Context, cfg runConfig, log *zap.Logger) error {
+func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error {
 	// Stops the informers too if the loop returns on its own.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := kernelsettings.SetOOMScoreAdj(kernelsettings.OOMScoreAdjPath, int(*cfg.OOMScoreAdj), log); err != nil {
+		// As kube-proxy: a container without CAP_SYS_RESOURCE cannot
+		// lower it, and the proxy runs all the same.
+		log.Warn("cannot set oomScoreAdj", zap.Error(err))
+	}
 	nodeName, err := nodeName(cfg.HostnameOverride)
 	if err != nil {
 		return err
 	}
-	client, host, err := kubeClient(cfg.Kubeconfig)
+	client, host, err := kubeClient(cfg.Master, cfg.ClientConnection)
 	if err != nil {
 		return err
 	}
@@ -91,22 +100,19 @@ func runKube(ctx context.Context, cfg runConfig, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	settings := proxyconfig.KernelSettings(&cfg, kernelsettings.OnlineCPUs("/sys/devices/system/cpu/online"))
 	p, err := openPlane(planeOptions{
-		host:         hostenv.Options{Interface: cfg.Interface, SetSysctls: true},
-		reconciler:   reconciler.Config{RecordPath: cfg.RecordPath, FullResyncInterval: cfg.SyncPeriod.Duration},
-		programmer:   dataplane.Config{MinSyncInterval: cfg.MinSyncPeriod.Duration, FullResyncInterval: cfg.SyncPeriod.Duration},
+		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true},
+		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
+		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
 		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,
+		settings: &settings,
 	}, log)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if cfg.IPVS.StrictARP {
-		if _, err := netlinkutil.EnsureSysctls(log, netlinkutil.ProcSys, strictARP); err != nil {
-			return fmt.Errorf("strict ARP: %w", err)
-		}
-	}
 
 	events := record.NewBroadcaster(record.WithContext(ctx))
 	defer events.Shutdown()
@@ -122,9 +128,21 @@ func runKube(ctx context.Context, cfg runConfig, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	stopHTTP, err := serveAll(ctx, log, []endpoint{
-		{cfg.MetricsBindAddress, map[string]http.Handler{"/metrics": p.metrics.MetricsHandler()}},
-		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": p.metrics.HealthzHandler(healthMaxAge(cfg.SyncPeriod.Duration))}},
+	health := informer.NewHealthHandlers(p.metrics, healthMaxAge(cfg.IPVS.SyncPeriod.Duration), src.NodeEligible, p.metrics.Registry)
+	// client-go's rest_client_* series, as kube-proxy exports them
+	// (component-base registers them on its global registry).
+	p.metrics.AddGatherer(dataplane.PrefixGatherer(legacyregistry.DefaultGatherer, "rest_client_"))
+	metricsRoutes := map[string]http.Handler{"/metrics": p.metrics.MetricsHandler()}
+	if cfg.EnableProfiling {
+		addProfiling(metricsRoutes)
+	}
+	serve := serveAllRetrying
+	if cfg.BindAddressHardFail {
+		serve = serveAll
+	}
+	stopHTTP, err := serve(ctx, log, []endpoint{
+		{cfg.MetricsBindAddress, metricsRoutes},
+		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": health.Healthz, "/livez": health.Livez}},
 	})
 	if err != nil {
 		return err
@@ -138,13 +156,16 @@ func runKube(ctx context.Context, cfg runConfig, log *zap.Logger) error {
 }
 
 // kubeClient builds the API client from a kubeconfig file, or from the
-// in-cluster configuration when path is empty.
-func kubeClient(path string) (kubernetes.Interface, string, error) {
-	restCfg, err := clientcmd.BuildConfigFromFlags("", path)
+// in-cluster configuration when it is empty, with kube-proxy's
+// clientConnection settings (rate limits, content type).
+func kubeClient(master string, cc componentbaseconfig.ClientConnectionConfiguration) (kubernetes.Interface, string, error) {
+	restCfg, err := clientcmd.BuildConfigFromFlags(master, cc.Kubeconfig)
 	if err != nil {
 		return nil, "", fmt.Errorf("kubeconfig: %w", err)
 	}
 	restCfg.UserAgent = "ipvsd"
+	restCfg.QPS, restCfg.Burst = cc.QPS, int(cc.Burst)
+	restCfg.ContentType, restCfg.AcceptContentTypes = cc.ContentType, cc.AcceptContentTypes
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("kubernetes client: %w", err)
@@ -153,20 +174,26 @@ func kubeClient(path string) (kubernetes.Interface, string, error) {
 }
 
 // kubeSource builds the informer source from the configuration.
-func kubeSource(cfg runConfig, nodeName string, deps informer.Deps) (*informer.Source, error) {
-	clusterCIDRs, err := cfg.ClusterCIDRs()
+func kubeSource(cfg proxyconfig.Config, nodeName string, deps informer.Deps) (*informer.Source, error) {
+	clusterCIDRs, err := proxyconfig.ClusterCIDRs(&cfg.KubeProxyConfiguration)
 	if err != nil {
 		return nil, err
 	}
-	npCIDRs, err := cfg.NodePortCIDRs()
+	np, err := proxyconfig.NodePorts(&cfg.KubeProxyConfiguration)
 	if err != nil {
 		return nil, err
 	}
-	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.MasqueradeAll}
+	// Validated already: an invalid address cannot get here.
+	bind, _ := netip.ParseAddr(cfg.BindAddress)
+	marks := proxyconfig.FirewallMarks(&cfg)
+	fwBase := firewall.Desired{ClusterCIDRs: clusterCIDRs, MasqueradeAll: cfg.IPTables.MasqueradeAll,
+		MasqueradeBit: marks.MasqueradeBit, DropBit: marks.DropBit}
+	fwBase.LocalInterface = proxyconfig.LocalInterface(&cfg)
 	fwBase.Defaults()
 	return informer.New(informer.Config{
-		NodeName: nodeName, NodePortCIDRs: npCIDRs, Firewall: fwBase,
-		Translate: kube.Options{Scheduler: cfg.IPVS.Scheduler},
+		NodeName: nodeName, NodePortCIDRs: np.CIDRs, NodePortPrimary: np.Primary, BindAddress: bind, Firewall: fwBase,
+		LocalByNodePodCIDRs: cfg.DetectLocalMode == proxyconfig.LocalModeNodeCIDR,
+		Translate:           kube.Options{Scheduler: cfg.IPVS.Scheduler}, MarkMin: marks.LocalMin, MarkMax: marks.LocalMax,
 	}, deps)
 }
 

@@ -11,65 +11,99 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ipvsd/ipvsd/controller/proxyconfig"
 )
+
+// runFlags parses args with `ipvsd run`'s flags.
+func runFlags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	cmd := newRun()
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Flags()
+}
 
 func TestLoadFileThenFlags(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	file := `
-kubeconfig: /etc/kube.conf
+	file := `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: /etc/kube.conf}
 clusterCIDR: 10.244.0.0/16,fd00:10:244::/56
-nodePortAddresses: [192.168.0.0/16]
-ipvs:
-  scheduler: wlc
-  strictARP: true
-syncPeriod: 30s
+ipvs: {scheduler: wlc, strictARP: true, syncPeriod: 45s}
+nftables: {syncPeriod: 5s}
+ipvsd: {interface: lb0}
 `
 	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := defaultRunConfig()
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	bindRunFlags(fs, &cfg)
-	if err := fs.Parse([]string{"--ipvs-scheduler=sh", "--nodeport-addresses=10.0.0.0/8,fd00::/64", "--hostname-override=Node-A"}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := loadRunConfig(path, fs)
+	got, err := loadRunConfig(path, runFlags(t, "--ipvs-scheduler=sh", "--hostname-override=Node-A", "--ipvs-sync-period=45s"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := defaultRunConfig()
-	want.Kubeconfig = "/etc/kube.conf"
-	want.ClusterCIDR = "10.244.0.0/16,fd00:10:244::/56"
-	want.NodePortAddresses = []string{"10.0.0.0/8", "fd00::/64"}
-	want.IPVS.Scheduler, want.IPVS.StrictARP = "sh", true
-	want.SyncPeriod.Duration = 30 * time.Second
-	want.HostnameOverride = "Node-A"
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("config (-want +got):\n%s", diff)
+	if got.ClientConnection.Kubeconfig != "/etc/kube.conf" || got.IPVS.Scheduler != "sh" || !got.IPVS.StrictARP ||
+		got.IPVS.SyncPeriod.Duration != 45*time.Second || got.HostnameOverride != "Node-A" || got.IPVSD.Interface != "lb0" {
+		t.Errorf("merged config: %+v", got.Config)
+	}
+	// Only flags that change the file's value are worth a log line.
+	if len(got.overrides) != 2 || !strings.HasPrefix(got.overrides[0], "--hostname-override=Node-A") || !strings.HasPrefix(got.overrides[1], "--ipvs-scheduler=sh (file: wlc)") {
+		t.Errorf("overrides %q", got.overrides)
+	}
+	if len(got.ignored) != 1 || got.ignored[0] != "nftables" {
+		t.Errorf("ignored %q", got.ignored)
 	}
 }
 
-func TestValidate(t *testing.T) {
-	c := defaultRunConfig()
-	c.ClusterCIDR = "10.0.0.0/33"
-	c.NodePortAddresses = []string{"nope"}
-	c.IPVS.Scheduler = "fastest"
-	c.SyncPeriod.Duration = 0
-	err := c.Validate()
-	if err == nil {
-		t.Fatal("invalid config accepted")
+func TestLoadWithoutFileIsKubeProxyDefaults(t *testing.T) {
+	got, err := loadRunConfig("", runFlags(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"cluster CIDR", "node-port address", "fastest", "sync periods"} {
-		if !contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
+	if want := proxyconfig.Default(); !cmp.Equal(got.Config, want) || got.HealthzBindAddress != "0.0.0.0:10256" || got.MetricsBindAddress != "127.0.0.1:10249" {
+		t.Errorf("defaults: %+v", got.Config)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	dir := t.TempDir()
+	for name, file := range map[string]string{
+		"old ipvsd format":  "clusterCIDR: 10.0.0.0/8\nsyncPeriod: 60s\n",
+		"iptables mode":     "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n",
+		"flag value broken": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n",
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadRunConfig(path, runFlags(t, "--ipvs-scheduler=fastest")); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v does not name the file", name, err)
 		}
 	}
-	if _, err := loadRunConfig(filepath.Join(t.TempDir(), "missing.yaml"), pflag.NewFlagSet("x", pflag.ContinueOnError)); err == nil {
+	if _, err := loadRunConfig(filepath.Join(dir, "missing.yaml"), runFlags(t)); err == nil {
 		t.Error("missing file accepted")
 	}
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
+// TestWriteConfigTo: what --write-config-to writes, --config reads back
+// to the same configuration.
+func TestWriteConfigTo(t *testing.T) {
+	c, err := loadRunConfig("", runFlags(t, "--ipvs-scheduler=mh", "--cluster-cidr=10.1.0.0/16"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "out.yaml")
+	if err := writeRunConfig(c.Config, path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := loadRunConfig(path, runFlags(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.IPVS.Scheduler != "mh" || back.ClusterCIDR != "10.1.0.0/16" || len(back.ignored) != 0 {
+		t.Errorf("read back: scheduler %q, cluster CIDR %q, ignored %v", back.IPVS.Scheduler, back.ClusterCIDR, back.ignored)
+	}
+}
 
 // The shipped ConfigMap must hold a file Load accepts.
 func TestManifestConfigLoads(t *testing.T) {
@@ -85,7 +119,11 @@ func TestManifestConfigLoads(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cm.Data["config.yaml"]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadRunConfig(path, pflag.NewFlagSet("run", pflag.ContinueOnError)); err != nil {
+	c, err := loadRunConfig(path, runFlags(t))
+	if err != nil {
 		t.Errorf("manifests/configmap.yaml: %v", err)
+	}
+	if len(c.ignored) != 0 {
+		t.Errorf("manifests/configmap.yaml sets ignored fields %v", c.ignored)
 	}
 }

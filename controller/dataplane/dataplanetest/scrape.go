@@ -13,7 +13,8 @@ import (
 
 // Scrape serves /metrics from h and flattens the series whose
 // name starts with prefix to `name{label="value",...}` -> value, labels in
-// name order, as the text exposition writes them.
+// name order, as the text exposition writes them; a histogram becomes its
+// name_count.
 func Scrape(t testing.TB, h http.Handler, prefix string) map[string]float64 {
 	t.Helper()
 	rr := httptest.NewRecorder()
@@ -46,8 +47,11 @@ func Scrape(t testing.TB, h http.Handler, prefix string) map[string]float64 {
 				out[k] = mt.GetCounter().GetValue()
 			case mt.Gauge != nil:
 				out[k] = mt.GetGauge().GetValue()
+			case mt.Histogram != nil:
+				// The count: how many were observed.
+				out[strings.Replace(k, name, name+"_count", 1)] = float64(mt.GetHistogram().GetSampleCount())
 			default:
-				t.Fatalf("%s: neither counter nor gauge", k)
+				t.Fatalf("%s: neither counter, gauge nor histogram", k)
 			}
 		}
 	}

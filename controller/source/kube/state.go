@@ -131,6 +131,18 @@ func (s *State) HealthChecks() map[uint16]HealthCheckTarget {
 	return out
 }
 
+// NoLocalCounts counts the services of each NoLocal, for kube-proxy's
+// no_local_endpoints metric.
+func (s *State) NoLocalCounts() map[NoLocal]int {
+	out := map[NoLocal]int{}
+	for _, st := range s.svcs {
+		for _, n := range st.NoLocal {
+			out[n]++
+		}
+	}
+	return out
+}
+
 // HealthCheckTarget is what one health-check node port reports.
 type HealthCheckTarget struct {
 	Service        string // "ns/name"

@@ -86,6 +86,17 @@ type ServiceState struct {
 	// of the service's EndpointSlices: when the change they carry began,
 	// for the network programming latency metric. Zero if none says.
 	TriggerTime time.Time
+	// NoLocal says, for kube-proxy's no_local_endpoints metric, in which
+	// family this service has endpoints but none on this node while a
+	// traffic policy is Local (each policy and family once).
+	NoLocal []NoLocal
+}
+
+// NoLocal is a traffic policy ("internal" or "external") that is Local and
+// finds no local endpoint in one family.
+type NoLocal struct {
+	Policy string
+	Family ipvs.Family
 }
 
 // Translate computes the desired state of one Service from it, its
@@ -211,7 +222,8 @@ func (t *translator) port(p *corev1.ServicePort, proto ipvs.Protocol, f ipvs.Fam
 	cluster := pick(eps, topologyFilter(eps, t.node))
 	local := pick(eps, func(e *endpointPort) bool { return e.local })
 	internal := cluster
-	if s.Spec.InternalTrafficPolicy != nil && *s.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal {
+	internalLocal := s.Spec.InternalTrafficPolicy != nil && *s.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
+	if internalLocal {
 		internal = local
 	}
 	// Traffic from pods and the node to an external destination follows
@@ -225,7 +237,7 @@ func (t *translator) port(p *corev1.ServicePort, proto ipvs.Protocol, f ipvs.Fam
 	if s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && hasExternal {
 		externalSet, localOnly = internal, true
 	}
-
+	t.noLocal(internalLocal && len(local) == 0 && len(eps) > 0, localOnly && len(local) == 0 && len(eps) > 0, f)
 	vs := func(k ipvs.Key, set []endpointPort) {
 		svc := t.base
 		svc.Key = k
@@ -289,6 +301,19 @@ func (t *translator) dests(set []endpointPort, proto ipvs.Protocol) []ipvs.Desti
 		out = append(out, ipvs.Destination{DestKey: ipvs.DestKey{Address: e.addr, Port: e.port}, Weight: 1, Forwarding: ipvs.Masquerade})
 	}
 	return out
+}
+
+// noLocal records, once each, the Local policies (internal, external)
+// that find endpoints in family f but none on this node.
+func (t *translator) noLocal(internal, external bool, f ipvs.Family) {
+	for _, n := range []struct {
+		local  bool
+		policy string
+	}{{internal, "internal"}, {external, "external"}} {
+		if nl := (NoLocal{Policy: n.policy, Family: f}); n.local && !slices.Contains(t.st.NoLocal, nl) {
+			t.st.NoLocal = append(t.st.NoLocal, nl)
+		}
+	}
 }
 
 // healthCheck serves healthCheckNodePort for a Local external traffic

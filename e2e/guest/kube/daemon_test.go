@@ -41,6 +41,7 @@ type daemon struct {
 	exited chan struct{} // closed when the process ended
 	err    error         // its exit status, once exited is closed
 	log    string
+	pid    int
 }
 
 // check fails t at once when the daemon has died: waiting for it to
@@ -58,19 +59,20 @@ func (d *daemon) check(t testing.TB) {
 // startIPVSD runs `ipvsd run` (from the guest PATH, where lab.IPVSD put
 // it) until t's cleanup, which stops it with SIGTERM and shows its log
 // when t failed. It returns once /healthz answers, which ipvsd does after
-// its first successful sync. The node object must exist first.
-func startIPVSD(t *testing.T) *daemon {
+// its first successful sync. The node object must exist first. extra
+// flags go after the usual ones (and win over a --config file).
+func startIPVSD(t *testing.T, extra ...string) *daemon {
 	t.Helper()
 	logf, err := os.CreateTemp("", "ipvsd-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ipvsd", ipvsdArgs()...)
+	cmd := exec.Command("ipvsd", append(ipvsdArgs(), extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting ipvsd run: %v", err)
 	}
-	d := &daemon{exited: make(chan struct{}), log: logf.Name()}
+	d := &daemon{exited: make(chan struct{}), log: logf.Name(), pid: cmd.Process.Pid}
 	go func() {
 		d.err = cmd.Wait()
 		close(d.exited)

@@ -34,7 +34,11 @@ type watches struct {
 	nodeName                  string
 }
 
-func newInformers(client kubernetes.Interface, nodeName string, touch func(string), touchAll func()) *watches {
+// touchFunc marks one service ("ns/name") as changed; endpoints says the
+// change came from an EndpointSlice.
+type touchFunc func(key string, endpoints bool)
+
+func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc, touchAll func()) *watches {
 	// No periodic informer resync: the sync loop re-translates every
 	// service on its own full resync, from the cache.
 	svcF := informers.NewSharedInformerFactoryWithOptions(client, 0,
@@ -58,18 +62,18 @@ func newInformers(client kubernetes.Interface, nodeName string, touch func(strin
 		nodeName:      nodeName,
 	}
 	onService := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { touch(serviceKey(obj)) },
-		UpdateFunc: func(_, obj any) { touch(serviceKey(obj)) },
-		DeleteFunc: func(obj any) { touch(serviceKey(obj)) },
+		AddFunc:    func(obj any) { touch(serviceKey(obj), false) },
+		UpdateFunc: func(_, obj any) { touch(serviceKey(obj), false) },
+		DeleteFunc: func(obj any) { touch(serviceKey(obj), false) },
 	}
 	onSlice := cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { touch(serviceKey(obj)) },
+		AddFunc: func(obj any) { touch(serviceKey(obj), true) },
 		UpdateFunc: func(old, obj any) {
 			// A slice moved to another service touches both.
-			touch(serviceKey(old))
-			touch(serviceKey(obj))
+			touch(serviceKey(old), true)
+			touch(serviceKey(obj), true)
 		},
-		DeleteFunc: func(obj any) { touch(serviceKey(obj)) },
+		DeleteFunc: func(obj any) { touch(serviceKey(obj), true) },
 	}
 	onNode := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { touchAll() },

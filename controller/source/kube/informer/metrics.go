@@ -15,6 +15,7 @@ type Metrics struct {
 	programming prometheus.Histogram
 	services    prometheus.Gauge
 	realServers prometheus.Gauge
+	kp          *kubeProxyMetrics
 }
 
 // NewMetrics registers the metrics on reg (nil: a registry of their own).
@@ -36,6 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.programming, m.services, m.realServers)
+	m.kp = newKubeProxyMetrics(reg)
 	return m
 }
 

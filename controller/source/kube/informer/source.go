@@ -19,6 +19,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
+	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 // Config are the source's settings.
@@ -27,8 +28,17 @@ type Config struct {
 	// name).
 	NodeName string
 	// NodePortCIDRs select the host addresses that accept node ports
-	// (--nodeport-addresses); empty means the node's primary addresses.
-	NodePortCIDRs []netip.Prefix
+	// (--nodeport-addresses); NodePortPrimary adds the Node's primary
+	// addresses, and is implied when there are no CIDRs.
+	NodePortCIDRs   []netip.Prefix
+	NodePortPrimary bool
+	// LocalByNodePodCIDRs tells pod traffic by this Node's podCIDRs
+	// instead of Firewall.ClusterCIDRs (kube-proxy's detectLocalMode
+	// NodeCIDR).
+	LocalByNodePodCIDRs bool
+	// BindAddress, when specified, is this node's primary address of its
+	// family whatever the Node says (kube-proxy's bindAddress).
+	BindAddress netip.Addr
 	// Firewall holds the daemon-wide firewall options (cluster CIDRs,
 	// masquerade-all, mark bits); services are added to it.
 	Firewall firewall.Desired
@@ -75,16 +85,34 @@ type Source struct {
 	mu    sync.Mutex
 	dirty map[string]bool // services ("ns/name") an event touched
 	all   bool            // every service must be translated again
+	// pending are the services with a Service or an EndpointSlice change
+	// not yet taken by a sync, for kube-proxy's changes_pending metrics.
+	pendingServices, pendingEndpoints map[string]bool
 
 	// Owned by the sync loop.
 	node kube.Node
 	// nodeAddrs are the node's own addresses (Node status and host), for
 	// the firewall's source-range decisions on the node's own traffic.
 	nodeAddrs []netip.Addr
-	problems  map[string][]kube.Problem // reported, by service
+	// podCIDRs are the Node's spec.podCIDRs.
+	podCIDRs []netip.Prefix
+	problems map[string][]kube.Problem // reported, by service
 	// trigger are the EndpointSlice trigger times of the last change,
 	// for the programming latency once it is programmed.
-	trigger []time.Time
+	trigger []trigger
+	// families are those the node serves (its primary addresses'), the
+	// ip_family label of kube-proxy's series.
+	families []ipvs.Family
+	// syncStart and syncFull are the current sync's, from Changes to
+	// Programmed, for kube-proxy's sync duration.
+	syncStart time.Time
+	syncFull  bool
+}
+
+// trigger is one service's EndpointSlice change time and its families.
+type trigger struct {
+	at       time.Time
+	families []ipvs.Family
 }
 
 // New validates cfg and builds the informers, without starting them.
@@ -116,19 +144,29 @@ func newSource(cfg Config, deps Deps) (*Source, error) {
 		deps.Clock = runner.RealClock{}
 	}
 	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
-		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}}
+		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{},
+		pendingServices: map[string]bool{}, pendingEndpoints: map[string]bool{}, families: []ipvs.Family{ipvs.IPv4}}
 	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll)
 	return s, nil
 }
 
 // touch marks one service for translation and asks for a sync.
-func (s *Source) touch(key string) {
+func (s *Source) touch(key string, endpoints bool) {
 	if key == "" {
 		return
 	}
 	s.mu.Lock()
 	s.dirty[key] = true
+	if endpoints {
+		s.pendingEndpoints[key] = true
+	} else {
+		s.pendingServices[key] = true
+	}
+	nSvc, nEps, families := len(s.pendingServices), len(s.pendingEndpoints), s.families
 	s.mu.Unlock()
+	if m := s.deps.Metrics; m != nil {
+		m.kp.queued(s.deps.Clock.Now(), endpoints, nSvc, nEps, families)
+	}
 	s.deps.Trigger()
 }
 
@@ -159,7 +197,13 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 	s.mu.Lock()
 	dirty, all := s.dirty, s.all
 	s.dirty, s.all = map[string]bool{}, false
+	clear(s.pendingServices)
+	clear(s.pendingEndpoints)
 	s.mu.Unlock()
+	s.syncStart, s.syncFull = s.deps.Clock.Now(), full || all
+	if m := s.deps.Metrics; m != nil {
+		m.kp.taken()
+	}
 
 	var errs []error
 	full = full || all
@@ -206,7 +250,7 @@ func (s *Source) translateInto(name string, u *desired.Update) error {
 	}
 	s.report(name, st.Problems)
 	if !st.TriggerTime.IsZero() {
-		s.trigger = append(s.trigger, st.TriggerTime)
+		s.trigger = append(s.trigger, trigger{at: st.TriggerTime, families: vsFamilies(st.VirtualServers)})
 	}
 	return nil
 }
@@ -222,13 +266,19 @@ func (s *Source) Programmed(err error) error {
 		}
 	}
 	if m := s.deps.Metrics; m != nil {
-		if err == nil && hcErr == nil {
-			now := s.deps.Clock.Now()
+		now := s.deps.Clock.Now()
+		ok := err == nil && hcErr == nil
+		if ok {
 			for _, t := range s.trigger {
-				m.ObserveProgramming(now.Sub(t))
+				m.ObserveProgramming(now.Sub(t.at))
+				for _, f := range t.families {
+					m.kp.programmed(now.Sub(t.at), f)
+				}
 			}
 		}
 		m.SetProgrammed(s.state.Counts())
+		m.kp.synced(now, now.Sub(s.syncStart), s.syncFull, ok, s.families)
+		m.kp.setNoLocal(s.state.NoLocalCounts(), s.families)
 	}
 	return hcErr
 }
@@ -285,10 +335,15 @@ func (s *Source) readNode() (kube.Node, error) {
 	if n != nil {
 		node.Zone = n.Labels[corev1.LabelTopologyZone]
 	}
-	var addrs []netip.Addr
+	var primary []netip.Addr
+	s.podCIDRs = nil
 	if n != nil {
-		addrs = primaryAddresses(n)
+		primary = primaryAddresses(n)
+		s.podCIDRs = podCIDRs(n)
 	}
+	primary = withBindAddress(primary, s.cfg.BindAddress)
+	s.setFamilies(primary)
+	addrs := slices.Clone(primary)
 	if s.deps.HostAddresses != nil {
 		host, err := s.deps.HostAddresses()
 		if err != nil {
@@ -297,15 +352,12 @@ func (s *Source) readNode() (kube.Node, error) {
 		addrs = append(addrs, host...)
 	}
 	s.nodeAddrs = firewall.SortedAddrs(addrs)
-	if len(s.cfg.NodePortCIDRs) == 0 {
-		if n != nil {
-			node.NodePortAddresses = primaryAddresses(n)
-		}
-		return node, nil
+	if s.cfg.NodePortPrimary || len(s.cfg.NodePortCIDRs) == 0 {
+		node.NodePortAddresses = primary
 	}
 	for _, a := range addrs {
 		a = a.Unmap()
-		if !a.IsLinkLocalUnicast() && slices.ContainsFunc(s.cfg.NodePortCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+		if !a.IsLinkLocalUnicast() && !slices.Contains(node.NodePortAddresses, a) && slices.ContainsFunc(s.cfg.NodePortCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
 			node.NodePortAddresses = append(node.NodePortAddresses, a)
 		}
 	}
@@ -317,11 +369,17 @@ func (s *Source) readNode() (kube.Node, error) {
 // CIDRs resolved: the configured ones, or the node's primary addresses.
 func (s *Source) firewallBase() firewall.Desired {
 	d := s.cfg.Firewall
-	d.NodePortCIDRs = s.cfg.NodePortCIDRs
+	d.NodePortCIDRs = slices.Clone(s.cfg.NodePortCIDRs)
 	d.NodeAddresses = s.nodeAddrs
-	if len(d.NodePortCIDRs) == 0 {
+	if s.cfg.LocalByNodePodCIDRs {
+		d.ClusterCIDRs = s.podCIDRs
+	}
+	if s.cfg.NodePortPrimary || len(d.NodePortCIDRs) == 0 {
+		// The primary addresses, where no CIDR covers them already.
 		for _, a := range s.node.NodePortAddresses {
-			d.NodePortCIDRs = append(d.NodePortCIDRs, netip.PrefixFrom(a, a.BitLen()))
+			if !slices.ContainsFunc(s.cfg.NodePortCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				d.NodePortCIDRs = append(d.NodePortCIDRs, netip.PrefixFrom(a, a.BitLen()))
+			}
 		}
 	}
 	return d
@@ -337,5 +395,33 @@ func sortedKeys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	slices.Sort(out)
+	return out
+}
+
+// setFamilies sets the families the node serves: those of its primary
+// addresses, IPv4 when it has none.
+func (s *Source) setFamilies(primary []netip.Addr) {
+	fs := []ipvs.Family{}
+	for _, a := range primary {
+		if f := ipvs.FamilyOf(a); !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) == 0 {
+		fs = []ipvs.Family{ipvs.IPv4}
+	}
+	s.mu.Lock()
+	s.families = fs
+	s.mu.Unlock()
+}
+
+// vsFamilies are the families of a service's virtual servers.
+func vsFamilies(vss []desired.VirtualServer) []ipvs.Family {
+	var out []ipvs.Family
+	for _, vs := range vss {
+		if !slices.Contains(out, vs.Key.Family) {
+			out = append(out, vs.Key.Family)
+		}
+	}
 	return out
 }

@@ -134,21 +134,7 @@ func TestSourceProgramsFromInformers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		if err := src.Start(ctx); err != nil {
-			done <- err
-			return
-		}
-		done <- prog.Run(ctx, src)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	runLoop(t, src, prog)
 
 	want := []string{
 		"FWM 100 wlc -> 10.0.0.2:8080",
@@ -215,4 +201,24 @@ func drained(k *ipvstest.Fake) bool {
 		}
 	}
 	return len(dump) == 4
+}
+
+// runLoop starts src and prog's loop on it until the test ends.
+func runLoop(t *testing.T, src *Source, prog *dataplane.Programmer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		if err := src.Start(ctx); err != nil {
+			done <- err
+			return
+		}
+		done <- prog.Run(ctx, src)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }

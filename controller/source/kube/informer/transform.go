@@ -36,10 +36,19 @@ func transform(obj any) (any, error) {
 		}
 		return s, nil
 	case *corev1.Node:
-		return &corev1.Node{
+		n := &corev1.Node{
 			ObjectMeta: slimMeta(o.ObjectMeta, nil, func(k string) bool { return k == corev1.LabelTopologyZone }),
 			Status:     corev1.NodeStatus{Addresses: o.Status.Addresses},
-		}, nil
+		}
+		// For /healthz's node eligibility, and detectLocalMode NodeCIDR.
+		n.DeletionTimestamp = o.DeletionTimestamp
+		n.Spec.PodCIDRs = o.Spec.PodCIDRs
+		for _, t := range o.Spec.Taints {
+			if t.Key == ToBeDeletedTaint {
+				n.Spec.Taints = append(n.Spec.Taints, t)
+			}
+		}
+		return n, nil
 	}
 	// Tombstones (cache.DeletedFinalStateUnknown) and anything else pass
 	// through untouched.
@@ -122,5 +131,30 @@ func primaryAddresses(n *corev1.Node) []netip.Addr {
 		}
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// withBindAddress replaces the primary address of bind's family with bind,
+// unless bind is unset or unspecified (0.0.0.0, kube-proxy's default).
+func withBindAddress(primary []netip.Addr, bind netip.Addr) []netip.Addr {
+	if !bind.IsValid() || bind.IsUnspecified() {
+		return primary
+	}
+	bind = bind.Unmap()
+	out := slices.DeleteFunc(slices.Clone(primary), func(a netip.Addr) bool { return a.Is4() == bind.Is4() })
+	out = append(out, bind)
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// podCIDRs parses the Node's spec.podCIDRs, skipping what does not parse
+// (the API server validates them).
+func podCIDRs(n *corev1.Node) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range n.Spec.PodCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
 	return out
 }

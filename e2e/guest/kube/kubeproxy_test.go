@@ -1,0 +1,140 @@
+//go:build lab
+
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const livezURL = "http://" + healthzAddr + "/livez"
+
+// kubeProxySeries are the series the kubernetes-mixin's Proxy dashboard
+// and alerts query (by name and the labels they group by), and the
+// answers of kube-proxy's health endpoints.
+var kubeProxySeries = []struct {
+	name   string
+	labels []string
+}{
+	{"kubeproxy_sync_proxy_rules_duration_seconds_count", []string{`ip_family="IPv4"`}},
+	{"kubeproxy_sync_proxy_rules_duration_seconds_bucket", []string{`ip_family="IPv4"`, `le="+Inf"`}},
+	{"kubeproxy_sync_full_proxy_rules_duration_seconds_count", []string{`ip_family="IPv4"`}},
+	{"kubeproxy_sync_proxy_rules_last_timestamp_seconds", []string{`ip_family="IPv4"`}},
+	{"kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", []string{`ip_family="IPv4"`}},
+	{"kubeproxy_network_programming_duration_seconds_count", []string{`ip_family="IPv4"`}},
+	{"kubeproxy_network_programming_duration_seconds_bucket", []string{`ip_family="IPv4"`, `le="+Inf"`}},
+	{"kubeproxy_sync_proxy_rules_endpoint_changes_total", nil},
+	{"kubeproxy_sync_proxy_rules_service_changes_total", nil},
+	{"kubeproxy_proxy_healthz_total", []string{`code="200"`}},
+	{"kubeproxy_proxy_livez_total", []string{`code="200"`}},
+	// (Request latency is observed when a request ends; client-go's
+	// informers stream their lists over watches that do not end, so
+	// rest_client_request_duration_seconds may have no sample yet.)
+	{"rest_client_requests_total", []string{`code="200"`, `method="GET"`}},
+	{"process_resident_memory_bytes", nil},
+	{"process_cpu_seconds_total", nil},
+	{"go_goroutines", nil},
+}
+
+// kubeProxyObservability: a kube-proxy dashboard finds its series on
+// /metrics with values, /livez and /healthz answer with kube-proxy's
+// JSON, and a node the cluster autoscaler is about to delete fails
+// /healthz (so load balancers drain it) but not /livez (so the kubelet
+// does not restart the proxy).
+func (e *env) kubeProxyObservability(t *testing.T) {
+	svc := e.service(t, "kp-metrics", nil, local(e.n.be1))
+	e.programmed(t, hostPort(svc.Spec.ClusterIP, 80), 1)
+	healthGet(t, livezURL) // counted in kubeproxy_proxy_livez_total
+	eventually(t, 30*time.Second, func() string {
+		ss, err := scrape(metricsURL)
+		if err != nil {
+			return err.Error()
+		}
+		var missing []string
+		for _, s := range kubeProxySeries {
+			if !ss.has(s.name, func(v float64) bool { return v > 0 }, s.labels...) {
+				missing = append(missing, s.name+"{"+strings.Join(s.labels, ",")+"} > 0")
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Sprintf("/metrics lacks %s:\n%s%s", strings.Join(missing, ", "), ss.grep("kubeproxy_"), ss.grep("rest_client_"))
+		}
+		return ""
+	})
+
+	if code, b := healthGet(t, healthzURL); code != 200 || b["nodeEligible"] != true || b["healthy"] != true {
+		t.Errorf("/healthz: %d %v", code, b)
+	}
+	setAutoscalerTaint(t, e, true)
+	eventually(t, 30*time.Second, func() string {
+		code, b := healthGet(t, healthzURL)
+		if code != http.StatusServiceUnavailable || b["nodeEligible"] != false {
+			return fmt.Sprintf("/healthz of a node about to be deleted: %d %v", code, b)
+		}
+		if code, b := healthGet(t, livezURL); code != 200 {
+			return fmt.Sprintf("/livez of a node about to be deleted: %d %v", code, b)
+		}
+		return ""
+	})
+	setAutoscalerTaint(t, e, false)
+	eventually(t, 30*time.Second, func() string {
+		if code, b := healthGet(t, healthzURL); code != 200 {
+			return fmt.Sprintf("/healthz after the taint went: %d %v", code, b)
+		}
+		return ""
+	})
+}
+
+func setAutoscalerTaint(t *testing.T, e *env, on bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := e.c.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taints []corev1.Taint
+	for _, tt := range n.Spec.Taints {
+		if tt.Key != "ToBeDeletedByClusterAutoscaler" {
+			taints = append(taints, tt)
+		}
+	}
+	if on {
+		taints = append(taints, corev1.Taint{Key: "ToBeDeletedByClusterAutoscaler", Value: "1", Effect: corev1.TaintEffectNoSchedule})
+	}
+	n.Spec.Taints = taints
+	if _, err := e.c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// healthGet returns the status and JSON body of a health endpoint.
+func healthGet(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var body map[string]any
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("GET %s: body %q: %v", url, b, err)
+	}
+	for _, k := range []string{"lastUpdated", "currentTime", "healthy"} {
+		if _, ok := body[k]; !ok {
+			t.Errorf("GET %s: no %q in %s", url, k, b)
+		}
+	}
+	return resp.StatusCode, body
+}

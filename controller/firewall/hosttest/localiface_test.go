@@ -24,6 +24,12 @@ func TestLocalInterfaceRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The namespace is the whole test binary's: leave it empty.
+			t.Cleanup(func() {
+				if err := fw.Cleanup(ctx); err != nil {
+					t.Error(err)
+				}
+			})
 			d := sample()
 			d.LocalInterface = iface
 			if _, err := fw.Sync(ctx, d); err != nil {

@@ -217,6 +217,7 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 
 	r.bindAddresses(&addrs, &res)
 	r.applyPlans(ctx, plans, now, &res)
+	r.retries.prune(r.want.dirty)
 	r.checkDrains(actual, now, &res)
 	r.unbindAddresses(&addrs, &res)
 

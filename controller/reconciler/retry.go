@@ -66,19 +66,32 @@ func (b *retryBackoff) waiting(k ipvs.Key, want *desired.VirtualServer, now time
 	return st
 }
 
+// prune forgets the keys a sync left clean: they no longer fail (they
+// are no longer desired, or wait for a full resync as conflicts do), and
+// a stale entry would keep asking for syncs.
+func (b *retryBackoff) prune(dirty map[ipvs.Key]bool) {
+	for k := range b.byKey {
+		if !dirty[k] {
+			delete(b.byKey, k)
+		}
+	}
+}
+
 // next is how long until the earliest retry is due; 0 when none is
-// pending.
+// pending. A retry already due that this sync did not make (it could not
+// create what it could not record, say) is left to the runner's own
+// backoff rather than asked for at once, which would spin.
 func (b *retryBackoff) next(now time.Time) time.Duration {
 	var first time.Time
 	for _, st := range b.byKey {
-		if first.IsZero() || st.due.Before(first) {
+		if st.due.After(now) && (first.IsZero() || st.due.Before(first)) {
 			first = st.due
 		}
 	}
 	if first.IsZero() {
 		return 0
 	}
-	return max(first.Sub(now), time.Nanosecond)
+	return first.Sub(now)
 }
 
 // errWaiting reports a virtual server whose failed apply waits for its

@@ -5,6 +5,7 @@ package kubefaults
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -184,8 +185,8 @@ func restartAPIServer(t *testing.T, admin kubernetes.Interface, rng *rand.Rand, 
 }
 
 // missingServices are our expected virtual servers (not the kubernetes
-// one, whose real server an API restart changes) that last lacks, in
-// order.
+// one, whose real server an API restart changes) that last lacks, in the
+// order ipvsd creates them: by address.
 func missingServices(last table, want map[string]bool) []string {
 	var out []string
 	for l := range want {
@@ -193,7 +194,8 @@ func missingServices(last table, want map[string]bool) []string {
 			out = append(out, s)
 		}
 	}
-	slices.Sort(out)
+	addr := func(s string) netip.AddrPort { return netip.MustParseAddrPort(strings.TrimPrefix(s, "-t ")) }
+	slices.SortFunc(out, func(a, b string) int { return addr(a).Compare(addr(b)) })
 	return out
 }
 

@@ -30,8 +30,13 @@ const (
 	Gone
 )
 
+var effectNames = [...]string{"refused", "applied, reply lost", "dropped", "gone"}
+
 func (e Effect) String() string {
-	return [...]string{"refused", "applied, reply lost", "dropped", "gone"}[e]
+	if e < 0 || int(e) >= len(effectNames) {
+		return fmt.Sprintf("Effect(%d)", int(e))
+	}
+	return effectNames[e]
 }
 
 // Fault makes matching calls fail.

@@ -20,7 +20,7 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 	switch op.Kind {
 	case desired.OpAddService:
 		if err := r.deps.Kernel.AddService(op.Service); err != nil {
-			return fmt.Errorf("adding virtual server %s: %w", k, err)
+			return &OpError{Op: op.Kind, Service: k, Err: err}
 		}
 		r.svcs[k] = &svcState{have: ipvs.ServiceWithDests{Service: op.Service}}
 		res.Services.Added++
@@ -28,7 +28,7 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 
 	case desired.OpUpdateService:
 		if err := r.deps.Kernel.UpdateService(op.Service); err != nil {
-			return fmt.Errorf("updating virtual server %s: %w", k, err)
+			return &OpError{Op: op.Kind, Service: k, Err: err}
 		}
 		st.have.Service = op.Service
 		res.Services.Updated++
@@ -36,7 +36,7 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 	case desired.OpDeleteService:
 		err := r.deps.Kernel.DeleteService(k)
 		if err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("deleting virtual server %s: %w", k, err)
+			return &OpError{Op: op.Kind, Service: k, Err: err}
 		}
 		// Deleted by hand already (ESRCH) is what we wanted.
 		r.dropService(k)
@@ -46,14 +46,14 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 
 	case desired.OpAddDest:
 		if err := r.deps.Kernel.AddDestination(k, op.Dest); err != nil {
-			return fmt.Errorf("adding real server %s to %s: %w", op.Dest.DestKey, k, err)
+			return &OpError{Op: op.Kind, Service: k, Dest: op.Dest.DestKey, Err: err}
 		}
 		st.setDest(op.Dest)
 		res.Destinations.Added++
 
 	case desired.OpUpdateDest:
 		if err := r.deps.Kernel.UpdateDestination(k, op.Dest); err != nil {
-			return fmt.Errorf("updating real server %s in %s: %w", op.Dest.DestKey, k, err)
+			return &OpError{Op: op.Kind, Service: k, Dest: op.Dest.DestKey, Err: err}
 		}
 		st.setDest(op.Dest)
 		if r.drains.stop(k, op.Dest.DestKey) {
@@ -82,7 +82,7 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 func (r *Reconciler) deleteDest(k ipvs.Key, dk ipvs.DestKey, res *Result) error {
 	err := r.deps.Kernel.DeleteDestination(k, dk)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("deleting real server %s from %s: %w", dk, k, err)
+		return &OpError{Op: desired.OpDeleteDest, Service: k, Dest: dk, Err: err}
 	}
 	r.forgetDest(k, dk)
 	if err == nil {

@@ -22,7 +22,7 @@ func (r *Reconciler) startDrain(st *svcState, op desired.Op, want *desired.Virtu
 		d := op.Dest
 		d.Weight = 0
 		if err := r.deps.Kernel.UpdateDestination(k, d); err != nil {
-			return fmt.Errorf("draining real server %s of %s: %w", dk, k, err)
+			return &OpError{Op: desired.OpDrainDest, Service: k, Dest: dk, Err: err}
 		}
 		st.setDest(d)
 		res.drainWrites++

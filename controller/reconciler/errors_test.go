@@ -24,16 +24,20 @@ func TestOneFailingServiceDoesNotBlockOthers(t *testing.T) {
 		t.Errorf("error %q does not name the object (%q)", err, want)
 	}
 	e.wantState(edit(webState, "10.0.0.3:53", ""))
-	// Still failing: retried, and still only that: the one write tried is
-	// the failing add (the fake counts failed calls too).
+	// Still failing: retried once its retry is due, and still only that:
+	// the one write tried is the failing add (the fake counts failed calls
+	// too).
+	e.advance(retryInterval)
 	e.kernel.ResetCalls()
 	res, _ = e.r.Sync(t.Context(), webDesired())
 	writes, adds, dumps := e.kernel.Writes(), e.kernel.Calls(ipvstest.OpAddDestination), reads(e.kernel)
 	if writes != 1 || adds != 1 || dumps != 0 || res.Writes() != 0 || len(res.Errors) != 1 {
 		t.Errorf("retry while failing: %d writes (%d adds of real servers), %d dumps, %s", writes, adds, dumps, &res)
 	}
-	// Recovered: the retry does exactly the missing write.
+	// Recovered: the retry, due after twice the interval now, does exactly
+	// the missing write.
 	e.kernel.SetHook(nil)
+	e.advance(2 * retryInterval)
 	res, writes, dumps = e.syncCounting(webDesired())
 	if writes != 1 || dumps != 0 || res.NeedsRetry || res.Destinations.Added != 1 {
 		t.Errorf("retry: %d writes, %d dumps, %s", writes, dumps, &res)
@@ -78,6 +82,7 @@ func TestErrorsAreJoined(t *testing.T) {
 	}
 	e.kernel.SetHook(nil)
 	e.addrs.Fail = nil
+	e.advance(retryInterval)
 	res = e.sync(webDesired())
 	if res.Services.Added != 1 || res.Destinations.Added != 2 || res.Addresses.Added != 1 {
 		t.Errorf("retry: %s", &res)
@@ -98,6 +103,7 @@ func TestFailedAddHoldsBackRemovals(t *testing.T) {
 	// The old real servers are neither removed nor drained.
 	e.wantState(webState)
 	e.kernel.SetHook(nil)
+	e.advance(retryInterval)
 	res := e.sync(d)
 	if res.Destinations.Added != 2 || res.DrainsStarted != 2 {
 		t.Errorf("%s", &res)

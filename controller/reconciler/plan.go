@@ -30,9 +30,11 @@ func (p *plan) creates() bool { return len(p.ops) > 0 && p.ops[0].Kind == desire
 // (actual non-nil) every owned or desired service is diffed against the
 // kernel; otherwise only the dirty ones (desired value changed since it was
 // last applied, or last apply failed) are diffed against the model, so the
-// cost follows the change. Result.Planned counts the services looked at.
-func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) []plan {
+// cost follows the change; a failed one whose retry is not yet due waits
+// (a full resync retries it). Result.Planned counts the services looked at.
+func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, now time.Time, res *Result) []plan {
 	var plans []plan
+	var waiting []ipvs.Key
 	add := func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceWithDests, refresh bool) {
 		plans = append(plans, plan{key: k, want: vs, ops: desired.DiffNormalized(vs, have), wasOwned: r.ownership.owns(k), refresh: refresh, have: have})
 	}
@@ -62,8 +64,17 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, re
 		}
 	} else {
 		for k := range r.want.dirty {
-			res.Planned++
 			w := r.want.byKey[k]
+			var wvs *desired.VirtualServer
+			if w != nil {
+				wvs = w.vs
+			}
+			if st := r.retries.waiting(k, wvs, now); st != nil {
+				waiting = append(waiting, k)
+				res.Errors = append(res.Errors, st.errWaiting(now))
+				continue
+			}
+			res.Planned++
 			switch {
 			case w == nil || w.vs == nil:
 				// No longer desired, or invalid and kept untouched: no
@@ -89,9 +100,12 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, re
 			}
 		}
 	}
-	// Every dirty key is planned or needs nothing; what fails is marked
-	// again.
+	// Every dirty key is planned, waits for its retry or needs nothing;
+	// what fails is marked again.
 	r.want.clearDirty()
+	for _, k := range waiting {
+		r.want.markDirty(k)
+	}
 	slices.SortFunc(plans, func(a, b plan) int { return a.key.Compare(b.key) })
 	return plans
 }
@@ -133,8 +147,9 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 			return r.addServiceFailed(p, err, res)
 		}
 		res.fail(err)
-		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EEXIST) {
-			// The kernel is not what the model says: re-read it.
+		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EEXIST) || outcomeUnknown(err) {
+			// The kernel is not what the model says, or may not be (a
+			// lost reply): re-read it.
 			r.resync.request()
 		}
 		if op.Kind == desired.OpAddDest || op.Kind == desired.OpUpdateDest {
@@ -173,6 +188,13 @@ func (r *Reconciler) addServiceFailed(p plan, err error, res *Result) bool {
 	}
 	res.fail(err)
 	if errors.Is(err, unix.EEXIST) {
+		r.resync.request()
+		return false
+	}
+	if outcomeUnknown(err) {
+		// The kernel may have created it: keep the claim, so the next
+		// sync, which re-reads the kernel, adopts it as ours instead of
+		// taking it for foreign.
 		r.resync.request()
 		return false
 	}

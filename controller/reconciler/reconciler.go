@@ -30,6 +30,11 @@ type Config struct {
 	// DrainCheckInterval is how often the connection counts of draining
 	// real servers are read (default 5 s).
 	DrainCheckInterval time.Duration
+	// RetryInterval is how long a virtual server whose apply failed waits
+	// before its first retry; each further failure doubles the wait, up
+	// to MaxRetryInterval (defaults 1 s and 60 s). Each virtual server
+	// has its own schedule; a full resync retries them all.
+	RetryInterval, MaxRetryInterval time.Duration
 }
 
 // Defaults fills unset fields.
@@ -46,6 +51,12 @@ func (c *Config) Defaults() {
 	if c.DrainCheckInterval == 0 {
 		c.DrainCheckInterval = 5 * time.Second
 	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = time.Second
+	}
+	if c.MaxRetryInterval == 0 {
+		c.MaxRetryInterval = time.Minute
+	}
 }
 
 // Validate reports every invalid field.
@@ -56,6 +67,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainCheckInterval < 0 {
 		errs = append(errs, fmt.Errorf("drain check interval %v is negative", c.DrainCheckInterval))
+	}
+	if c.RetryInterval < 0 || c.MaxRetryInterval < c.RetryInterval {
+		errs = append(errs, fmt.Errorf("retry intervals %v up to %v: want 0 <= first <= max", c.RetryInterval, c.MaxRetryInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -94,7 +108,8 @@ type Reconciler struct {
 	// conflicts are the desired ones that someone else holds.
 	svcs      map[ipvs.Key]*svcState
 	conflicts map[ipvs.Key]bool
-	drains    drainer // our real servers on their way out
+	drains    drainer      // our real servers on their way out
+	retries   retryBackoff // when each failed virtual server is retried
 }
 
 // New validates cfg (after Defaults) and loads the ownership record. The
@@ -132,6 +147,7 @@ func newReconciler(cfg Config, deps Deps) (*Reconciler, error) {
 		svcs:      map[ipvs.Key]*svcState{},
 		conflicts: map[ipvs.Key]bool{},
 		drains:    drainer{checkInterval: cfg.DrainCheckInterval},
+		retries:   retryBackoff{interval: cfg.RetryInterval, max: cfg.MaxRetryInterval},
 	}
 	if err := r.ownership.load(); err != nil {
 		return nil, err
@@ -195,12 +211,13 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 		res.fail(err)
 		return res, errors.Join(res.Errors...)
 	}
-	plans := r.planServices(actual, &res)
+	plans := r.planServices(actual, now, &res)
 	addrs := r.planAddresses(res.Full, &res)
 	plans = r.claim(plans, &addrs, &res)
 
 	r.bindAddresses(&addrs, &res)
 	r.applyPlans(ctx, plans, now, &res)
+	r.retries.prune(r.want.dirty)
 	r.checkDrains(actual, now, &res)
 	r.unbindAddresses(&addrs, &res)
 
@@ -253,9 +270,12 @@ func (r *Reconciler) applyPlans(ctx context.Context, plans []plan, now time.Time
 			}
 			return
 		}
-		if !r.applyPlan(p, now, res) {
-			r.want.markDirty(p.key)
+		if r.applyPlan(p, now, res) {
+			r.retries.succeeded(p.key)
+			continue
 		}
+		r.want.markDirty(p.key)
+		r.retries.failed(p.key, p.want, now, res.lastError())
 	}
 }
 
@@ -265,8 +285,10 @@ func (r *Reconciler) finish(now time.Time, res *Result) {
 	if err := r.ownership.save(); err != nil {
 		res.fail(err)
 	}
-	if wait := r.publisher.wait(now); wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
-		res.RequeueAfter = wait
+	for _, wait := range []time.Duration{r.publisher.wait(now), r.retries.next(now)} {
+		if wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
+			res.RequeueAfter = wait
+		}
 	}
 	res.Conflicts = sortedKeys(r.conflicts)
 	for _, k := range res.Conflicts {

@@ -81,6 +81,14 @@ func (res *Result) fail(err error) {
 	res.NeedsRetry = true
 }
 
+// lastError is the error recorded last: the one a failed plan ended on.
+func (res *Result) lastError() error {
+	if len(res.Errors) == 0 {
+		return nil
+	}
+	return res.Errors[len(res.Errors)-1]
+}
+
 // report logs a sync that did something, failed or was a full resync; an
 // idle sync says nothing, so the log follows the work.
 func (res *Result) report(log *zap.Logger) {

@@ -115,13 +115,16 @@ func TestApplyRetriesFailedWork(t *testing.T) {
 	if res, err := e.r.Apply(t.Context(), set(d.Services[1])); !errors.Is(err, unix.ENOMEM) || !res.NeedsRetry {
 		t.Fatalf("err %v, %s", err, &res)
 	}
-	// An empty Update retries the failed service, and only it.
+	// An empty Update retries the failed service once its retry is due,
+	// and only it.
+	e.advance(retryInterval)
 	e.kernel.ResetCalls()
 	res, err := e.r.Apply(t.Context(), desired.Update{})
 	if !errors.Is(err, unix.ENOMEM) || e.kernel.Writes() != 1 || res.Planned != 1 {
 		t.Errorf("retry while failing: err %v, %d writes, %s", err, e.kernel.Writes(), &res)
 	}
 	e.kernel.SetHook(nil)
+	e.advance(2 * retryInterval) // the second failure doubled the wait
 	res, writes, dumps := e.applyCounting(desired.Update{})
 	if writes != 1 || dumps != 0 || res.NeedsRetry || res.Destinations.Added != 1 {
 		t.Errorf("retry: %d writes, %d dumps, %s", writes, dumps, &res)
@@ -137,6 +140,7 @@ func TestApplyRetriesFailedWork(t *testing.T) {
 		t.Fatal("no error")
 	}
 	e.kernel.SetHook(nil)
+	e.advance(retryInterval)
 	res, writes, _ = e.syncCounting(d)
 	if writes != 1 || res.Destinations.Updated != 1 || res.Planned != 1 {
 		t.Errorf("retry by Sync: %d writes, %s", writes, &res)

@@ -9,9 +9,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// SyncFunc does one sync. A non-nil error schedules a retry; otherwise a
-// positive next asks for the following sync no later than that (for
-// example a pending drain check).
+// SyncFunc does one sync. A non-nil error schedules a retry after the
+// runner's backoff; a positive next asks for the following sync no later
+// than that, with or without an error (a pending drain check, or the
+// retry of the one object that failed).
 type SyncFunc func(ctx context.Context) (next time.Duration, err error)
 
 // Config holds the intervals. The zero value is completed by Defaults.
@@ -122,6 +123,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		case err != nil:
 			failures++
 			wait = r.backoff(failures)
+			if next > 0 && next < wait {
+				// The sync knows better: the work that failed has its
+				// own retry schedule (one failing object must not hold
+				// back another that failed once), or a drain is due.
+				wait = next
+			}
 			r.log.Warn("sync failed; retrying", zap.Error(err), zap.Int("failures", failures), zap.Duration("retryIn", wait))
 		default:
 			failures = 0

@@ -104,6 +104,25 @@ func TestRetryBacksOffToMax(t *testing.T) {
 	h.expectWait(2 * time.Second)
 }
 
+// A failed sync that says when its failed work is next due is retried
+// then, sooner than the runner's own backoff, which keeps counting the
+// failures for a sync that says nothing.
+func TestFailedSyncRetriesWhenItSays(t *testing.T) {
+	h := start(t, cfg)
+	fail := outcome{err: errors.New("boom")}
+	h.expectCall(0, fail)
+	h.expectWait(2 * time.Second)
+	h.expectCall(2*time.Second, fail)
+	h.expectWait(4 * time.Second)
+	h.expectCall(6*time.Second, outcome{next: time.Second, err: fail.err})
+	h.expectWait(time.Second)
+	// A next beyond the backoff does not hold the retry back.
+	h.expectCall(7*time.Second, outcome{next: time.Minute, err: fail.err})
+	h.expectWait(16 * time.Second)
+	h.expectCall(23*time.Second, fail)
+	h.expectWait(30 * time.Second)
+}
+
 func TestTriggersAreRateLimitedAndMerged(t *testing.T) {
 	h := start(t, cfg)
 	h.expectCall(0, outcome{})

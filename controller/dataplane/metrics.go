@@ -26,6 +26,7 @@ type Metrics struct {
 
 	syncDuration *prometheus.HistogramVec
 	syncErrors   prometheus.Counter
+	conflicts    prometheus.Gauge
 
 	now      func() time.Time
 	mu       sync.Mutex
@@ -68,9 +69,13 @@ func NewMetrics(stats StatsConfig, now func() time.Time) *Metrics {
 		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ipvsd_sync_errors_total", Help: "Syncs that failed (and will be retried).",
 		}),
+		conflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ipvsd_conflicts",
+			Help: "Desired virtual servers left alone because someone else created them in the kernel.",
+		}),
 		now: now,
 	}
-	m.Registry.MustRegister(m.syncDuration, m.syncErrors,
+	m.Registry.MustRegister(m.syncDuration, m.syncErrors, m.conflicts,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if stats.Kernel != nil && stats.Owned != nil {
 		m.Registry.MustRegister(newStatsCollector(stats))
@@ -94,6 +99,10 @@ func (m *Metrics) ObserveSync(took time.Duration, err error) {
 		m.lastOK = m.lastSync
 	}
 }
+
+// SetConflicts sets the count of desired virtual servers someone else
+// holds.
+func (m *Metrics) SetConflicts(n int) { m.conflicts.Set(float64(n)) }
 
 // ObserveQueued records that a change is waiting for a sync.
 func (m *Metrics) ObserveQueued() {

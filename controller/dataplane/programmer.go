@@ -12,6 +12,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runner"
+	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 // Change is what a source hands over for one sync.
@@ -41,6 +42,13 @@ type Source interface {
 	// firewall's and the reconciler's errors). What it returns is joined
 	// to the sync's error.
 	Programmed(err error) error
+}
+
+// ConflictReporter is a Source that tells its users about desired virtual
+// servers someone else holds in the kernel (an Event on the Kubernetes
+// Service). The programmer hands it the current list after every sync.
+type ConflictReporter interface {
+	Conflicts([]ipvs.Key)
 }
 
 // IPVS is the part of reconciler.Reconciler the programmer uses.
@@ -185,6 +193,12 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	}
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if cr, ok := p.src.(ConflictReporter); ok {
+		cr.Conflicts(res.Conflicts)
+	}
+	if p.deps.Metrics != nil {
+		p.deps.Metrics.SetConflicts(len(res.Conflicts))
 	}
 	if perr := p.src.Programmed(errors.Join(errs...)); perr != nil {
 		errs = append(errs, perr)

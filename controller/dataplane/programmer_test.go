@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvsd/ipvsd/controller/dataplane/dataplanetest"
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
@@ -243,5 +244,45 @@ func TestProgrammerKernelSettings(t *testing.T) {
 		if got := c.take(); !slices.Equal(got, st.want) {
 			t.Errorf("calls %q, want %q", got, st.want)
 		}
+	}
+}
+
+// conflictIPVS reports one conflict on every sync.
+type conflictIPVS struct{ k ipvs.Key }
+
+func (f conflictIPVS) Sync(context.Context, desired.State) (reconciler.Result, error) {
+	return reconciler.Result{Conflicts: []ipvs.Key{f.k}}, nil
+}
+
+func (f conflictIPVS) Apply(context.Context, desired.Update) (reconciler.Result, error) {
+	return reconciler.Result{Conflicts: []ipvs.Key{f.k}}, nil
+}
+
+// conflictSource is a source that wants to hear about conflicts.
+type conflictSource struct {
+	fakeSource
+	heard [][]ipvs.Key
+}
+
+func (s *conflictSource) Conflicts(ks []ipvs.Key) { s.heard = append(s.heard, ks) }
+
+// TestProgrammerReportsConflicts: the source hears the conflicts of every
+// sync, the gauge counts them, and the sync is no failure for them.
+func TestProgrammerReportsConflicts(t *testing.T) {
+	k := ipvs.Key{Family: ipvs.IPv4, Protocol: ipvs.TCP, Port: 80}
+	m := NewMetrics(StatsConfig{}, nil)
+	p, err := New(Config{}, Deps{IPVS: conflictIPVS{k}, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &conflictSource{fakeSource: fakeSource{c: &calls{}}}
+	if _, err := p.SyncOnce(context.Background(), src); err != nil {
+		t.Fatalf("a conflict failed the sync: %v", err)
+	}
+	if len(src.heard) != 1 || !slices.Equal(src.heard[0], []ipvs.Key{k}) {
+		t.Errorf("source heard %v", src.heard)
+	}
+	if got := dataplanetest.Scrape(t, m.MetricsHandler(), "ipvsd_conflicts"); got["ipvsd_conflicts"] != 1 {
+		t.Errorf("gauge %v", got)
 	}
 }

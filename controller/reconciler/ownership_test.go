@@ -1,8 +1,8 @@
 package reconciler_test
 
 import (
-	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,8 +45,8 @@ func TestForeignServicesUntouched(t *testing.T) {
 	`
 	for i := range 3 {
 		res, err := e.r.Sync(t.Context(), webDesired())
-		if !errors.Is(err, reconciler.ErrForeign) {
-			t.Fatalf("sync %d: err = %v, want ErrForeign", i, err)
+		if err != nil {
+			t.Fatalf("sync %d: err = %v; a conflict is no sync error", i, err)
 		}
 		if len(res.Conflicts) != 1 || res.Conflicts[0] != web || res.NeedsRetry {
 			t.Errorf("sync %d: conflicts %v, needs retry %t", i, res.Conflicts, res.NeedsRetry)
@@ -70,8 +70,8 @@ func TestForeignServicesUntouched(t *testing.T) {
 func TestConflictResolvedWhenForeignServiceGoes(t *testing.T) {
 	e := newEnv(t)
 	addForeign(t, e, web, desiredtest.Dest("10.1.0.3:80", 3))
-	if _, err := e.r.Sync(t.Context(), webDesired()); !errors.Is(err, reconciler.ErrForeign) {
-		t.Fatalf("err = %v, want ErrForeign", err)
+	if res, err := e.r.Sync(t.Context(), webDesired()); err != nil || !slices.Equal(res.Conflicts, []ipvs.Key{web}) {
+		t.Fatalf("err = %v, conflicts %v; want none and %s", err, res.Conflicts, web)
 	}
 	must(t, e.kernel.DeleteService(web))
 	// Not written blind on incremental syncs; taken on the next full one.
@@ -90,9 +90,9 @@ func TestForeignServiceCreatedBetweenResyncs(t *testing.T) {
 	e.sync(desired.State{})
 	// Appears after our dump: our AddService meets EEXIST.
 	addForeign(t, e, web, desiredtest.Dest("10.1.0.3:80", 3))
-	_, err := e.r.Sync(t.Context(), webDesired())
-	if !errors.Is(err, reconciler.ErrForeign) {
-		t.Fatalf("err = %v, want ErrForeign", err)
+	res, err := e.r.Sync(t.Context(), webDesired())
+	if err != nil || !slices.Equal(res.Conflicts, []ipvs.Key{web}) {
+		t.Fatalf("err = %v, conflicts %v; want none and %s", err, res.Conflicts, web)
 	}
 	if _, ok := e.r.Owned().Services[web]; ok {
 		t.Error("a foreign service was recorded as ours")

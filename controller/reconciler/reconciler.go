@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -108,8 +109,9 @@ type Reconciler struct {
 	// conflicts are the desired ones that someone else holds.
 	svcs      map[ipvs.Key]*svcState
 	conflicts map[ipvs.Key]bool
-	drains    drainer      // our real servers on their way out
-	retries   retryBackoff // when each failed virtual server is retried
+	logged    map[ipvs.Key]bool // conflicts already logged
+	drains    drainer           // our real servers on their way out
+	retries   retryBackoff      // when each failed virtual server is retried
 }
 
 // New validates cfg (after Defaults) and loads the ownership record. The
@@ -291,15 +293,39 @@ func (r *Reconciler) finish(now time.Time, res *Result) {
 		}
 	}
 	res.Conflicts = sortedKeys(r.conflicts)
-	for _, k := range res.Conflicts {
+	r.logConflicts(res.Conflicts)
+}
+
+// logConflicts logs each conflict once when it appears and once when it
+// is gone. A conflict is no sync error: it is a steady state that only
+// its owner can end, so retrying, counting it as a failed sync or failing
+// a health check would change nothing; the sources report it (an Event,
+// a metric).
+func (r *Reconciler) logConflicts(now []ipvs.Key) {
+	if len(now) == len(r.logged) && !slices.ContainsFunc(now, func(k ipvs.Key) bool { return !r.logged[k] }) {
+		return // the same conflicts: nothing to say, nothing to allocate
+	}
+	seen := make(map[ipvs.Key]bool, len(now))
+	for _, k := range now {
+		seen[k] = true
+		if r.logged[k] {
+			continue
+		}
 		owner := ""
 		if w := r.want.byKey[k]; w != nil && w.vs != nil {
 			owner = w.vs.Owner
 		}
-		res.Errors = append(res.Errors, fmt.Errorf("virtual server %s (%s): %w", k, owner, ErrForeign))
+		r.log.Warn("desired virtual server left alone", zap.Stringer("virtualServer", k), zap.String("owner", owner), zap.Error(ErrForeign))
 	}
+	for k := range r.logged {
+		if !seen[k] {
+			r.log.Info("virtual server no longer held by someone else", zap.Stringer("virtualServer", k))
+		}
+	}
+	r.logged = seen
 }
 
-// ErrForeign marks a desired virtual server that already exists in the
-// kernel but was not created by ipvsd; it is left untouched.
+// ErrForeign describes a desired virtual server that already exists in the
+// kernel but was not created by ipvsd; it is left untouched and listed in
+// Result.Conflicts.
 var ErrForeign = errors.New("exists in the kernel but was not created by ipvsd")

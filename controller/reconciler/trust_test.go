@@ -9,7 +9,6 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
-	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
@@ -58,8 +57,8 @@ func TestForgedRecordDeletesNothing(t *testing.T) {
 	}
 	// Foreign now: wanting one of them is a conflict, not a takeover.
 	d := desired.State{Services: []desired.VirtualServer{desiredtest.VServer(desiredtest.TCP("192.0.2.1:8080"), "rr")}}
-	if _, err := e.r.Sync(t.Context(), d); !errors.Is(err, reconciler.ErrForeign) {
-		t.Errorf("err = %v, want ErrForeign", err)
+	if res, err := e.r.Sync(t.Context(), d); err != nil || len(res.Conflicts) != 1 {
+		t.Errorf("err = %v, conflicts %v; want none and one", err, res.Conflicts)
 	}
 	if got := e.state(); got != foreign {
 		t.Errorf("after wanting a foreign one: state\n%s\nwant\n%s", got, foreign)

@@ -91,6 +91,9 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 	}
 }
 
+// Owner returns the service ("ns/name") holding virtual server k, or "".
+func (s *State) Owner(k ipvs.Key) string { return s.owner[k.Canonical()] }
+
 // Names returns the services held, sorted.
 func (s *State) Names() []string { return slices.Sorted(maps.Keys(s.svcs)) }
 
@@ -159,6 +162,9 @@ func (s *State) Counts() (services, realServers int) {
 	}
 	return services, realServers
 }
+
+// ServiceObject refers to a Service by its "ns/name", for Events.
+func ServiceObject(name string) corev1.ObjectReference { return svcObject(name) }
 
 // svcObject refers to a Service by its "ns/name".
 func svcObject(name string) corev1.ObjectReference {

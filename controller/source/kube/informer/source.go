@@ -97,6 +97,9 @@ type Source struct {
 	// podCIDRs are the Node's spec.podCIDRs.
 	podCIDRs []netip.Prefix
 	problems map[string][]kube.Problem // reported, by service
+	// conflicts are the virtual servers someone else holds, reported
+	// once each (on the service that wants them).
+	conflicts map[ipvs.Key]bool
 	// trigger are the EndpointSlice trigger times of the last change,
 	// for the programming latency once it is programmed.
 	trigger []trigger
@@ -144,7 +147,7 @@ func newSource(cfg Config, deps Deps) (*Source, error) {
 		deps.Clock = runner.RealClock{}
 	}
 	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
-		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{},
+		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}, conflicts: map[ipvs.Key]bool{},
 		pendingServices: map[string]bool{}, pendingEndpoints: map[string]bool{}, families: []ipvs.Family{ipvs.IPv4}}
 	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll)
 	return s, nil

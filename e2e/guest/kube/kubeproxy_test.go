@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,38 @@ func healthGet(t *testing.T, url string) (int, map[string]any) {
 		}
 	}
 	return resp.StatusCode, body
+}
+
+// foreignConflict: a virtual server someone else made with ipvsadm on
+// the address and port a Service wants is left alone; the Service gets a
+// Warning Event and ipvsd_conflicts counts it, and neither /livez nor
+// /healthz fails for it (a liveness probe must never restart-loop ipvsd
+// over state it does not own). Once the foreign one is gone, ipvsd takes
+// the address at its next full resync.
+func (e *env) foreignConflict(t *testing.T) {
+	const vip = "10.96.77.77"
+	run(t, "ipvsadm", "-A", "-t", vip+":80", "-s", "wlc")
+	t.Cleanup(func() { _ = exec.Command("ipvsadm", "-D", "-t", vip+":80").Run() })
+	e.service(t, "foreign", func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = vip, []string{vip} }, local(e.n.be1))
+	e.warningEvent(t, "Service", "foreign", "ForeignVirtualServer", "TCP "+vip+":80")
+	if got := virtualServer(t, "TCP", vip+":80"); !strings.Contains(got, "wlc") || strings.Contains(got, "->") {
+		t.Errorf("the foreign virtual server was touched:\n%s", got)
+	}
+	eventually(t, 30*time.Second, func() string {
+		ss, err := scrape(metricsURL)
+		if err != nil {
+			return err.Error()
+		}
+		if !ss.has("ipvsd_conflicts", func(v float64) bool { return v == 1 }) {
+			return "ipvsd_conflicts is not 1:\n" + ss.grep("ipvsd_conflicts")
+		}
+		return ""
+	})
+	for _, url := range []string{livezURL, healthzURL} {
+		if code, b := healthGet(t, url); code != http.StatusOK {
+			t.Errorf("%s with a conflict: %d %v", url, code, b)
+		}
+	}
+	run(t, "ipvsadm", "-D", "-t", vip+":80")
+	e.programmed(t, hostPort(vip, 80), 1)
 }

@@ -40,6 +40,7 @@ func TestIPVSDRun(t *testing.T) {
 	t.Run("ExternalIPs", e.externalIPs)
 	t.Run("Metrics", e.metrics)
 	t.Run("KubeProxyObservability", e.kubeProxyObservability)
+	t.Run("ForeignConflict", e.foreignConflict)
 	t.Run("UnprogrammableObjects", e.unprogrammable)
 	// Last: it takes the API server away.
 	t.Run("APIServerRestart", e.apiServerRestart)

@@ -24,6 +24,9 @@ type ownership struct {
 	// found by comparing records, which would cost the whole record on
 	// every sync.
 	unsaved bool
+	// exclude are Config.ExcludeCIDRs: what ipvsd created there is never
+	// cleaned up, only let go.
+	exclude []netip.Prefix
 }
 
 // load reads the record from its file.
@@ -106,11 +109,29 @@ func describeParams(s ipvs.Service) string {
 // its VIP, which it needs to keep working (planAddresses runs after this,
 // and never unbinds an address the record does not name).
 func (r *Reconciler) keepsOwnership(k ipvs.Key, have *ipvs.ServiceWithDests) bool {
+	if r.excluded(k) {
+		r.release(k, "its address is in ipvs.excludeCIDRs")
+		return false
+	}
 	ok, why := r.ownership.asWritten(k, have)
 	if ok {
 		return true
 	}
-	r.log.Warn("leaving a recorded virtual server as it is: it is not as ipvsd wrote it, so it is foreign from now on",
+	r.release(k, why)
+	return false
+}
+
+// excluded says whether k's address is in Config.ExcludeCIDRs, which
+// ipvsd never cleans up (kube-proxy's ipvs.excludeCIDRs).
+func (r *Reconciler) excluded(k ipvs.Key) bool {
+	return !k.IsFWMark() && slices.ContainsFunc(r.ownership.exclude, func(p netip.Prefix) bool { return p.Contains(k.Address) })
+}
+
+// release leaves a recorded virtual server as it is in the kernel instead
+// of deleting it, and stops recording it (and its VIP): it is foreign from
+// now on.
+func (r *Reconciler) release(k ipvs.Key, why string) {
+	r.log.Warn("leaving a recorded virtual server as it is, foreign from now on",
 		zap.Stringer("service", k), zap.String("owner", r.ownership.owned.Services[k]), zap.String("why", why))
 	r.ownership.disown(k)
 	r.dropService(k)
@@ -118,7 +139,6 @@ func (r *Reconciler) keepsOwnership(k ipvs.Key, have *ipvs.ServiceWithDests) boo
 		r.log.Warn("leaving its VIP bound, and no longer recording it", zap.Stringer("address", k.Address))
 		r.ownership.disownAddr(k.Address)
 	}
-	return false
 }
 
 // serviceReader reads one virtual server. ipvs.Handle and the fake offer
@@ -135,6 +155,10 @@ type serviceReader interface {
 // service is gone already) and whether to plan it at all; a failed read
 // is reported and retried on the next sync.
 func (r *Reconciler) readBeforeDelete(k ipvs.Key, st *svcState, res *Result) (have *ipvs.ServiceWithDests, plan bool) {
+	if r.excluded(k) {
+		r.release(k, "its address is in ipvs.excludeCIDRs")
+		return nil, false
+	}
 	g, ok := r.deps.Kernel.(serviceReader)
 	if !ok {
 		return &st.have, true

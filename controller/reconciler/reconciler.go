@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -36,6 +37,11 @@ type Config struct {
 	// to MaxRetryInterval (defaults 1 s and 60 s). Each virtual server
 	// has its own schedule; a full resync retries them all.
 	RetryInterval, MaxRetryInterval time.Duration
+	// ExcludeCIDRs are addresses whose virtual servers are never cleaned
+	// up (kube-proxy's ipvs.excludeCIDRs): one ipvsd created there that is
+	// no longer desired is left as it is and stops being recorded, so that
+	// another program can take it over. Desired ones are still programmed.
+	ExcludeCIDRs []netip.Prefix
 }
 
 // Defaults fills unset fields.
@@ -140,7 +146,7 @@ func newReconciler(cfg Config, deps Deps) (*Reconciler, error) {
 		deps:      deps,
 		log:       log,
 		want:      wantedState{byKey: map[ipvs.Key]*wanted{}, addrsDirty: true},
-		ownership: ownership{store: runstate.OwnershipStore{Path: cfg.RecordPath}},
+		ownership: ownership{store: runstate.OwnershipStore{Path: cfg.RecordPath}, exclude: cfg.ExcludeCIDRs},
 		publisher: publisher{
 			store:    runstate.DesiredStore{Path: runstate.DesiredPath(cfg.RecordPath)},
 			interval: cfg.PublishInterval,

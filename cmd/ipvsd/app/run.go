@@ -100,10 +100,14 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	if err != nil {
 		return err
 	}
+	exclude, err := proxyconfig.ExcludeCIDRs(&cfg.KubeProxyConfiguration)
+	if err != nil {
+		return err
+	}
 	settings := proxyconfig.KernelSettings(&cfg, kernelsettings.OnlineCPUs("/sys/devices/system/cpu/online"))
 	p, err := openPlane(planeOptions{
 		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true},
-		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
+		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration, ExcludeCIDRs: exclude},
 		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
 		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,

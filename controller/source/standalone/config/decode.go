@@ -90,7 +90,7 @@ func decode(data []byte, c *Config, p *problems) (fatal error) {
 	for _, e := range strict {
 		var fe kjson.FieldError
 		if errors.As(e, &fe) {
-			fe.SetFieldPath(relabel(fe.FieldPath(), labels))
+			fe.SetFieldPath(relabel(boundPath(fe.FieldPath()), labels))
 		}
 		p.errs = append(p.errs, e)
 	}
@@ -249,11 +249,22 @@ func elemLabel(i int, name any) string {
 	return fmt.Sprintf("[%d]", i)
 }
 
+// joinPath appends a key to a path, cut short if the key is long (an
+// unknown key can be anything).
 func joinPath(path, key string) string {
 	if path == "" {
-		return key
+		return truncate(key)
 	}
-	return path + "." + key
+	return path + "." + truncate(key)
+}
+
+// boundPath cuts the decoder's path short: an unknown key can be anything.
+func boundPath(path string) string {
+	const max = 4 * maxQuoted
+	if len(path) <= max {
+		return path
+	}
+	return path[:max] + fmt.Sprintf("... (%d bytes)", len(path))
 }
 
 // relabel turns the decoder's index path (services[0].backends[1].x) into

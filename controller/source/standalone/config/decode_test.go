@@ -194,15 +194,17 @@ func TestInterfaceNames(t *testing.T) {
 // value, so one bad line cannot flood the log.
 func TestLongValuesAreNotEchoed(t *testing.T) {
 	huge := strings.Repeat("x", 1<<20)
+	key := strings.Repeat("k", 1000) // YAML's limit for a key is 1024
 	_, err := Parse([]byte("services:\n- name: " + huge + "\n  vip: " + huge + "\n  port: 80\n  scheduler: " + huge +
-		"\n  backends: [{address: 10.0.0.1}]\n"))
+		"\n  backends: [{address: 10.0.0.1}]\n  " + key + ": 1\n  " + key + ": 2\n"))
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	if n := len(err.Error()); n > 1000 {
-		t.Fatalf("error of %d bytes for three 1 MiB values: %.300s", n, err)
+	if n := len(err.Error()); n > 2000 {
+		t.Fatalf("error of %d bytes for three 1 MiB values and a long key twice: %.300s", n, err)
 	}
-	for _, want := range []string{"services[0].name: ", "services[0].vip: ", "services[0].scheduler: ", "(1048576 bytes)"} {
+	for _, want := range []string{"services[0].name: ", "services[0].vip: ", "services[0].scheduler: ", "(1048576 bytes)",
+		"duplicate key (line 8, first at line 7)", `unknown field "services[0].kkkk`, "(1000 bytes)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %s", want, err)
 		}

@@ -46,8 +46,10 @@ func newStandalone() *cobra.Command {
 		Short: "Run IPVS from a YAML file, with health checks (bare-metal hosts)",
 		Long: `standalone programs IPVS from a YAML file (see examples/standalone.yaml):
 virtual servers, their backends, health checks. It reloads the file on
-SIGHUP or when it changes; an invalid file is rejected and the running
-config kept. SIGTERM stops ipvsd and leaves the kernel state in place, so a
+SIGHUP or when it changes (once it has stayed the same for a whole
+--watch-interval: replace it atomically, by writing a new file and renaming
+it over the old); an invalid file, an empty one included, is rejected and
+the running config kept. SIGTERM stops ipvsd and leaves the kernel state in place, so a
 restart drops no connection; "ipvsd cleanup" removes what ipvsd created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -65,8 +65,8 @@ func decode(data []byte, c *Config, p *problems) (fatal error) {
 		return err
 	}
 	duplicateKeys("", root, p)
-	// sigs.k8s.io/yaml converts YAML to JSON the way Kubernetes does (YAML
-	// 1.1 scalars, so `port: "80"` stays a string); the tree is typed by
+	// sigs.k8s.io/yaml converts YAML to JSON the way kubectl does (YAML
+	// 1.1 scalars: `on` is true, `"80"` a string); the tree is typed by
 	// the same decoder that fills c.
 	j, err := yaml.YAMLToJSON(data)
 	if err != nil {

@@ -75,6 +75,8 @@ func TestStandaloneCheckValidatesFlags(t *testing.T) {
 		{[]string{"--config", example, "--watch-interval", "1ns"}, []string{"--watch-interval: must be 0"}},
 		{[]string{"--config", empty, "--iptables-mode", "bogus"}, []string{"--iptables-mode: ", "the file is empty"}},
 		{[]string{"--config", badIf}, []string{`interface: "eth0/1" is not a Linux interface name`}},
+		// Read through the size limit: fails at once, not out of memory.
+		{[]string{"--config", "/dev/zero"}, []string{"reading config /dev/zero: larger than 16777216 bytes (16 MiB), the limit"}},
 	}
 	for _, tc := range cases {
 		var stdout, stderr bytes.Buffer

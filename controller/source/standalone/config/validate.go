@@ -1,12 +1,10 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -15,40 +13,6 @@ import (
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
-
-// problems collects decoding and validation errors, each prefixed by its
-// field path.
-type problems struct {
-	errs []error
-	// skip holds the paths of values decoding rejected: what Validate
-	// would say about them (and anything under them) is noise.
-	skip []string
-}
-
-func (p *problems) add(path, format string, args ...any) {
-	if p.skipped(path) {
-		return
-	}
-	p.errs = append(p.errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
-}
-
-// bad reports a value decoding rejected, and silences Validate about it.
-func (p *problems) bad(path, format string, args ...any) {
-	p.add(path, format, args...)
-	p.skip = append(p.skip, path)
-}
-
-// skipped reports whether path is, or is inside, a value decoding rejected.
-func (p *problems) skipped(path string) bool {
-	for _, s := range p.skip {
-		if path == s || strings.HasPrefix(path, s+".") || strings.HasPrefix(path, s+"[") {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *problems) err() error { return errors.Join(p.errs...) }
 
 // Bounds on what the file names, so that a runaway value cannot flood the
 // logs, the metrics labels and the ownership record.
@@ -80,21 +44,6 @@ func validInterfaceName(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool {
 		return r == '/' || r == ':' || r == 0 || unicode.IsSpace(r)
 	})
-}
-
-// quote is %q of at most the first maxQuoted bytes of s.
-func quote(s string) string {
-	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	return strconv.Quote(s[:maxQuoted]) + fmt.Sprintf("... (%d bytes)", len(s))
-}
-
-func truncate(s string) string {
-	if len(s) <= maxQuoted {
-		return s
-	}
-	return s[:maxQuoted] + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
 // Validate reports every problem at once, one line each, and keeps the

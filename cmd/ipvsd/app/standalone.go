@@ -46,35 +46,73 @@ func newStandalone() *cobra.Command {
 		Short: "Run IPVS from a YAML file, with health checks (bare-metal hosts)",
 		Long: `standalone programs IPVS from a YAML file (see examples/standalone.yaml):
 virtual servers, their backends, health checks. It reloads the file on
-SIGHUP or when it changes; an invalid file is rejected and the running
-config kept. SIGTERM stops ipvsd and leaves the kernel state in place, so a
+SIGHUP or when it changes (once it has stayed the same for a whole
+--watch-interval: replace it atomically, by writing a new file and renaming
+it over the old); an invalid file, an empty one included, is rejected and
+the running config kept. SIGTERM stops ipvsd and leaves the kernel state in place, so a
 restart drops no connection; "ipvsd cleanup" removes what ipvsd created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.check {
-				return checkConfig(cmd.OutOrStdout(), f.config)
+				return checkConfig(cmd.OutOrStdout(), f)
+			}
+			if err := f.validate(); err != nil {
+				return err
 			}
 			return runStandalone(cmd.Context(), cmd.ErrOrStderr(), f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "the YAML config file (required)")
-	fl.BoolVar(&f.check, "check", false, "validate the config file and exit (0: valid, 1: invalid)")
+	fl.BoolVar(&f.check, "check", false, "validate the config file and the other flags, and exit (0: valid, 1: invalid)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", DefaultMetricsAddr, "address serving /metrics and /healthz (empty: none)")
 	fl.StringVar(&f.record, "record", runstate.DefaultRecordPath, "the ownership record: what ipvsd created")
 	fl.StringVar(&f.iptablesMode, "iptables-mode", "auto", "iptables back-end for NAT masquerading: auto, nft, legacy, or none to leave the firewall alone")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fl.DurationVar(&f.watchInterval, "watch-interval", time.Second, "how often the config file is checked for changes (0: only on SIGHUP)")
+	fl.DurationVar(&f.watchInterval, "watch-interval", time.Second,
+		"how often the config file is checked for changes; a change is applied once it has stayed the same for one interval (0: only on SIGHUP)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
 
-func checkConfig(out io.Writer, path string) error {
-	cfg, _, err := config.Load(path)
-	if err != nil {
+// minWatchInterval keeps a typo (1ns) from turning the file watch into a
+// busy loop.
+const minWatchInterval = 10 * time.Millisecond
+
+// validate checks every flag at once, before anything is opened, so that
+// --check vouches for the command line as well as the file.
+func (f standaloneFlags) validate() error {
+	var errs []error
+	if _, err := firewallOpener(f.iptablesMode, zap.NewNop()); err != nil {
+		errs = append(errs, fmt.Errorf("--iptables-mode: %w", err))
+	}
+	if _, err := zapcore.ParseLevel(f.logLevel); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level: %w", err))
+	}
+	if f.metricsAddr != "" {
+		if _, port, err := net.SplitHostPort(f.metricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr: %w", err))
+		} else if _, err := net.LookupPort("tcp", port); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr: %w", err))
+		}
+	}
+	if f.record == "" {
+		errs = append(errs, errors.New("--record: must name a file"))
+	}
+	if f.watchInterval < 0 || (f.watchInterval > 0 && f.watchInterval < minWatchInterval) {
+		errs = append(errs, fmt.Errorf("--watch-interval: must be 0 (only SIGHUP) or at least %s, not %s", minWatchInterval, f.watchInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// checkConfig validates the flags and the file, reporting both.
+func checkConfig(out io.Writer, f standaloneFlags) error {
+	flagErr := f.validate()
+	cfg, _, err := config.Load(f.config)
+	if err := errors.Join(flagErr, err); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s: valid, %d services\n", path, len(cfg.Services))
+	fmt.Fprintf(out, "%s: valid, %d services\n", f.config, len(cfg.Services))
 	return nil
 }
 

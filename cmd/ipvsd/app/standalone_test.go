@@ -48,3 +48,51 @@ services:
 		}
 	}
 }
+
+// TestStandaloneCheckValidatesFlags: --check vouches for the whole command
+// line, so a flag that would make the daemon fail (or misbehave) fails
+// the check too, naming the flag; and an empty file is invalid.
+func TestStandaloneCheckValidatesFlags(t *testing.T) {
+	const example = "../../../examples/standalone.yaml"
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badIf := filepath.Join(t.TempDir(), "interface.yaml")
+	if err := os.WriteFile(badIf, []byte("interface: eth0/1\nservices: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		out  []string
+	}{
+		{[]string{"--config", example, "--iptables-mode", "foo"}, []string{`--iptables-mode: unknown iptables mode "foo"`}},
+		{[]string{"--config", example, "--log-level", "loud"}, []string{"--log-level: "}},
+		{[]string{"--config", example, "--metrics-addr", "9578"}, []string{"--metrics-addr: "}},
+		{[]string{"--config", example, "--metrics-addr", "127.0.0.1:99999"}, []string{"--metrics-addr: "}},
+		{[]string{"--config", example, "--record", ""}, []string{"--record: must name a file"}},
+		{[]string{"--config", example, "--watch-interval", "-1s"}, []string{"--watch-interval: must be 0"}},
+		{[]string{"--config", example, "--watch-interval", "1ns"}, []string{"--watch-interval: must be 0"}},
+		{[]string{"--config", empty, "--iptables-mode", "bogus"}, []string{"--iptables-mode: ", "the file is empty"}},
+		{[]string{"--config", badIf}, []string{`interface: "eth0/1" is not a Linux interface name`}},
+		// Read through the size limit: fails at once, not out of memory.
+		{[]string{"--config", "/dev/zero"}, []string{"reading config /dev/zero: larger than 16777216 bytes (16 MiB), the limit"}},
+	}
+	for _, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"standalone", "--check"}, tc.args...)
+		if code := Execute(context.Background(), args, &stdout, &stderr); code != 1 {
+			t.Errorf("%v: exit %d, want 1\n%s%s", tc.args, code, stdout.String(), stderr.String())
+		}
+		for _, want := range tc.out {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("%v: output lacks %q:\n%s%s", tc.args, want, stdout.String(), stderr.String())
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"standalone", "--check", "--config", example, "--iptables-mode", "none", "--metrics-addr", "", "--watch-interval", "0"}
+	if code := Execute(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Errorf("valid flags: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -104,8 +103,11 @@ func (s *Source) Run(ctx context.Context, reload <-chan struct{}) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if s.opts.WatchInterval > 0 && s.opts.ConfigPath != "" {
-		w := newWatcher(s.opts.ConfigPath, s.opts.WatchInterval, s.deps.Clock, s.log, s.content, func() {
-			s.Reload("file changed")
+		w := newWatcher(s.opts.ConfigPath, s.opts.WatchInterval, s.deps.Clock, s.log, s.content, func(content []byte) {
+			// The very content the watcher saw stay the same, not a
+			// re-read that could catch the next write. A rejection is
+			// logged and counted by ReloadContent.
+			_ = s.ReloadContent("file changed", content)
 		})
 		wg.Add(1)
 		go func() { defer wg.Done(); w.run(ctx) }()
@@ -120,11 +122,11 @@ func (s *Source) Run(ctx context.Context, reload <-chan struct{}) {
 	}
 }
 
-// Reload reads the config file again. An invalid file is rejected with
-// every problem logged, and the running config stays untouched. It returns
-// the error that rejected the file, if any.
+// Reload reads the config file again. An invalid file (an empty one
+// included) is rejected with every problem logged, and the running config
+// stays untouched. It returns the error that rejected the file, if any.
 func (s *Source) Reload(why string) error {
-	content, err := os.ReadFile(s.opts.ConfigPath)
+	content, err := config.ReadFile(s.opts.ConfigPath)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("error").Inc()
 		s.log.Error("config reload failed; keeping the running config", zap.String("trigger", why), zap.Error(err))
@@ -153,7 +155,8 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 		return err
 	}
 	s.metrics.reloads.WithLabelValues("ok").Inc()
-	s.log.Info("config reloaded", zap.String("trigger", why), zap.Int("services", len(cfg.Services)))
+	s.log.Info("config reloaded", append([]zap.Field{zap.String("trigger", why), zap.Int("services", len(cfg.Services))},
+		Compare(s.cfg, cfg).fields()...)...)
 	s.cfg, s.sum, s.content = cfg, sum, content
 	s.applyLocked(cfg)
 	s.deps.Trigger()

@@ -17,6 +17,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/dataplane/dataplanetest"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/reconciler/reconcilertest"
+	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -57,6 +58,12 @@ type testDaemon struct {
 
 func newTestDaemon(t *testing.T, content string) *testDaemon {
 	t.Helper()
+	return newTestDaemonWith(t, content, Options{ConfigPath: filepath.Join(t.TempDir(), "none.yaml"), WatchInterval: -1}, nil)
+}
+
+// newTestDaemonWith is newTestDaemon with the source's options and clock.
+func newTestDaemonWith(t *testing.T, content string, opts Options, clock runner.Clock) *testDaemon {
+	t.Helper()
 	log := zaptest.NewLogger(t)
 	td := &testDaemon{kernel: ipvstest.New(), fw: &dataplanetest.Firewall{}, writes: map[ipvs.Key]int{}}
 	td.kernel.SetHook(func(op ipvstest.Op, key ipvs.Key, _ ipvs.DestKey) error {
@@ -84,9 +91,10 @@ func newTestDaemon(t *testing.T, content string) *testDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Options{ConfigPath: filepath.Join(t.TempDir(), "none.yaml"), WatchInterval: -1}, Deps{
+	d, err := New(opts, Deps{
 		Trigger: prog.Trigger,
 		Prober:  okProber{},
+		Clock:   clock,
 		Log:     log,
 	}, cfg, []byte(content))
 	if err != nil {
@@ -147,6 +155,9 @@ func TestReloadTouchesOnlyWhatChanged(t *testing.T) {
 		"invalid":   strings.Replace(apiEdited, "port: 443", "port: 0", 1),
 		"interface": "interface: other0\n" + apiEdited,
 		"garbage":   "services: [",
+		"empty":     "",
+		"blank":     " \n\t\n",
+		"null":      "services: null\n",
 	} {
 		if err := td.ReloadContent(name, []byte(bad)); err == nil {
 			t.Fatalf("%s reload accepted", name)

@@ -11,29 +11,46 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/runner"
+	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 )
 
-// watcher polls a file and calls changed when its content differs from
-// what it last saw. Polling (a stat per interval, a read only when the
-// size or time changed) needs no inotify dependency and also follows
-// editors and config managers that replace the file by renaming a new
-// one over it.
+// watcher polls a file and hands its content to changed once it differs
+// from what it last handed over and has stayed the same for a full poll
+// interval. Editors, scp and `cat >` write in place, so a poll can catch a
+// file empty or cut after its first service, which is often still valid
+// YAML; applied, it would delete every service after the cut. A writer
+// that has not touched the file for a whole interval is taken to be done
+// (atomic replacement, write and rename, is the safe way: see the README).
+//
+// Polling (a stat per interval, a read only when something moved) needs
+// no inotify dependency and also follows editors and config managers that
+// rename a new file over the old.
 type watcher struct {
 	path     string
 	interval time.Duration
 	clock    runner.Clock
 	log      *zap.Logger
-	changed  func()
+	changed  func(content []byte)
 
+	applied [sha256.Size]byte // the content last handed over
+	seen    fileState         // what the last poll saw; size -1: unreadable
+	// pending: seen differs from applied and waits to stay the same for
+	// one more poll.
+	pending bool
+}
+
+// fileState is what tells two polls of the file apart.
+type fileState struct {
 	size  int64
 	mtime time.Time
 	sum   [sha256.Size]byte
 }
 
-func newWatcher(path string, interval time.Duration, clock runner.Clock, log *zap.Logger, content []byte, changed func()) *watcher {
-	w := &watcher{path: path, interval: interval, clock: clock, log: log, changed: changed, sum: sha256.Sum256(content)}
+func newWatcher(path string, interval time.Duration, clock runner.Clock, log *zap.Logger, content []byte, changed func([]byte)) *watcher {
+	w := &watcher{path: path, interval: interval, clock: clock, log: log, changed: changed, applied: sha256.Sum256(content)}
+	w.seen.sum = w.applied
 	if fi, err := os.Stat(path); err == nil {
-		w.size, w.mtime = fi.Size(), fi.ModTime()
+		w.seen.size, w.seen.mtime = fi.Size(), fi.ModTime()
 	}
 	return w
 }
@@ -48,41 +65,53 @@ func (w *watcher) run(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		if w.poll() {
-			w.changed()
+		if content, ok := w.poll(); ok {
+			w.changed(content)
 		}
 	}
 }
 
-// poll reports whether the file's content changed since the last poll
-// that saw it. A missing file is logged once per disappearance and is no
-// change: the daemon keeps its config until a file is back.
-func (w *watcher) poll() bool {
+// poll returns the file's content when it differs from what was last
+// handed over and this poll saw it exactly as the previous one did (size,
+// modification time and content hash). A missing file is logged once per
+// disappearance and is no change: the daemon keeps its config until a
+// file is back.
+func (w *watcher) poll() ([]byte, bool) {
 	fi, err := os.Stat(w.path)
 	if err != nil {
-		if w.size != -1 {
+		if w.seen.size != -1 {
 			lvl := w.log.Warn
 			if !errors.Is(err, fs.ErrNotExist) {
 				lvl = w.log.Error
 			}
 			lvl("config file unreadable; keeping the running config", zap.String("path", w.path), zap.Error(err))
-			w.size = -1
+			w.seen, w.pending = fileState{size: -1}, false
 		}
-		return false
+		return nil, false
 	}
-	if fi.Size() == w.size && fi.ModTime().Equal(w.mtime) {
-		return false
+	if !w.pending && fi.Size() == w.seen.size && fi.ModTime().Equal(w.seen.mtime) {
+		return nil, false
 	}
-	b, err := os.ReadFile(w.path)
+	b, err := config.ReadFile(w.path)
 	if err != nil {
 		w.log.Error("reading config file", zap.String("path", w.path), zap.Error(err))
-		return false
+		return nil, false
 	}
-	w.size, w.mtime = fi.Size(), fi.ModTime()
-	sum := sha256.Sum256(b)
-	if sum == w.sum {
-		return false // touched, or rewritten with the same content
+	cur := fileState{size: fi.Size(), mtime: fi.ModTime(), sum: sha256.Sum256(b)}
+	prev := w.seen
+	w.seen = cur
+	switch {
+	case cur.sum == w.applied:
+		w.pending = false // touched, or put back as it was
+		return nil, false
+	case w.pending && cur == prev:
+		w.pending, w.applied = false, cur.sum
+		return b, true
 	}
-	w.sum = sum
-	return true
+	if !w.pending {
+		w.log.Info("config file changed; applying it once it stays the same for a poll interval",
+			zap.String("path", w.path), zap.Duration("interval", w.interval))
+	}
+	w.pending = true
+	return nil, false
 }

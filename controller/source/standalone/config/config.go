@@ -3,10 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"time"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -143,6 +140,9 @@ type parsedService struct {
 	timeout    uint32
 	forwarding ipvs.Forwarding
 	drain      time.Duration
+	// portRejected: decoding rejected the port (Validate stays quiet
+	// about backends that would have inherited it).
+	portRejected bool
 }
 
 type parsedBackend struct {
@@ -154,25 +154,31 @@ type parsedCheck struct {
 	interval, timeout time.Duration
 }
 
-// Parse decodes a YAML document, rejecting unknown fields (a misspelt
-// option must not be silently ignored), then applies Defaults and Validate.
+// Parse decodes one YAML document strictly (see decode), applies Defaults
+// and validates. It reports every problem at once: unknown, duplicate and
+// mistyped fields as well as invalid values.
 func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("larger than %d bytes (%d MiB), the limit", MaxFileSize, MaxFileSize>>20)
+	}
 	var c Config
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return nil, fmt.Errorf("decoding: %w", err)
+	var p problems
+	if err := decode(data, &c, &p); err != nil {
+		return nil, err
 	}
 	c.Defaults()
-	if err := c.Validate(); err != nil {
+	c.validate(&p)
+	if err := p.err(); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-// Load reads and parses the file at path.
+// Load reads (at most MaxFileSize bytes) and parses the file at path.
 func Load(path string) (*Config, []byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading config: %w", err)
+		return nil, nil, err
 	}
 	c, err := Parse(data)
 	if err != nil {

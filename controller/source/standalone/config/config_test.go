@@ -34,11 +34,11 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}{
 		{"valid", base, nil},
 		{"example file", "", nil}, // replaced by examples/standalone.yaml below
-		{"decoding error", "services: [", []string{"decoding: error converting YAML to JSON: yaml: line 1: did not find expected node content"}},
+		{"decoding error", "services: [", []string{"YAML: yaml: line 1: did not find expected node content"}},
 		{"unknown field", "services:\n- name: a\n  vip: 192.0.2.1\n  port: 1\n  wieght: 3\n  backends: [{address: 10.0.0.1}]\n",
-			[]string{`decoding: error unmarshaling JSON: while decoding JSON: json: unknown field "wieght"`}},
+			[]string{`unknown field "services[a].wieght"`}},
 		{"top level", "interface: a-very-long-interface-name\nmasquerade: some\nservices: []\n", []string{
-			"interface: must be 1-15 characters (a Linux interface name)",
+			`interface: "a-very-long-interface-name" is not a Linux interface name (1-15 bytes, not . or .., no /, : or whitespace)`,
 			`masquerade: must be all or local, not "some"`,
 		}},
 		{"no name, no vip", "services:\n- port: 80\n  backends: [{address: 10.0.0.1}]\n", []string{

@@ -7,4 +7,10 @@
 // text), so that one typo does not hide the others behind a decoding
 // error; Validate parses them and keeps the parsed values for the
 // translation to the reconciler's desired state.
+//
+// Decoding is strict (decode.go): one YAML document of at most
+// MaxFileSize bytes, keys matched case-sensitively, and every unknown or
+// duplicate key and every value of the wrong type reported with its path
+// beside the validation errors. An empty file is an error, never "no
+// services": it is what an editor or `cat >` leaves mid-write.
 package config

@@ -1,32 +1,70 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// problems collects validation errors, each prefixed by its field path.
-type problems []error
+// Bounds on what the file names, so that a runaway value cannot flood the
+// logs, the metrics labels and the ownership record.
+const (
+	// MaxNameLength is a service name's limit, a Kubernetes label value's.
+	MaxNameLength = 63
+	// MaxPathLength bounds a health check's HTTP path, MaxHostLength its
+	// Host header (a DNS name's limit).
+	MaxPathLength = 1024
+	MaxHostLength = 253
+	// maxQuoted bounds how much of a rejected value an error repeats.
+	maxQuoted = 64
+)
 
-func (p *problems) add(path, format string, args ...any) {
-	*p = append(*p, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
+// validName reports whether s can name a service: 1-63 letters, digits,
+// '-', '_' and '.', starting and ending with a letter or digit, as a
+// Kubernetes label value (it labels metrics and `ipvsd list --owners`).
+func validName(s string) bool {
+	return s != "" && len(validation.IsValidLabelValue(s)) == 0
+}
+
+// validInterfaceName applies the kernel's rules for a link name
+// (dev_valid_name in net/core/dev.c): 1-15 bytes, not "." or "..", and no
+// '/', ':' or whitespace. A NUL would cut the name short in the kernel.
+func validInterfaceName(s string) bool {
+	if s == "" || len(s) > 15 || s == "." || s == ".." {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return r == '/' || r == ':' || r == 0 || unicode.IsSpace(r)
+	})
 }
 
 // Validate reports every problem at once, one line each, and keeps the
 // parsed values the translation needs. Call Defaults first.
 func (c *Config) Validate() error {
 	var p problems
-	if c.Interface == "" || len(c.Interface) > 15 {
-		p.add("interface", "must be 1-15 characters (a Linux interface name)")
+	c.validate(&p)
+	return p.err()
+}
+
+// validate is Validate adding to p, which may already hold what decoding
+// found.
+func (c *Config) validate(p *problems) {
+	if !validInterfaceName(c.Interface) {
+		p.add("interface", "%s is not a Linux interface name (1-15 bytes, not . or .., no /, : or whitespace)", quote(c.Interface))
 	}
 	if c.Masquerade != MasqueradeAll && c.Masquerade != MasqueradeLocal {
-		p.add("masquerade", "must be %s or %s, not %q", MasqueradeAll, MasqueradeLocal, c.Masquerade)
+		p.add("masquerade", "must be %s or %s, not %s", MasqueradeAll, MasqueradeLocal, quote(c.Masquerade))
+	}
+	if c.Services == nil {
+		p.add("services", "is required (services: [] for none)")
 	}
 	names := map[string]int{}
 	keys := map[ipvs.Key]string{}
@@ -34,17 +72,20 @@ func (c *Config) Validate() error {
 	otherVIPs := map[netip.Addr]string{}
 	for i := range c.Services {
 		s := &c.Services[i]
-		path := fmt.Sprintf("services[%d]", i)
-		if s.Name != "" {
-			path = fmt.Sprintf("services[%s]", s.Name)
+		path := "services" + elemLabel(i, s.Name)
+		switch {
+		case s.Name == "":
+			p.add(path+".name", "is required")
+		case !validName(s.Name):
+			p.add(path+".name", "%s must be 1-%d letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+				quote(s.Name), MaxNameLength)
+		default:
 			if j, dup := names[s.Name]; dup {
 				p.add(path+".name", "duplicate of services[%d]", j)
 			}
 			names[s.Name] = i
-		} else {
-			p.add(path+".name", "is required")
 		}
-		ok := s.validate(path, &p)
+		ok := s.validate(path, p)
 		if !ok {
 			continue
 		}
@@ -72,7 +113,6 @@ func (c *Config) Validate() error {
 			p.add(path+".vip", "%s is used by NAT service %s and DR/TUN service %s; give them separate VIPs", k.Address, a, b)
 		}
 	}
-	return errors.Join(p...)
 }
 
 // validate checks one service; it returns false when the key could not be
@@ -96,14 +136,14 @@ func (s *Service) validate(path string, p *problems) bool {
 // scheduler and its flags, persistence, forwarding and drain.
 func (s *Service) validateScheduling(path string, p *problems) {
 	if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
-		p.add(path+".scheduler", "unknown scheduler %q (want one of %v)", s.Scheduler, ipvs.Schedulers)
+		p.add(path+".scheduler", "unknown scheduler %s (want one of %v)", quote(s.Scheduler), ipvs.Schedulers)
 	}
 	s.parsed.flags = 0
 	for j, name := range s.SchedulerFlags {
 		f, need, ok := ipvs.SchedulerFlag(name)
 		switch {
 		case !ok:
-			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "unknown flag %q", name)
+			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "unknown flag %s", quote(name))
 		case need != "" && need != s.Scheduler:
 			p.add(fmt.Sprintf("%s.schedulerFlags[%d]", path, j), "%s applies to the %s scheduler only", name, need)
 		default:
@@ -136,7 +176,7 @@ func (s *Service) validateScheduling(path string, p *problems) {
 	}
 	fwd, err := ipvs.ParseForwarding(s.Forwarding)
 	if err != nil || fwd == ipvs.Local {
-		p.add(path+".forwarding", "must be nat, dr or tun, not %q", s.Forwarding)
+		p.add(path+".forwarding", "must be nat, dr or tun, not %s", quote(s.Forwarding))
 	}
 	s.parsed.forwarding = fwd
 	s.parsed.drain = 0
@@ -200,7 +240,7 @@ func (s *Service) validateKey(path string, p *problems) bool {
 		case "ipv6":
 			fam = ipvs.IPv6
 		default:
-			p.add(path+".family", "must be ipv4 or ipv6, not %q", s.Family)
+			p.add(path+".family", "must be ipv4 or ipv6, not %s", quote(s.Family))
 			ok = false
 		}
 		s.parsed.key = ipvs.Key{Family: fam, FWMark: uint32(s.FWMark)}
@@ -216,7 +256,7 @@ func (s *Service) validateKey(path string, p *problems) bool {
 		p.add(path+".vip", "is required (or fwmark)")
 		ok = false
 	case err != nil || a.Zone() != "":
-		p.add(path+".vip", "%q is not an IP address", s.VIP)
+		p.add(path+".vip", "%s is not an IP address", quote(s.VIP))
 		ok = false
 	case !a.Unmap().IsGlobalUnicast() && !a.Unmap().IsPrivate():
 		p.add(path+".vip", "%s is not a unicast address", a)
@@ -225,6 +265,9 @@ func (s *Service) validateKey(path string, p *problems) bool {
 		k.Address = a.Unmap()
 		k.Family = ipvs.FamilyOf(k.Address)
 	}
+	// A backend without a port inherits this one; if decoding rejected
+	// it, the backend's missing port is not a mistake of its own.
+	s.parsed.portRejected = p.skipped(path + ".port")
 	if s.Port < 1 || s.Port > 65535 {
 		p.add(path+".port", "must be 1-65535")
 		ok = false
@@ -232,7 +275,7 @@ func (s *Service) validateKey(path string, p *problems) bool {
 	k.Port = uint16(s.Port)
 	proto, err := ipvs.ParseProtocol(s.Protocol)
 	if err != nil {
-		p.add(path+".protocol", "must be tcp, udp or sctp, not %q", s.Protocol)
+		p.add(path+".protocol", "must be tcp, udp or sctp, not %s", quote(s.Protocol))
 		ok = false
 	}
 	k.Protocol = proto
@@ -250,7 +293,7 @@ func (b *Backend) validate(path string, s *Service, keyOK bool, p *problems) boo
 		p.add(path+".address", "is required")
 		ok = false
 	case err != nil || a.Zone() != "":
-		p.add(path+".address", "%q is not an IP address", b.Address)
+		p.add(path+".address", "%s is not an IP address", quote(b.Address))
 		ok = false
 	case !a.Unmap().IsGlobalUnicast() && !a.Unmap().IsPrivate() && !a.Unmap().IsLoopback():
 		p.add(path+".address", "%s is not a unicast address", a)
@@ -269,7 +312,7 @@ func (b *Backend) validate(path string, s *Service, keyOK bool, p *problems) boo
 		minPort = 0 // a fwmark real server may keep each packet's port
 	}
 	portOK := b.Port >= minPort && b.Port <= 65535
-	if !portOK {
+	if !portOK && !(b.Port == 0 && s.parsed.portRejected) {
 		p.add(path+".port", "must be %d-65535", minPort)
 		ok = false
 	}
@@ -280,7 +323,7 @@ func (b *Backend) validate(path string, s *Service, keyOK bool, p *problems) boo
 	if b.Forwarding != "" {
 		f, err := ipvs.ParseForwarding(b.Forwarding)
 		if err != nil || f == ipvs.Local {
-			p.add(path+".forwarding", "must be nat, dr or tun, not %q", b.Forwarding)
+			p.add(path+".forwarding", "must be nat, dr or tun, not %s", quote(b.Forwarding))
 		} else {
 			b.parsed.forwarding = f
 		}
@@ -312,6 +355,11 @@ func (hc *HealthCheck) validate(path string, p *problems) {
 	case "http", "https":
 		if len(hc.Path) == 0 || hc.Path[0] != '/' {
 			p.add(path+".path", "must start with /")
+		} else if len(hc.Path) > MaxPathLength || strings.ContainsFunc(hc.Path, notPrintable) {
+			p.add(path+".path", "must be at most %d bytes, without spaces or control characters", MaxPathLength)
+		}
+		if len(hc.Host) > MaxHostLength || strings.ContainsFunc(hc.Host, notPrintable) {
+			p.add(path+".host", "must be at most %d bytes, without spaces or control characters", MaxHostLength)
 		}
 		for j, st := range hc.ExpectStatus {
 			if st < 100 || st > 599 {
@@ -319,7 +367,7 @@ func (hc *HealthCheck) validate(path string, p *problems) {
 			}
 		}
 	default:
-		p.add(path+".type", "must be tcp, http or https, not %q", hc.Type)
+		p.add(path+".type", "must be tcp, http or https, not %s", quote(hc.Type))
 	}
 	if hc.Port < 0 || hc.Port > 65535 {
 		p.add(path+".port", "must be 1-65535")
@@ -347,7 +395,7 @@ func (hc *HealthCheck) validate(path string, p *problems) {
 		p.add(path+".fall", "must be at least 1")
 	}
 	if hc.OnFailure != OnFailureQuiesce && hc.OnFailure != OnFailureRemove {
-		p.add(path+".onFailure", "must be %s or %s, not %q", OnFailureQuiesce, OnFailureRemove, hc.OnFailure)
+		p.add(path+".onFailure", "must be %s or %s, not %s", OnFailureQuiesce, OnFailureRemove, quote(hc.OnFailure))
 	}
 }
 
@@ -355,13 +403,17 @@ func (hc *HealthCheck) validate(path string, p *problems) {
 func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration like 2s or 1m30s", s)
+		return 0, fmt.Errorf("%s is not a duration like 2s or 1m30s", quote(s))
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
+		return 0, fmt.Errorf("%s is negative", quote(s))
 	}
 	return d, nil
 }
+
+// notPrintable is true for what cannot go into an HTTP request line or
+// header unescaped.
+func notPrintable(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 func forwardingName(f ipvs.Forwarding) string {
 	switch f {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ type Config struct {
 	Families []ipvs.Family
 	// IPSetPath is the ipset binary; empty means "ipset" on $PATH.
 	IPSetPath string
+	// Exec finds and runs the tools; nil means the host's (HostExec).
+	Exec Exec
 }
 
 // Result says what a Sync changed.
@@ -69,27 +70,32 @@ type Tools struct {
 // the tools, without changing anything.
 func New(ctx context.Context, log *zap.Logger, cfg Config) (*Firewall, error) {
 	cfg.Families = families(cfg)
+	x := cfg.Exec
+	if x == nil {
+		x = HostExec{}
+	}
 	if cfg.Mode == ModeAuto {
-		m, counts, err := DetectMode(ctx)
+		d, err := DetectMode(ctx, x)
 		if err != nil {
 			return nil, err
 		}
-		log.Info("detected iptables mode", zap.String("mode", string(m)),
-			zap.Int("nftRules", counts[ModeNFT]), zap.Int("legacyRules", counts[ModeLegacy]))
-		cfg.Mode = m
+		log.Info("detected iptables mode", zap.String("mode", string(d.Mode)),
+			zap.Int("nftRules", d.Rules[ModeNFT]), zap.Int("legacyRules", d.Rules[ModeLegacy]),
+			zap.Strings("nftTools", d.Tools[ModeNFT]), zap.Strings("legacyTools", d.Tools[ModeLegacy]))
+		cfg.Mode = d.Mode
 	}
 	ipsetPath := cfg.IPSetPath
 	if ipsetPath == "" {
 		ipsetPath = "ipset"
 	}
-	path, err := exec.LookPath(ipsetPath)
+	path, err := x.LookPath(ipsetPath)
 	if err != nil {
 		return nil, fmt.Errorf("finding ipset: %w", err)
 	}
 	tools := Tools{IPTables: map[ipvs.Family]IPTables{}, Options: map[ipvs.Family]RenderOptions{}, IPSet: ipsetBinary{path}}
 	var errs []error
 	for _, f := range cfg.Families {
-		b, o, err := newIPTablesBinaries(cfg.Mode, f)
+		b, o, err := newIPTablesBinaries(ctx, x, cfg.Mode, f)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -293,56 +293,6 @@ func (fw *Firewall) syncTable(ctx context.Context, f ipvs.Family, t *Table, res 
 	return nil
 }
 
-// Cleanup removes exactly our jumps, our chains and our sets, in that
-// order (a set cannot be destroyed while a rule references it), in every
-// family of the back-end in use.
-func (fw *Firewall) Cleanup(ctx context.Context) error {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	fw.applied = nil
-	var errs []error
-	for _, f := range fw.families {
-		for _, table := range tableNames {
-			save, err := fw.ipt[f].Save(ctx, table)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", f, err))
-				continue
-			}
-			text := cleanupText(table, parseTable(save))
-			if text == "" {
-				continue
-			}
-			if err := fw.ipt[f].Restore(ctx, text); err != nil {
-				errs = append(errs, fmt.Errorf("removing our chains from %s table %s: %w", f, table, err))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		// Destroying sets still referenced by our rules would fail
-		// anyway; report why the rules stayed.
-		return errors.Join(errs...)
-	}
-	actual, err := fw.ourSets(ctx)
-	if err != nil {
-		return err
-	}
-	var script strings.Builder
-	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
-		for _, s := range SetSpecs(f) {
-			if _, ok := actual[s.Name]; ok {
-				script.WriteString("destroy " + s.Name + "\n")
-			}
-		}
-	}
-	if script.Len() == 0 {
-		return nil
-	}
-	if err := fw.sets.Restore(ctx, script.String()); err != nil {
-		return fmt.Errorf("destroying our ipsets: %w", err)
-	}
-	return nil
-}
-
 // appliedSets is what the kernel holds once a plan towards desired ran.
 func appliedSets(desired []Set) map[string]*actualSet {
 	m := make(map[string]*actualSet, len(desired))

@@ -32,7 +32,11 @@ func newCleanup() *cobra.Command {
 servers and VIP addresses listed in the ownership record, and the IPVSD-*
 iptables chains (with their jumps) and ipvsd-* ipsets. Virtual servers,
 addresses, chains and sets of anyone else stay as they are. Stop the daemon
-first, or it will put everything back. The dummy interface itself is left.`,
+first, or it will put everything back. The dummy interface itself is left.
+
+Each part is cleaned on its own: without the ip_vs module, ipset, or one
+iptables back-end's tools, everything else is still removed, and the exit
+status is non-zero with each part that could not be cleaned named.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCleanup(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)

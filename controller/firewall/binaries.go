@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"strings"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -93,20 +94,29 @@ func FindBinaries(ctx context.Context, x Exec, m Mode, f ipvs.Family) (Binaries,
 }
 
 // lookBinaries finds the three tools with the given suffix ("" for the
-// plain names).
+// plain names). The error names every one missing, on one line (it ends
+// up in log fields).
 func lookBinaries(x Exec, m Mode, f ipvs.Family, suffix string) (Binaries, error) {
 	b := Binaries{Mode: m, Family: f}
+	var missing []string
 	var errs []error
 	for _, t := range []struct {
 		tool string
 		path *string
 	}{{"", &b.IPTables}, {"save", &b.Save}, {"restore", &b.Restore}} {
-		p, err := x.LookPath(toolName(f, suffix, t.tool))
-		if err != nil {
+		name := toolName(f, suffix, t.tool)
+		p, err := x.LookPath(name)
+		switch {
+		case errors.Is(err, exec.ErrNotFound):
+			missing = append(missing, name)
+		case err != nil:
 			errs = append(errs, err)
-			continue
+		default:
+			*t.path = p
 		}
-		*t.path = p
+	}
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("%s: %w", strings.Join(missing, ", "), exec.ErrNotFound))
 	}
 	return b, errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package firewall_test
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -100,10 +101,10 @@ func TestDetectModePackagings(t *testing.T) {
 
 func TestDetectModeNothingInstalled(t *testing.T) {
 	_, err := firewall.DetectMode(context.Background(), firewalltest.NewExec(firewalltest.Packaging{}, nil))
-	if !errors.Is(err, firewall.ErrNotInstalled) {
-		t.Fatalf("got %v; want an error wrapping ErrNotInstalled", err)
+	if !errors.Is(err, firewall.ErrNotInstalled) || !errors.Is(err, exec.ErrNotFound) {
+		t.Fatalf("got %v; want an error wrapping ErrNotInstalled and exec.ErrNotFound", err)
 	}
-	for _, name := range []string{"iptables-nft-save", "ip6tables-legacy-save", `"iptables-save"`} {
+	for _, name := range []string{"iptables-nft-save", "ip6tables-legacy-save", "iptables-save,", "ip6tables-restore"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("the error does not name %s:\n%v", name, err)
 		}

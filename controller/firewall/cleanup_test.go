@@ -108,3 +108,21 @@ func TestCleanupHostContinuesPastFailures(t *testing.T) {
 		t.Errorf("someone else's state changed:\n%s\nwant\n%s", others, othersBefore)
 	}
 }
+
+// TestHostCleanupToolsFindInstalledNames: the host's finders use the names
+// FindBinaries resolves; a back-end without tools is ErrNotInstalled (and
+// skipped), a missing ipset is an error of its own.
+func TestHostCleanupToolsFindInstalledNames(t *testing.T) {
+	x := firewalltest.NewExec(firewalltest.Packaging{Plain: firewall.ModeNFT}, nil)
+	tools := firewall.HostCleanupTools(x, "")
+	ctx := context.Background()
+	if _, err := tools.IPTables(ctx, firewall.ModeNFT, ipvs.IPv6); err != nil {
+		t.Errorf("nft under its plain names: %v", err)
+	}
+	if _, err := tools.IPTables(ctx, firewall.ModeLegacy, ipvs.IPv4); !errors.Is(err, firewall.ErrNotInstalled) {
+		t.Errorf("legacy: got %v; want ErrNotInstalled", err)
+	}
+	if _, err := tools.IPSet(ctx); !errors.Is(err, exec.ErrNotFound) || errors.Is(err, firewall.ErrNotInstalled) {
+		t.Errorf("ipset: got %v; want not found, and not taken for a missing back-end", err)
+	}
+}

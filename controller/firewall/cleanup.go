@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -52,26 +53,50 @@ func removeChains(ctx context.Context, ipt IPTables, f ipvs.Family) error {
 	return errors.Join(errs...)
 }
 
-// destroySets destroys those of our sets that exist, one at a time: a set
-// still referenced by a rule (of the other back-end, say) is refused by
-// the kernel, and ipset restore would stop at it.
+// destroySets destroys those of our sets that exist, in one ipset
+// process. The kernel refuses a set still referenced by a rule (of the
+// other back-end, say), and ipset restore stops there; the sets after it
+// are then destroyed one at a time, so that everything that can go does
+// and each refusal is named.
 func destroySets(ctx context.Context, sets IPSet) error {
-	names, err := sets.Names(ctx)
-	if err != nil {
+	ours, err := ourSetNames(ctx, sets)
+	if err != nil || len(ours) == 0 {
+		return err
+	}
+	var script strings.Builder
+	for _, n := range ours {
+		script.WriteString("destroy " + n + "\n")
+	}
+	if sets.Restore(ctx, script.String()) == nil {
+		return nil
+	}
+	if ours, err = ourSetNames(ctx, sets); err != nil {
 		return err
 	}
 	var errs []error
-	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
-		for _, s := range SetSpecs(f) {
-			if !slices.Contains(names, s.Name) {
-				continue
-			}
-			if err := sets.Restore(ctx, "destroy "+s.Name+"\n"); err != nil {
-				errs = append(errs, fmt.Errorf("destroying ipset %s: %w", s.Name, err))
-			}
+	for _, n := range ours {
+		if err := sets.Restore(ctx, "destroy "+n+"\n"); err != nil {
+			errs = append(errs, fmt.Errorf("destroying ipset %s: %w", n, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ourSetNames are those of our sets that exist.
+func ourSetNames(ctx context.Context, sets IPSet) ([]string, error) {
+	names, err := sets.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ours []string
+	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
+		for _, s := range SetSpecs(f) {
+			if slices.Contains(names, s.Name) {
+				ours = append(ours, s.Name)
+			}
+		}
+	}
+	return ours, nil
 }
 
 // CleanupTools find what CleanupHost drives. An IPTables finder returns an

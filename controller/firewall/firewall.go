@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -250,17 +249,9 @@ func (fw *Firewall) syncSets(ctx context.Context, d *Desired, res *Result) error
 
 // ourSets reads those of our sets that exist.
 func (fw *Firewall) ourSets(ctx context.Context) (map[string]*actualSet, error) {
-	names, err := fw.sets.Names(ctx)
+	ours, err := ourSetNames(ctx, fw.sets)
 	if err != nil {
 		return nil, err
-	}
-	var ours []string
-	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
-		for _, s := range SetSpecs(f) {
-			if slices.Contains(names, s.Name) {
-				ours = append(ours, s.Name)
-			}
-		}
 	}
 	text, err := fw.sets.Save(ctx, ours)
 	if err != nil {

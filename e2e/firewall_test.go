@@ -10,8 +10,12 @@ import (
 // TestLabFirewall runs e2e/guest/firewall in the VM: real traffic through
 // IPVS and controller/firewall, in both iptables back-ends, next to a
 // Calico-like ruleset that must stay untouched.
+//
+// The package runs three traffic tests in both back-ends: on a loaded
+// 2-core machine the emulated CPU needs more than the default 4 minutes.
 func TestLabFirewall(t *testing.T) {
-	lab.RunOK(t, lab.Config{Run: lab.BuildTests(t, []string{"./e2e/guest/firewall"}), Timeout: 5 * time.Minute})
+	bins := lab.BuildTests(t, []string{"./e2e/guest/firewall"}, "-test.timeout=9m")
+	lab.RunOK(t, lab.Config{Run: bins, Timeout: 10 * time.Minute})
 }
 
 // TestLabFirewallPackagings runs ipvsd standalone on each iptables

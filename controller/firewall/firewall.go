@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 
@@ -22,6 +20,8 @@ type Config struct {
 	Families []ipvs.Family
 	// IPSetPath is the ipset binary; empty means "ipset" on $PATH.
 	IPSetPath string
+	// Exec finds and runs the tools; nil means the host's (HostExec).
+	Exec Exec
 }
 
 // Result says what a Sync changed.
@@ -69,27 +69,32 @@ type Tools struct {
 // the tools, without changing anything.
 func New(ctx context.Context, log *zap.Logger, cfg Config) (*Firewall, error) {
 	cfg.Families = families(cfg)
+	x := cfg.Exec
+	if x == nil {
+		x = HostExec{}
+	}
 	if cfg.Mode == ModeAuto {
-		m, counts, err := DetectMode(ctx)
+		d, err := DetectMode(ctx, x)
 		if err != nil {
 			return nil, err
 		}
-		log.Info("detected iptables mode", zap.String("mode", string(m)),
-			zap.Int("nftRules", counts[ModeNFT]), zap.Int("legacyRules", counts[ModeLegacy]))
-		cfg.Mode = m
+		log.Info("detected iptables mode", zap.String("mode", string(d.Mode)),
+			zap.Int("nftRules", d.Rules[ModeNFT]), zap.Int("legacyRules", d.Rules[ModeLegacy]),
+			zap.Strings("nftTools", d.Tools[ModeNFT]), zap.Strings("legacyTools", d.Tools[ModeLegacy]))
+		cfg.Mode = d.Mode
 	}
 	ipsetPath := cfg.IPSetPath
 	if ipsetPath == "" {
 		ipsetPath = "ipset"
 	}
-	path, err := exec.LookPath(ipsetPath)
+	path, err := x.LookPath(ipsetPath)
 	if err != nil {
 		return nil, fmt.Errorf("finding ipset: %w", err)
 	}
 	tools := Tools{IPTables: map[ipvs.Family]IPTables{}, Options: map[ipvs.Family]RenderOptions{}, IPSet: ipsetBinary{path}}
 	var errs []error
 	for _, f := range cfg.Families {
-		b, o, err := newIPTablesBinaries(cfg.Mode, f)
+		b, o, err := newIPTablesBinaries(ctx, x, cfg.Mode, f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -244,17 +249,9 @@ func (fw *Firewall) syncSets(ctx context.Context, d *Desired, res *Result) error
 
 // ourSets reads those of our sets that exist.
 func (fw *Firewall) ourSets(ctx context.Context) (map[string]*actualSet, error) {
-	names, err := fw.sets.Names(ctx)
+	ours, err := ourSetNames(ctx, fw.sets)
 	if err != nil {
 		return nil, err
-	}
-	var ours []string
-	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
-		for _, s := range SetSpecs(f) {
-			if slices.Contains(names, s.Name) {
-				ours = append(ours, s.Name)
-			}
-		}
 	}
 	text, err := fw.sets.Save(ctx, ours)
 	if err != nil {
@@ -284,56 +281,6 @@ func (fw *Firewall) syncTable(ctx context.Context, f ipvs.Family, t *Table, res 
 	fw.log.Info("restored iptables chains", zap.Stringer("family", f), zap.String("table", t.Name),
 		zap.Bool("rewritten", plan.Rewrite), zap.Int("jumpsInserted", len(plan.Missing)),
 		zap.Strings("staleChains", plan.Stale))
-	return nil
-}
-
-// Cleanup removes exactly our jumps, our chains and our sets, in that
-// order (a set cannot be destroyed while a rule references it), in every
-// family of the back-end in use.
-func (fw *Firewall) Cleanup(ctx context.Context) error {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	fw.applied = nil
-	var errs []error
-	for _, f := range fw.families {
-		for _, table := range tableNames {
-			save, err := fw.ipt[f].Save(ctx, table)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", f, err))
-				continue
-			}
-			text := cleanupText(table, parseTable(save))
-			if text == "" {
-				continue
-			}
-			if err := fw.ipt[f].Restore(ctx, text); err != nil {
-				errs = append(errs, fmt.Errorf("removing our chains from %s table %s: %w", f, table, err))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		// Destroying sets still referenced by our rules would fail
-		// anyway; report why the rules stayed.
-		return errors.Join(errs...)
-	}
-	actual, err := fw.ourSets(ctx)
-	if err != nil {
-		return err
-	}
-	var script strings.Builder
-	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
-		for _, s := range SetSpecs(f) {
-			if _, ok := actual[s.Name]; ok {
-				script.WriteString("destroy " + s.Name + "\n")
-			}
-		}
-	}
-	if script.Len() == 0 {
-		return nil
-	}
-	if err := fw.sets.Restore(ctx, script.String()); err != nil {
-		return fmt.Errorf("destroying our ipsets: %w", err)
-	}
 	return nil
 }
 

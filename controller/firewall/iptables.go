@@ -3,7 +3,6 @@ package firewall
 import (
 	"context"
 	"fmt"
-	"os/exec"
 
 	"github.com/coreos/go-iptables/iptables"
 
@@ -22,29 +21,24 @@ type IPTables interface {
 }
 
 type iptablesBinaries struct {
+	x             Exec
 	save, restore string
 }
 
-// newIPTablesBinaries resolves a mode's save and restore tools and asks
-// go-iptables whether MASQUERADE takes --random-fully there.
-func newIPTablesBinaries(m Mode, f ipvs.Family) (iptablesBinaries, RenderOptions, error) {
-	var b iptablesBinaries
-	var err error
-	if b.save, err = exec.LookPath(binary(m, f, "save")); err != nil {
-		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
-	}
-	if b.restore, err = exec.LookPath(binary(m, f, "restore")); err != nil {
-		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
-	}
-	main, err := exec.LookPath(binary(m, f, ""))
+// newIPTablesBinaries resolves a mode's save and restore tools, under
+// whichever names are installed, and asks go-iptables whether MASQUERADE
+// takes --random-fully there.
+func newIPTablesBinaries(ctx context.Context, x Exec, m Mode, f ipvs.Family) (iptablesBinaries, RenderOptions, error) {
+	found, err := FindBinaries(ctx, x, m, f)
 	if err != nil {
-		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
+		return iptablesBinaries{}, RenderOptions{}, err
 	}
+	b := iptablesBinaries{x: x, save: found.Save, restore: found.Restore}
 	proto := iptables.ProtocolIPv4
 	if f == ipvs.IPv6 {
 		proto = iptables.ProtocolIPv6
 	}
-	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Path(main))
+	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Path(found.IPTables))
 	if err != nil {
 		return b, RenderOptions{}, fmt.Errorf("iptables %s %s: %w", m, f, err)
 	}
@@ -52,7 +46,7 @@ func newIPTablesBinaries(m Mode, f ipvs.Family) (iptablesBinaries, RenderOptions
 }
 
 func (b iptablesBinaries) Save(ctx context.Context, table string) (string, error) {
-	out, err := run(ctx, "", b.save, "-t", table)
+	out, err := b.x.Run(ctx, "", b.save, "-t", table)
 	if err != nil {
 		return "", fmt.Errorf("listing table %s: %w", table, err)
 	}
@@ -62,7 +56,7 @@ func (b iptablesBinaries) Save(ctx context.Context, table string) (string, error
 func (b iptablesBinaries) Restore(ctx context.Context, text string) error {
 	// -w: legacy iptables serialises writers on the xtables lock; wait
 	// for it instead of failing when kubelet or Calico holds it.
-	if _, err := run(ctx, text, b.restore, "-w", "5", "--noflush"); err != nil {
+	if _, err := b.x.Run(ctx, text, b.restore, "-w", "5", "--noflush"); err != nil {
 		return fmt.Errorf("restoring our chains: %w", err)
 	}
 	return nil

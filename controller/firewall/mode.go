@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -32,66 +31,55 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("unknown iptables mode %q (want auto, nft or legacy)", s)
 }
 
-// binary is the name of one tool of a mode and family: iptables-nft-save,
-// ip6tables-legacy-restore, ...
-func binary(m Mode, f ipvs.Family, tool string) string {
-	name := "iptables-" + string(m)
-	if f == ipvs.IPv6 {
-		name = "ip6tables-" + string(m)
-	}
-	if tool != "" {
-		name += "-" + tool
-	}
-	return name
-}
-
-// saver prints a mode's whole ruleset of one family (iptables-save).
-type saver func(ctx context.Context, m Mode, f ipvs.Family) (string, error)
-
-func execSaver(ctx context.Context, m Mode, f ipvs.Family) (string, error) {
-	path, err := exec.LookPath(binary(m, f, "save"))
-	if err != nil {
-		return "", err
-	}
-	return run(ctx, "", path)
+// Detection is what DetectMode found: the back-end chosen, the rules each
+// back-end holds (both families) and the save tools that counted them.
+type Detection struct {
+	Mode  Mode
+	Rules map[Mode]int
+	Tools map[Mode][]string
 }
 
 // DetectMode picks the back-end that already holds more rules, counting
 // rule lines of both families in each, as the iptables wrappers shipped by
 // Kubernetes distributions do: whoever came first (Calico, Docker, the
 // distribution's firewall) decided. A tie, such as an empty host, picks nft,
-// the default of every current distribution. A back-end whose tools are
-// missing or fail counts as absent; if both are, that is an error.
-func DetectMode(ctx context.Context) (Mode, map[Mode]int, error) {
-	return detectMode(ctx, execSaver)
-}
-
-func detectMode(ctx context.Context, save saver) (Mode, map[Mode]int, error) {
-	counts := map[Mode]int{}
+// the default of every current distribution. Each back-end's tools are
+// found by FindBinaries, under their suffixed or their plain names; a
+// back-end whose tools are missing or fail counts as absent; if both are,
+// that is an error.
+func DetectMode(ctx context.Context, x Exec) (Detection, error) {
+	d := Detection{Rules: map[Mode]int{}, Tools: map[Mode][]string{}}
 	var errs []error
-	usable := map[Mode]bool{}
 	for _, m := range []Mode{ModeNFT, ModeLegacy} {
 		for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
-			out, err := save(ctx, m, f)
+			b, err := FindBinaries(ctx, x, m, f)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("counting %s rules: %w", binary(m, f, "save"), err))
+				errs = append(errs, err)
 				continue
 			}
-			usable[m] = true
-			counts[m] += countRules(out)
+			out, err := x.Run(ctx, "", b.Save)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("counting iptables %s %s rules: %w", m, f, err))
+				continue
+			}
+			d.Tools[m] = append(d.Tools[m], b.Save)
+			d.Rules[m] += countRules(out)
 		}
 	}
+	nft, legacy := len(d.Tools[ModeNFT]) > 0, len(d.Tools[ModeLegacy]) > 0
 	switch {
-	case !usable[ModeNFT] && !usable[ModeLegacy]:
-		return "", counts, fmt.Errorf("detecting the iptables mode: %w", errors.Join(errs...))
-	case !usable[ModeNFT]:
-		return ModeLegacy, counts, nil
-	case !usable[ModeLegacy]:
-		return ModeNFT, counts, nil
-	case counts[ModeLegacy] > counts[ModeNFT]:
-		return ModeLegacy, counts, nil
+	case !nft && !legacy:
+		return d, fmt.Errorf("detecting the iptables mode: %w", errors.Join(errs...))
+	case !nft:
+		d.Mode = ModeLegacy
+	case !legacy:
+		d.Mode = ModeNFT
+	case d.Rules[ModeLegacy] > d.Rules[ModeNFT]:
+		d.Mode = ModeLegacy
+	default:
+		d.Mode = ModeNFT
 	}
-	return ModeNFT, counts, nil
+	return d, nil
 }
 
 func countRules(save string) int {

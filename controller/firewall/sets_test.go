@@ -1,8 +1,6 @@
 package firewall
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -167,35 +165,5 @@ func TestParseIPSetSaveExtensions(t *testing.T) {
 	e := Entry{IP: netip.MustParseAddr("192.0.2.10"), Protocol: ipvs.TCP, Port: 443, Mark: 0x1001, MarkMask: 0xbfff}
 	if !s.SkbInfo || s.Entries[e.String()] != e.Extensions() {
 		t.Errorf("parsed %+v; want skbinfo and %q -> %q", s, e.String(), e.Extensions())
-	}
-}
-
-func TestDetectMode(t *testing.T) {
-	rules := func(n int) string { return strings.Repeat("-A INPUT -j ACCEPT\n", n) }
-	missing := errors.New("not installed")
-	for _, tc := range []struct {
-		name   string
-		nft    string
-		legacy string
-		legErr error
-		want   Mode
-	}{
-		{"empty host", "", "", nil, ModeNFT},
-		{"legacy holds rules", rules(1), rules(5), nil, ModeLegacy},
-		{"nft holds rules", rules(5), rules(1), nil, ModeNFT},
-		{"tie", rules(2), rules(2), nil, ModeNFT},
-		{"no legacy tools", "", "", missing, ModeNFT},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, _, err := detectMode(context.Background(), func(_ context.Context, m Mode, _ ipvs.Family) (string, error) {
-				if m == ModeLegacy {
-					return tc.legacy, tc.legErr
-				}
-				return tc.nft, nil
-			})
-			if err != nil || got != tc.want {
-				t.Errorf("got %q, %v; want %q", got, err, tc.want)
-			}
-		})
 	}
 }

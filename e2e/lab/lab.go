@@ -60,6 +60,9 @@ type Config struct {
 	// Files are data files (kubeconfigs, certificates) put in the guest
 	// before run.sh starts.
 	Files []File
+	// Packaging renames the guest's iptables tools before anything runs;
+	// zero keeps the base image's.
+	Packaging Packaging
 }
 
 // File is one data file for the guest.
@@ -255,6 +258,9 @@ func scanConsole(r io.Reader, out io.Writer) int {
 // writeInitrd writes base followed by a second gzip'd cpio archive with the
 // run's binaries and /lab/run.sh.
 func writeInitrd(basePath, dst string, cfg Config) error {
+	if _, ok := packagings[cfg.Packaging]; !ok {
+		return fmt.Errorf("unknown lab packaging %q", cfg.Packaging)
+	}
 	f, err := os.Create(dst)
 	if err != nil {
 		return err
@@ -327,6 +333,7 @@ func runScript(cfg Config) string {
 	var s strings.Builder
 	s.WriteString("#!/bin/sh\n")
 	fmt.Fprintf(&s, "export %s=1 PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", GuestEnv)
+	s.WriteString(packagingScript(cfg.Packaging))
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {
 		keys = append(keys, k)

@@ -127,3 +127,28 @@ func TestAddFiles(t *testing.T) {
 		t.Error("a relative guest path was accepted")
 	}
 }
+
+func TestPackagingScript(t *testing.T) {
+	got := runScript(Config{Packaging: PackagingPlainNFTSuffixedLegacy, Script: "true"})
+	want := `#!/bin/sh
+export IPVSD_LAB_GUEST=1 PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export IPVSD_LAB_PACKAGING='plain-nft+legacy'
+for t in iptables ip6tables; do for s in '' -save -restore; do
+	rm -f /usr/sbin/$t-nft$s
+	ln -sf xtables-nft-multi /usr/sbin/$t$s
+done; done
+cd /lab/bin
+status=0
+true
+exit $?
+`
+	if got != want {
+		t.Errorf("run.sh:\n%s\nwant:\n%s", got, want)
+	}
+	if got := packagingScript(PackagingDebian); got != "" {
+		t.Errorf("the base packaging changes the image:\n%s", got)
+	}
+	if err := writeInitrd("/dev/null", filepath.Join(t.TempDir(), "initrd"), Config{Packaging: "alpine"}); err == nil {
+		t.Error("an unknown packaging was accepted")
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -33,7 +32,11 @@ func newCleanup() *cobra.Command {
 servers and VIP addresses listed in the ownership record, and the IPVSD-*
 iptables chains (with their jumps) and ipvsd-* ipsets. Virtual servers,
 addresses, chains and sets of anyone else stay as they are. Stop the daemon
-first, or it will put everything back. The dummy interface itself is left.`,
+first, or it will put everything back. The dummy interface itself is left.
+
+Each part is cleaned on its own: without the ip_vs module, ipset, or one
+iptables back-end's tools, everything else is still removed, and the exit
+status is non-zero with each part that could not be cleaned named.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCleanup(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
@@ -53,70 +56,85 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// A mistyped mode is refused before anything is touched.
+	modes, err := cleanupModes(f.iptablesMode)
+	if err != nil {
+		return err
+	}
+	return cleanup(ctx, stdout, log, cleanupParts{
+		ipvs:     func(ctx context.Context) (reconciler.Result, error) { return cleanupIPVS(ctx, f, log) },
+		modes:    modes,
+		firewall: firewall.HostCleanupTools(firewall.HostExec{}, ""),
+	})
+}
+
+// cleanupParts are what cleanup removes, each found on its own: a host
+// without the ip_vs module, without ipset or without one iptables back-end
+// still gets every other part cleaned.
+type cleanupParts struct {
+	// ipvs removes our virtual servers and VIP addresses.
+	ipvs func(context.Context) (reconciler.Result, error)
+	// modes are the iptables back-ends to clean (none with
+	// --iptables-mode none), with the tools in firewall.
+	modes    []firewall.Mode
+	firewall firewall.CleanupTools
+}
+
+// cleanup runs every part, prints what each removed and returns, joined,
+// what each could not, named by part.
+func cleanup(ctx context.Context, stdout io.Writer, log *zap.Logger, p cleanupParts) error {
+	var errs []error
+	res, err := p.ipvs(ctx)
+	fmt.Fprintf(stdout, "removed %d virtual servers and %d addresses\n", res.Services.Deleted, res.Addresses.Deleted)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("removing virtual servers and addresses: %w", err))
+	}
+	if len(p.modes) > 0 {
+		rep, err := firewall.CleanupHost(ctx, log.Named("firewall"), p.modes, p.firewall)
+		for _, m := range rep.Chains {
+			fmt.Fprintf(stdout, "removed the %s* iptables chains (%s)\n", firewall.ChainPrefix, m)
+		}
+		if rep.Sets {
+			fmt.Fprintf(stdout, "removed the %s* ipsets\n", firewall.SetPrefix)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("removing firewall rules and sets: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cleanupIPVS deletes exactly the virtual servers and addresses the
+// record names: the reconciler with an empty desired state does that.
+func cleanupIPVS(ctx context.Context, f cleanupFlags, log *zap.Logger) (reconciler.Result, error) {
 	// The link is only looked up, never created: without it no VIP of
 	// ours is bound. Sysctls are left as they are.
 	env, err := hostenv.Open(hostenv.Options{Interface: f.iface, ExistingLink: true}, log)
 	if err != nil {
-		return err
+		return reconciler.Result{}, err
 	}
 	defer env.Close()
-	// The reconciler with an empty desired state deletes exactly the
-	// virtual servers and addresses its record names.
 	engine, err := reconciler.New(reconciler.Config{RecordPath: f.record}, env.Deps(log))
 	if err != nil {
-		return err
+		return reconciler.Result{}, err
 	}
-	res, serr := engine.Sync(ctx, desired.State{})
-	fmt.Fprintf(stdout, "removed %d virtual servers and %d addresses\n", res.Services.Deleted, res.Addresses.Deleted)
-	if serr != nil {
-		serr = fmt.Errorf("removing virtual servers and addresses: %w", serr)
-	}
-	return errors.Join(serr, cleanupFirewall(ctx, stdout, f.iptablesMode, log))
+	return engine.Sync(ctx, desired.State{})
 }
 
-// cleanupFirewall removes our chains, jumps and sets. With auto, both
-// back-ends are cleaned: the one the daemon detected then may not be the
-// one detection would pick now. A back-end whose tools are missing cannot
-// hold any of our rules and is skipped.
-func cleanupFirewall(ctx context.Context, stdout io.Writer, mode string, log *zap.Logger) error {
-	modes := []firewall.Mode{firewall.ModeNFT, firewall.ModeLegacy}
+// cleanupModes are the back-ends --iptables-mode asks to clean. With auto,
+// both: the one the daemon detected then may not be the one detection
+// would pick now. A back-end whose tools are missing cannot hold any of our
+// rules and is skipped by firewall.CleanupHost.
+func cleanupModes(mode string) ([]firewall.Mode, error) {
 	switch mode {
 	case "none":
-		return nil
+		return nil, nil
 	case "auto", "":
-	default:
-		m, err := firewall.ParseMode(mode)
-		if err != nil {
-			return err
-		}
-		modes = []firewall.Mode{m}
+		return []firewall.Mode{firewall.ModeNFT, firewall.ModeLegacy}, nil
 	}
-	var failed []*firewall.Firewall
-	var errs []error
-	for _, m := range modes {
-		fw, err := firewall.New(ctx, log.Named("firewall"), firewall.Config{Mode: m})
-		if errors.Is(err, exec.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("firewall %s: %w", m, err))
-			continue
-		}
-		if err := fw.Cleanup(ctx); err != nil {
-			failed = append(failed, fw)
-			continue
-		}
-		fmt.Fprintf(stdout, "removed the %s* iptables chains (%s) and the %s* ipsets\n", firewall.ChainPrefix, m, firewall.SetPrefix)
+	m, err := firewall.ParseMode(mode)
+	if err != nil {
+		return nil, err
 	}
-	// Our sets cannot be destroyed while the other back-end's rules still
-	// reference them; once every back-end's rules are gone a second try
-	// succeeds.
-	for _, fw := range failed {
-		if err := fw.Cleanup(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("removing %s firewall rules: %w", fw.Mode(), err))
-			continue
-		}
-		fmt.Fprintf(stdout, "removed the %s* iptables chains (%s) and the %s* ipsets\n", firewall.ChainPrefix, fw.Mode(), firewall.SetPrefix)
-	}
-	return errors.Join(errs...)
+	return []firewall.Mode{m}, nil
 }

@@ -90,11 +90,12 @@ func Calico(t testing.TB, m firewall.Mode, pool netip.Prefix) {
 	t.Helper()
 	f, sets, script, rules := calico(pool)
 	Sh(t, script, "ipset", "restore", "-exist")
-	Sh(t, rules, Tool(m, f, "restore"))
+	restore, args := Multi(m, f, "restore")
+	Sh(t, rules, restore, args...)
 	t.Cleanup(func() {
 		// A restore without --noflush empties the tables it names and
 		// deletes their user chains.
-		Sh(t, "*nat\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*mangle\nCOMMIT\n", Tool(m, f, "restore"))
+		Sh(t, "*nat\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*mangle\nCOMMIT\n", restore, args...)
 		for _, s := range sets {
 			Sh(t, "", "ipset", "destroy", s)
 		}

@@ -1,7 +1,9 @@
 package firewalltest
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -119,4 +121,24 @@ func (h *Host) SaveAll(m firewall.Mode, f ipvs.Family) string {
 		h.table(m, f, name).save(&b, name)
 	}
 	return b.String()
+}
+
+// CleanupTools are the Host's tools for firewall.CleanupHost: back-ends in
+// installed have tools of both families, the others are not installed;
+// with ipsetErr set, finding ipset fails with it (ipset not installed).
+func (h *Host) CleanupTools(ipsetErr error, installed ...firewall.Mode) firewall.CleanupTools {
+	return firewall.CleanupTools{
+		IPTables: func(_ context.Context, m firewall.Mode, f ipvs.Family) (firewall.IPTables, error) {
+			if !slices.Contains(installed, m) {
+				return nil, fmt.Errorf("iptables %s %s: %w", m, f, firewall.ErrNotInstalled)
+			}
+			return h.IPTables(m, f), nil
+		},
+		IPSet: func(context.Context) (firewall.IPSet, error) {
+			if ipsetErr != nil {
+				return nil, fmt.Errorf("finding ipset: %w", ipsetErr)
+			}
+			return h.IPSet(), nil
+		},
+	}
 }

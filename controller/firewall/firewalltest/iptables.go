@@ -24,16 +24,36 @@ func Sh(t testing.TB, stdin, name string, args ...string) string {
 }
 
 // Tool is the iptables command of back-end m and family f: suffix "" for
-// iptables itself, "save" or "restore" for those.
+// iptables itself, "save" or "restore" for those; m "" for the plain names
+// (iptables-save, ...), whichever back-end they drive.
 func Tool(m firewall.Mode, f ipvs.Family, suffix string) string {
-	name := "iptables-" + string(m)
+	name := "iptables"
 	if f == ipvs.IPv6 {
-		name = "ip6tables-" + string(m)
+		name = "ip6tables"
+	}
+	if m != "" {
+		name += "-" + string(m)
 	}
 	if suffix != "" {
 		name += "-" + suffix
 	}
 	return name
+}
+
+// Multi is Tool run through its back-end's multi-call binary
+// (xtables-nft-multi iptables-save, ...), which every packaging of
+// iptables 1.8 installs whatever names it links to it: tests read and
+// write the back-end they mean even where the tool names are missing or
+// point elsewhere.
+func Multi(m firewall.Mode, f ipvs.Family, suffix string) (name string, args []string) {
+	tool := "iptables"
+	if f == ipvs.IPv6 {
+		tool = "ip6tables"
+	}
+	if suffix != "" {
+		tool += "-" + suffix
+	}
+	return "xtables-" + string(m) + "-multi", []string{tool}
 }
 
 // OtherMode is the iptables back-end that is not m.
@@ -52,7 +72,8 @@ var declCounters = regexp.MustCompile(`\[\d+:\d+\]$`)
 func SaveAll(t testing.TB, m firewall.Mode, f ipvs.Family) string {
 	var b strings.Builder
 	for _, table := range []string{"nat", "filter", "mangle"} {
-		for _, l := range strings.Split(Sh(t, "", Tool(m, f, "save"), "-t", table), "\n") {
+		name, args := Multi(m, f, "save")
+		for _, l := range strings.Split(Sh(t, "", name, append(args, "-t", table)...), "\n") {
 			if l == "" || strings.HasPrefix(l, "#") {
 				continue
 			}

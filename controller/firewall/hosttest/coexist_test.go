@@ -142,12 +142,12 @@ func testCoexistence(t *testing.T, mode firewall.Mode) {
 // host's rules is the one we pick.
 func TestDetectModeFollowsExistingRules(t *testing.T) {
 	ctx := context.Background()
-	if m, _, err := firewall.DetectMode(ctx); err != nil || m != firewall.ModeNFT {
-		t.Fatalf("empty namespace: %q, %v; want nft", m, err)
+	if d, err := firewall.DetectMode(ctx, firewall.HostExec{}); err != nil || d.Mode != firewall.ModeNFT {
+		t.Fatalf("empty namespace: %+v, %v; want nft", d, err)
 	}
 	firewalltest.Calico(t, firewall.ModeLegacy, podPool[ipvs.IPv4])
-	if m, counts, err := firewall.DetectMode(ctx); err != nil || m != firewall.ModeLegacy {
-		t.Fatalf("with legacy rules: %q (%v), %v; want legacy", m, counts, err)
+	if d, err := firewall.DetectMode(ctx, firewall.HostExec{}); err != nil || d.Mode != firewall.ModeLegacy {
+		t.Fatalf("with legacy rules: %+v, %v; want legacy", d, err)
 	}
 }
 

@@ -58,3 +58,34 @@ func TestNoSuchServiceIsBare(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// A stop asked for while starting up (the context cancelled by SIGTERM)
+// exits 0 and says what was cut short; the same error without a stop
+// asked for is a failure.
+func TestRequestedStopIsClean(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stopped  bool
+		wantCode int
+		wantErr  string
+	}{
+		{"stopped", true, 0, "ipvsd: stopped: waiting for informers to sync: context canceled\n"},
+		{"not stopped", false, 1, "ipvsd: waiting for informers to sync: context canceled\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.stopped {
+				cancel()
+			}
+			root := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
+			root.AddCommand(&cobra.Command{Use: "wait", RunE: func(*cobra.Command, []string) error {
+				return fmt.Errorf("waiting for informers to sync: %w", context.Canceled)
+			}})
+			var errOut bytes.Buffer
+			if code := executeRoot(ctx, root, []string{"wait"}, &errOut); code != tc.wantCode || errOut.String() != tc.wantErr {
+				t.Errorf("exit %d, stderr %q; want %d, %q", code, errOut.String(), tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+}

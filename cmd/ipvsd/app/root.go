@@ -53,7 +53,11 @@ bare-metal hosts). It writes only the difference between what is wanted and
 what the kernel has, and never touches virtual servers it does not own.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Version gives the root --version (and -v), as users of most
+		// tools, ipvsadm included, expect; it prints what `version` does.
+		Version: versionString(),
 	}
+	root.SetVersionTemplate("ipvsd {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true

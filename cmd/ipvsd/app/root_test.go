@@ -13,13 +13,17 @@ import (
 	"github.com/ipvsd/ipvsd/cmd/ipvsd/app/listcmd"
 )
 
+// The version command and the --version and -v flags print the same line.
 func TestVersion(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if code := Execute(context.Background(), []string{"version"}, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	if !strings.HasPrefix(out.String(), "ipvsd dev") {
-		t.Fatalf("version output %q", out.String())
+	want := "ipvsd " + versionString() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		var out, errOut bytes.Buffer
+		if code := Execute(context.Background(), args, &out, &errOut); code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, errOut.String())
+		}
+		if got := out.String(); got != want || !strings.HasPrefix(got, "ipvsd dev") {
+			t.Errorf("%v printed %q, want %q", args, got, want)
+		}
 	}
 }
 

@@ -138,7 +138,7 @@ func TestRunStopsWhileWaitingForAPIServer(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != 0 {
 				t.Errorf("exit status %d after one %v, want 0 (a clean stop); stderr:\n%s", code, sig, log)
 			}
-			for _, want := range []string{"stopping (a second signal forces exit)", "ipvsd: stopped: waiting for informers to sync"} {
+			for _, want := range []string{"stopping (a second signal forces exit)", "ipvsd: stopped: "} {
 				if !strings.Contains(log, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, log)
 				}

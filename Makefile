@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/ipvsd/ipvsd/cmd/ipvsd/app.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all build test unit e2e demo bench lint deps lab clean
+.PHONY: all build test unit e2e demo bench fuzz lint deps lab clean
 
 all: build
 
@@ -43,6 +43,22 @@ demo: deps build
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./e2e/cmd/lab bench
+
+# fuzz: every Fuzz* target in the tree for FUZZTIME each, one at a time
+# (go test -fuzz takes one target per run). Targets are found with go test
+# -list in each package whose tests mention one, so new ones are picked up.
+# Their seed corpora already run in make test; this explores beyond them.
+# A failing input is written under the package's testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	@failed=; \
+	for dir in $$(git ls-files '*_test.go' | xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u); do \
+		for name in $$($(GO) test -list '^Fuzz' ./$$dir | grep '^Fuzz'); do \
+			echo "### $$dir $$name for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$dir || failed="$$failed $$dir:$$name"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets failed:$$failed"; exit 1; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

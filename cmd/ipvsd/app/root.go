@@ -23,6 +23,14 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func executeRoot(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// A stop asked for (SIGTERM) is a clean stop even when it
+			// interrupts start-up, such as the wait for the API server:
+			// say what was cut short, but succeed, as a service manager
+			// expects of a stopped service.
+			fmt.Fprintf(stderr, "ipvsd: stopped: %v\n", err)
+			return 0
+		}
 		if errors.Is(err, listcmd.ErrNoSuchService) {
 			// ipvsadm prints this one bare; scripts written for
 			// ipvsadm may match on it.
@@ -45,7 +53,11 @@ bare-metal hosts). It writes only the difference between what is wanted and
 what the kernel has, and never touches virtual servers it does not own.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Version gives the root --version (and -v), as users of most
+		// tools, ipvsadm included, expect; it prints what `version` does.
+		Version: versionString(),
 	}
+	root.SetVersionTemplate("ipvsd {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true

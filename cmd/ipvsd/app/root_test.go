@@ -13,13 +13,17 @@ import (
 	"github.com/ipvsd/ipvsd/cmd/ipvsd/app/listcmd"
 )
 
+// The version command and the --version and -v flags print the same line.
 func TestVersion(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if code := Execute(context.Background(), []string{"version"}, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	if !strings.HasPrefix(out.String(), "ipvsd dev") {
-		t.Fatalf("version output %q", out.String())
+	want := "ipvsd " + versionString() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		var out, errOut bytes.Buffer
+		if code := Execute(context.Background(), args, &out, &errOut); code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, errOut.String())
+		}
+		if got := out.String(); got != want || !strings.HasPrefix(got, "ipvsd dev") {
+			t.Errorf("%v printed %q, want %q", args, got, want)
+		}
 	}
 }
 
@@ -56,5 +60,36 @@ func TestNoSuchServiceIsBare(t *testing.T) {
 	code := executeRoot(context.Background(), root, []string{"fail"}, &errOut)
 	if code != 1 || errOut.String() != "looking up TCP 10.0.0.1:80: No such service\n" || out.Len() != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// A stop asked for while starting up (the context cancelled by SIGTERM)
+// exits 0 and says what was cut short; the same error without a stop
+// asked for is a failure.
+func TestRequestedStopIsClean(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stopped  bool
+		wantCode int
+		wantErr  string
+	}{
+		{"stopped", true, 0, "ipvsd: stopped: waiting for informers to sync: context canceled\n"},
+		{"not stopped", false, 1, "ipvsd: waiting for informers to sync: context canceled\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.stopped {
+				cancel()
+			}
+			root := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
+			root.AddCommand(&cobra.Command{Use: "wait", RunE: func(*cobra.Command, []string) error {
+				return fmt.Errorf("waiting for informers to sync: %w", context.Canceled)
+			}})
+			var errOut bytes.Buffer
+			if code := executeRoot(ctx, root, []string{"wait"}, &errOut); code != tc.wantCode || errOut.String() != tc.wantErr {
+				t.Errorf("exit %d, stderr %q; want %d, %q", code, errOut.String(), tc.wantCode, tc.wantErr)
+			}
+		})
 	}
 }

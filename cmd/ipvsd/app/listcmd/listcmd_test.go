@@ -3,8 +3,11 @@ package listcmd
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -114,5 +117,42 @@ func TestRun(t *testing.T) {
 		if _, _, err := runList(t, k, bad); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+}
+
+// TestIPVSNotLoaded: without ip_vs the kernel has no connection table and
+// no IPVS netlink family, and says only "no such file"; list must say
+// that IPVS is not loaded and how to load it, keeping the kernel's words.
+// Other errors are passed on as they are.
+func TestIPVSNotLoaded(t *testing.T) {
+	noConns := filepath.Join(t.TempDir(), "ip_vs_conn")
+	noFamily := func() (Kernel, error) {
+		return nil, fmt.Errorf("looking up the IPVS generic netlink family: %w", unix.ENOENT)
+	}
+	denied := func() (Kernel, error) { return nil, fmt.Errorf("opening IPVS: %w", unix.EPERM) }
+	for _, tc := range []struct {
+		name      string
+		opts      Options
+		deps      Deps
+		want      string
+		notLoaded bool
+	}{
+		{"-c", Options{Connections: true, Numeric: true}, Deps{ConnPath: noConns},
+			"IPVS is not loaded in this kernel (load it with: modprobe ip_vs): reading IPVS connections: open " + noConns + ": no such file or directory", true},
+		{"-n", Options{Numeric: true}, Deps{Kernel: noFamily},
+			"IPVS is not loaded in this kernel (load it with: modprobe ip_vs): looking up the IPVS generic netlink family: no such file or directory", true},
+		{"-t", Options{Numeric: true, Service: &Selector{Protocol: ipvs.TCP, Address: "10.0.0.1:80"}}, Deps{Kernel: noFamily},
+			"IPVS is not loaded in this kernel (load it with: modprobe ip_vs): looking up the IPVS generic netlink family: no such file or directory", true},
+		{"--drift", Options{Drift: true}, Deps{Kernel: noFamily},
+			"IPVS is not loaded in this kernel (load it with: modprobe ip_vs): looking up the IPVS generic netlink family: no such file or directory", true},
+		{"not root", Options{Numeric: true}, Deps{Kernel: denied}, "opening IPVS: operation not permitted", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.RunDir = t.TempDir()
+			err := Run(tc.opts, tc.deps, io.Discard, io.Discard)
+			if err == nil || err.Error() != tc.want || errors.Is(err, ErrIPVSNotLoaded) != tc.notLoaded {
+				t.Errorf("error %v\nwant       %s (IPVS not loaded: %v)", err, tc.want, tc.notLoaded)
+			}
+		})
 	}
 }

@@ -43,6 +43,21 @@ type noSuchService struct{ err error }
 func (e noSuchService) Error() string   { return ErrNoSuchService.Error() }
 func (e noSuchService) Unwrap() []error { return []error{ErrNoSuchService, e.err} }
 
+// ErrIPVSNotLoaded means the kernel has no IPVS: the ip_vs module is not
+// loaded (or not built). The kernel says only "no such file" (no
+// /proc/net/ip_vs_conn, no IPVS generic netlink family), which names the
+// symptom and not the cause.
+var ErrIPVSNotLoaded = errors.New("IPVS is not loaded in this kernel (load it with: modprobe ip_vs)")
+
+// hintNotLoaded wraps err in ErrIPVSNotLoaded when it says an IPVS
+// facility of the kernel does not exist.
+func hintNotLoaded(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", ErrIPVSNotLoaded, err)
+	}
+	return err
+}
+
 // ErrDrift means --drift found the kernel unlike the desired state.
 var ErrDrift = errors.New("the kernel differs from the desired state")
 
@@ -80,7 +95,7 @@ func Run(opts Options, deps Deps, stdout, stderr io.Writer) error {
 	}
 	k, err := open()
 	if err != nil {
-		return err
+		return hintNotLoaded(err)
 	}
 	if c, ok := k.(io.Closer); ok {
 		defer c.Close()
@@ -94,7 +109,7 @@ func Run(opts Options, deps Deps, stdout, stderr io.Writer) error {
 func listConnections(opts Options, path string, names ipvs.Names, stdout io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("reading IPVS connections: %w", err)
+		return hintNotLoaded(fmt.Errorf("reading IPVS connections: %w", err))
 	}
 	defer f.Close()
 	conns, err := ipvs.ParseConnections(f)

@@ -6,13 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap/zaptest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/ipvsd/ipvsd/controller/source/kube"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -26,17 +24,8 @@ func TestConflictEvents(t *testing.T) {
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
 	}
 	events := record.NewFakeRecorder(10)
-	src, err := New(Config{NodeName: "node-a", Translate: kube.Options{Scheduler: "rr"}},
-		Deps{Client: fake.NewClientset(web, testSlice("web-1", "10.0.0.1")), Trigger: func() {}, Recorder: events, Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := src.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := src.Changes(ctx, true); err != nil {
+	src := startSource(t, Config{NodeName: "node-a"}, Deps{Client: fake.NewClientset(web, testSlice("web-1", "10.0.0.1")), Recorder: events})
+	if _, err := src.Changes(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	k := ipvs.Key{Family: ipvs.IPv4, Address: mustAddr("10.96.0.1"), Protocol: ipvs.TCP, Port: 80}

@@ -1,7 +1,6 @@
 package informer
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,14 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/dataplane/dataplanetest"
-	"github.com/ipvsd/ipvsd/controller/source/kube"
 )
 
 func get(t *testing.T, h http.Handler) (int, healthBody) {
@@ -97,15 +94,7 @@ func TestNodeEligible(t *testing.T) {
 			if tc.node != nil {
 				client = fake.NewClientset(tc.node)
 			}
-			src, err := New(Config{NodeName: "node-a", Translate: kube.Options{Scheduler: "rr"}}, Deps{Client: client, Trigger: func() {}, Log: zaptest.NewLogger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if err := src.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
+			src := startSource(t, Config{NodeName: "node-a"}, Deps{Client: client})
 			if got := src.NodeEligible(); got != tc.want {
 				t.Errorf("eligible %t, want %t", got, tc.want)
 			}

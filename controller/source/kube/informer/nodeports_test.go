@@ -1,18 +1,15 @@
 package informer
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/zap/zaptest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/ipvsd/ipvsd/controller/firewall"
-	"github.com/ipvsd/ipvsd/controller/source/kube"
 )
 
 // TestNodePortAddresses: which host addresses serve node ports, for each
@@ -50,16 +47,8 @@ func TestNodePortAddresses(t *testing.T) {
 			if tc.bind != "" {
 				bind = netip.MustParseAddr(tc.bind)
 			}
-			src, err := New(Config{NodeName: "node-a", NodePortCIDRs: tc.cidrs, NodePortPrimary: tc.primary, BindAddress: bind, Translate: kube.Options{Scheduler: "rr"}},
-				Deps{Client: fake.NewClientset(node), Trigger: func() {}, HostAddresses: host, Log: zaptest.NewLogger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if err := src.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
+			src := startSource(t, Config{NodeName: "node-a", NodePortCIDRs: tc.cidrs, NodePortPrimary: tc.primary, BindAddress: bind},
+				Deps{Client: fake.NewClientset(node), HostAddresses: host})
 			n, err := src.readNode()
 			if err != nil {
 				t.Fatal(err)
@@ -91,16 +80,9 @@ func TestLocalByNodePodCIDRs(t *testing.T) {
 		Spec:       corev1.NodeSpec{PodCIDRs: []string{"10.244.3.0/24", "fd00:244:3::/64"}},
 	}
 	for _, byNode := range []bool{false, true} {
-		src, err := New(Config{NodeName: "node-a", LocalByNodePodCIDRs: byNode, Translate: kube.Options{Scheduler: "rr"},
+		src := startSource(t, Config{NodeName: "node-a", LocalByNodePodCIDRs: byNode,
 			Firewall: firewall.Desired{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}}},
-			Deps{Client: fake.NewClientset(node), Trigger: func() {}, Log: zaptest.NewLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		if err := src.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+			Deps{Client: fake.NewClientset(node)})
 		if _, err := src.readNode(); err != nil {
 			t.Fatal(err)
 		}
@@ -115,6 +97,5 @@ func TestLocalByNodePodCIDRs(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("by node %t: local CIDRs (-want +got):\n%s", byNode, diff)
 		}
-		cancel()
 	}
 }

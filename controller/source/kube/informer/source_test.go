@@ -222,3 +222,29 @@ func runLoop(t *testing.T, src *Source, prog *dataplane.Programmer) {
 		}
 	})
 }
+
+// startSource builds a source on cfg (default scheduler rr) and deps (a
+// no-op trigger and the test's logger unless set) and starts its
+// informers until the test ends.
+func startSource(t *testing.T, cfg Config, deps Deps) *Source {
+	t.Helper()
+	if cfg.Translate.Scheduler == "" {
+		cfg.Translate.Scheduler = "rr"
+	}
+	if deps.Trigger == nil {
+		deps.Trigger = func() {}
+	}
+	if deps.Log == nil {
+		deps.Log = zaptest.NewLogger(t)
+	}
+	src, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := src.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}

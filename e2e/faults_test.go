@@ -27,11 +27,11 @@ func faultsEnv() map[string]string {
 // (e2e/guest/faults).
 func TestLabFaultsKill(t *testing.T) {
 	lab.RunOK(t, lab.Config{
-		Run:      lab.BuildTests(t, []string{"./e2e/guest/faults"}, "-test.run=^TestKillDuringColdSync$", "-test.timeout=25m"),
+		Run:      lab.BuildTests(t, []string{"./e2e/guest/faults"}, "-test.run=^TestKillDuringColdSync$", "-test.timeout=50m"),
 		Tools:    []lab.Binary{lab.IPVSD(t)},
 		Env:      faultsEnv(),
 		MemoryMB: 4096,
-		Timeout:  26 * time.Minute,
+		Timeout:  52 * time.Minute,
 	})
 }
 

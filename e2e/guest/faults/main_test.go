@@ -84,6 +84,23 @@ func (b *logBuffer) tail(n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// summary is the log without its per-VIP lines (1,000 at the full
+// size), which it counts instead.
+func (b *logBuffer) summary() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var keep []string
+	vips := 0
+	for _, l := range strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n") {
+		if strings.Contains(l, "\tbound VIP\t") {
+			vips++
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n") + fmt.Sprintf("\n(and %d \"bound VIP\" lines)", vips)
+}
+
 // daemon is one `ipvsd standalone` process.
 type daemon struct {
 	cmd   *exec.Cmd
@@ -145,7 +162,7 @@ func (d *daemon) stop(t *testing.T) {
 	case <-time.After(time.Minute):
 		_ = d.cmd.Process.Kill()
 		<-d.done
-		t.Errorf("ipvsd ignored SIGTERM for a minute")
+		t.Errorf("ipvsd ignored SIGTERM for a minute; its log:\n%s", d.log.summary())
 	}
 }
 

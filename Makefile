@@ -28,11 +28,11 @@ lab: deps
 # test: everything. Unit tests, host network-namespace tests, and the
 # kernel-lab tests (which fail, never skip, when the lab cannot boot).
 test: deps lint build
-	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 # e2e: only the kernel-lab tests.
 e2e: deps build
-	$(GO) test -count=1 -v -timeout 25m -run 'TestLab' ./e2e/
+	$(GO) test -count=1 -v -timeout 60m -run 'TestLab' ./e2e/
 
 demo: deps build
 	IPVSD_BIN=$(BIN) $(GO) run ./e2e/cmd/lab demo

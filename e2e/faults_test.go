@@ -26,6 +26,7 @@ func faultsEnv() map[string]string {
 // exactly the desired table, the foreign services and a true record
 // (e2e/guest/faults).
 func TestLabFaultsKill(t *testing.T) {
+	parallelFaultTest(t)
 	lab.RunOK(t, lab.Config{
 		Run:      lab.BuildTests(t, []string{"./e2e/guest/faults"}, "-test.run=^TestKillDuringColdSync$", "-test.timeout=50m"),
 		Tools:    []lab.Binary{lab.IPVSD(t)},
@@ -39,9 +40,19 @@ func TestLabFaultsKill(t *testing.T) {
 // standalone` and requires the next full resync to repair it and leave
 // alone what another program added meanwhile.
 func TestLabFaultsFlush(t *testing.T) {
+	parallelFaultTest(t)
 	lab.RunOK(t, lab.Config{
 		Run:     lab.BuildTests(t, []string{"./e2e/guest/faults"}, "-test.run=^TestFlushRepairedAtResync$", "-test.timeout=8m"),
 		Tools:   []lab.Binary{lab.IPVSD(t)},
 		Timeout: 9 * time.Minute,
 	})
+}
+
+// parallelFaultTest runs a fault test beside the other fault tests, after
+// every other lab test of the package: they take minutes each, mostly
+// waiting on a cold sync, and have no fixed waits a second VM could make
+// fail, so two at a time keep make test's wall time down. The other lab
+// tests, with their few-second waits, run one VM at a time before them.
+func parallelFaultTest(t *testing.T) {
+	t.Parallel()
 }

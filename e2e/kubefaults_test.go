@@ -38,6 +38,7 @@ const (
 // here from what was created. IPVSD_E2E_KUBEFAULTS_SERVICES sets the
 // number of Services (default 3,000), IPVSD_E2E_SEED the seed.
 func TestLabKubeFaults(t *testing.T) {
+	parallelFaultTest(t)
 	// 3,000 Services keep the run near 8 minutes on an idle machine: the
 	// lab's emulated CPU takes about a minute to program them from an
 	// empty table, and each of the six starts lists them all again.

@@ -50,6 +50,14 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 					Message: fmt.Sprintf("virtual server %s is already programmed for service %s", k, o)})
 				continue
 			}
+			if keep[k] {
+				// The service names one address and port twice (an
+				// external IP equal to its cluster IP, say): the first
+				// wins, as between two services.
+				st.Problems = append(st.Problems, Problem{Object: svcObject(name), Reason: ReasonConflict,
+					Message: fmt.Sprintf("virtual server %s is named twice by this service; the first is programmed", k)})
+				continue
+			}
 			s.owner[k] = name
 			keep[k] = true
 			vss = append(vss, vs)

@@ -4,10 +4,12 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
@@ -151,5 +153,28 @@ func TestMarks(t *testing.T) {
 	s2.Mark("ns/other:p/IPv4")
 	if a, b := s1.Mark("ns/web:http/IPv4"), s2.Mark("ns/web:http/IPv4"); a != b {
 		t.Errorf("restart-stable mark: %#x vs %#x", a, b)
+	}
+}
+
+// TestStateOneKeyTwiceInAService: a service that names one address and
+// port twice (an external IP equal to its cluster IP) hands the
+// reconciler one virtual server for it, not two that fight, and says so.
+func TestStateOneKeyTwiceInAService(t *testing.T) {
+	s := NewState()
+	svc := service(func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"10.96.0.1"} })
+	st := Translate(svc, []*discoveryv1.EndpointSlice{v4("a", 8080, "10.0.0.1")}, &testNode, &testOpts, fixedMarks(0x1234))
+	var u desired.Update
+	s.Set("ns/web", &st, &u)
+	seen := map[string]int{}
+	for _, vs := range u.Set {
+		seen[vs.Key.Canonical().String()]++
+	}
+	for k, n := range seen {
+		if n > 1 {
+			t.Errorf("%s handed over %d times", k, n)
+		}
+	}
+	if !slices.ContainsFunc(st.Problems, func(p Problem) bool { return p.Reason == ReasonConflict && strings.Contains(p.Message, "named twice") }) {
+		t.Errorf("problems %v: want one naming the duplicate", st.Problems)
 	}
 }

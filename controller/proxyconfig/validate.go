@@ -13,6 +13,7 @@ import (
 	kpv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 // Validate reports every invalid field of a defaulted configuration, each
@@ -167,11 +168,8 @@ func validateLocal(k *kpv1alpha1.KubeProxyConfiguration) []error {
 
 // validInterfaceName applies the kernel's rules for a link name.
 func validInterfaceName(name string) error {
-	switch {
-	case name == "" || len(name) > 15:
-		return fmt.Errorf("%q: want 1-15 bytes", name)
-	case name == "." || name == ".." || strings.ContainsAny(name, "/: \t\n"):
-		return fmt.Errorf("%q: not a valid link name", name)
+	if !netlinkutil.ValidLinkName(name) {
+		return fmt.Errorf("%q: not a valid link name (1-15 bytes, no '/', ':' or whitespace, not . or ..)", name)
 	}
 	return nil
 }

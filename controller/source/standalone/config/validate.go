@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 // Bounds on what the file names, so that a runaway value cannot flood the
@@ -34,18 +35,6 @@ func validName(s string) bool {
 	return s != "" && len(validation.IsValidLabelValue(s)) == 0
 }
 
-// validInterfaceName applies the kernel's rules for a link name
-// (dev_valid_name in net/core/dev.c): 1-15 bytes, not "." or "..", and no
-// '/', ':' or whitespace. A NUL would cut the name short in the kernel.
-func validInterfaceName(s string) bool {
-	if s == "" || len(s) > 15 || s == "." || s == ".." {
-		return false
-	}
-	return !strings.ContainsFunc(s, func(r rune) bool {
-		return r == '/' || r == ':' || r == 0 || unicode.IsSpace(r)
-	})
-}
-
 // Validate reports every problem at once, one line each, and keeps the
 // parsed values the translation needs. Call Defaults first.
 func (c *Config) Validate() error {
@@ -57,7 +46,7 @@ func (c *Config) Validate() error {
 // validate is Validate adding to p, which may already hold what decoding
 // found.
 func (c *Config) validate(p *problems) {
-	if !validInterfaceName(c.Interface) {
+	if !netlinkutil.ValidLinkName(c.Interface) {
 		p.add("interface", "%s is not a Linux interface name (1-15 bytes, not . or .., no /, : or whitespace)", quote(c.Interface))
 	}
 	if c.Masquerade != MasqueradeAll && c.Masquerade != MasqueradeLocal {

@@ -100,19 +100,7 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	if err != nil {
 		return err
 	}
-	exclude, err := proxyconfig.ExcludeCIDRs(&cfg.KubeProxyConfiguration)
-	if err != nil {
-		return err
-	}
-	settings := proxyconfig.KernelSettings(&cfg, kernelsettings.OnlineCPUs("/sys/devices/system/cpu/online"))
-	p, err := openPlane(planeOptions{
-		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true},
-		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration, ExcludeCIDRs: exclude},
-		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
-		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
-		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,
-		settings: &settings,
-	}, log)
+	p, err := openKubePlane(cfg, fw, log)
 	if err != nil {
 		return err
 	}
@@ -132,6 +120,41 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	if err != nil {
 		return err
 	}
+	stopHTTP, err := serveKube(ctx, cfg, p, src, log)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", zap.String("node", nodeName), zap.String("apiServer", host))
+	err = src.Start(ctx)
+	if err == nil {
+		err = p.prog.Run(ctx, src)
+	}
+	return errors.Join(err, stopHTTP())
+}
+
+// openKubePlane opens the dataplane with the Kubernetes mode's settings:
+// fw already open, kube-proxy's kernel settings kept at each resync.
+func openKubePlane(cfg proxyconfig.Config, fw *firewall.Firewall, log *zap.Logger) (*plane, error) {
+	exclude, err := proxyconfig.ExcludeCIDRs(&cfg.KubeProxyConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	settings := proxyconfig.KernelSettings(&cfg, kernelsettings.OnlineCPUs("/sys/devices/system/cpu/online"))
+	return openPlane(planeOptions{
+		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true},
+		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration, ExcludeCIDRs: exclude},
+		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
+		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
+		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,
+		settings: &settings,
+	}, log)
+}
+
+// serveKube serves /metrics on metricsBindAddress (with client-go's
+// series, and the profiler if asked) and kube-proxy's /livez and /healthz
+// on healthzBindAddress; without bindAddressHardFail a busy port is
+// retried instead of failing the start.
+func serveKube(ctx context.Context, cfg proxyconfig.Config, p *plane, src *informer.Source, log *zap.Logger) (stop func() error, err error) {
 	health := informer.NewHealthHandlers(p.metrics, healthMaxAge(cfg.IPVS.SyncPeriod.Duration), src.NodeEligible, p.metrics.Registry)
 	// client-go's rest_client_* series, as kube-proxy exports them
 	// (component-base registers them on its global registry).
@@ -144,19 +167,10 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	if cfg.BindAddressHardFail {
 		serve = serveAll
 	}
-	stopHTTP, err := serve(ctx, log, []endpoint{
+	return serve(ctx, log, []endpoint{
 		{cfg.MetricsBindAddress, metricsRoutes},
 		{cfg.HealthzBindAddress, map[string]http.Handler{"/healthz": health.Healthz, "/livez": health.Livez}},
 	})
-	if err != nil {
-		return err
-	}
-	log.Info("starting", zap.String("node", nodeName), zap.String("apiServer", host))
-	err = src.Start(ctx)
-	if err == nil {
-		err = p.prog.Run(ctx, src)
-	}
-	return errors.Join(err, stopHTTP())
 }
 
 // kubeClient builds the API client from a kubeconfig file, or from the

@@ -38,7 +38,7 @@ func TestFlushRepairedAtResync(t *testing.T) {
 	repaired := waitRepaired(t, d, want, foreignIDs, 3*time.Minute)
 	lost, wrong := checkComplete(t, "after the repair", want, foreignIDs, foreignLines)
 	if !d.running() {
-		t.Fatalf("ipvsd exited: %v\n%s", d.err, d.log.tail(20))
+		t.Fatalf("ipvsd exited: %v\n%s", d.err, d.log.Tail(20))
 	}
 	d.stop(t)
 	t.Logf("repaired %s after the flush", seconds(repaired.Sub(flushed)))
@@ -57,11 +57,11 @@ func waitRepaired(t *testing.T, d *daemon, want wanted, foreignIDs []string, tim
 			return time.Now()
 		}
 		if !d.running() {
-			t.Fatalf("ipvsd exited before the repair: %v\n%s", d.err, d.log.tail(20))
+			t.Fatalf("ipvsd exited before the repair: %v\n%s", d.err, d.log.Tail(20))
 		}
 		if time.Now().After(deadline) {
 			missing, extra := diff(want.lines, tb.ours)
-			t.Fatalf("not repaired %s after the flush: %d missing, %d extra\n%s\n%s", timeout, len(missing), len(extra), sample(missing, 10), d.log.tail(20))
+			t.Fatalf("not repaired %s after the flush: %d missing, %d extra\n%s\n%s", timeout, len(missing), len(extra), sample(missing, 10), d.log.Tail(20))
 		}
 		time.Sleep(time.Second)
 	}

@@ -64,7 +64,7 @@ func TestKillDuringColdSync(t *testing.T) {
 		d := startDaemon(t, path)
 		after := waitCreated(t, h, d, cfg, target)
 		d.kill(t)
-		t.Logf("kill %d: the daemon's log:\n%s", i, d.log.summary())
+		t.Logf("kill %d: the daemon's log:\n%s", i, summary(d.log))
 		st := checkAfterKill(t, fmt.Sprintf("after kill %d", i), want, foreignIDs, foreignLines)
 		bad += st.wrong
 		moments = append(moments, fmt.Sprintf("%.3f/%s", frac, seconds(after)))
@@ -80,7 +80,7 @@ func TestKillDuringColdSync(t *testing.T) {
 	took := d.waitHealthy(t, 20*time.Minute)
 	lost, wrong := checkComplete(t, "after the clean start", want, foreignIDs, foreignLines)
 	d.stop(t)
-	t.Logf("clean start: synced in %s; the daemon's log:\n%s", seconds(took), d.log.summary())
+	t.Logf("clean start: synced in %s; the daemon's log:\n%s", seconds(took), summary(d.log))
 	fmt.Printf("faults: kill -9 during a cold sync of %d x %d: %d kills (fraction/moment: %s), then a clean start; lost entries %d, wrong entries %d (%d while killed)\n",
 		cfg.services, cfg.backends, kills, strings.Join(moments, " "), lost, wrong+bad, bad)
 }
@@ -115,10 +115,10 @@ func waitCreated(t *testing.T, h *mobyipvs.Handle, d *daemon, cfg desiredConfig,
 			return time.Since(d.start)
 		}
 		if !d.running() {
-			t.Fatalf("ipvsd exited before it created %d services: %v\n%s", target, d.err, d.log.tail(20))
+			t.Fatalf("ipvsd exited before it created %d services: %v\n%s", target, d.err, d.log.Tail(20))
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d services not created after 20 minutes\n%s", target, d.log.summary())
+			t.Fatalf("%d services not created after 20 minutes\n%s", target, summary(d.log))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

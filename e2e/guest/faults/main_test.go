@@ -3,14 +3,12 @@
 package faults
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,35 +61,13 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// logBuffer keeps a daemon's log for the failure message; the console
-// would drown in 10,000 services' worth of it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail is the last n lines of the log.
-func (b *logBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// summary is the log without its per-VIP lines (1,000 at the full
-// size), which it counts instead.
-func (b *logBuffer) summary() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// summary is the daemon's log without its per-VIP lines (1,000 at the
+// full size), which it counts instead. The log is kept, not echoed: the
+// console would drown in 10,000 services' worth of it.
+func summary(b *lab.LogBuffer) string {
 	var keep []string
 	vips := 0
-	for _, l := range strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		if strings.Contains(l, "\tbound VIP\t") {
 			vips++
 			continue
@@ -104,7 +80,7 @@ func (b *logBuffer) summary() string {
 // daemon is one `ipvsd standalone` process.
 type daemon struct {
 	cmd   *exec.Cmd
-	log   *logBuffer
+	log   *lab.LogBuffer
 	done  chan struct{}
 	err   error
 	start time.Time
@@ -112,7 +88,7 @@ type daemon struct {
 
 func startDaemon(t *testing.T, config string) *daemon {
 	t.Helper()
-	d := &daemon{log: &logBuffer{}, done: make(chan struct{})}
+	d := &daemon{log: &lab.LogBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command("ipvsd", "standalone", "--config", config, "--metrics-addr", metricsAddr, "--watch-interval", "0")
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.start = time.Now()
@@ -143,7 +119,7 @@ func (d *daemon) running() bool {
 func (d *daemon) kill(t *testing.T) {
 	t.Helper()
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL: %v (the daemon ended before: %v)\n%s", err, d.err, d.log.tail(20))
+		t.Fatalf("SIGKILL: %v (the daemon ended before: %v)\n%s", err, d.err, d.log.Tail(20))
 	}
 	<-d.done
 }
@@ -157,12 +133,12 @@ func (d *daemon) stop(t *testing.T) {
 	select {
 	case <-d.done:
 		if d.err != nil {
-			t.Errorf("ipvsd exited with %v after SIGTERM\n%s", d.err, d.log.tail(20))
+			t.Errorf("ipvsd exited with %v after SIGTERM\n%s", d.err, d.log.Tail(20))
 		}
 	case <-time.After(time.Minute):
 		_ = d.cmd.Process.Kill()
 		<-d.done
-		t.Errorf("ipvsd ignored SIGTERM for a minute; its log:\n%s", d.log.summary())
+		t.Errorf("ipvsd ignored SIGTERM for a minute; its log:\n%s", summary(d.log))
 	}
 }
 
@@ -174,7 +150,7 @@ func (d *daemon) waitHealthy(t *testing.T, timeout time.Duration) time.Duration 
 	deadline := time.Now().Add(timeout)
 	for {
 		if !d.running() {
-			t.Fatalf("ipvsd exited before a successful sync: %v\n%s", d.err, d.log.tail(20))
+			t.Fatalf("ipvsd exited before a successful sync: %v\n%s", d.err, d.log.Tail(20))
 		}
 		if resp, err := c.Get("http://" + metricsAddr + "/healthz"); err == nil {
 			resp.Body.Close()
@@ -183,7 +159,7 @@ func (d *daemon) waitHealthy(t *testing.T, timeout time.Duration) time.Duration 
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no successful sync within %s\n%s", timeout, d.log.tail(20))
+			t.Fatalf("no successful sync within %s\n%s", timeout, d.log.Tail(20))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

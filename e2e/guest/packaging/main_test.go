@@ -3,13 +3,11 @@
 package packaging
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,25 +59,10 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// syncBuffer collects a daemon's log for assertions while echoing it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	os.Stderr.Write(p)
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // daemon is a running `ipvsd standalone`.
 type daemon struct {
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *lab.LogBuffer
 	done chan error
 }
 
@@ -91,7 +74,7 @@ func (w *world) start(t *testing.T) *daemon {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{log: &syncBuffer{}, done: make(chan error, 1)}
+	d := &daemon{log: &lab.LogBuffer{Echo: os.Stderr}, done: make(chan error, 1)}
 	d.cmd = exec.Command("ipvsd", "standalone", "--config", path, "--record", w.record, "--metrics-addr", "")
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,25 +28,10 @@ func TestMain(m *testing.M) { os.Exit(lab.RequireGuest(m)) }
 // ExampleConfig is where the host test puts examples/standalone.yaml.
 const ExampleConfig = "/etc/ipvsd/standalone.yaml"
 
-// syncBuffer collects a daemon's log for assertions while echoing it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	os.Stderr.Write(p)
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // daemon is a running `ipvsd standalone`.
 type daemon struct {
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *lab.LogBuffer
 	done   chan struct{}
 	err    error
 	record string
@@ -76,7 +60,7 @@ func setup(t *testing.T) string {
 func startDaemon(t *testing.T, record, path string, args ...string) *daemon {
 	t.Helper()
 	full := append([]string{"standalone", "--config", path, "--record", record}, args...)
-	d := &daemon{log: &syncBuffer{}, done: make(chan struct{}), record: record}
+	d := &daemon{log: &lab.LogBuffer{Echo: os.Stderr}, done: make(chan struct{}), record: record}
 	d.cmd = exec.Command("ipvsd", full...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {

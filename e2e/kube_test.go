@@ -50,15 +50,23 @@ func TestLabKubeAPIServer(t *testing.T) {
 		args = append(args, "-test.run="+run)
 	}
 
-	console := s.Console(t)
-	res, err := lab.Boot(context.Background(), lab.Config{
+	bootWithAPIServer(t, s, lab.Config{
 		Run:     lab.BuildTests(t, []string{"./e2e/guest/kube"}, args...),
 		Tools:   []lab.Binary{ipvsd},
 		Files:   files,
 		Network: true,
 		Env:     map[string]string{"IPVSD_E2E_SMOKE_CLUSTERIP": svc.Spec.ClusterIP},
 		Timeout: 9 * time.Minute,
-	}, console)
+	})
+}
+
+// bootWithAPIServer boots cfg with s's console, through which the guest
+// tests ask the host to stop and start the API server, and fails t unless
+// the guest exited 0.
+func bootWithAPIServer(t *testing.T, s *apiserver.Server, cfg lab.Config) {
+	t.Helper()
+	console := s.Console(t)
+	res, err := lab.Boot(context.Background(), cfg, console)
 	actions, actErr := console.Close()
 	if err != nil {
 		t.Errorf("lab: %v", err)

@@ -90,8 +90,7 @@ func TestLabKubeFaults(t *testing.T) {
 	if v := os.Getenv("IPVSD_E2E_KUBEFAULTS_WINDOW"); v != "" {
 		env["IPVSD_E2E_KUBEFAULTS_WINDOW"] = v
 	}
-	console := s.Console(t)
-	res, err := lab.Boot(context.Background(), lab.Config{
+	bootWithAPIServer(t, s, lab.Config{
 		Run:      lab.BuildTests(t, []string{"./e2e/guest/kubefaults"}, "-test.timeout=13m"),
 		Tools:    []lab.Binary{lab.IPVSD(t)},
 		Files:    files,
@@ -99,18 +98,7 @@ func TestLabKubeFaults(t *testing.T) {
 		Network:  true,
 		MemoryMB: 3072,
 		Timeout:  15 * time.Minute,
-	}, console)
-	actions, actErr := console.Close()
-	if err != nil {
-		t.Errorf("lab: %v", err)
-	}
-	if actErr != nil {
-		t.Error(actErr)
-	}
-	t.Logf("lab: VM exit status %d, wall time %s, host actions %v", res.ExitCode, res.Wall.Round(time.Millisecond), actions)
-	if res.ExitCode != 0 {
-		t.Fatalf("lab VM failed: exit status %d (timed out: %v)", res.ExitCode, res.TimedOut)
-	}
+	})
 }
 
 func envInt(t *testing.T, name string, def int) int {

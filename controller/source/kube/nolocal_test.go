@@ -8,6 +8,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -40,5 +41,23 @@ func TestNoLocal(t *testing.T) {
 				t.Errorf("NoLocal (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestNoLocalCounts: the State's counts follow services as they are set,
+// changed and removed.
+func TestNoLocalCounts(t *testing.T) {
+	s := NewState()
+	internal := NoLocal{"internal", ipvs.IPv4}
+	var u desired.Update
+	s.Set("ns/a", &ServiceState{NoLocal: []NoLocal{internal}}, &u)
+	s.Set("ns/b", &ServiceState{NoLocal: []NoLocal{internal}}, &u)
+	if got := s.NoLocalCounts(); got[internal] != 2 {
+		t.Errorf("two services: %v", got)
+	}
+	s.Set("ns/a", &ServiceState{}, &u)
+	s.Set("ns/b", nil, &u)
+	if got := s.NoLocalCounts(); len(got) != 0 {
+		t.Errorf("none left: %v", got)
 	}
 }

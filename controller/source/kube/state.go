@@ -27,11 +27,14 @@ type State struct {
 	// key: the first to claim a key keeps it.
 	owner map[ipvs.Key]string
 	addrs map[netip.Addr]int // references per VIP
+	// noLocal counts the services of each NoLocal, kept as services
+	// change so that reading it costs nothing per sync.
+	noLocal map[NoLocal]int
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{svcs: map[string]*ServiceState{}, owner: map[ipvs.Key]string{}, addrs: map[netip.Addr]int{}}
+	return &State{svcs: map[string]*ServiceState{}, owner: map[ipvs.Key]string{}, addrs: map[netip.Addr]int{}, noLocal: map[NoLocal]int{}}
 }
 
 // Set records st as the translation of service name ("ns/name"), or its
@@ -94,6 +97,8 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 			}
 		}
 	}
+	s.countNoLocal(old, -1)
+	s.countNoLocal(st, 1)
 	if changed || u.SetAddresses {
 		u.Addresses, u.SetAddresses = s.Addresses(), true
 	}
@@ -143,15 +148,20 @@ func (s *State) HealthChecks() map[uint16]HealthCheckTarget {
 }
 
 // NoLocalCounts counts the services of each NoLocal, for kube-proxy's
-// no_local_endpoints metric.
-func (s *State) NoLocalCounts() map[NoLocal]int {
-	out := map[NoLocal]int{}
-	for _, st := range s.svcs {
-		for _, n := range st.NoLocal {
-			out[n]++
+// no_local_endpoints metric. The map is the State's: read it, do not keep
+// or change it.
+func (s *State) NoLocalCounts() map[NoLocal]int { return s.noLocal }
+
+// countNoLocal adds d for each NoLocal of st (nil: none).
+func (s *State) countNoLocal(st *ServiceState, d int) {
+	if st == nil {
+		return
+	}
+	for _, n := range st.NoLocal {
+		if s.noLocal[n] += d; s.noLocal[n] == 0 {
+			delete(s.noLocal, n)
 		}
 	}
-	return out
 }
 
 // HealthCheckTarget is what one health-check node port reports.

@@ -22,7 +22,10 @@ func FirewallMarks(c *Config) Marks {
 	if m.DropBit == m.MasqueradeBit {
 		m.DropBit = firewall.DefaultMasqueradeBit
 	}
-	below := uint32(1)<<min(m.MasqueradeBit, m.DropBit) - 1
+	// The bits the firewall leaves for local marks, as it derives them.
+	d := firewall.Desired{MasqueradeBit: m.MasqueradeBit, DropBit: m.DropBit}
+	d.Defaults()
+	below := d.LocalMarkMask
 	m.LocalMin, m.LocalMax = kube.DefaultMarkMin, kube.DefaultMarkMax
 	if below < m.LocalMax {
 		// A low masquerade bit leaves fewer bits under it: use the top

@@ -5,6 +5,7 @@ package netlinkkernel
 import (
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -22,9 +23,9 @@ import (
 // TestUDPConntrackAfterRealServerRemoval balances UDP through a real IPVS
 // NAT service with net.ipv4.vs.conntrack=1, checks the conntrack entries
 // have the shape DeleteUDPConntrack looks for (original destination the
-// VIP, reply source the real server), removes one real server, deletes its
-// entries, and checks that a client still sending from the same socket is
-// answered by the other one.
+// VIP, reply source the real server), deletes one real server's entries,
+// removes that server, and checks that a client still sending from the
+// same socket is answered by the other one.
 func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	release, err := netlinkutil.KernelRelease()
 	if err != nil {
@@ -40,6 +41,12 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	t.Cleanup(func() {
 		iptables(t, "-D", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
 	})
+	// A UDP conntrack entry lives nf_conntrack_udp_timeout (30 s by
+	// default) from its last packet. Under emulation on a loaded host the
+	// first flow can reach that age before the count and the delete below,
+	// and vanish between them; the test is about which entries are deleted,
+	// not about expiry, so give them time.
+	setSysctl(t, "/proc/sys/net/netfilter/nf_conntrack_udp_timeout", "600")
 	d, h := newDummy(t, "ipvs0")
 	if _, err := d.Ensure(); err != nil {
 		t.Fatal(err)
@@ -108,19 +115,25 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 		}
 	}
 
-	if err := ih.DelDestination(svc, dests[victim]); err != nil {
-		t.Fatal(err)
-	}
+	// Delete the victim's entries while its real server is still in
+	// place: once it is removed, expire_nodest_conn=1 makes the kernel
+	// expire its IPVS connections from a work item one jiffy later, and
+	// with conntrack=1 that drops their conntrack entries too, racing with
+	// any delete of ours. Here nothing else removes them, so the count
+	// says exactly what DeleteUDPConntrack matched.
 	f := filterFor(victim)
 	n, err := netlinkutil.DeleteUDPConntrack(h, f.VIP, f.VPort, f.Backend, f.BPort)
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteUDPConntrack(%s): deleted %d, %v; want 2", f, n, err)
 	}
 	if n := countFlows(t, h, f); n != 0 {
-		t.Errorf("%d entries for the removed %s survived", n, victim)
+		t.Errorf("%d entries for %s survived", n, victim)
 	}
 	if n := countFlows(t, h, filterFor(survivor)); n != 2 {
 		t.Errorf("%d entries for %s, want its 2 untouched", n, survivor)
+	}
+	if err := ih.DelDestination(svc, dests[victim]); err != nil {
+		t.Fatal(err)
 	}
 	// The client keeps its socket (and source port). A packet or two may
 	// be dropped while IPVS expires its own entry for the removed server
@@ -135,6 +148,23 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	if reply != survivor {
 		t.Fatalf("after removing %s the held socket got %q (%v), want %s", victim, reply, err, survivor)
 	}
+}
+
+// setSysctl writes value to path and puts the old value back at cleanup.
+func setSysctl(t *testing.T, path, value string) {
+	t.Helper()
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(path, old, 0o644); err != nil {
+			t.Errorf("restore %s: %v", path, err)
+		}
+	})
 }
 
 func iptables(t *testing.T, args ...string) {

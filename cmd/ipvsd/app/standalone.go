@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,6 +34,7 @@ type standaloneFlags struct {
 	config        string
 	check         bool
 	metricsAddr   string
+	profileAddr   string
 	record        string
 	iptablesMode  string
 	logLevel      string
@@ -66,6 +68,7 @@ restart drops no connection; "ipvsd cleanup" removes what ipvsd created.`,
 	fl.StringVar(&f.config, "config", "", "the YAML config file (required)")
 	fl.BoolVar(&f.check, "check", false, "validate the config file and the other flags, and exit (0: valid, 1: invalid)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", DefaultMetricsAddr, "address serving /metrics and /healthz (empty: none)")
+	fl.StringVar(&f.profileAddr, "profile-addr", "", "loopback address serving Go's profiler under /debug/pprof/, for CPU and heap profiles of the daemon (empty: none)")
 	fl.StringVar(&f.record, "record", runstate.DefaultRecordPath, "the ownership record: what ipvsd created")
 	fl.StringVar(&f.iptablesMode, "iptables-mode", "auto", "iptables back-end for NAT masquerading: auto, nft, legacy, or none to leave the firewall alone")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -96,6 +99,9 @@ func (f standaloneFlags) validate() error {
 			errs = append(errs, fmt.Errorf("--metrics-addr: %w", err))
 		}
 	}
+	if err := checkProfileAddr(f.profileAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--profile-addr: %w", err))
+	}
 	if f.record == "" {
 		errs = append(errs, errors.New("--record: must name a file"))
 	}
@@ -103,6 +109,27 @@ func (f standaloneFlags) validate() error {
 		errs = append(errs, fmt.Errorf("--watch-interval: must be 0 (only SIGHUP) or at least %s, not %s", minWatchInterval, f.watchInterval))
 	}
 	return errors.Join(errs...)
+}
+
+// checkProfileAddr accepts an empty address or a loopback host and port:
+// a profile shows the config and every backend, and serving one costs CPU,
+// so it is for someone already on the host.
+func checkProfileAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if host == "localhost" || (err == nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("%s: must be a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)", addr)
 }
 
 // checkConfig validates the flags and the file, reporting both.
@@ -157,9 +184,11 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 	if err != nil {
 		return err
 	}
+	profiling := map[string]http.Handler{}
+	addProfiling(profiling)
 	stopHTTP, err := serveAll(ctx, log, []endpoint{{f.metricsAddr, map[string]http.Handler{
 		"/metrics": p.metrics.MetricsHandler(), "/healthz": p.metrics.HealthzHandler(healthMaxAge(0)),
-	}}})
+	}}, {f.profileAddr, profiling}})
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}

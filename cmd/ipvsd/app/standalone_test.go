@@ -70,6 +70,9 @@ func TestStandaloneCheckValidatesFlags(t *testing.T) {
 		{[]string{"--config", example, "--log-level", "loud"}, []string{"--log-level: "}},
 		{[]string{"--config", example, "--metrics-addr", "9578"}, []string{"--metrics-addr: "}},
 		{[]string{"--config", example, "--metrics-addr", "127.0.0.1:99999"}, []string{"--metrics-addr: "}},
+		{[]string{"--config", example, "--profile-addr", "0.0.0.0:6060"}, []string{"--profile-addr: 0.0.0.0:6060: must be a loopback address"}},
+		{[]string{"--config", example, "--profile-addr", "192.0.2.1:6060"}, []string{"--profile-addr: 192.0.2.1:6060: must be a loopback address"}},
+		{[]string{"--config", example, "--profile-addr", "127.0.0.1"}, []string{"--profile-addr: "}},
 		{[]string{"--config", example, "--record", ""}, []string{"--record: must name a file"}},
 		{[]string{"--config", example, "--watch-interval", "-1s"}, []string{"--watch-interval: must be 0"}},
 		{[]string{"--config", example, "--watch-interval", "1ns"}, []string{"--watch-interval: must be 0"}},
@@ -91,7 +94,7 @@ func TestStandaloneCheckValidatesFlags(t *testing.T) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"standalone", "--check", "--config", example, "--iptables-mode", "none", "--metrics-addr", "", "--watch-interval", "0"}
+	args := []string{"standalone", "--check", "--config", example, "--iptables-mode", "none", "--metrics-addr", "", "--watch-interval", "0", "--profile-addr", "[::1]:6060"}
 	if code := Execute(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Errorf("valid flags: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}

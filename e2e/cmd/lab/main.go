@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,16 +17,21 @@ import (
 //go:embed demo.sh
 var demoScript string
 
+//go:embed profile-standalone.sh
+var profileStandaloneScript string
+
 func main() {
 	os.Exit(run())
 }
 
 func run() int {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: lab demo | lab bench | lab shell 'COMMANDS'")
+		fmt.Fprintln(os.Stderr, "usage: lab demo | lab bench | lab profile-standalone DIR | lab shell 'COMMANDS'")
 		return 2
 	}
 	var cfg lab.Config
+	var out io.Writer = os.Stdout
+	var profiles *profileSplitter
 	switch os.Args[1] {
 	case "demo":
 		cfg.Script = demoScript
@@ -43,6 +49,27 @@ func run() int {
 		}
 		cfg.Run = bins
 		cfg.MemoryMB = 4096
+	case "profile-standalone":
+		// PROFILE_SERVICES, PROFILE_BACKENDS, PROFILE_WINDOW and
+		// PROFILE_MAX_WINDOWS size the run (see the script).
+		if len(os.Args) < 3 {
+			fmt.Fprintln(os.Stderr, "usage: lab profile-standalone DIR")
+			return 2
+		}
+		if err := os.MkdirAll(os.Args[2], 0o755); err != nil {
+			fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+			return 1
+		}
+		cfg.Script = profileStandaloneScript
+		cfg.MemoryMB = 4096
+		cfg.Env = map[string]string{}
+		for _, k := range []string{"PROFILE_SERVICES", "PROFILE_BACKENDS", "PROFILE_WINDOW", "PROFILE_MAX_WINDOWS"} {
+			if v := os.Getenv(k); v != "" {
+				cfg.Env[k] = v
+			}
+		}
+		profiles = &profileSplitter{dir: os.Args[2], out: os.Stdout}
+		out = profiles
 	case "shell":
 		if len(os.Args) < 3 {
 			fmt.Fprintln(os.Stderr, "usage: lab shell 'COMMANDS'")
@@ -66,10 +93,17 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Fprintln(os.Stderr, "lab: preparing the kernel lab (first run downloads Debian's kernel and builds an initramfs)")
-	res, err := lab.Boot(ctx, cfg, os.Stdout)
+	res, err := lab.Boot(ctx, cfg, out)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "lab: %v\n", err)
 		return 1
+	}
+	if profiles != nil {
+		if profiles.err != nil {
+			fmt.Fprintf(os.Stderr, "lab: %v\n", profiles.err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "lab: %d profiles in %s (go tool pprof -top %s/cold-cpu-*.pprof)\n", len(profiles.written), os.Args[2], os.Args[2])
 	}
 	fmt.Fprintf(os.Stderr, "lab: guest exited %d after %s\n", res.ExitCode, res.Wall.Round(time.Millisecond))
 	return res.ExitCode

@@ -61,6 +61,50 @@ func decode(data []byte, c *Config, p *problems) (fatal error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return ErrEmpty
 	}
+	if decodeClean(data, c) {
+		return nil
+	}
+	*c = Config{}
+	return decodeReporting(data, c, p)
+}
+
+// decodeClean is decode for a file with nothing to report, which is every
+// file a daemon reloads: one YAML parse and one strict decode, where
+// decodeReporting parses twice and walks the tree to find every problem
+// with its path (at 10,000 services, 2.5 s of a 5.6 s parse). It returns
+// false, leaving c in any state, whenever decodeReporting might have
+// something to say: a document marker, a duplicate key, an unknown field
+// or a type error, or a file that is not one mapping.
+func decodeClean(data []byte, c *Config) bool {
+	if hasDocumentMarker(data) {
+		return false
+	}
+	// Strict here means duplicate keys are an error; the target is a
+	// generic tree, so there are no unknown fields at this stage.
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil || !bytes.HasPrefix(bytes.TrimSpace(j), []byte("{")) {
+		return false
+	}
+	strict, err := kjson.UnmarshalStrict(j, c)
+	return err == nil && len(strict) == 0
+}
+
+// hasDocumentMarker reports a line starting with "---" or "...": YAML
+// forbids both at the start of a line inside any content, so a file
+// without one is a single document (and one with a marker takes the
+// reporting path, which tells a second document from a harmless
+// leading or trailing one).
+func hasDocumentMarker(data []byte) bool {
+	for line := range bytes.Lines(data) {
+		if bytes.HasPrefix(line, []byte("---")) || bytes.HasPrefix(line, []byte("...")) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeReporting is decode that finds every problem.
+func decodeReporting(data []byte, c *Config, p *problems) (fatal error) {
 	root, err := oneDocument(data)
 	if err != nil {
 		return err

@@ -23,7 +23,43 @@ type Delta struct {
 // backends differ in any way.
 func Compare(old, cur *config.Config) Delta {
 	var d Delta
-	before := map[string]*config.Service{}
+	diffServices(old, cur, func(o, s *config.Service) {
+		switch {
+		case o == nil:
+			d.ServicesAdded++
+			d.BackendsAdded += len(s.Backends)
+		case s == nil:
+			d.ServicesRemoved++
+			d.BackendsRemoved += len(o.Backends)
+		default:
+			d.ServicesChanged++
+			added, removed := compareBackends(o.Backends, s.Backends)
+			d.BackendsAdded += added
+			d.BackendsRemoved += removed
+		}
+	})
+	return d
+}
+
+// ChangedServices names the services that going from old to cur adds,
+// removes or changes.
+func ChangedServices(old, cur *config.Config) []string {
+	var names []string
+	diffServices(old, cur, func(o, s *config.Service) {
+		if s != nil {
+			names = append(names, s.Name)
+		} else {
+			names = append(names, o.Name)
+		}
+	})
+	return names
+}
+
+// diffServices calls visit for each service, matched by name, that
+// differs between old and cur: (nil, s) for one added, (o, nil) for one
+// removed, (o, s) for one changed in any way.
+func diffServices(old, cur *config.Config, visit func(o, s *config.Service)) {
+	before := make(map[string]*config.Service, len(old.Services))
 	for i := range old.Services {
 		before[old.Services[i].Name] = &old.Services[i]
 	}
@@ -33,22 +69,18 @@ func Compare(old, cur *config.Config) Delta {
 		delete(before, s.Name)
 		switch {
 		case !ok:
-			d.ServicesAdded++
-			d.BackendsAdded += len(s.Backends)
+			visit(nil, s)
 		case !reflect.DeepEqual(o, s):
 			// Both are validated: their parsed values are equal too when
 			// what was written is.
-			d.ServicesChanged++
-			added, removed := compareBackends(o.Backends, s.Backends)
-			d.BackendsAdded += added
-			d.BackendsRemoved += removed
+			visit(o, s)
 		}
 	}
-	for _, o := range before {
-		d.ServicesRemoved++
-		d.BackendsRemoved += len(o.Backends)
+	for i := range old.Services {
+		if o, gone := before[old.Services[i].Name]; gone {
+			visit(o, nil)
+		}
 	}
-	return d
 }
 
 func compareBackends(old, cur []config.Backend) (added, removed int) {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
@@ -52,11 +53,15 @@ type Source struct {
 	monitor *probe.Monitor
 	metrics *Metrics
 
+	dirty dirtySet
+
 	mu      sync.Mutex
 	cfg     *config.Config
+	byName  map[string]*config.Service
 	sum     [sha256.Size]byte
 	content []byte
 	tr      *Translator
+	sent    sentState
 }
 
 // New builds a source for cfg, the validated content of the config file
@@ -79,13 +84,15 @@ func New(opts Options, deps Deps, cfg *config.Config, content []byte) (*Source, 
 		deps.Metrics = NewMetrics(nil)
 	}
 	s := &Source{opts: opts, deps: deps, log: deps.Log, metrics: deps.Metrics, cfg: cfg,
-		sum: sha256.Sum256(content), content: content, tr: NewTranslator()}
+		sum: sha256.Sum256(content), content: content, tr: NewTranslator(), sent: newSentState()}
+	s.dirty.markAll()
 	s.monitor = probe.New(probe.Deps{
 		Prober: deps.Prober, Clock: deps.Clock, Rand: deps.Rand, Log: deps.Log,
 		Hooks: probe.Hooks{
 			Checked: func(id probe.ID, err error, _ time.Duration) { s.metrics.observeCheck(id, err) },
 			Changed: func(id probe.ID, st probe.Status) {
 				s.metrics.observeTransition(id, st.Up)
+				s.dirty.mark(id.Service)
 				deps.Trigger()
 			},
 		},
@@ -157,6 +164,8 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 	s.metrics.reloads.WithLabelValues("ok").Inc()
 	s.log.Info("config reloaded", append([]zap.Field{zap.String("trigger", why), zap.Int("services", len(cfg.Services))},
 		Compare(s.cfg, cfg).fields()...)...)
+	s.dirty.mark(ChangedServices(s.cfg, cfg)...)
+	s.dirty.markAddresses()
 	s.cfg, s.sum, s.content = cfg, sum, content
 	s.applyLocked(cfg)
 	s.deps.Trigger()
@@ -165,6 +174,10 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 
 // applyLocked points the health checks at cfg's backends.
 func (s *Source) applyLocked(cfg *config.Config) {
+	s.byName = make(map[string]*config.Service, len(cfg.Services))
+	for i := range cfg.Services {
+		s.byName[cfg.Services[i].Name] = &cfg.Services[i]
+	}
 	s.monitor.Update(Targets(cfg))
 	s.metrics.setTargets(s.monitor.Statuses())
 }
@@ -189,19 +202,27 @@ func Targets(cfg *config.Config) []probe.Target {
 	return out
 }
 
-// Changes translates the whole config with the backends' current health:
-// the file is small next to what the reconciler does with it, and the
-// reconciler writes only what differs. The host's addresses are listed
-// on every call, as they come and go (DHCP, a new link) without the
-// config changing; a failed listing is reported but does not hold back
-// the rest.
-func (s *Source) Changes(context.Context, bool) (dataplane.Change, error) {
-	statuses := s.monitor.Statuses()
+// Changes translates what changed since the last call: the services a
+// reload changed and those whose backends' health changed, so a one-line
+// edit of a 10,000-service file, or one backend going down, costs one
+// service's translation and writes. A full sync (and the first)
+// translates the whole config, which the reconciler compares with the
+// kernel. The host's addresses are listed on every call, as they come and
+// go (DHCP, a new link) without the config changing; a failed listing is
+// reported but does not hold back the rest.
+func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error) {
+	names, all, addrs := s.dirty.take()
 	s.mu.Lock()
-	want, fwd, notes := s.tr.Translate(s.cfg, func(id probe.ID) bool {
-		st, ok := statuses[id]
-		return !ok || st.Up
-	})
+	up := s.upFunc(full || all)
+	var ch dataplane.Change
+	if full || all {
+		want := s.translateAllLocked(up)
+		ch.Whole = &want
+	} else {
+		ch.Update = s.translateLocked(names, addrs, up)
+	}
+	ch.Firewall = s.sent.firewall(s.cfg)
+	notes := s.sent.allNotes(s.cfg)
 	s.mu.Unlock()
 	s.metrics.setNotes(notes)
 	var err error
@@ -210,9 +231,57 @@ func (s *Source) Changes(context.Context, bool) (dataplane.Change, error) {
 		if lerr != nil {
 			err = fmt.Errorf("listing host addresses: %w", lerr)
 		}
-		fwd.NodeAddresses = firewall.SortedAddrs(addrs)
+		ch.Firewall.NodeAddresses = firewall.SortedAddrs(addrs)
 	}
-	return dataplane.Change{Whole: &want, Firewall: fwd}, err
+	return ch, err
+}
+
+// upFunc reports the backends' health: from one snapshot of every status
+// when the whole config is translated, else one target at a time.
+func (s *Source) upFunc(whole bool) UpFunc {
+	if whole {
+		statuses := s.monitor.Statuses()
+		return func(id probe.ID) bool {
+			st, ok := statuses[id]
+			return !ok || st.Up
+		}
+	}
+	return func(id probe.ID) bool {
+		st, ok := s.monitor.Status(id)
+		return !ok || st.Up
+	}
+}
+
+// translateAllLocked translates every service, replacing what was sent.
+func (s *Source) translateAllLocked(up UpFunc) desired.State {
+	s.sent = newSentState()
+	return s.tr.translateAll(s.cfg, up, &s.sent)
+}
+
+// translateLocked translates the named services alone: each one still in
+// the config is set (its old key deleted if an edit moved it), each one
+// gone is deleted.
+func (s *Source) translateLocked(names []string, addrs bool, up UpFunc) desired.Update {
+	var u desired.Update
+	for _, name := range names {
+		svc, ok := s.byName[name]
+		if !ok {
+			if key, had := s.sent.forget(name); had {
+				u.Delete = append(u.Delete, key)
+			}
+			s.tr.Forget(name)
+			continue
+		}
+		tr := s.tr.Service(svc, up)
+		if old, moved := s.sent.record(name, tr); moved {
+			u.Delete = append(u.Delete, old)
+		}
+		u.Set = append(u.Set, tr.VS)
+	}
+	if addrs {
+		u.Addresses, u.SetAddresses = addresses(s.cfg), true
+	}
+	return u
 }
 
 // Programmed implements dataplane.Source; the file has nothing to report.

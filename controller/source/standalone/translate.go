@@ -49,36 +49,66 @@ type Notes struct {
 //     director, and masquerading would break them. Firewall-mark services
 //     are left to the operator's own rules, which select their packets.
 func (t *Translator) Translate(c *config.Config, up UpFunc) (desired.State, firewall.Desired, Notes) {
-	var d desired.State
-	fw := firewall.Desired{MasqueradeAll: c.Masquerade == config.MasqueradeAll}
-	var notes Notes
-	live := map[string]bool{}
+	st := newSentState()
+	d := t.translateAll(c, up, &st)
+	return d, st.firewall(c), st.allNotes(c)
+}
+
+// translateAll translates every service of c, recording each in st, and
+// forgets the services c no longer has.
+func (t *Translator) translateAll(c *config.Config, up UpFunc, st *sentState) desired.State {
+	d := desired.State{Services: make([]desired.VirtualServer, 0, len(c.Services))}
+	live := make(map[string]bool, len(c.Services))
 	for i := range c.Services {
 		s := &c.Services[i]
 		live[s.Name] = true
-		vs, n := t.service(s, up)
-		if n.belowQuorum {
-			notes.BelowQuorum = append(notes.BelowQuorum, s.Name)
-		}
-		if n.sorry {
-			notes.Sorry = append(notes.Sorry, s.Name)
-		}
-		d.Services = append(d.Services, vs)
-		if s.IsNAT() && !s.Key().IsFWMark() {
-			fw.Services = append(fw.Services, firewall.VirtualServer{
-				Key:          s.Key(),
-				Kind:         firewall.ExternalIP,
-				HasEndpoints: serving(vs.Destinations) > 0,
-			})
-		}
+		tr := t.Service(s, up)
+		st.record(s.Name, tr)
+		d.Services = append(d.Services, tr.VS)
 	}
 	for name := range t.quorate {
 		if !live[name] {
-			delete(t.quorate, name)
+			t.Forget(name)
 		}
 	}
 	d.Addresses = d.ServiceAddresses()
-	return d, fw, notes
+	return d
+}
+
+// Translated is one service's share of the desired state.
+type Translated struct {
+	VS desired.VirtualServer
+	// Firewall is the entry handed to the firewall, nil for services it
+	// leaves alone (see Translate).
+	Firewall *firewall.VirtualServer
+	notes    serviceNotes
+}
+
+// Service translates one service of a validated config, as Translate
+// does for all of them.
+func (t *Translator) Service(s *config.Service, up UpFunc) Translated {
+	vs, n := t.service(s, up)
+	tr := Translated{VS: vs, notes: n}
+	if s.IsNAT() && !s.Key().IsFWMark() {
+		tr.Firewall = &firewall.VirtualServer{
+			Key:          s.Key(),
+			Kind:         firewall.ExternalIP,
+			HasEndpoints: serving(vs.Destinations) > 0,
+		}
+	}
+	return tr
+}
+
+// Forget drops what the translator remembers of a service that is gone.
+func (t *Translator) Forget(name string) { delete(t.quorate, name) }
+
+func (n *Notes) add(name string, sn serviceNotes) {
+	if sn.belowQuorum {
+		n.BelowQuorum = append(n.BelowQuorum, name)
+	}
+	if sn.sorry {
+		n.Sorry = append(n.Sorry, name)
+	}
 }
 
 type serviceNotes struct{ belowQuorum, sorry bool }

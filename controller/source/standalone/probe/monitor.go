@@ -123,6 +123,18 @@ func (m *Monitor) Statuses() map[ID]Status {
 	return out
 }
 
+// Status returns one target's status; ok is false for a target not
+// checked.
+func (m *Monitor) Status(id ID) (st Status, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.targets[id]
+	if !ok {
+		return Status{}, false
+	}
+	return r.state.status(), true
+}
+
 // Close stops every schedule and waits for the checks in flight.
 func (m *Monitor) Close() {
 	m.mu.Lock()

@@ -100,14 +100,27 @@ func TestInClusterRBAC(t *testing.T) {
 			return r
 		})
 		d := startInCluster(t, admin, sa, args, false)
-		waitLog(t, d.daemon, `cannot list resource \"endpointslices\"`, `in API group \"discovery.k8s.io\"`,
-			"system:serviceaccount:kube-system:"+sa.Name)
+		// ipvsd's own words, with the API server's refusal.
+		waitLog(t, d.daemon, "the API server forbids ipvsd to list and watch endpointslices.discovery.k8s.io",
+			`cannot list resource \"endpointslices\"`, "system:serviceaccount:kube-system:"+sa.Name)
 		d.check(t)
 		if body, err := nodeGet(healthzURL); err == nil {
 			t.Errorf("/healthz answers 200 without EndpointSlices: %s", body)
 		}
 		if got := virtualServer(t, "TCP", vip); got != block {
 			t.Errorf("%s changed while ipvsd may not read EndpointSlices:\n%s\nwas:\n%s", vip, got, block)
+		}
+		// Granted the manifest's role, the same process carries on.
+		grant(ctx, t, admin, sa, m.role)
+		eventually(t, 90*time.Second, func() string {
+			d.check(t)
+			if _, err := nodeGet(healthzURL); err != nil {
+				return "ipvsd never became healthy once allowed to read EndpointSlices: " + err.Error()
+			}
+			return ""
+		})
+		if got := waitVirtualServer(t, d.daemon, vip, 2); got != block {
+			t.Errorf("%s changed after the grant:\n%s\nwas:\n%s", vip, got, block)
 		}
 		d.stop(t)
 	})
@@ -211,6 +224,17 @@ func narrowed(ctx context.Context, t *testing.T, c kubernetes.Interface, m rbacM
 	b.Subjects = []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: sa.Namespace}}
 	createRBAC(ctx, t, c, sa, role, b)
 	return sa
+}
+
+// grant binds sa to role as well.
+func grant(ctx context.Context, t *testing.T, c kubernetes.Interface, sa *corev1.ServiceAccount, role *rbacv1.ClusterRole) {
+	t.Helper()
+	b := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa.Name + "-granted"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: sa.Namespace}}}
+	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("binding %s to %s: %v", sa.Name, role.Name, err)
+	}
 }
 
 // createService creates a ClusterIP Service name port 80 -> target with

@@ -51,79 +51,94 @@ func TestInClusterRBAC(t *testing.T) {
 	admin := client(t, apiserver.GuestAdminKubeconfig)
 	ensureNode(t, admin)
 	m := loadRBACManifests(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	createRBAC(t, admin, m.sa, m.role, m.binding)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	createRBAC(ctx, t, admin, m.sa, m.role, m.binding)
 	if err := apiserver.EnsureNamespace(ctx, admin, inClusterNS); err != nil {
 		t.Fatal(err)
 	}
-	web := createService(ctx, t, admin, "web", webPort, "10.244.7.2", "10.244.7.3")
-	vip := hostPort(web.Spec.ClusterIP, 80)
-	args := daemonSetArgs(t, m)
+	web := createService(t, admin, "web", webPort, "10.244.7.2", "10.244.7.3")
+	e := &inClusterEnv{admin: admin, m: m, args: daemonSetArgs(t, m), vip: hostPort(web.Spec.ClusterIP, 80)}
 
-	d := startInCluster(t, admin, m.sa, args, true)
-	block := waitVirtualServer(t, d.daemon, vip, 2)
-	if host := os.Getenv("KUBERNETES_SERVICE_HOST"); host != "" {
-		t.Errorf("the guest's own environment sets KUBERNETES_SERVICE_HOST=%s", host)
-	}
+	d := startInCluster(t, admin, m.sa, e.args, true)
+	e.block = waitVirtualServer(t, d.daemon, e.vip, 2)
+	// No kubeconfig and none in the config file: the server can only
+	// come from KUBERNETES_SERVICE_HOST/PORT.
 	if log := readTrim(t, d.log); !strings.Contains(log, "https://"+apiserver.GuestHostAddr+":") {
 		t.Errorf("ipvsd's log does not name the in-cluster API server https://%s:<port>:\n%s", apiserver.GuestHostAddr, tail(log, 30))
 	}
 	// An out-of-range target port: ipvsd reports it with a Warning Event.
-	createService(ctx, t, admin, "badport", 70000, "10.244.7.4")
+	createService(t, admin, "badport", 70000, "10.244.7.4")
 	waitWarningEvent(t, admin, "badport-1", "InvalidPort")
 	d.stop(t)
-	t.Logf("programmed with the manifest's ClusterRole:\n%s", block)
+	t.Logf("programmed with the manifest's ClusterRole:\n%s", e.block)
 
-	t.Run("WithoutEventsCreate", func(t *testing.T) {
-		sa := narrowed(ctx, t, admin, m, "noevents", func(r rbacv1.PolicyRule) rbacv1.PolicyRule {
-			if slices.Contains(r.Resources, "events") {
-				r.Verbs = slices.DeleteFunc(slices.Clone(r.Verbs), func(v string) bool { return v == "create" })
-			}
-			return r
-		})
-		d := startInCluster(t, admin, sa, args, true)
-		// badport's Event again, from a new process, which the API server
-		// now refuses.
-		want := []string{`cannot create resource \"events\"`, "system:serviceaccount:kube-system:" + sa.Name}
-		waitLog(t, d.daemon, want...)
-		if got := waitVirtualServer(t, d.daemon, vip, 2); got != block {
-			t.Errorf("%s changed without events create:\n%s\nwas:\n%s", vip, got, block)
+	t.Run("WithoutEventsCreate", e.withoutEventsCreate)
+	t.Run("WithoutEndpointSlicesWatch", e.withoutEndpointSlices)
+}
+
+// inClusterEnv is what the narrower-role subtests share: the manifests,
+// the DaemonSet's args and the Service programmed with the full role.
+type inClusterEnv struct {
+	admin kubernetes.Interface
+	m     rbacManifests
+	args  []string
+	vip   string // web's ClusterIP:80
+	block string // its `ipvsadm -Ln` block as the full role programmed it
+}
+
+// withoutEventsCreate: the refused Event is logged with the permission,
+// and programming goes on.
+func (e *inClusterEnv) withoutEventsCreate(t *testing.T) {
+	sa := narrowed(t, e.admin, e.m, "noevents", func(r rbacv1.PolicyRule) rbacv1.PolicyRule {
+		if slices.Contains(r.Resources, "events") {
+			r.Verbs = slices.DeleteFunc(slices.Clone(r.Verbs), func(v string) bool { return v == "create" })
 		}
-		d.stop(t)
+		return r
 	})
-	t.Run("WithoutEndpointSlicesWatch", func(t *testing.T) {
-		sa := narrowed(ctx, t, admin, m, "noslices", func(r rbacv1.PolicyRule) rbacv1.PolicyRule {
-			if slices.Contains(r.Resources, "endpointslices") {
-				r.Verbs = nil
-			}
-			return r
-		})
-		d := startInCluster(t, admin, sa, args, false)
-		// ipvsd's own words, with the API server's refusal.
-		waitLog(t, d.daemon, "the API server forbids ipvsd to list and watch endpointslices.discovery.k8s.io",
-			`cannot list resource \"endpointslices\"`, "system:serviceaccount:kube-system:"+sa.Name)
+	d := startInCluster(t, e.admin, sa, e.args, true)
+	// badport's Event again, from a new process, which the API server
+	// now refuses.
+	waitLog(t, d.daemon, `cannot create resource \"events\"`, "system:serviceaccount:kube-system:"+sa.Name)
+	if got := waitVirtualServer(t, d.daemon, e.vip, 2); got != e.block {
+		t.Errorf("%s changed without events create:\n%s\nwas:\n%s", e.vip, got, e.block)
+	}
+	d.stop(t)
+}
+
+// withoutEndpointSlices: ipvsd says what is forbidden, stays unready,
+// keeps what is programmed, and carries on once the role is granted.
+func (e *inClusterEnv) withoutEndpointSlices(t *testing.T) {
+	sa := narrowed(t, e.admin, e.m, "noslices", func(r rbacv1.PolicyRule) rbacv1.PolicyRule {
+		if slices.Contains(r.Resources, "endpointslices") {
+			r.Verbs = nil
+		}
+		return r
+	})
+	d := startInCluster(t, e.admin, sa, e.args, false)
+	// ipvsd's own words, with the API server's refusal.
+	waitLog(t, d.daemon, "the API server forbids ipvsd to list and watch endpointslices.discovery.k8s.io",
+		`cannot list resource \"endpointslices\"`, "system:serviceaccount:kube-system:"+sa.Name)
+	d.check(t)
+	if body, err := nodeGet(healthzURL); err == nil {
+		t.Errorf("/healthz answers 200 without EndpointSlices: %s", body)
+	}
+	if got := virtualServer(t, "TCP", e.vip); got != e.block {
+		t.Errorf("%s changed while ipvsd may not read EndpointSlices:\n%s\nwas:\n%s", e.vip, got, e.block)
+	}
+	// Granted the manifest's role, the same process carries on.
+	grant(t, e.admin, sa, e.m.role)
+	eventually(t, 90*time.Second, func() string {
 		d.check(t)
-		if body, err := nodeGet(healthzURL); err == nil {
-			t.Errorf("/healthz answers 200 without EndpointSlices: %s", body)
+		if _, err := nodeGet(healthzURL); err != nil {
+			return "ipvsd never became healthy once allowed to read EndpointSlices: " + err.Error()
 		}
-		if got := virtualServer(t, "TCP", vip); got != block {
-			t.Errorf("%s changed while ipvsd may not read EndpointSlices:\n%s\nwas:\n%s", vip, got, block)
-		}
-		// Granted the manifest's role, the same process carries on.
-		grant(ctx, t, admin, sa, m.role)
-		eventually(t, 90*time.Second, func() string {
-			d.check(t)
-			if _, err := nodeGet(healthzURL); err != nil {
-				return "ipvsd never became healthy once allowed to read EndpointSlices: " + err.Error()
-			}
-			return ""
-		})
-		if got := waitVirtualServer(t, d.daemon, vip, 2); got != block {
-			t.Errorf("%s changed after the grant:\n%s\nwas:\n%s", vip, got, block)
-		}
-		d.stop(t)
+		return ""
 	})
+	if got := waitVirtualServer(t, d.daemon, e.vip, 2); got != e.block {
+		t.Errorf("%s changed after the grant:\n%s\nwas:\n%s", e.vip, got, e.block)
+	}
+	d.stop(t)
 }
 
 func loadRBACManifests(t *testing.T) rbacManifests {
@@ -186,8 +201,10 @@ func daemonSetArgs(t *testing.T, m rbacManifests) []string {
 }
 
 // createRBAC creates a service account, its role and binding.
-func createRBAC(ctx context.Context, t *testing.T, c kubernetes.Interface, sa *corev1.ServiceAccount, role *rbacv1.ClusterRole, b *rbacv1.ClusterRoleBinding) {
+func createRBAC(t *testing.T, c kubernetes.Interface, sa *corev1.ServiceAccount, role *rbacv1.ClusterRole, b *rbacv1.ClusterRoleBinding) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if _, err := c.CoreV1().ServiceAccounts(sa.Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating ServiceAccount %s/%s: %v", sa.Namespace, sa.Name, err)
 	}
@@ -202,7 +219,7 @@ func createRBAC(ctx context.Context, t *testing.T, c kubernetes.Interface, sa *c
 // narrowed creates ServiceAccount, ClusterRole and binding ipvsd-<suffix>:
 // the manifest's, with each rule passed through edit (rules left with no
 // verb dropped).
-func narrowed(ctx context.Context, t *testing.T, c kubernetes.Interface, m rbacManifests, suffix string, edit func(rbacv1.PolicyRule) rbacv1.PolicyRule) *corev1.ServiceAccount {
+func narrowed(t *testing.T, c kubernetes.Interface, m rbacManifests, suffix string, edit func(rbacv1.PolicyRule) rbacv1.PolicyRule) *corev1.ServiceAccount {
 	t.Helper()
 	name := m.sa.Name + "-" + suffix
 	sa := m.sa.DeepCopy()
@@ -222,13 +239,15 @@ func narrowed(ctx context.Context, t *testing.T, c kubernetes.Interface, m rbacM
 	b := m.binding.DeepCopy()
 	b.Name, b.RoleRef.Name = name, name
 	b.Subjects = []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: sa.Namespace}}
-	createRBAC(ctx, t, c, sa, role, b)
+	createRBAC(t, c, sa, role, b)
 	return sa
 }
 
 // grant binds sa to role as well.
-func grant(ctx context.Context, t *testing.T, c kubernetes.Interface, sa *corev1.ServiceAccount, role *rbacv1.ClusterRole) {
+func grant(t *testing.T, c kubernetes.Interface, sa *corev1.ServiceAccount, role *rbacv1.ClusterRole) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	b := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa.Name + "-granted"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: sa.Namespace}}}
@@ -239,8 +258,10 @@ func grant(ctx context.Context, t *testing.T, c kubernetes.Interface, sa *corev1
 
 // createService creates a ClusterIP Service name port 80 -> target with
 // one EndpointSlice name-1 of ips on another node.
-func createService(ctx context.Context, t *testing.T, c kubernetes.Interface, name string, target int32, ips ...string) *corev1.Service {
+func createService(t *testing.T, c kubernetes.Interface, name string, target int32, ips ...string) *corev1.Service {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	svc, err := apiserver.CreateService(ctx, c, apiserver.NewService(inClusterNS, name, apiserver.TCPPort("http", 80, webPort)))
 	if err != nil {
 		t.Fatal(err)

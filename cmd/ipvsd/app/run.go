@@ -107,7 +107,7 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 
 	events := record.NewBroadcaster(record.WithContext(ctx))
 	defer events.Shutdown()
-	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	events.StartRecordingToSink(informer.EventSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}, log))
 	hc := healthcheck.New(log, "")
 	defer hc.Close()
 	src, err := kubeSource(cfg, nodeName, informer.Deps{

@@ -99,7 +99,8 @@ func (e *inClusterEnv) withoutEventsCreate(t *testing.T) {
 	d := startInCluster(t, e.admin, sa, e.args, true)
 	// badport's Event again, from a new process, which the API server
 	// now refuses.
-	waitLog(t, d.daemon, `cannot create resource \"events\"`, "system:serviceaccount:kube-system:"+sa.Name)
+	waitLog(t, d.daemon, "the API server forbids ipvsd to create events: grant create and patch on events",
+		`cannot create resource \"events\"`, "system:serviceaccount:kube-system:"+sa.Name)
 	if got := waitVirtualServer(t, d.daemon, e.vip, 2); got != e.block {
 		t.Errorf("%s changed without events create:\n%s\nwas:\n%s", e.vip, got, e.block)
 	}

@@ -274,6 +274,18 @@ func createService(t *testing.T, c kubernetes.Interface, name string, target int
 	if _, err := apiserver.CreateEndpointSlice(ctx, c, apiserver.NewEndpointSlice(svc, name+"-1", eps, apiserver.SlicePort("http", target))); err != nil {
 		t.Fatal(err)
 	}
+	// Gone after the test, so a later test's daemon removes its virtual
+	// server instead of programming it.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.DiscoveryV1().EndpointSlices(inClusterNS).Delete(ctx, name+"-1", metav1.DeleteOptions{}); err != nil {
+			t.Errorf("deleting EndpointSlice %s-1: %v", name, err)
+		}
+		if err := c.CoreV1().Services(inClusterNS).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("deleting Service %s: %v", name, err)
+		}
+	})
 	return svc
 }
 
@@ -292,6 +304,11 @@ func writeServiceAccount(t *testing.T, c kubernetes.Interface, sa *corev1.Servic
 	if err := os.MkdirAll(saDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(saDir); err != nil {
+			t.Error(err)
+		}
+	})
 	for name, data := range map[string][]byte{"token": []byte(tr.Status.Token), "ca.crt": ca, "namespace": []byte(sa.Namespace)} {
 		if err := os.WriteFile(filepath.Join(saDir, name), data, 0o600); err != nil {
 			t.Fatal(err)

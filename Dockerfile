@@ -5,7 +5,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make build
+# The release version (make image passes VERSION's), stamped into the binary
+# as the image is tagged.
+ARG VERSION=dev
+RUN make build VERSION=$VERSION
 
 FROM debian:bookworm-slim
 RUN apt-get update \

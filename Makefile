@@ -3,16 +3,30 @@
 
 GO       ?= go
 BIN      := bin/ipvsd
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# RELEASE (the file VERSION) is the version being released: the image tag
+# the manifests pin (e2e/manifests_test.go checks they agree) and the tag a
+# release commit carries, at which git describe gives the same name.
+RELEASE  := $(shell cat VERSION)
+IMAGE    ?= ghcr.io/ipvsd/ipvsd
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo $(RELEASE))
 LDFLAGS  := -s -w -X github.com/ipvsd/ipvsd/cmd/ipvsd/app.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all build test unit e2e demo bench fuzz lint deps lab clean
+.PHONY: all build image image-ref test unit e2e demo bench fuzz lint deps lab clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ipvsd
+
+# image: the container image manifests/daemonset.yaml runs, tagged and
+# stamped with RELEASE.
+image:
+	docker build --build-arg VERSION=$(RELEASE) -t $(IMAGE):$(RELEASE) .
+
+# image-ref: the image the manifests must pin.
+image-ref:
+	@echo $(IMAGE):$(RELEASE)
 
 # deps: Go modules and the kernel lab (qemu, busybox, Debian's stock kernel,
 # a cached initramfs under .cache/lab), and kube-apiserver and etcd for the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
 	"github.com/ipvsd/ipvsd/e2e/lab"
+	"github.com/ipvsd/ipvsd/e2e/manifest"
 )
 
 // TestLabKubeAPIServer runs e2e/guest/kube in the VM against a real etcd
@@ -39,6 +40,12 @@ func TestLabKubeAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// For TestInClusterRBAC, which runs ipvsd with the manifests' RBAC.
+	manifests, err := manifest.GuestFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, manifests...)
 
 	ipvsd := lab.IPVSD(t)
 	// A broken daemon costs each subtest its one-minute wait: give the

@@ -147,6 +147,9 @@ func (s *Server) StartAPIServer() error {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--token-auth-file="+p.TokenFile,
 		"--authorization-mode=RBAC",
+		// As every kubeadm cluster: kube-proxy's DaemonSet, and ipvsd's
+		// (manifests/), run privileged containers.
+		"--allow-privileged=true",
 		"--profiling=false", "--v=0")
 	if err != nil {
 		return err

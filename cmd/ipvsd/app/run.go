@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	componentbaseconfig "k8s.io/component-base/config/v1alpha1"
 	"k8s.io/component-base/metrics/legacyregistry"
@@ -108,7 +107,7 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 
 	events := record.NewBroadcaster(record.WithContext(ctx))
 	defer events.Shutdown()
-	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	events.StartRecordingToSink(informer.EventSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}, log))
 	hc := healthcheck.New(log, "")
 	defer hc.Close()
 	src, err := kubeSource(cfg, nodeName, informer.Deps{
@@ -177,9 +176,9 @@ func serveKube(ctx context.Context, cfg proxyconfig.Config, p *plane, src *infor
 // in-cluster configuration when it is empty, with kube-proxy's
 // clientConnection settings (rate limits, content type).
 func kubeClient(master string, cc componentbaseconfig.ClientConnectionConfiguration) (kubernetes.Interface, string, error) {
-	restCfg, err := clientcmd.BuildConfigFromFlags(master, cc.Kubeconfig)
+	restCfg, err := restConfig(master, cc.Kubeconfig)
 	if err != nil {
-		return nil, "", fmt.Errorf("kubeconfig: %w", err)
+		return nil, "", err
 	}
 	restCfg.UserAgent = "ipvsd"
 	restCfg.QPS, restCfg.Burst = cc.QPS, int(cc.Burst)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,7 +39,7 @@ type watches struct {
 // change came from an EndpointSlice.
 type touchFunc func(key string, endpoints bool)
 
-func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc, touchAll func()) *watches {
+func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc, touchAll func(), log *zap.Logger) *watches {
 	// No periodic informer resync: the sync loop re-translates every
 	// service on its own full resync, from the cache.
 	svcF := informers.NewSharedInformerFactoryWithOptions(client, 0,
@@ -82,6 +83,9 @@ func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc,
 	}
 	// Handlers and indexers are added before the informers start, so they
 	// cannot fail.
+	_ = in.services.SetWatchErrorHandlerWithContext(watchErrors(log, "services"))
+	_ = in.sliceInf.SetWatchErrorHandlerWithContext(watchErrors(log, "endpointslices."+discoveryv1.GroupName))
+	_ = in.nodes.SetWatchErrorHandlerWithContext(watchErrors(log, "nodes"))
 	_, _ = in.services.AddEventHandler(onService)
 	_, _ = in.sliceInf.AddEventHandler(onSlice)
 	_, _ = in.nodes.AddEventHandler(onNode)

@@ -149,7 +149,7 @@ func newSource(cfg Config, deps Deps) (*Source, error) {
 	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
 		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}, conflicts: map[ipvs.Key]bool{},
 		pendingServices: map[string]bool{}, pendingEndpoints: map[string]bool{}, families: []ipvs.Family{ipvs.IPv4}}
-	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll)
+	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll, deps.Log)
 	return s, nil
 }
 

@@ -143,12 +143,21 @@ func checkConfig(out io.Writer, f standaloneFlags) error {
 	return nil
 }
 
-func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) error {
+func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (err error) {
 	log, err := cliLogger(stderr, f.logLevel)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// The profiler comes first, so a profile covers the start-up too:
+	// reading a large file and the first dump of the kernel.
+	profiling := map[string]http.Handler{}
+	addProfiling(profiling)
+	stopProfiling, err := serveAll(ctx, log, []endpoint{{f.profileAddr, profiling}})
+	if err != nil {
+		return fmt.Errorf("profiling: %w", err)
+	}
+	defer func() { err = errors.Join(err, stopProfiling()) }()
 	openFW, err := firewallOpener(f.iptablesMode, log)
 	if err != nil {
 		return err
@@ -184,11 +193,9 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) err
 	if err != nil {
 		return err
 	}
-	profiling := map[string]http.Handler{}
-	addProfiling(profiling)
 	stopHTTP, err := serveAll(ctx, log, []endpoint{{f.metricsAddr, map[string]http.Handler{
 		"/metrics": p.metrics.MetricsHandler(), "/healthz": p.metrics.HealthzHandler(healthMaxAge(0)),
-	}}, {f.profileAddr, profiling}})
+	}}})
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}

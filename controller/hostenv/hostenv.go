@@ -111,6 +111,14 @@ func (e *Env) Deps(log *zap.Logger) reconciler.Deps {
 	return reconciler.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
 }
 
+// OtherDummy is another program's dummy link, name (kube-proxy's
+// kube-ipvs0), on the environment's netlink handle. It is only read, and
+// deleted on the operator's explicit take-over of that program's
+// leftovers; the VIPs on it that ipvsd wants are bound to Link first (the
+// reconciler's Adoptable.Addresses), so that the kernel keeps them local
+// throughout: while an address is on either link its local route stays.
+func (e *Env) OtherDummy(name string) *netlinkutil.Dummy { return netlinkutil.NewDummy(e.nl, name) }
+
 // Close releases the handles. Kernel state is left as it is.
 func (e *Env) Close() error {
 	e.nl.Close()

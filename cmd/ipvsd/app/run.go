@@ -28,6 +28,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/kernelsettings"
+	"github.com/ipvsd/ipvsd/controller/kubeproxy"
 	"github.com/ipvsd/ipvsd/controller/proxyconfig"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
@@ -161,7 +162,9 @@ func openKubePlane(cfg proxyconfig.Config, fw *firewall.Firewall, log *zap.Logge
 	}
 	settings := proxyconfig.KernelSettings(&cfg, kernelsettings.OnlineCPUs("/sys/devices/system/cpu/online"))
 	return openPlane(planeOptions{
-		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true},
+		// kube-ipvs0's addresses are kube-proxy's service VIPs, never
+		// the node's (kube-proxy leaves them out of its node IPs too).
+		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true, ServiceLinks: []string{kubeproxy.LinkName}},
 		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration, ExcludeCIDRs: exclude},
 		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },

@@ -150,7 +150,7 @@ func takeOverKubeProxy(ctx context.Context, p *plane, src *informer.Source, log 
 		return nil, err
 	}
 	p.engine.Adopt(left.adoptable())
-	return &takeOverSource{Source: src, ctx: ctx, left: left, engine: p.engine, log: log}, nil
+	return newTakeOverSource(ctx, src, left, p.engine, log), nil
 }
 
 // openKubePlane opens the dataplane with the Kubernetes mode's settings:

@@ -8,11 +8,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/kubeproxy"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
-	"github.com/ipvsd/ipvsd/controller/source/kube/informer"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -72,41 +72,58 @@ func (k *kubeProxyLeftovers) remove(ctx context.Context, owned map[ipvs.Key]stri
 	return kubeproxy.Remove(ctx, kubeproxy.NewPlan(k.services, owned), k.deps)
 }
 
+// programSource is what the programmer uses of the informer source.
+type programSource interface {
+	dataplane.Source
+	dataplane.ConflictReporter
+}
+
 // takeOverSource is the Kubernetes source of a daemon taking over a
 // kube-proxy node: after the first sync that programmed everything
 // without error (ipvsd's virtual servers, adopted in place, its VIPs and
 // its firewall rules and sets), it removes kube-proxy's leftovers, once.
-// Until then kube-proxy's rules stay beside ipvsd's, and each sync that
-// fails says the take-over waits for it.
+// Until then kube-proxy's rules stay beside ipvsd's, and the first sync
+// that fails says the take-over waits for it.
 type takeOverSource struct {
-	*informer.Source
-	ctx     context.Context
-	left    *kubeProxyLeftovers
-	engine  *reconciler.Reconciler
+	programSource
+	ctx context.Context
+	// remove removes the leftovers ipvsd did not adopt; owned is the
+	// ownership record; done ends the adoption.
+	remove  func(ctx context.Context, owned map[ipvs.Key]string) (kubeproxy.Report, error)
+	owned   func() map[ipvs.Key]string
+	done    func()
 	log     *zap.Logger
-	done    bool
-	pending bool // a sync failed and said so
+	taken   bool
+	waiting bool // a sync failed and said so
+}
+
+func newTakeOverSource(ctx context.Context, src programSource, left *kubeProxyLeftovers, engine *reconciler.Reconciler, log *zap.Logger) *takeOverSource {
+	return &takeOverSource{
+		programSource: src, ctx: ctx, remove: left.remove, log: log,
+		owned: func() map[ipvs.Key]string { return engine.Owned().Services },
+		done:  func() { engine.Adopt(reconciler.Adoptable{}) },
+	}
 }
 
 func (s *takeOverSource) Programmed(err error) error {
-	perr := s.Source.Programmed(err)
-	if s.done {
+	perr := s.programSource.Programmed(err)
+	if s.taken {
 		return perr
 	}
 	if err != nil {
-		if !s.pending {
+		if !s.waiting {
 			s.log.Warn("take-over of kube-proxy waits for a sync without errors; kube-proxy's rules stay until then", zap.Error(err))
-			s.pending = true
+			s.waiting = true
 		}
 		return perr
 	}
-	rep, rerr := s.left.remove(s.ctx, s.engine.Owned().Services)
+	rep, rerr := s.remove(s.ctx, s.owned())
 	if rerr != nil {
 		s.log.Error("take-over of kube-proxy incomplete; trying again after the next sync", zap.Error(rerr))
 		return errors.Join(perr, fmt.Errorf("taking over kube-proxy: %w", rerr))
 	}
-	s.done = true
-	s.engine.Adopt(reconciler.Adoptable{})
+	s.taken = true
+	s.done()
 	s.log.Info("took over kube-proxy", zap.Strings("steps", rep.Steps), zap.Int("chainsRemoved", rep.Firewall.Chains),
 		zap.Int("jumpsRemoved", rep.Firewall.Jumps), zap.Int("ipsetsRemoved", len(rep.Firewall.Sets)),
 		zap.Bool("linkDeleted", rep.LinkDeleted), zap.Int("virtualServersDeleted", rep.ServicesDeleted))

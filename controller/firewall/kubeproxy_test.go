@@ -3,7 +3,6 @@ package firewall_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 
@@ -28,36 +27,8 @@ func kubeProxyHost(t *testing.T) (h *firewalltest.Host, want string) {
 	return h, withoutKubeProxy(hostState(h))
 }
 
-// withoutKubeProxy drops the lines of kube-proxy's chains, the rules
-// jumping into them and its sets from a hostState.
-func withoutKubeProxy(state string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(state, "\n") {
-		if !isKubeProxyLine(l) {
-			b.WriteString(l)
-		}
-	}
-	return b.String()
-}
-
-func isKubeProxyLine(l string) bool {
-	f := strings.Fields(l)
-	switch {
-	case len(f) == 0:
-		return false
-	case (f[0] == "create" || f[0] == "add") && len(f) > 1:
-		return firewall.IsKubeProxySet(f[1])
-	case strings.HasPrefix(f[0], ":"):
-		return firewall.IsKubeProxyChain(f[0][1:])
-	case f[0] == "-A" && len(f) > 1:
-		if firewall.IsKubeProxyChain(f[1]) {
-			return true
-		}
-		i := slices.Index(f, "-j")
-		return i > 0 && i+1 < len(f) && firewall.IsKubeProxyChain(f[i+1])
-	}
-	return false
-}
+// withoutKubeProxy is firewalltest.WithoutKubeProxy.
+func withoutKubeProxy(state string) string { return firewalltest.WithoutKubeProxy(state) }
 
 // TestCleanupKubeProxy: kube-proxy's chains, jumps and sets go from both
 // back-ends; ipvsd's, Calico's and the kubelet's stay line for line.

@@ -1,6 +1,9 @@
 package firewalltest
 
 import (
+	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ipvsd/ipvsd/controller/firewall"
@@ -113,4 +116,64 @@ func (h *Host) KubeProxyIPTables(t testing.TB, m firewall.Mode) {
 	if err := h.IPTables(m, ipvs.IPv4).Restore(t.Context(), kubeProxyIPTablesRules); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// KubeProxyIPVSIn puts kube-proxy's IPVS-mode sets and rules (IPv4) into
+// the real namespace's back-end m, as KubeProxyIPVS does in the fake.
+func KubeProxyIPVSIn(t testing.TB, m firewall.Mode) {
+	t.Helper()
+	Sh(t, KubeProxyIPVSSets, "ipset", "restore", "-exist")
+	restore, args := Multi(m, ipvs.IPv4, "restore")
+	Sh(t, kubeProxyIPVSRules, restore, append(args, "--noflush")...)
+	t.Cleanup(func() {
+		// Whatever a failed test left: the tables emptied (the kubelet's
+		// chains with them), then kube-proxy's sets, referenced no more.
+		Sh(t, "*nat\nCOMMIT\n*filter\nCOMMIT\n", restore, args...)
+		for _, l := range strings.Split(KubeProxyIPVSSets, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "create" {
+				_ = exec.Command("ipset", "destroy", f[1]).Run()
+			}
+		}
+	})
+}
+
+// KubeProxyIPTablesIn puts what kube-proxy's iptables mode leaves (IPv4)
+// into the real namespace's back-end m.
+func KubeProxyIPTablesIn(t testing.TB, m firewall.Mode) {
+	t.Helper()
+	restore, args := Multi(m, ipvs.IPv4, "restore")
+	Sh(t, kubeProxyIPTablesRules, restore, append(args, "--noflush")...)
+	t.Cleanup(func() { Sh(t, "*nat\nCOMMIT\n*mangle\nCOMMIT\n", restore, args...) })
+}
+
+// WithoutKubeProxy drops from iptables-save or ipset save text the lines
+// of kube-proxy's chains, the rules jumping into them and its sets: what a
+// removal of kube-proxy's leftovers must leave, byte for byte.
+func WithoutKubeProxy(state string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(state, "\n") {
+		if !isKubeProxyLine(l) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+func isKubeProxyLine(l string) bool {
+	f := strings.Fields(l)
+	switch {
+	case len(f) == 0:
+		return false
+	case (f[0] == "create" || f[0] == "add") && len(f) > 1:
+		return firewall.IsKubeProxySet(f[1])
+	case strings.HasPrefix(f[0], ":"):
+		return firewall.IsKubeProxyChain(f[0][1:])
+	case f[0] == "-A" && len(f) > 1:
+		if firewall.IsKubeProxyChain(f[1]) {
+			return true
+		}
+		i := slices.Index(f, "-j")
+		return i > 0 && i+1 < len(f) && firewall.IsKubeProxyChain(f[i+1])
+	}
+	return false
 }

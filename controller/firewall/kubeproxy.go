@@ -46,13 +46,21 @@ var kubeProxySets = []string{
 }
 
 // KubeProxySetName is kube-proxy's name for one of its sets in family f:
-// base ("KUBE-CLUSTER-IP") for IPv4, KUBE-6-... for IPv6.
+// base ("KUBE-CLUSTER-IP") for IPv4, KUBE-6-... for IPv6, cut to the 31
+// bytes a set name may have, as kube-proxy cuts it
+// (KUBE-6-LOAD-BALANCER-SOURCE-CID).
 func KubeProxySetName(base string, f ipvs.Family) string {
 	if f == ipvs.IPv6 {
-		return strings.Replace(base, "KUBE-", "KUBE-6-", 1)
+		base = strings.Replace(base, "KUBE-", "KUBE-6-", 1)
+	}
+	if len(base) > maxSetName {
+		base = base[:maxSetName]
 	}
 	return base
 }
+
+// maxSetName is IPSET_MAXNAMELEN less its NUL.
+const maxSetName = 31
 
 // IsKubeProxySet reports whether an ipset is one kube-proxy creates.
 func IsKubeProxySet(name string) bool {

@@ -142,3 +142,22 @@ func TestReadKubeProxySets(t *testing.T) {
 		t.Errorf("kube-proxy's sets (-want +got):\n%s", diff)
 	}
 }
+
+// TestKubeProxySetNames: kube-proxy's IPv6 names, cut to 31 bytes as it
+// cuts them, are its; a longer name or another prefix is not.
+func TestKubeProxySetNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"KUBE-CLUSTER-IP":                  true,
+		"KUBE-6-CLUSTER-IP":                true,
+		"KUBE-6-LOAD-BALANCER-SOURCE-CID":  true,
+		"KUBE-6-NODE-PORT-LOCAL-SCTP-HAS":  true,
+		"KUBE-6-LOAD-BALANCER-SOURCE-CIDR": false,
+		"KUBE-CLUSTER-IPS":                 false,
+		"kube-cluster-ip":                  false,
+		"ipvsd-vs-v4":                      false,
+	} {
+		if got := firewall.IsKubeProxySet(name); got != want {
+			t.Errorf("IsKubeProxySet(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

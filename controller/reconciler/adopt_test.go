@@ -2,9 +2,12 @@ package reconciler_test
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -131,5 +134,41 @@ func TestAdoptThenRelease(t *testing.T) {
 	}
 	if got := e.table(); strings.Contains(got, "192.0.2.1:80 ") {
 		t.Errorf("web, adopted and no longer desired, is still in the kernel:\n%s", got)
+	}
+}
+
+// TestAdoptRecordFails: when the record cannot be saved, nothing is
+// adopted or written (the service stays as the other program left it,
+// serving) and the sync says why; once it can be, the next sync adopts.
+func TestAdoptRecordFails(t *testing.T) {
+	e := newEnv(t)
+	kubeProxyWeb(t, e)
+	dir := filepath.Dir(e.cfg.RecordPath)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil { // a file where the directory goes
+		t.Fatal(err)
+	}
+	e.r.Adopt(reconciler.Adoptable{Services: map[ipvs.Key]bool{web: true}})
+	d := desired.State{Services: webDesired().Services[:1]}
+	before := e.table()
+	e.kernel.ResetCalls()
+	_, err := e.r.Sync(t.Context(), d)
+	if err == nil || !strings.Contains(err.Error(), "recording the adopted virtual servers") {
+		t.Fatalf("got %v; want the record's failure", err)
+	}
+	if got := e.table(); got != before || e.kernel.Writes() != 0 {
+		t.Errorf("%d writes; table\n%s\nwant it untouched\n%s", e.kernel.Writes(), got, before)
+	}
+	if _, owned := e.r.Owned().Services[web]; owned {
+		t.Error("web is recorded as ours though the record was not saved")
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	res := e.sync(d)
+	if _, owned := e.r.Owned().Services[web]; !owned || res.Adopted != 1 {
+		t.Errorf("after the record could be saved: owned %v, %s", owned, &res)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
 // heldPerService is how many connections are held through each Service.
@@ -69,36 +70,52 @@ func TestTakeOver(t *testing.T) {
 	t.Logf("held connections: ClusterIP %d held, %d lost; NodePort %d held, %d lost (of %d each)", cipKept, cipLost, npKept, npLost, heldPerService)
 
 	checkAdopted(t, d, before, cipAddr, npAddr)
+	checkOwned(t, cip.Spec.ClusterIP, map[string]string{cipAddr: "takeover/cip:echo", npAddr: "takeover/np:echo"})
 	if got := foreignState(t); got != foreign {
 		t.Errorf("foreign state changed (-before +after):\n%s", cmp.Diff(foreign, got))
 	}
-	// New connections work through both.
-	for _, x := range []struct {
-		via  string
-		do   func() (string, error)
-		addr string
-	}{
-		{"ClusterIP", func() (string, error) {
-			g, c, err := n.pod.NS.TCPHello(cipAddr, echoTimeout)
-			closeConn(c)
-			return g, err
-		}, cipAddr},
-		{"NodePort", func() (string, error) {
-			g, c, err := n.outside.NS.TCPHello(npAddr, echoTimeout)
-			closeConn(c)
-			return g, err
-		}, npAddr},
-	} {
-		if g, err := x.do(); err != nil || (g != "be1" && g != "be2") {
-			t.Errorf("a new %s connection to %s: %q, %v", x.via, x.addr, g, err)
-		}
-	}
+	newConnection(t, n.pod.NS, "ClusterIP", cipAddr)
+	newConnection(t, n.outside.NS, "NodePort", npAddr)
 	if log := d.logTail(400); !strings.Contains(log, "took over kube-proxy") {
 		t.Errorf("ipvsd never said it took over:\n%s", log)
 	}
 	d.stop(t, syscall.SIGTERM)
 	if d.err != nil {
 		t.Errorf("ipvsd run on SIGTERM: %v", d.err)
+	}
+}
+
+// checkOwned: the ClusterIP moved to ipvsd's link, and `ipvsd list
+// --owners` names each adopted service (by its address) by its Service.
+func checkOwned(t *testing.T, clusterIP string, owners map[string]string) {
+	t.Helper()
+	if addrs := run(t, "/sbin/ip", "-o", "addr", "show", "dev", "ipvs0"); !strings.Contains(addrs, " "+clusterIP+"/32") {
+		t.Errorf("ipvs0 lacks %s:\n%s", clusterIP, addrs)
+	}
+	list := run(t, "ipvsd", "list", "-n", "--owners")
+	for addr, owner := range owners {
+		want := owner + " TCP " + addr
+		found := false
+		for _, l := range strings.Split(list, "\n") {
+			if f := strings.Fields(l); len(f) >= 3 && strings.Join(f[:3], " ") == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("ipvsd list --owners has no line %q:\n%s", want, list)
+		}
+	}
+}
+
+// newConnection: a new connection from ns through addr reaches a backend.
+func newConnection(t *testing.T, ns *nettest.NS, via, addr string) {
+	t.Helper()
+	g, c, err := ns.TCPHello(addr, echoTimeout)
+	if c != nil {
+		c.Close()
+	}
+	if err != nil || (g != "be1" && g != "be2") {
+		t.Errorf("a new %s connection to %s: %q, %v", via, addr, g, err)
 	}
 }
 
@@ -180,11 +197,5 @@ func checkKubeProxyLog(t *testing.T, kp *proc) {
 		if !expectedKubeProxyErrors.MatchString(l) {
 			t.Errorf("kube-proxy logged an error: %s", l)
 		}
-	}
-}
-
-func closeConn(c interface{ Close() error }) {
-	if c != nil {
-		_ = c.Close()
 	}
 }

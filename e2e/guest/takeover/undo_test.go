@@ -23,8 +23,8 @@ import (
 func TestCleanupKubeProxy(t *testing.T) {
 	c := client(t, apiserver.GuestAdminKubeconfig)
 	ensureNode(t, c)
-	// As in a rollback from ipvsd: its own cleanup first (of whatever ran
-	// in this VM before), then kube-proxy.
+	// A rollback from ipvsd (TestTakeOver, in the file before this one,
+	// ran first): ipvsd's own cleanup, then kube-proxy again.
 	run(t, "ipvsd", "cleanup")
 	n := newNetwork(t)
 	cip := echoService(t, c, n, "cip2", false)

@@ -170,8 +170,12 @@ func cleanupKubeProxy(ctx context.Context, stdout io.Writer, log *zap.Logger, f 
 		return err
 	}
 	rep, err := left.remove(ctx, owned.Services)
-	fmt.Fprintf(stdout, "removed %d of kube-proxy's virtual servers, its %s link: %v, %d iptables chains, %d jumps into them and %d ipsets\n",
-		rep.ServicesDeleted, kubeproxy.LinkName, rep.LinkDeleted, rep.Firewall.Chains, rep.Firewall.Jumps, len(rep.Firewall.Sets))
+	link := "no " + kubeproxy.LinkName + " (none there)"
+	if rep.LinkDeleted {
+		link = "the " + kubeproxy.LinkName + " link"
+	}
+	fmt.Fprintf(stdout, "removed kube-proxy's leftovers: %d virtual servers, %s, %d iptables chains with %d jumps into them, %d ipsets\n",
+		rep.ServicesDeleted, link, rep.Firewall.Chains, rep.Firewall.Jumps, len(rep.Firewall.Sets))
 	if err != nil {
 		return fmt.Errorf("removing kube-proxy's leftovers: %w", err)
 	}

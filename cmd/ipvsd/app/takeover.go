@@ -21,7 +21,6 @@ import (
 type kubeProxyLeftovers struct {
 	book     kubeproxy.Bookkeeping
 	services []ipvs.Key // kube-proxy's virtual servers in the kernel
-	link     kubeproxy.Link
 	deps     kubeproxy.Deps
 }
 
@@ -43,7 +42,7 @@ func findKubeProxy(ctx context.Context, env *hostenv.Env, modes []firewall.Mode,
 	if err != nil {
 		return nil, fmt.Errorf("kube-proxy's leftovers: reading IPVS: %w", err)
 	}
-	k := &kubeProxyLeftovers{book: book, services: book.Services(kubeproxy.Keys(table)), link: link}
+	k := &kubeProxyLeftovers{book: book, services: book.Services(kubeproxy.Keys(table))}
 	k.deps = kubeproxy.Deps{DeleteLink: link.Delete, Kernel: env.IPVS, Log: log}
 	if len(modes) > 0 {
 		k.deps.Firewall = func(ctx context.Context) (firewall.KubeProxyReport, error) {

@@ -154,6 +154,18 @@ func echoService(t *testing.T, c kubernetes.Interface, n *network, name string, 
 	return svc
 }
 
+// deleteService deletes a Service of the test namespace (its
+// EndpointSlice goes with the namespace; kube-proxy and ipvsd program
+// nothing for a slice without its Service).
+func deleteService(t *testing.T, c kubernetes.Interface, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.CoreV1().Services(testNS).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // ensureNode registers this node and the test namespace.
 func ensureNode(t *testing.T, c kubernetes.Interface) {
 	t.Helper()

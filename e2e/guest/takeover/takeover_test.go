@@ -33,18 +33,23 @@ func TestTakeOver(t *testing.T) {
 	n := newNetwork(t)
 	cip := echoService(t, c, n, "cip", false)
 	np := echoService(t, c, n, "np", true)
+	// gone is deleted while no proxy runs: ipvsd must remove what
+	// kube-proxy made for it.
+	gone := echoService(t, c, n, "gone", false)
 	cipAddr := cip.Spec.ClusterIP + ":9000"
 	npAddr := fmt.Sprintf("%s:%d", nodeIP, np.Spec.Ports[0].NodePort)
+	goneAddr := gone.Spec.ClusterIP + ":9000"
 	addForeignRules(t)
 	config := proxyConfig(t)
 
-	kp := startKubeProxy(t, config, 2, "TCP "+cipAddr, "TCP "+npAddr)
+	kp := startKubeProxy(t, config, 2, "TCP "+cipAddr, "TCP "+npAddr, "TCP "+goneAddr)
 	waitKubeProxySynced(t, kp, cip.Spec.ClusterIP, np.Spec.Ports[0].NodePort)
 	hs := append(hold(t, n.pod.NS, "ClusterIP", cipAddr, heldPerService), hold(t, n.outside.NS, "NodePort", npAddr, heldPerService)...)
 	stop := make(chan struct{})
 	wait := exchange(hs, stop)
 	kp.stop(t, syscall.SIGKILL)
 	checkKubeProxyLog(t, kp)
+	deleteService(t, c, "gone")
 	addForeignIPVS(t)
 	foreign := foreignState(t)
 	before := map[string]uint64{cipAddr: vsConns(t, cipAddr), npAddr: vsConns(t, npAddr)}
@@ -76,6 +81,9 @@ func TestTakeOver(t *testing.T) {
 	}
 	newConnection(t, n.pod.NS, "ClusterIP", cipAddr)
 	newConnection(t, n.outside.NS, "NodePort", npAddr)
+	if table := run(t, "ipvsadm", "-Ln"); realServers(table, "TCP "+goneAddr) >= 0 {
+		t.Errorf("TCP %s, of a Service deleted while kube-proxy was down, is still there:\n%s", goneAddr, table)
+	}
 	if log := d.logTail(400); !strings.Contains(log, "took over kube-proxy") {
 		t.Errorf("ipvsd never said it took over:\n%s", log)
 	}

@@ -115,6 +115,31 @@ func (d *Dummy) forgetIfGone(err error) {
 	}
 }
 
+// Delete deletes the link, and with it its addresses. It reports whether
+// the link was there: a link already gone is no error. Only a dummy is
+// deleted (a link of that name of another type is ErrWrongLinkType): it
+// is for kube-proxy's kube-ipvs0, on the explicit take-over of a
+// kube-proxy node, never for a link someone else may use.
+func (d *Dummy) Delete() (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.link = nil
+	l, err := d.lookupLocked()
+	if errors.Is(err, unix.ENODEV) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := d.h.LinkDel(l); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return false, nil
+		}
+		return false, fmt.Errorf("deleting link %s: %w", d.name, err)
+	}
+	return true, nil
+}
+
 // Addresses lists the interface's addresses (one netlink dump), sorted.
 // IPv6 link-local addresses are left out: the kernel adds one to every link
 // it sets up, and no caller put it there or may remove it.

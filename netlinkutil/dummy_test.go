@@ -187,3 +187,34 @@ func TestNetlinkErrorsAreWrapped(t *testing.T) {
 		t.Fatalf("got %v, want the AddrList error", err)
 	}
 }
+
+// TestDelete: a dummy goes with its addresses; one already gone is no
+// error; a link of another type of that name is never deleted.
+func TestDelete(t *testing.T) {
+	f := netlinktest.New()
+	d := NewDummy(f, "kube-ipvs0")
+	if deleted, err := d.Delete(); err != nil || deleted {
+		t.Fatalf("Delete with no link: %v, %v; want false, nil", deleted, err)
+	}
+	if _, err := d.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddAddress(vip4); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := d.Delete(); err != nil || !deleted {
+		t.Fatalf("Delete: %v, %v; want true, nil", deleted, err)
+	}
+	if want := "1: lo device up\n    127.0.0.1/8\n    ::1/128\n"; f.String() != want {
+		t.Errorf("state after Delete:\n%s\nwant\n%s", f.String(), want)
+	}
+	if err := f.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "kube-ipvs0"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Delete(); !errors.Is(err, ErrWrongLinkType) {
+		t.Errorf("Delete of a bridge: got %v, want ErrWrongLinkType", err)
+	}
+	if _, err := f.LinkByName("kube-ipvs0"); err != nil {
+		t.Errorf("the bridge is gone: %v", err)
+	}
+}

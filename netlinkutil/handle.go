@@ -12,6 +12,7 @@ import (
 type Handle interface {
 	LinkByName(name string) (netlink.Link, error)
 	LinkAdd(link netlink.Link) error
+	LinkDel(link netlink.Link) error
 	LinkSetUp(link netlink.Link) error
 	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
 	AddrAdd(link netlink.Link, addr *netlink.Addr) error

@@ -31,6 +31,11 @@ type Options struct {
 	// cleanup: without the link no VIP of ours is bound). Env.Addresses
 	// is then nil when the link does not exist.
 	ExistingLink bool
+	// ServiceLinks are other links whose addresses are service VIPs, not
+	// the host's: kube-proxy's kube-ipvs0 while ipvsd takes over from it.
+	// HostAddresses leaves them out, so that no node port is served on a
+	// ClusterIP.
+	ServiceLinks []string
 }
 
 // Env is an opened host environment. Close releases its handles.
@@ -42,6 +47,8 @@ type Env struct {
 	Addresses reconciler.AddressBinder
 	Conntrack Conntrack
 	nl        *netlink.Handle
+	// serviceLinks are Options.ServiceLinks.
+	serviceLinks []string
 }
 
 // Open opens the IPVS and netlink handles, ensures the dummy link exists and
@@ -80,7 +87,7 @@ func Open(opts Options, log *zap.Logger) (*Env, error) {
 			log.Warn("setting IPVS sysctls", zap.Error(err))
 		}
 	}
-	return &Env{IPVS: h, Link: d, Addresses: binder, Conntrack: Conntrack{nl}, nl: nl}, nil
+	return &Env{IPVS: h, Link: d, Addresses: binder, Conntrack: Conntrack{nl}, nl: nl, serviceLinks: opts.ServiceLinks}, nil
 }
 
 // openLink makes sure the dummy link exists and is up, or with
@@ -111,23 +118,45 @@ func (e *Env) Deps(log *zap.Logger) reconciler.Deps {
 	return reconciler.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
 }
 
+// OtherDummy is another program's dummy link, name (kube-proxy's
+// kube-ipvs0), on the environment's netlink handle. It is only read, and
+// deleted on the operator's explicit take-over of that program's
+// leftovers; the VIPs on it that ipvsd wants are bound to Link first (the
+// reconciler's Adoptable.Addresses), so that the kernel keeps them local
+// throughout: while an address is on either link its local route stays.
+func (e *Env) OtherDummy(name string) *netlinkutil.Dummy { return netlinkutil.NewDummy(e.nl, name) }
+
 // Close releases the handles. Kernel state is left as it is.
 func (e *Env) Close() error {
 	e.nl.Close()
 	return e.IPVS.Close()
 }
 
-// HostAddresses are the host's own addresses, loopback and the VIPs on our
-// dummy link excluded: the firewall needs them to recognise the node's own
-// traffic, and node ports open on them, not on service addresses.
+// HostAddresses are the host's own addresses, loopback, the VIPs on our
+// dummy link and those on the ServiceLinks excluded: the firewall needs
+// them to recognise the node's own traffic, and node ports open on them,
+// not on service addresses.
 func (e *Env) HostAddresses() ([]netip.Addr, error) {
 	l, err := e.Link.LocalAddresses(unix.AF_UNSPEC)
 	if err != nil {
 		return nil, err
 	}
+	vips := map[netip.Addr]bool{}
+	for _, name := range e.serviceLinks {
+		ps, err := e.OtherDummy(name).Addresses()
+		if errors.Is(err, unix.ENODEV) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			vips[p.Addr()] = true
+		}
+	}
 	out := make([]netip.Addr, 0, len(l.Elsewhere))
 	for a := range l.Elsewhere {
-		if !a.IsLoopback() {
+		if !a.IsLoopback() && !vips[a] {
 			out = append(out, a)
 		}
 	}

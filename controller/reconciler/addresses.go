@@ -48,7 +48,7 @@ func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
 		var local map[netip.Addr]bool
 		local, err = r.deps.Addresses.LocalAddresses()
 		if err == nil {
-			p.classify(r.ownership.owned.Addresses, onLink, local)
+			p.classify(r.ownership.owned.Addresses, onLink, local, r.adoptable.Addresses)
 			return p
 		}
 	}
@@ -58,13 +58,16 @@ func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
 	return p
 }
 
-func (p *addrPlan) classify(mine, onLink, local map[netip.Addr]bool) {
+// classify sorts the desired addresses; adopt are those on another
+// program's link that ipvsd is taking over (Adoptable.Addresses), bound to
+// our link too rather than left as someone else's.
+func (p *addrPlan) classify(mine, onLink, local, adopt map[netip.Addr]bool) {
 	for _, a := range slices.SortedFunc(maps.Keys(p.want), netip.Addr.Compare) {
 		switch {
 		case onLink[a]:
 			// Bound already: by us (recorded) or by someone else (then it
 			// stays theirs).
-		case local[a]:
+		case local[a] && !adopt[a]:
 			// On another interface: binding it again would only create a
 			// second route to ourselves. Not ours, even if it once was.
 			if mine[a] {

@@ -48,7 +48,7 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, no
 			}
 			res.Planned++
 			a := actual[k]
-			if a != nil && !r.ownership.owns(k) {
+			if a != nil && !r.ownership.owns(k) && !r.adopt(k, w.vs, a, res) {
 				r.conflicts[k] = true
 				continue
 			}

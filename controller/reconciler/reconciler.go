@@ -118,6 +118,9 @@ type Reconciler struct {
 	logged    map[ipvs.Key]bool // conflicts already logged
 	drains    drainer           // our real servers on their way out
 	retries   retryBackoff      // when each failed virtual server is retried
+	adoptable Adoptable         // another program's, ipvsd may take over
+	// justAdopted are the services adopted by the sync running.
+	justAdopted []ipvs.Key
 }
 
 // New validates cfg (after Defaults) and loads the ownership record. The
@@ -220,6 +223,7 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 		return res, errors.Join(res.Errors...)
 	}
 	plans := r.planServices(actual, now, &res)
+	plans = r.saveAdopted(plans, &res)
 	addrs := r.planAddresses(res.Full, &res)
 	plans = r.claim(plans, &addrs, &res)
 

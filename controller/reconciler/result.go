@@ -34,7 +34,10 @@ type Result struct {
 	// failed. It is what makes a sync's cost follow the change.
 	Planned int
 
-	Services     Counts
+	Services Counts
+	// Adopted counts another program's virtual servers taken over in
+	// place (Reconciler.Adopt).
+	Adopted      int
 	Destinations Counts // Deleted includes drains that finished
 	Addresses    Counts // Updated is unused
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
+	"github.com/ipvsd/ipvsd/controller/kubeproxy"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
 )
@@ -21,6 +22,7 @@ type cleanupFlags struct {
 	iface        string
 	iptablesMode string
 	logLevel     string
+	kubeProxy    bool
 }
 
 func newCleanup() *cobra.Command {
@@ -36,7 +38,14 @@ first, or it will put everything back. The dummy interface itself is left.
 
 Each part is cleaned on its own: without the ip_vs module, ipset, or one
 iptables back-end's tools, everything else is still removed, and the exit
-status is non-zero with each part that could not be cleaned named.`,
+status is non-zero with each part that could not be cleaned named.
+
+With --kube-proxy it removes what kube-proxy's IPVS mode left instead
+(stopped without its own cleanup, or for a rollback): the virtual servers
+its ipsets and kube-ipvs0 name, except those ipvsd's record owns, the
+kube-ipvs0 link, and kube-proxy's KUBE-* chains (of its IPVS and iptables
+modes), the rules jumping into them and its ipsets, in both iptables
+back-ends. ipvsd's own state and everyone else's stay.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCleanup(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
@@ -47,6 +56,7 @@ status is non-zero with each part that could not be cleaned named.`,
 	fl.StringVar(&f.iface, "interface", hostenv.DefaultInterface, "the dummy interface the VIPs are bound to")
 	fl.StringVar(&f.iptablesMode, "iptables-mode", "auto", "iptables back-end to clean: auto, nft, legacy, or none")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.kubeProxy, "kube-proxy", false, "remove kube-proxy's leftovers instead of ipvsd's own state")
 	return cmd
 }
 
@@ -60,6 +70,9 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 	modes, err := cleanupModes(f.iptablesMode)
 	if err != nil {
 		return err
+	}
+	if f.kubeProxy {
+		return cleanupKubeProxy(ctx, stdout, log, f, modes)
 	}
 	return cleanup(ctx, stdout, log, cleanupParts{
 		ipvs:     func(ctx context.Context) (reconciler.Result, error) { return cleanupIPVS(ctx, f, log) },
@@ -137,4 +150,34 @@ func cleanupModes(mode string) ([]firewall.Mode, error) {
 		return nil, err
 	}
 	return []firewall.Mode{m}, nil
+}
+
+// cleanupKubeProxy removes kube-proxy's leftovers, sparing what the
+// ownership record says is ipvsd's.
+func cleanupKubeProxy(ctx context.Context, stdout io.Writer, log *zap.Logger, f cleanupFlags, modes []firewall.Mode) error {
+	store := runstate.OwnershipStore{Path: f.record}
+	owned, err := store.Load()
+	if err != nil {
+		return err
+	}
+	env, err := hostenv.Open(hostenv.Options{Interface: f.iface, ExistingLink: true}, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	left, err := findKubeProxy(ctx, env, modes, log)
+	if err != nil {
+		return err
+	}
+	rep, err := left.remove(ctx, owned.Services)
+	link := "no " + kubeproxy.LinkName + " (none there)"
+	if rep.LinkDeleted {
+		link = "the " + kubeproxy.LinkName + " link"
+	}
+	fmt.Fprintf(stdout, "removed kube-proxy's leftovers: %d virtual servers, %s, %d iptables chains with %d jumps into them, %d ipsets\n",
+		rep.ServicesDeleted, link, rep.Firewall.Chains, rep.Firewall.Jumps, len(rep.Firewall.Sets))
+	if err != nil {
+		return fmt.Errorf("removing kube-proxy's leftovers: %w", err)
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 // differs between `run` and `standalone`.
 type plane struct {
 	env     *hostenv.Env
+	engine  *reconciler.Reconciler
 	metrics *dataplane.Metrics
 	prog    *dataplane.Programmer
 }
@@ -67,7 +68,7 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 		env.Close()
 		return nil, err
 	}
-	return &plane{env: env, metrics: m, prog: prog}, nil
+	return &plane{env: env, engine: engine, metrics: m, prog: prog}, nil
 }
 
 func (p *plane) Close() error { return p.env.Close() }

@@ -27,6 +27,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/kernelsettings"
+	"github.com/ipvsd/ipvsd/controller/kubeproxy"
 	"github.com/ipvsd/ipvsd/controller/proxyconfig"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/source/kube"
@@ -39,6 +40,7 @@ import (
 func newRun() *cobra.Command {
 	cfg := proxyconfig.Default()
 	var configPath, writeConfigTo, logLevel string
+	var takeOver bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Replace kube-proxy: program IPVS from Kubernetes Services and EndpointSlices",
@@ -65,18 +67,20 @@ and flags given on the command line win over the file.`,
 			// client-go logs through klog's global logger; route it into
 			// ours so there is one log stream with one format.
 			klog.SetLogger(zapr.NewLogger(log.Named("client-go")))
-			return runKube(cmd.Context(), c.Config, log)
+			return runKube(cmd.Context(), c.Config, takeOver, log)
 		},
 	}
 	proxyconfig.BindFlags(cmd.Flags(), &cfg)
 	cmd.Flags().StringVar(&configPath, "config", "", "kube-proxy's configuration file (KubeProxyConfiguration, YAML); flags given on the command line win")
 	cmd.Flags().StringVar(&writeConfigTo, "write-config-to", "", "write the effective configuration (defaults, file, flags) to this file and exit")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().BoolVar(&takeOver, "take-over-kube-proxy", false, "take over what kube-proxy's IPVS mode left on this node (stopped without cleanup): adopt its virtual servers in place, then remove its kube-ipvs0 link, KUBE-* chains and ipsets and the virtual servers no Service wants")
 	return cmd
 }
 
-// runKube runs the Kubernetes mode until ctx is done.
-func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error {
+// runKube runs the Kubernetes mode until ctx is done; takeOver takes over
+// kube-proxy's leftovers.
+func runKube(ctx context.Context, cfg proxyconfig.Config, takeOver bool, log *zap.Logger) error {
 	// Stops the informers too if the loop returns on its own.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -125,10 +129,27 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, log *zap.Logger) error
 	}
 	log.Info("starting", zap.String("node", nodeName), zap.String("apiServer", host))
 	err = src.Start(ctx)
+	var prog dataplane.Source = src
+	if err == nil && takeOver {
+		prog, err = takeOverKubeProxy(ctx, p, src, log.Named("takeover"))
+	}
 	if err == nil {
-		err = p.prog.Run(ctx, src)
+		err = p.prog.Run(ctx, prog)
 	}
 	return errors.Join(err, stopHTTP())
+}
+
+// takeOverKubeProxy finds kube-proxy's leftovers before the first sync
+// and returns the source that removes them once ipvsd has programmed
+// everything: the reconciler adopts kube-proxy's virtual servers that
+// Services want, in place, and binds their VIPs to ipvsd's link.
+func takeOverKubeProxy(ctx context.Context, p *plane, src *informer.Source, log *zap.Logger) (dataplane.Source, error) {
+	left, err := findKubeProxy(ctx, p.env, []firewall.Mode{firewall.ModeNFT, firewall.ModeLegacy}, log)
+	if err != nil {
+		return nil, err
+	}
+	p.engine.Adopt(left.adoptable())
+	return newTakeOverSource(ctx, src, left, p.engine, log), nil
 }
 
 // openKubePlane opens the dataplane with the Kubernetes mode's settings:
@@ -140,7 +161,9 @@ func openKubePlane(cfg proxyconfig.Config, fw *firewall.Firewall, log *zap.Logge
 	}
 	settings := proxyconfig.KernelSettings(&cfg, kernelsettings.OnlineCPUs("/sys/devices/system/cpu/online"))
 	return openPlane(planeOptions{
-		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true},
+		// kube-ipvs0's addresses are kube-proxy's service VIPs, never
+		// the node's (kube-proxy leaves them out of its node IPs too).
+		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true, ServiceLinks: []string{kubeproxy.LinkName}},
 		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration, ExcludeCIDRs: exclude},
 		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },

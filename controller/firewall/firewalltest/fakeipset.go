@@ -21,7 +21,13 @@ var setDims = map[firewall.SetType][]string{
 	firewall.HashNetPort:   {"net", "port"},
 	firewall.HashIPPortIP:  {"ip", "port", "ip"},
 	firewall.HashIPPortNet: {"ip", "port", "net"},
+	// kube-proxy's node-port sets; Firewall creates none.
+	bitmapPort: {"bareport"},
 }
+
+// bitmapPort is ipset's port bitmap: its elements are bare port numbers,
+// printed as given, and its range is fixed at create.
+const bitmapPort firewall.SetType = "bitmap:port"
 
 // ipset defaults, as `ipset save` prints them.
 const (
@@ -35,6 +41,7 @@ type ipset struct {
 	family            string // inet or inet6
 	hashsize, maxelem int
 	skbinfo           bool
+	portRange         string // bitmap:port only
 	// entries maps each element, as ipset prints it, to its extensions
 	// (" skbmark 0x1/0xbfff" or "").
 	entries map[string]string
@@ -51,8 +58,12 @@ func (s *ipset) save(b *strings.Builder) {
 	if s.skbinfo {
 		opts = " skbinfo"
 	}
-	fmt.Fprintf(b, "create %s %s family %s hashsize %d maxelem %d%s bucketsize 12 initval 0x00000000\n",
-		s.name, s.typ, s.family, s.hashsize, s.maxelem, opts)
+	if s.typ == bitmapPort {
+		fmt.Fprintf(b, "create %s %s range %s\n", s.name, s.typ, s.portRange)
+	} else {
+		fmt.Fprintf(b, "create %s %s family %s hashsize %d maxelem %d%s bucketsize 12 initval 0x00000000\n",
+			s.name, s.typ, s.family, s.hashsize, s.maxelem, opts)
+	}
 	elems := make([]string, 0, len(s.entries))
 	for e := range s.entries {
 		elems = append(elems, e)
@@ -273,6 +284,8 @@ func parseCreate(f []string) (*ipset, error) {
 			s.hashsize, err = strconv.Atoi(val)
 		case "maxelem":
 			s.maxelem, err = strconv.Atoi(val)
+		case "range":
+			s.portRange = val
 		case "bucketsize", "initval":
 			// Printed by ipset save; not modelled.
 		default:
@@ -302,6 +315,13 @@ func parseElement(s *ipset, elem string) (string, error) {
 			out[i], err = parseAddr(s, dims[i] == "net", p)
 		case "port":
 			out[i], err = parsePort(p)
+		case "bareport":
+			var n uint64
+			n, err = strconv.ParseUint(p, 10, 16)
+			out[i] = strconv.FormatUint(n, 10)
+			if err != nil {
+				err = errorf(unix.EINVAL, "syntax error: invalid port %s", p)
+			}
 		}
 		if err != nil {
 			return "", err

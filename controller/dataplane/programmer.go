@@ -168,11 +168,12 @@ func (p *Programmer) SyncOnce(ctx context.Context, src Source) (time.Duration, e
 // sync is the runner's SyncFunc.
 func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	start := p.deps.Clock.Now()
+	// The interval counts from the end of the last full resync: one that
+	// outlasts it (100,000 destinations under emulation) must leave room
+	// for partial syncs, or every change would wait for the next one.
 	full := start.Sub(p.lastFull) >= p.cfg.FullResyncInterval
 	if full {
-		p.lastFull = start
-	}
-	if full {
+		defer func() { p.lastFull = p.deps.Clock.Now() }()
 		p.ensureSettings()
 	}
 	ch, srcErr := p.src.Changes(ctx, full)

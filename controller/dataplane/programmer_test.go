@@ -33,10 +33,19 @@ func (c *calls) take() []string {
 	return l
 }
 
-type fakeIPVS struct{ c *calls }
+type fakeIPVS struct {
+	c *calls
+	// clock, when set, is advanced by took in every Sync: a slow full
+	// resync.
+	clock *stepClock
+	took  time.Duration
+}
 
 func (f fakeIPVS) Sync(context.Context, desired.State) (reconciler.Result, error) {
 	f.c.add("ipvs.Sync")
+	if f.clock != nil {
+		f.clock.now = f.clock.now.Add(f.took)
+	}
 	return reconciler.Result{}, nil
 }
 
@@ -97,6 +106,28 @@ var natService = firewall.Desired{Services: []firewall.VirtualServer{{
 }}}
 
 // TestProgrammerOrder: the source is asked first, then the firewall, then
+// TestFullResyncCountsFromItsEnd: a full resync that outlasts the
+// interval leaves a whole interval of partial syncs after it, so changes
+// are not held behind one full resync after another.
+func TestFullResyncCountsFromItsEnd(t *testing.T) {
+	c := &calls{}
+	clock := &stepClock{now: time.Unix(1_000_000, 0)}
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c: c, clock: clock, took: 90 * time.Second}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{c: c, next: Change{Whole: &desired.State{}}}
+	for i, want := range []string{"src.Changes(full)", "src.Changes", "src.Changes(full)"} {
+		if _, err := p.SyncOnce(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.take(); got[0] != want {
+			t.Errorf("sync %d: %q, want %s first", i, got, want)
+		}
+		clock.now = clock.now.Add(30 * time.Second)
+	}
+}
+
 // IPVS (whole or incremental, as the source says), then the source is
 // told; the firewall is compared with the kernel when it was just opened
 // and on every full resync, and merely synced in between.
@@ -105,7 +136,7 @@ func TestProgrammerOrder(t *testing.T) {
 	clock := &stepClock{now: time.Unix(1_000_000, 0)}
 	opened := 0
 	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{
-		IPVS: fakeIPVS{c},
+		IPVS: fakeIPVS{c: c},
 		OpenFirewall: func(context.Context) (Firewall, error) {
 			opened++
 			return fakeFW{c: c}, nil
@@ -148,7 +179,7 @@ func TestProgrammerFirewallOnDemand(t *testing.T) {
 	clock := &stepClock{now: time.Unix(1_000_000, 0)}
 	fw := &fakeFW{c: c}
 	p, err := New(Config{FirewallOnDemand: true}, Deps{
-		IPVS:         fakeIPVS{c},
+		IPVS:         fakeIPVS{c: c},
 		OpenFirewall: func(context.Context) (Firewall, error) { return fw, nil },
 		Clock:        clock,
 	})
@@ -189,7 +220,7 @@ func TestProgrammerFirewallOnDemand(t *testing.T) {
 // source is told the joined error.
 func TestProgrammerSourceError(t *testing.T) {
 	c := &calls{}
-	p, err := New(Config{}, Deps{IPVS: fakeIPVS{c}})
+	p, err := New(Config{}, Deps{IPVS: fakeIPVS{c: c}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +255,7 @@ func TestProgrammerKernelSettings(t *testing.T) {
 	c := &calls{}
 	clock := &stepClock{now: time.Unix(1_000_000, 0)}
 	settings := &fakeSettings{c: c, err: errors.New("nf_conntrack_max: read-only")}
-	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c}, Settings: settings, Clock: clock})
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c: c}, Settings: settings, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
 func TestFullResyncRepairsDrift(t *testing.T) {
@@ -51,6 +52,33 @@ func TestFullResyncInterval(t *testing.T) {
 	e.r.RequestFullResync()
 	if res := e.sync(webDesired()); !res.Full {
 		t.Error("RequestFullResync ignored")
+	}
+}
+
+// TestFullResyncIntervalCountsFromItsEnd: a full resync that takes longer
+// than the interval (a 100,000-destination dump under emulation) must not
+// make every later sync a full one, or a change would always wait for the
+// next dump.
+func TestFullResyncIntervalCountsFromItsEnd(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.FullResyncInterval = 10 * time.Second
+	e.restart()
+	e.kernel.SetHook(func(op ipvstest.Op, _ ipvs.Key, _ ipvs.DestKey) error {
+		if op == ipvstest.OpDump {
+			e.advance(15 * time.Second) // the dump outlasts the interval
+		}
+		return nil
+	})
+	if res := e.sync(webDesired()); !res.Full {
+		t.Fatal("first sync not full")
+	}
+	e.advance(9 * time.Second)
+	if res := e.sync(webDesired()); res.Full {
+		t.Error("full resync 9 s after the last one ended")
+	}
+	e.advance(time.Second)
+	if res := e.sync(webDesired()); !res.Full {
+		t.Error("no full resync an interval after the last one ended")
 	}
 }
 

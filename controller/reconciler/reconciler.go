@@ -234,6 +234,9 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 	r.unbindAddresses(&addrs, &res)
 
 	r.finish(now, &res)
+	if res.Full {
+		r.resync.finished(r.deps.Now())
+	}
 	res.report(r.log)
 	return res, errors.Join(res.Errors...)
 }

@@ -29,6 +29,16 @@ func (s *resyncSchedule) done(now time.Time) {
 	s.last = now
 }
 
+// finished moves the start of the next interval to the end of the full
+// resync, at now: a resync that outlasts its interval (a dump of 100,000
+// destinations under emulation takes over a minute) must leave room for
+// partial syncs, or every sync would dump and each change wait for one.
+func (s *resyncSchedule) finished(now time.Time) {
+	if now.After(s.last) {
+		s.last = now
+	}
+}
+
 // dumpIfDue dumps the kernel when a full resync is due and returns its
 // services by key; nil when none is due. On error the resync stays due
 // and the sync must stop: without the dump it cannot tell drift from

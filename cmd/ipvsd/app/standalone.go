@@ -170,8 +170,10 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 	p, err := openPlane(planeOptions{
 		host:       hostenv.Options{Interface: cfg.Interface, SetSysctls: true},
 		reconciler: reconciler.Config{RecordPath: f.record},
-		// A burst of health-check transitions costs one sync.
-		programmer:   dataplane.Config{MinSyncInterval: time.Second, FirewallOnDemand: true},
+		// No fixed delay before a sync: a reload or a health transition is
+		// programmed at once, and a burst arriving during a sync costs
+		// one more.
+		programmer:   dataplane.Config{FirewallOnDemand: true},
 		openFirewall: openFW,
 		statsLabels:  []string{"service"}, ownerLabels: func(owner string) []string { return []string{owner} },
 	}, log)

@@ -11,7 +11,8 @@ import (
 // AddFamily makes a peer dual-stack: it gives the namespace's eth0 addr
 // and the caller's end host, on the /24 (or /64) of addr, and a default
 // route of addr's family back through host, as NewPeer does for the first
-// family. Both go with the veth in t.Cleanup. It returns addr parsed.
+// family. They go when the veth and the namespace do, in NewPeer's
+// t.Cleanup. It returns addr parsed.
 func (p *Peer) AddFamily(t testing.TB, addr, host string) net.IP {
 	t.Helper()
 	ip, hostIP := net.ParseIP(addr), net.ParseIP(host)

@@ -43,7 +43,7 @@ func TestLabKubeAPIServer(t *testing.T) {
 	ipvsd := lab.IPVSD(t)
 	// A broken daemon costs each subtest its one-minute wait: give the
 	// guest room to report every failure instead of a timeout panic.
-	args := []string{"-test.timeout=7m"}
+	args := []string{"-test.timeout=9m"}
 	// IPVSD_E2E_KUBE_RUN narrows the guest tests while working on one, as
 	// in IPVSD_E2E_KUBE_RUN=TestIPVSDRun/NodePort.
 	if run := os.Getenv("IPVSD_E2E_KUBE_RUN"); run != "" {
@@ -56,7 +56,7 @@ func TestLabKubeAPIServer(t *testing.T) {
 		Files:   files,
 		Network: true,
 		Env:     map[string]string{"IPVSD_E2E_SMOKE_CLUSTERIP": svc.Spec.ClusterIP},
-		Timeout: 9 * time.Minute,
+		Timeout: 11 * time.Minute,
 	})
 }
 

@@ -29,8 +29,9 @@ const (
 // server, what was unit-tested only: SCTP through a ClusterIP, a
 // dual-stack Service, and topology hints with trafficDistribution
 // PreferClose. Each case reads the kernel's table with ipvsadm and sends
-// real traffic. It has its own daemon, started after TestIPVSDRun's has
-// stopped, which adopts what that one left.
+// real traffic. It has its own daemon, with both families in
+// --cluster-cidr; the tests of this package run one after another, and
+// each daemon adopts what the one before it left.
 func TestDataPlaneCoverage(t *testing.T) {
 	admin := client(t, apiserver.GuestAdminKubeconfig)
 	ensureNode(t, admin)

@@ -41,6 +41,12 @@ func TestLabKubeAPIServer(t *testing.T) {
 	}
 
 	ipvsd := lab.IPVSD(t)
+	// The real kube-proxy: TestDataPlaneCoverage compares ipvsd's topology
+	// choices with its table.
+	bins, err := apiserver.EnsureBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A broken daemon costs each subtest its one-minute wait: give the
 	// guest room to report every failure instead of a timeout panic.
 	args := []string{"-test.timeout=9m"}
@@ -52,7 +58,7 @@ func TestLabKubeAPIServer(t *testing.T) {
 
 	bootWithAPIServer(t, s, lab.Config{
 		Run:     lab.BuildTests(t, []string{"./e2e/guest/kube"}, args...),
-		Tools:   []lab.Binary{ipvsd},
+		Tools:   []lab.Binary{ipvsd, {Name: "kube-proxy", HostPath: bins.KubeProxy}},
 		Files:   files,
 		Network: true,
 		Env:     map[string]string{"IPVSD_E2E_SMOKE_CLUSTERIP": svc.Spec.ClusterIP},

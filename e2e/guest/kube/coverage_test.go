@@ -41,6 +41,7 @@ func TestDataPlaneCoverage(t *testing.T) {
 	t.Run("SCTPClusterIP", e.sctpClusterIP)
 	t.Run("DualStack", e.dualStack)
 	t.Run("TopologyPreferClose", e.topologyPreferClose)
+	t.Run("TopologyAgreesWithKubeProxy", e.topologyAgreesWithKubeProxy)
 }
 
 // sctpClusterIP: the lab kernel loads sctp, IPVS takes an SCTP virtual

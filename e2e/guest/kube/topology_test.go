@@ -31,13 +31,16 @@ type topologyStep struct {
 	want     []string // backends that take new connections
 }
 
+// topologySteps alternate between the two outcomes, so that no step can
+// pass on what the step before it programmed.
 var topologySteps = []topologyStep{
 	{"SameZoneOnly", "zone-a", []string{"zone-a"}, []string{"zone-b"}, []string{"be1"}},
 	{"HintsGone", "zone-a", nil, nil, []string{"be1", "be2"}},
-	{"OneEndpointUnhinted", "zone-a", []string{"zone-a"}, nil, []string{"be1", "be2"}},
-	{"HintForTwoZones", "zone-a", []string{"zone-a"}, []string{"zone-b", "zone-a"}, []string{"be1", "be2"}},
 	{"HintsBack", "zone-a", []string{"zone-a"}, []string{"zone-b"}, []string{"be1"}},
+	{"OneEndpointUnhinted", "zone-a", []string{"zone-a"}, nil, []string{"be1", "be2"}},
+	{"HintsBackAgain", "zone-a", []string{"zone-a"}, []string{"zone-b"}, []string{"be1"}},
 	{"NoEndpointForThisZone", "zone-c", []string{"zone-a"}, []string{"zone-b"}, []string{"be1", "be2"}},
+	{"BackInZoneA", "zone-a", []string{"zone-a"}, []string{"zone-b"}, []string{"be1"}},
 	{"NodeWithoutZone", "", []string{"zone-a"}, []string{"zone-b"}, []string{"be1", "be2"}},
 }
 
@@ -45,9 +48,9 @@ var topologySteps = []topologyStep{
 // one with the older service.kubernetes.io/topology-mode annotation, each
 // with two endpoints in other nodes' zones, are programmed with the
 // endpoints their zone hints give this node, step by step as the hints and
-// the node's zone label change; pods' traffic lands only on those. (As in
-// kube-proxy, the hints decide, not the field or the annotation, which
-// only ask the EndpointSlice controller to write them.)
+// the node's zone label change, and pods' traffic lands only on those.
+// (As in kube-proxy, the hints decide, not the field or the annotation,
+// which only ask the EndpointSlice controller to write them.)
 func (e *env) topologyPreferClose(t *testing.T) {
 	t.Cleanup(func() { setNodeZone(t, e, "") })
 	prefer := corev1.ServiceTrafficDistributionPreferClose
@@ -68,12 +71,19 @@ func (e *env) topologyPreferClose(t *testing.T) {
 		}
 		for _, svc := range svcs {
 			vip := hostPort(svc.Spec.ClusterIP, 80)
-			e.takingConnections(t, vip, st)
-			seen := backendsSeen(t, e.n.pod.NS, vip, 10, e.n.pod.Addr.String())
+			want := e.destinations(st.want)
+			start := time.Now()
+			eventually(t, 60*time.Second, func() string {
+				e.d.check(t)
+				return takesConnections(st.name+": ipvsd", virtualServer(t, "TCP", vip), want)
+			})
+			took := time.Since(start)
+			seen := backendsSeen(t, e.n.pod.NS, vip, 6, e.n.pod.Addr.String())
 			if got := slices.Sorted(maps.Keys(seen)); !slices.Equal(got, st.want) {
 				t.Errorf("%s: %s (%s) from a pod reached %v, want %v\n%s", st.name, svc.Name, vip, seen, st.want, ipvsadm(t))
 			}
-			t.Logf("%s: %s: real servers (weight) %v; 10 requests reached %v", st.name, svc.Name, realServerWeights(virtualServer(t, "TCP", vip)), seen)
+			t.Logf("%s: %s: real servers (weight) %v after %s; 6 requests reached %v", st.name, svc.Name,
+				realServerWeights(virtualServer(t, "TCP", vip)), took.Round(time.Millisecond), seen)
 		}
 	}
 }
@@ -93,41 +103,32 @@ func (e *env) setTopologyEndpoints(t *testing.T, slice string, st topologyStep) 
 	}
 }
 
-// takingConnections waits until exactly the step's backends are real
-// servers of vip with a weight above 0. An endpoint that left may stay a
-// while at weight 0, draining, as ipvsd (and kube-proxy's IPVS mode) keep
-// a removed TCP real server until its connections are gone; it gets no
-// new connection.
-func (e *env) takingConnections(t *testing.T, vip string, st topologyStep) {
-	t.Helper()
-	want := map[string]bool{}
-	for _, name := range st.want {
-		want[hostPort(e.n.peer(name).Addr.String(), webPort)] = true
+// destinations are the backends' real-server addresses.
+func (e *env) destinations(backends []string) map[string]bool {
+	out := map[string]bool{}
+	for _, name := range backends {
+		be := map[string]*nettest.Peer{"be1": e.n.be1, "be2": e.n.be2}[name]
+		out[hostPort(be.Addr.String(), webPort)] = true
 	}
-	eventually(t, 60*time.Second, func() string {
-		e.d.check(t)
-		block := virtualServer(t, "TCP", vip)
-		got := map[string]bool{}
-		for dest, w := range realServerWeights(block) {
-			if w > 0 {
-				got[dest] = true
-			}
-		}
-		if block == "" || !maps.Equal(got, want) {
-			return fmt.Sprintf("%s: %s does not take connections on exactly %v:\n%s", st.name, vip, st.want, block)
-		}
-		return ""
-	})
+	return out
 }
 
-func (n *labNet) peer(name string) *nettest.Peer {
-	switch name {
-	case "be1":
-		return n.be1
-	case "be2":
-		return n.be2
+// takesConnections complains unless exactly want are real servers of the
+// `ipvsadm -Ln` block with a weight above 0. An endpoint that left may
+// stay a while at weight 0, draining, as ipvsd (and kube-proxy's IPVS
+// mode) keep a removed TCP real server until its connections are gone; it
+// gets no new connection.
+func takesConnections(who, block string, want map[string]bool) string {
+	got := map[string]bool{}
+	for dest, w := range realServerWeights(block) {
+		if w > 0 {
+			got[dest] = true
+		}
 	}
-	panic("no backend " + name)
+	if block == "" || !maps.Equal(got, want) {
+		return fmt.Sprintf("%s: new connections do not go to exactly %v:\n%s", who, slices.Sorted(maps.Keys(want)), block)
+	}
+	return ""
 }
 
 // realServerWeights reads the real servers and their weights from an

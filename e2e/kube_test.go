@@ -48,9 +48,15 @@ func TestLabKubeAPIServer(t *testing.T) {
 	files = append(files, manifests...)
 
 	ipvsd := lab.IPVSD(t)
+	// The real kube-proxy: TestDataPlaneCoverage compares ipvsd's topology
+	// choices with its table.
+	bins, err := apiserver.EnsureBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A broken daemon costs each subtest its one-minute wait: give the
 	// guest room to report every failure instead of a timeout panic.
-	args := []string{"-test.timeout=7m"}
+	args := []string{"-test.timeout=9m"}
 	// IPVSD_E2E_KUBE_RUN narrows the guest tests while working on one, as
 	// in IPVSD_E2E_KUBE_RUN=TestIPVSDRun/NodePort.
 	if run := os.Getenv("IPVSD_E2E_KUBE_RUN"); run != "" {
@@ -59,11 +65,11 @@ func TestLabKubeAPIServer(t *testing.T) {
 
 	bootWithAPIServer(t, s, lab.Config{
 		Run:     lab.BuildTests(t, []string{"./e2e/guest/kube"}, args...),
-		Tools:   []lab.Binary{ipvsd},
+		Tools:   []lab.Binary{ipvsd, {Name: "kube-proxy", HostPath: bins.KubeProxy}},
 		Files:   files,
 		Network: true,
 		Env:     map[string]string{"IPVSD_E2E_SMOKE_CLUSTERIP": svc.Spec.ClusterIP},
-		Timeout: 9 * time.Minute,
+		Timeout: 11 * time.Minute,
 	})
 }
 

@@ -41,6 +41,11 @@ func UDPPort(name string, port, target int32) corev1.ServicePort {
 	return corev1.ServicePort{Name: name, Protocol: corev1.ProtocolUDP, Port: port, TargetPort: intstr.FromInt32(target)}
 }
 
+// SCTPPort is a named SCTP Service port.
+func SCTPPort(name string, port, target int32) corev1.ServicePort {
+	return corev1.ServicePort{Name: name, Protocol: corev1.ProtocolSCTP, Port: port, TargetPort: intstr.FromInt32(target)}
+}
+
 // NewService is a ClusterIP Service with no selector (tests own its
 // EndpointSlices); change Spec before creating it for other types.
 func NewService(ns, name string, ports ...corev1.ServicePort) *corev1.Service {
@@ -80,6 +85,9 @@ type Endpoint struct {
 	IP   string
 	Node string // nodeName; "" for none
 	Zone string
+	// ForZones are the zone hints (hints.forZones) the EndpointSlice
+	// controller writes for trafficDistribution PreferClose.
+	ForZones []string
 	// NotReady marks it not ready; Terminating also marks it terminating
 	// (serving unless NotServing).
 	NotReady, Terminating, NotServing bool
@@ -128,6 +136,12 @@ func SetEndpoints(s *discoveryv1.EndpointSlice, eps []Endpoint) {
 		if e.Zone != "" {
 			ep.Zone = ptr(e.Zone)
 		}
+		if len(e.ForZones) > 0 {
+			ep.Hints = &discoveryv1.EndpointHints{}
+			for _, z := range e.ForZones {
+				ep.Hints.ForZones = append(ep.Hints.ForZones, discoveryv1.ForZone{Name: z})
+			}
+		}
 		s.Endpoints = append(s.Endpoints, ep)
 	}
 }
@@ -140,6 +154,11 @@ func SlicePort(name string, port int32) discoveryv1.EndpointPort {
 // SliceUDPPort is a named UDP port of an EndpointSlice.
 func SliceUDPPort(name string, port int32) discoveryv1.EndpointPort {
 	return discoveryv1.EndpointPort{Name: ptr(name), Protocol: ptr(corev1.ProtocolUDP), Port: ptr(port)}
+}
+
+// SliceSCTPPort is a named SCTP port of an EndpointSlice.
+func SliceSCTPPort(name string, port int32) discoveryv1.EndpointPort {
+	return discoveryv1.EndpointPort{Name: ptr(name), Protocol: ptr(corev1.ProtocolSCTP), Port: ptr(port)}
 }
 
 // CreateEndpointSlice creates s.

@@ -23,9 +23,13 @@ import (
 // network sees it.
 const GuestHostAddr = "10.0.2.2"
 
-// ServiceCIDR is --service-cluster-ip-range; 10.96.0.1 is the `kubernetes`
-// Service.
-const ServiceCIDR = "10.96.0.0/16"
+// ServiceCIDR and ServiceCIDR6 are --service-cluster-ip-range, IPv4 first:
+// 10.96.0.1 is the `kubernetes` Service, and Services are IPv4 unless they
+// ask for dual-stack (ipFamilyPolicy), which needs both ranges.
+const (
+	ServiceCIDR  = "10.96.0.0/16"
+	ServiceCIDR6 = "fd00:96::/108"
+)
 
 // stopGrace is how long a server gets to exit after SIGTERM.
 const stopGrace = 5 * time.Second
@@ -139,7 +143,7 @@ func (s *Server) StartAPIServer() error {
 		// The `kubernetes` Service's endpoint is what the guest can
 		// reach, so 10.96.0.1:443 programmed by ipvsd leads back here.
 		"--advertise-address="+GuestHostAddr,
-		"--service-cluster-ip-range="+ServiceCIDR,
+		"--service-cluster-ip-range="+ServiceCIDR+","+ServiceCIDR6,
 		"--tls-cert-file="+p.CertFile, "--tls-private-key-file="+p.KeyFile,
 		"--client-ca-file="+p.CAFile,
 		"--service-account-key-file="+p.SAKeyFile,

@@ -39,6 +39,17 @@ func TestServer(t *testing.T) {
 	if np := svc.Spec.Ports[0].NodePort; np < 30000 || np > 32767 {
 		t.Errorf("NodePort %d not allocated from the default range", np)
 	}
+	if len(svc.Spec.ClusterIPs) != 1 {
+		t.Errorf("a Service that did not ask for dual-stack got ClusterIPs %v", svc.Spec.ClusterIPs)
+	}
+	dual := NewService("e2e", "dual", TCPPort("http", 80, 8080))
+	dual.Spec.IPFamilyPolicy = ptr(corev1.IPFamilyPolicyRequireDualStack)
+	if dual, err = CreateService(ctx, s.Admin, dual); err != nil {
+		t.Fatal(err)
+	}
+	if ips := dual.Spec.ClusterIPs; len(ips) != 2 || !inCIDR(ips[0], ServiceCIDR) || !inCIDR(ips[1], ServiceCIDR6) {
+		t.Errorf("RequireDualStack Service: ClusterIPs %v, want one in %s and one in %s", ips, ServiceCIDR, ServiceCIDR6)
+	}
 	slice := NewEndpointSlice(svc, "web-1", []Endpoint{{IP: "10.244.1.2", Node: "lab"}, {IP: "10.244.2.2", Terminating: true}}, SlicePort("http", 8080))
 	if _, err := CreateEndpointSlice(ctx, s.Admin, slice); err != nil {
 		t.Fatal(err)
@@ -108,6 +119,11 @@ func clientFromKubeconfig(t *testing.T, path string) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func inCIDR(ip, cidr string) bool {
+	_, n, err := net.ParseCIDR(cidr)
+	return err == nil && n.Contains(net.ParseIP(ip))
 }
 
 func mustRead(t *testing.T, path string) []byte {

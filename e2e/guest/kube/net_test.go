@@ -157,9 +157,14 @@ func ipvsadm(t testing.TB) string {
 // header line and real servers), or "" when there is none.
 func virtualServer(t testing.TB, proto, vipPort string) string {
 	t.Helper()
+	return listingBlock(ipvsadm(t), proto, vipPort)
+}
+
+// listingBlock is the block of an `ipvsadm -Ln` listing for proto vip:port.
+func listingBlock(listing, proto, vipPort string) string {
 	var b strings.Builder
 	in := false
-	for _, l := range strings.Split(ipvsadm(t), "\n") {
+	for _, l := range strings.Split(listing, "\n") {
 		if !strings.HasPrefix(l, " ") {
 			f := strings.Fields(l)
 			in = len(f) >= 2 && f[0] == proto && f[1] == vipPort

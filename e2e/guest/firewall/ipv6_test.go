@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall/firewalltest"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/lab"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -125,7 +125,7 @@ func setupIPv6(t *testing.T, m firewall.Mode) *ipv6Net {
 	lab.ResetIPVS(t, hostenv.DefaultInterface)
 	// The node routes for its IPv6 peers; the IPVS sysctls the
 	// reconciler sets cover IPv4 forwarding only.
-	setSysctl(t, "net/ipv6/conf/all/forwarding", "1")
+	guestutil.SetSysctl(t, "net/ipv6/conf/all/forwarding", "1")
 	l := &ipv6Net{mode: m}
 	l.pod = nettest.NewPeer(t, "fw6-pod", "fd00:244:0:1::2", "fd00:244:0:1::1")
 	l.be = nettest.NewPeer(t, "fw6-be", beIP6.String(), beHost6)
@@ -250,24 +250,6 @@ func firewallState6() firewall.Desired {
 		NodeAddresses: []netip.Addr{nodeA6},
 		Hairpins:      []firewall.Hairpin{{Backend: beIP6, Protocol: ipvs.TCP, Port: bePort}},
 	}
-}
-
-// setSysctl writes a sysctl under /proc/sys and restores it in t.Cleanup.
-func setSysctl(t *testing.T, name, v string) {
-	t.Helper()
-	path := filepath.Join("/proc/sys", name)
-	old, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(path, old, 0o644); err != nil {
-			t.Errorf("restoring %s: %v", name, err)
-		}
-	})
 }
 
 // dumpIPv6 logs the kernel state behind a failure.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 // TestSmokeObjectsVisible: from inside the VM, through qemu's user network
@@ -24,7 +25,7 @@ func TestSmokeObjectsVisible(t *testing.T) {
 		t.Fatal("IPVSD_E2E_SMOKE_CLUSTERIP is not set by the host test")
 	}
 	for _, kc := range []string{apiserver.GuestAdminKubeconfig, apiserver.GuestProxyKubeconfig} {
-		c := client(t, kc)
+		c := guestutil.Client(t, kc)
 		svcs, err := c.CoreV1().Services("smoke").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatalf("%s: listing services: %v", kc, err)

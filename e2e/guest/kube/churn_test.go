@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -52,7 +53,7 @@ func (e *env) endpointChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	drained := regexp.MustCompile(`-> ` + regexp.QuoteMeta(e.n.be2.Addr.String()) + `:\d+\s+\w+\s+0\s`)
-	eventually(t, 60*time.Second, func() string {
+	guestutil.Eventually(t, 60*time.Second, func() string {
 		if block := virtualServer(t, "TCP", vip); !drained.MatchString(block) {
 			return "be2 is not draining (weight 0):\n" + block
 		}
@@ -83,7 +84,7 @@ func (e *env) apiServerRestart(t *testing.T) {
 	e.programmed(t, vip, 1)
 
 	apiserver.RequestHostAction(apiserver.ActionStopAPIServer)
-	eventually(t, 60*time.Second, func() string {
+	guestutil.Eventually(t, 60*time.Second, func() string {
 		if apiReady(e.c) {
 			return "the API server still answers after the stop request"
 		}
@@ -97,7 +98,7 @@ func (e *env) apiServerRestart(t *testing.T) {
 	}
 
 	apiserver.RequestHostAction(apiserver.ActionStartAPIServer)
-	eventually(t, 90*time.Second, func() string {
+	guestutil.Eventually(t, 90*time.Second, func() string {
 		if !apiReady(e.c) {
 			return "the API server did not come back"
 		}

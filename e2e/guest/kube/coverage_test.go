@@ -14,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -33,8 +34,8 @@ const (
 // --cluster-cidr; the tests of this package run one after another, and
 // each daemon adopts what the one before it left.
 func TestDataPlaneCoverage(t *testing.T) {
-	admin := client(t, apiserver.GuestAdminKubeconfig)
-	ensureNode(t, admin)
+	admin := guestutil.Client(t, apiserver.GuestAdminKubeconfig)
+	guestutil.EnsureNode(t, admin, nodeName, nodeIP, testNS)
 	n := newLabNet(t)
 	e := &env{t: t, c: admin, n: n, d: startIPVSD(t, "--cluster-cidr="+clusterCIDR+","+clusterCIDR6)}
 
@@ -50,7 +51,7 @@ func TestDataPlaneCoverage(t *testing.T) {
 func (e *env) sctpClusterIP(t *testing.T) {
 	// IPVS's SCTP support is built into ip_vs (CONFIG_IP_VS_PROTO_SCTP);
 	// the sockets need the sctp module, which pulls in what it needs.
-	run(t, "modprobe", "sctp")
+	guestutil.Run(t, "modprobe", "sctp")
 	if mods, err := os.ReadFile("/proc/modules"); err != nil || !hasModule(string(mods), "sctp") || !hasModule(string(mods), "ip_vs") {
 		t.Fatalf("sctp and ip_vs are not both loaded (%v):\n%s", err, mods)
 	}
@@ -149,7 +150,7 @@ func sctpConnections(t testing.TB, vip string) int {
 // programmed with their family's endpoints, and a dual-stack pod reaches
 // both backends over each family with its own address of that family.
 func (e *env) dualStack(t *testing.T) {
-	setSysctlFor(t, "/proc/sys/net/ipv6/conf/all/forwarding", "1") // ipvsd leaves it to the operator
+	guestutil.SetSysctl(t, "net/ipv6/conf/all/forwarding", "1") // ipvsd leaves it to the operator
 	pod6 := e.n.pod.AddFamily(t, "fd00:244:0:9::2", "fd00:244:0:9::1").String()
 	be6 := map[*nettest.Peer]string{
 		e.n.be1: e.n.be1.AddFamily(t, "fd00:244:0:1::2", "fd00:244:0:1::1").String(),
@@ -197,22 +198,4 @@ func (e *env) dualStack(t *testing.T) {
 		}
 		t.Logf("from %s via %s: %v; the virtual server:\n%s", f.client, vip, seen, virtualServer(t, "TCP", vip))
 	}
-}
-
-// setSysctlFor writes v to a /proc/sys file and puts the old value back
-// in t.Cleanup.
-func setSysctlFor(t *testing.T, path, v string) {
-	t.Helper()
-	old, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(path, old, 0o644); err != nil {
-			t.Errorf("restoring %s: %v", path, err)
-		}
-	})
 }

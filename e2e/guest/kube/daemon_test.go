@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 const (
@@ -102,7 +102,7 @@ func startIPVSD(t *testing.T, extra ...string) *daemon {
 		}
 	})
 	start := time.Now()
-	eventually(t, 60*time.Second, func() string {
+	guestutil.Eventually(t, 60*time.Second, func() string {
 		d.check(t)
 		if _, err := nodeGet(healthzURL); err != nil {
 			return "ipvsd never became healthy: " + err.Error()
@@ -127,20 +127,4 @@ func apiReady(c kubernetes.Interface) bool {
 	defer cancel()
 	_, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 	return err == nil
-}
-
-// ensureNode registers this node (the host test may have done so already)
-// and the namespace the tests use.
-func ensureNode(t *testing.T, c kubernetes.Interface) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{}); err != nil {
-		if _, err := apiserver.CreateNode(ctx, c, nodeName, nil, nodeIP); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := apiserver.EnsureNamespace(ctx, c, testNS); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -5,7 +5,6 @@ package kube
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 // kernelConfig is a kube-proxy configuration file setting every kernel
@@ -46,8 +46,8 @@ nftables: {syncPeriod: 5s}
 // and sees them repaired at the next full resync, with old and new value
 // in the log.
 func TestKernelSettings(t *testing.T) {
-	admin := client(t, apiserver.GuestAdminKubeconfig)
-	ensureNode(t, admin)
+	admin := guestutil.Client(t, apiserver.GuestAdminKubeconfig)
+	guestutil.EnsureNode(t, admin, nodeName, nodeIP, testNS)
 	path := filepath.Join(t.TempDir(), "kube-proxy.yaml")
 	if err := os.WriteFile(path, []byte(kernelConfig), 0o644); err != nil {
 		t.Fatal(err)
@@ -76,21 +76,21 @@ func TestKernelSettings(t *testing.T) {
 		if h, _ := strconv.Atoi(readTrim(t, "/sys/module/nf_conntrack/parameters/hashsize")); h < 50000 {
 			return fmt.Sprintf("conntrack hashsize %d, want at least 50000", h)
 		}
-		if out := run(t, "ipvsadm", "-L", "--timeout"); !strings.Contains(out, wantTimeouts) {
+		if out := guestutil.Run(t, "ipvsadm", "-L", "--timeout"); !strings.Contains(out, wantTimeouts) {
 			return fmt.Sprintf("ipvsadm -L --timeout: %q, want %q", out, wantTimeouts)
 		}
 		return ""
 	}
-	eventually(t, 30*time.Second, check)
+	guestutil.Eventually(t, 30*time.Second, check)
 	if got := readTrim(t, fmt.Sprintf("/proc/%d/oom_score_adj", d.pid)); got != "-998" {
 		t.Errorf("oom_score_adj %s, want -998", got)
 	}
 
 	// By hand, as an operator or another agent would.
-	run(t, "sysctl", "-w", "net.ipv4.conf.all.arp_ignore=0")
-	run(t, "sysctl", "-w", "net.netfilter.nf_conntrack_udp_timeout=30")
-	run(t, "ipvsadm", "--set", "100", "0", "0")
-	eventually(t, 30*time.Second, check)
+	guestutil.Run(t, "sysctl", "-w", "net.ipv4.conf.all.arp_ignore=0")
+	guestutil.Run(t, "sysctl", "-w", "net.netfilter.nf_conntrack_udp_timeout=30")
+	guestutil.Run(t, "ipvsadm", "--set", "100", "0", "0")
+	guestutil.Eventually(t, 30*time.Second, check)
 
 	log := readTrim(t, d.log)
 	for _, want := range []string{
@@ -111,13 +111,4 @@ func readTrim(t testing.TB, path string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
-}
-
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }

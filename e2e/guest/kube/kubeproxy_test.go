@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -55,7 +56,7 @@ func (e *env) kubeProxyObservability(t *testing.T) {
 	svc := e.service(t, "kp-metrics", nil, local(e.n.be1))
 	e.programmed(t, hostPort(svc.Spec.ClusterIP, 80), 1)
 	healthGet(t, livezURL) // counted in kubeproxy_proxy_livez_total
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		ss, err := scrape(metricsURL)
 		if err != nil {
 			return err.Error()
@@ -76,7 +77,7 @@ func (e *env) kubeProxyObservability(t *testing.T) {
 		t.Errorf("/healthz: %d %v", code, b)
 	}
 	setAutoscalerTaint(t, e, true)
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		code, b := healthGet(t, healthzURL)
 		if code != http.StatusServiceUnavailable || b["nodeEligible"] != false {
 			return fmt.Sprintf("/healthz of a node about to be deleted: %d %v", code, b)
@@ -87,7 +88,7 @@ func (e *env) kubeProxyObservability(t *testing.T) {
 		return ""
 	})
 	setAutoscalerTaint(t, e, false)
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		if code, b := healthGet(t, healthzURL); code != 200 {
 			return fmt.Sprintf("/healthz after the taint went: %d %v", code, b)
 		}
@@ -148,14 +149,14 @@ func healthGet(t *testing.T, url string) (int, map[string]any) {
 // the address at its next full resync.
 func (e *env) foreignConflict(t *testing.T) {
 	const vip = "10.96.77.77"
-	run(t, "ipvsadm", "-A", "-t", vip+":80", "-s", "wlc")
+	guestutil.Run(t, "ipvsadm", "-A", "-t", vip+":80", "-s", "wlc")
 	t.Cleanup(func() { _ = exec.Command("ipvsadm", "-D", "-t", vip+":80").Run() })
 	e.service(t, "foreign", func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = vip, []string{vip} }, local(e.n.be1))
 	e.warningEvent(t, "Service", "foreign", "ForeignVirtualServer", "TCP "+vip+":80")
 	if got := virtualServer(t, "TCP", vip+":80"); !strings.Contains(got, "wlc") || strings.Contains(got, "->") {
 		t.Errorf("the foreign virtual server was touched:\n%s", got)
 	}
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		ss, err := scrape(metricsURL)
 		if err != nil {
 			return err.Error()
@@ -170,6 +171,6 @@ func (e *env) foreignConflict(t *testing.T) {
 			t.Errorf("%s with a conflict: %d %v", url, code, b)
 		}
 	}
-	run(t, "ipvsadm", "-D", "-t", vip+":80")
+	guestutil.Run(t, "ipvsadm", "-D", "-t", vip+":80")
 	e.programmed(t, hostPort(vip, 80), 1)
 }

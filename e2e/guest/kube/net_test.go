@@ -3,17 +3,16 @@
 package kube
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -38,20 +37,8 @@ type labNet struct {
 
 func newLabNet(t *testing.T) *labNet {
 	t.Helper()
-	for path, v := range map[string]string{
-		"/proc/sys/net/ipv4/ip_forward":   "1",
-		"/proc/sys/net/ipv4/vs/conntrack": "1",
-	} {
-		if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := &labNet{
-		be1:     nettest.NewPeer(t, "be1", "10.244.1.2", "10.244.1.1"),
-		be2:     nettest.NewPeer(t, "be2", "10.244.2.2", "10.244.2.1"),
-		pod:     nettest.NewPeer(t, "pod", "10.244.9.2", "10.244.9.1"),
-		outside: nettest.NewPeer(t, "outside", "192.168.50.2", "192.168.50.1"),
-	}
+	p := guestutil.NewPods(t)
+	n := &labNet{be1: p.Be1, be2: p.Be2, pod: p.Pod, outside: p.Outside}
 	for _, be := range []*nettest.Peer{n.be1, n.be2} {
 		serveWhoami(t, be)
 		be.ServeTCP(t, echoPort, be.Name)
@@ -174,25 +161,6 @@ func listingBlock(listing, proto, vipPort string) string {
 		}
 	}
 	return b.String()
-}
-
-// eventually polls cond every 200 ms until it returns "" (success) or the
-// timeout passes, then fails with cond's last complaint.
-func eventually(t testing.TB, timeout time.Duration, cond func() string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("after %s: %s", timeout, msg)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // firewallState is the IPv4 nat, mangle and filter tables and the ipsets,

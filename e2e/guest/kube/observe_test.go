@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 const metricsURL = "http://127.0.0.1:10249/metrics" // --metrics-bind-address in ipvsdArgs
@@ -32,7 +33,7 @@ func (e *env) metrics(t *testing.T) {
 	const sent = 3
 	backendsSeen(t, e.n.pod.NS, vip, sent, "")
 
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		ss, err := scrape(metricsURL)
 		if err != nil {
 			return err.Error()
@@ -188,7 +189,7 @@ func (e *env) unprogrammable(t *testing.T) {
 // message mentions what.
 func (e *env) warningEvent(t *testing.T, kind, name, reason, what string) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		evs, err := e.c.CoreV1().Events(testNS).List(ctx, listFor(name))

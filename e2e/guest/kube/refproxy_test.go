@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -203,14 +204,14 @@ func (e *env) topologyAgreesWithKubeProxy(t *testing.T) {
 	}
 	for _, c := range topologyCases {
 		want := e.destinations(c.want)
-		eventually(t, 60*time.Second, func() string {
+		guestutil.Eventually(t, 60*time.Second, func() string {
 			e.d.check(t)
 			return takesConnections(c.name+": ipvsd", virtualServer(t, "TCP", vips[c.name]), want)
 		})
 	}
 	kp := startRefProxy(t)
 	start := time.Now()
-	eventually(t, 120*time.Second, func() string {
+	guestutil.Eventually(t, 120*time.Second, func() string {
 		kp.check(t)
 		return kp.fullSyncs()
 	})

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -24,8 +25,8 @@ const testNS = "e2e"
 // real traffic for each kind of Service the issue lists. One daemon and
 // one network serve every subtest; each subtest owns its Service.
 func TestIPVSDRun(t *testing.T) {
-	admin := client(t, apiserver.GuestAdminKubeconfig)
-	ensureNode(t, admin)
+	admin := guestutil.Client(t, apiserver.GuestAdminKubeconfig)
+	guestutil.EnsureNode(t, admin, nodeName, nodeIP, testNS)
 	n := newLabNet(t)
 	e := &env{t: t, c: admin, n: n, d: startIPVSD(t)}
 
@@ -95,7 +96,7 @@ func (e *env) programmed(t *testing.T, vipPort string, dests int) string {
 func (e *env) programmedProto(t *testing.T, proto, vipPort string, dests int) string {
 	t.Helper()
 	var block string
-	eventually(t, 60*time.Second, func() string {
+	guestutil.Eventually(t, 60*time.Second, func() string {
 		e.d.check(t)
 		block = virtualServer(t, proto, vipPort)
 		if got := strings.Count(block, "->"); block == "" || got != dests {
@@ -162,7 +163,7 @@ func (e *env) loadBalancerLocal(t *testing.T) {
 		t.Errorf("from a pod: backends %v, want both (in-cluster traffic)", seen)
 	}
 	hc := fmt.Sprintf("http://%s/", hostPort(nodeIP, svc.Spec.HealthCheckNodePort))
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		body, err := nodeGet(hc)
 		if err != nil {
 			return err.Error()
@@ -206,7 +207,7 @@ func (e *env) schedulerAnnotation(t *testing.T) {
 	if block := e.programmed(t, hostPort(bad.Spec.ClusterIP, 80), 1); !strings.Contains(firstLine(block), " rr") {
 		t.Errorf("invalid annotation: default scheduler rr not used:\n%s", block)
 	}
-	eventually(t, 30*time.Second, func() string {
+	guestutil.Eventually(t, 30*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		evs, err := e.c.CoreV1().Events(testNS).List(ctx, listFor("badsched"))

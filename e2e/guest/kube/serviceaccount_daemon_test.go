@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -59,7 +60,7 @@ func startInCluster(t *testing.T, c kubernetes.Interface, sa *corev1.ServiceAcco
 	})
 	if healthy {
 		start := time.Now()
-		eventually(t, 90*time.Second, func() string {
+		guestutil.Eventually(t, 90*time.Second, func() string {
 			d.check(t)
 			if _, err := nodeGet(healthzURL); err != nil {
 				return "ipvsd never became healthy: " + err.Error()

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/manifest"
 )
 
@@ -48,8 +49,8 @@ type rbacManifests struct {
 // its Events; with a narrower role it says what is forbidden and loses
 // nothing already programmed.
 func TestInClusterRBAC(t *testing.T) {
-	admin := client(t, apiserver.GuestAdminKubeconfig)
-	ensureNode(t, admin)
+	admin := guestutil.Client(t, apiserver.GuestAdminKubeconfig)
+	guestutil.EnsureNode(t, admin, nodeName, nodeIP, testNS)
 	m := loadRBACManifests(t)
 	createRBAC(t, admin, m.sa, m.role, m.binding)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -129,7 +130,7 @@ func (e *inClusterEnv) withoutEndpointSlices(t *testing.T) {
 	}
 	// Granted the manifest's role, the same process carries on.
 	grant(t, e.admin, sa, e.m.role)
-	eventually(t, 90*time.Second, func() string {
+	guestutil.Eventually(t, 90*time.Second, func() string {
 		d.check(t)
 		if _, err := nodeGet(healthzURL); err != nil {
 			return "ipvsd never became healthy once allowed to read EndpointSlices: " + err.Error()
@@ -336,7 +337,7 @@ func apiServerEndpoint(t *testing.T) (host, port string, ca []byte) {
 func waitVirtualServer(t *testing.T, d *daemon, vipPort string, dests int) string {
 	t.Helper()
 	var block string
-	eventually(t, 90*time.Second, func() string {
+	guestutil.Eventually(t, 90*time.Second, func() string {
 		d.check(t)
 		block = virtualServer(t, "TCP", vipPort)
 		if got := strings.Count(block, "->"); block == "" || got != dests {
@@ -359,7 +360,7 @@ func waitLog(t *testing.T, d *daemon, want ...string) {
 			}
 		}
 	}()
-	eventually(t, 90*time.Second, func() string {
+	guestutil.Eventually(t, 90*time.Second, func() string {
 		d.check(t)
 		log := readTrim(t, d.log)
 		for _, w := range want {
@@ -375,7 +376,7 @@ func waitLog(t *testing.T, d *daemon, want ...string) {
 // named name in inClusterNS, written by ipvsd.
 func waitWarningEvent(t *testing.T, c kubernetes.Interface, name, reason string) {
 	t.Helper()
-	eventually(t, 60*time.Second, func() string {
+	guestutil.Eventually(t, 60*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		evs, err := c.CoreV1().Events(inClusterNS).List(ctx, listFor(name))

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -73,7 +74,7 @@ func (e *env) topologyPreferClose(t *testing.T) {
 			vip := hostPort(svc.Spec.ClusterIP, 80)
 			want := e.destinations(st.want)
 			start := time.Now()
-			eventually(t, 60*time.Second, func() string {
+			guestutil.Eventually(t, 60*time.Second, func() string {
 				e.d.check(t)
 				return takesConnections(st.name+": ipvsd", virtualServer(t, "TCP", vip), want)
 			})

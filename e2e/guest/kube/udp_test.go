@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 const udpPort = 5300 // backends' UDP "who are you" server
@@ -63,7 +64,7 @@ func (e *env) udpEndpointChange(t *testing.T) {
 	if _, err := apiserver.UpdateEndpoints(ctx, e.c, testNS, "udp-1", []apiserver.Endpoint{remote(e.n.be2)}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, func() string {
+	guestutil.Eventually(t, 60*time.Second, func() string {
 		e.d.check(t)
 		block := virtualServer(t, "UDP", vip)
 		if strings.Count(block, "->") != 1 || !strings.Contains(block, e.n.be2.Addr.String()+":") {
@@ -75,7 +76,7 @@ func (e *env) udpEndpointChange(t *testing.T) {
 	// here, would hold the flow on be1 (which still answers) indefinitely.
 	start := time.Now()
 	var answers []string
-	eventually(t, 10*time.Second, func() string {
+	guestutil.Eventually(t, 10*time.Second, func() string {
 		got, err := udpAsk(c, 500*time.Millisecond)
 		if got == "be2" {
 			return ""

@@ -5,7 +5,6 @@ package netlinkkernel
 import (
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
 
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 	"github.com/ipvsd/ipvsd/netlinkutil"
 )
@@ -46,7 +46,7 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	// first flow can reach that age before the count and the delete below,
 	// and vanish between them; the test is about which entries are deleted,
 	// not about expiry, so give them time.
-	setSysctl(t, "/proc/sys/net/netfilter/nf_conntrack_udp_timeout", "600")
+	guestutil.SetSysctl(t, "net/netfilter/nf_conntrack_udp_timeout", "600")
 	d, h := newDummy(t, "ipvs0")
 	if _, err := d.Ensure(); err != nil {
 		t.Fatal(err)
@@ -148,23 +148,6 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	if reply != survivor {
 		t.Fatalf("after removing %s the held socket got %q (%v), want %s", victim, reply, err, survivor)
 	}
-}
-
-// setSysctl writes value to path and puts the old value back at cleanup.
-func setSysctl(t *testing.T, path, value string) {
-	t.Helper()
-	old, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(path, old, 0o644); err != nil {
-			t.Errorf("restore %s: %v", path, err)
-		}
-	})
 }
 
 func iptables(t *testing.T, args ...string) {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -55,7 +56,7 @@ func startKubeProxy(t *testing.T, config string, dests int, want ...string) *pro
 	t.Helper()
 	p := start(t, "kube-proxy", "--config="+config, "--proxy-mode=ipvs", "--v=2")
 	begin := time.Now()
-	eventually(t, 3*time.Minute, func() string {
+	guestutil.Eventually(t, 3*time.Minute, func() string {
 		p.check(t)
 		table, err := output("ipvsadm", "-Ln")
 		if err != nil {
@@ -114,20 +115,8 @@ type network struct {
 
 func newNetwork(t *testing.T) *network {
 	t.Helper()
-	for path, v := range map[string]string{
-		"/proc/sys/net/ipv4/ip_forward":   "1",
-		"/proc/sys/net/ipv4/vs/conntrack": "1",
-	} {
-		if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := &network{
-		be1:     nettest.NewPeer(t, "be1", "10.244.1.2", "10.244.1.1"),
-		be2:     nettest.NewPeer(t, "be2", "10.244.2.2", "10.244.2.1"),
-		pod:     nettest.NewPeer(t, "pod", "10.244.9.2", "10.244.9.1"),
-		outside: nettest.NewPeer(t, "outside", "192.168.50.2", "192.168.50.1"),
-	}
+	p := guestutil.NewPods(t)
+	n := &network{be1: p.Be1, be2: p.Be2, pod: p.Pod, outside: p.Outside}
 	n.be1.ServeTCP(t, echoPort, "be1")
 	n.be2.ServeTCP(t, echoPort, "be2")
 	return n
@@ -162,21 +151,6 @@ func deleteService(t *testing.T, c kubernetes.Interface, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.CoreV1().Services(testNS).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// ensureNode registers this node and the test namespace.
-func ensureNode(t *testing.T, c kubernetes.Interface) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{}); err != nil {
-		if _, err := apiserver.CreateNode(ctx, c, nodeName, nil, nodeIP); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := apiserver.EnsureNamespace(ctx, c, testNS); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 // kubeletChains are the kubelet's KUBE-* chains: not kube-proxy's, so
@@ -19,8 +21,8 @@ var kubeletChains = []string{"KUBE-KUBELET-CANARY", "KUBE-FIREWALL"}
 // virtual server it did not make (outside ipvs.excludeCIDRs) at each sync.
 func addForeignIPVS(t *testing.T) {
 	t.Helper()
-	run(t, "ipvsadm", "-A", "-t", "192.0.2.99:80", "-s", "wlc")
-	run(t, "ipvsadm", "-a", "-t", "192.0.2.99:80", "-r", "10.244.1.2:9000", "-m", "-w", "3")
+	guestutil.Run(t, "ipvsadm", "-A", "-t", "192.0.2.99:80", "-s", "wlc")
+	guestutil.Run(t, "ipvsadm", "-a", "-t", "192.0.2.99:80", "-r", "10.244.1.2:9000", "-m", "-w", "3")
 	t.Cleanup(func() { _ = exec.Command("ipvsadm", "-D", "-t", "192.0.2.99:80").Run() })
 }
 
@@ -37,7 +39,7 @@ func addForeignRules(t *testing.T) {
 		{"iptables", "-A", "INPUT", "-j", "FOREIGN-TEST"},
 		{"iptables", "-t", "nat", "-N", "KUBE-KUBELET-CANARY"},
 	} {
-		run(t, c[0], c[1:]...)
+		guestutil.Run(t, c[0], c[1:]...)
 	}
 	t.Cleanup(func() {
 		for _, c := range [][]string{
@@ -58,19 +60,19 @@ func addForeignRules(t *testing.T) {
 func foreignState(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
-	for _, l := range strings.Split(run(t, "ipvsadm", "-Sn"), "\n") {
+	for _, l := range strings.Split(guestutil.Run(t, "ipvsadm", "-Sn"), "\n") {
 		if strings.Contains(l, "192.0.2.99:80") {
 			b.WriteString(l + "\n")
 		}
 	}
 	for _, m := range []string{"iptables-nft-save", "iptables-legacy-save"} {
-		for _, l := range strings.Split(run(t, m), "\n") {
+		for _, l := range strings.Split(guestutil.Run(t, m), "\n") {
 			if strings.Contains(l, "FOREIGN-TEST") || strings.Contains(l, "KUBE-KUBELET-CANARY") {
 				b.WriteString(m + ": " + l + "\n")
 			}
 		}
 	}
-	b.WriteString(run(t, "ipset", "save", "foreign-test"))
+	b.WriteString(guestutil.Run(t, "ipset", "save", "foreign-test"))
 	return b.String()
 }
 
@@ -118,7 +120,7 @@ func kubeProxyLeft(t testing.TB) []string {
 // servers, and a kube-proxy stopped before that leaves no bookkeeping.
 func waitKubeProxySynced(t *testing.T, kp *proc, clusterIP string, nodePort int32) {
 	t.Helper()
-	eventually(t, 2*time.Minute, func() string {
+	guestutil.Eventually(t, 2*time.Minute, func() string {
 		kp.check(t)
 		sets, err := output("ipset", "save")
 		if err != nil {

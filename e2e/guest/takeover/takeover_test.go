@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
@@ -28,8 +29,8 @@ const heldPerService = 4
 // same ones (their connection counters and entries kept); nothing of
 // kube-proxy may remain and nothing foreign may change.
 func TestTakeOver(t *testing.T) {
-	c := client(t, apiserver.GuestAdminKubeconfig)
-	ensureNode(t, c)
+	c := guestutil.Client(t, apiserver.GuestAdminKubeconfig)
+	guestutil.EnsureNode(t, c, nodeName, nodeIP, testNS)
 	n := newNetwork(t)
 	cip := echoService(t, c, n, "cip", false)
 	np := echoService(t, c, n, "np", true)
@@ -53,11 +54,11 @@ func TestTakeOver(t *testing.T) {
 	addForeignIPVS(t)
 	foreign := foreignState(t)
 	before := map[string]uint64{cipAddr: vsConns(t, cipAddr), npAddr: vsConns(t, npAddr)}
-	t.Logf("after kube-proxy was killed:\n%s", run(t, "ipvsadm", "-Ln"))
+	t.Logf("after kube-proxy was killed:\n%s", guestutil.Run(t, "ipvsadm", "-Ln"))
 
 	begin := time.Now()
 	d := start(t, "ipvsd", "run", "--config="+config, "--take-over-kube-proxy")
-	eventually(t, 3*time.Minute, func() string {
+	guestutil.Eventually(t, 3*time.Minute, func() string {
 		d.check(t)
 		if left := kubeProxyLeft(t); len(left) > 0 {
 			return fmt.Sprintf("kube-proxy's leftovers remain:\n%s\n%s", strings.Join(left, "\n"), d.logTail(20))
@@ -81,7 +82,7 @@ func TestTakeOver(t *testing.T) {
 	}
 	newConnection(t, n.pod.NS, "ClusterIP", cipAddr)
 	newConnection(t, n.outside.NS, "NodePort", npAddr)
-	if table := run(t, "ipvsadm", "-Ln"); realServers(table, "TCP "+goneAddr) >= 0 {
+	if table := guestutil.Run(t, "ipvsadm", "-Ln"); realServers(table, "TCP "+goneAddr) >= 0 {
 		t.Errorf("TCP %s, of a Service deleted while kube-proxy was down, is still there:\n%s", goneAddr, table)
 	}
 	if log := d.logTail(400); !strings.Contains(log, "took over kube-proxy") {
@@ -97,10 +98,10 @@ func TestTakeOver(t *testing.T) {
 // --owners` names each adopted service (by its address) by its Service.
 func checkOwned(t *testing.T, clusterIP string, owners map[string]string) {
 	t.Helper()
-	if addrs := run(t, "/sbin/ip", "-o", "addr", "show", "dev", "ipvs0"); !strings.Contains(addrs, " "+clusterIP+"/32") {
+	if addrs := guestutil.Run(t, "/sbin/ip", "-o", "addr", "show", "dev", "ipvs0"); !strings.Contains(addrs, " "+clusterIP+"/32") {
 		t.Errorf("ipvs0 lacks %s:\n%s", clusterIP, addrs)
 	}
-	list := run(t, "ipvsd", "list", "-n", "--owners")
+	list := guestutil.Run(t, "ipvsd", "list", "-n", "--owners")
 	for addr, owner := range owners {
 		want := owner + " TCP " + addr
 		found := false
@@ -133,8 +134,8 @@ func newConnection(t *testing.T, ns *nettest.NS, via, addr string) {
 // active on their real servers.
 func checkAdopted(t *testing.T, d *proc, before map[string]uint64, addrs ...string) {
 	t.Helper()
-	saved := run(t, "ipvsadm", "-Sn")
-	conns := run(t, "ipvsadm", "-Lnc")
+	saved := guestutil.Run(t, "ipvsadm", "-Sn")
+	conns := guestutil.Run(t, "ipvsadm", "-Lnc")
 	for _, a := range addrs {
 		if !strings.Contains(saved, "-A -t "+a+" -s rr") {
 			t.Errorf("ipvsadm -Sn has no TCP %s:\n%s", a, saved)
@@ -146,7 +147,7 @@ func checkAdopted(t *testing.T, d *proc, before map[string]uint64, addrs ...stri
 			t.Errorf("TCP %s counted %d connections before the hand-over and %d after, want at least %d: recreated, not adopted", a, before[a], got, heldPerService)
 		}
 		if got := activeConns(t, a); got < heldPerService {
-			t.Errorf("TCP %s has %d active connections on its real servers, want at least %d:\n%s", a, got, heldPerService, run(t, "ipvsadm", "-Ln"))
+			t.Errorf("TCP %s has %d active connections on its real servers, want at least %d:\n%s", a, got, heldPerService, guestutil.Run(t, "ipvsadm", "-Ln"))
 		}
 		if got := strings.Count(conns, a); got < heldPerService {
 			t.Errorf("ipvsadm -Lnc has %d entries for %s, want at least %d:\n%s", got, a, heldPerService, conns)
@@ -155,14 +156,14 @@ func checkAdopted(t *testing.T, d *proc, before map[string]uint64, addrs ...stri
 	if got := strings.Count(d.logTail(1000), "adopting a virtual server in place"); got < len(addrs) {
 		t.Errorf("ipvsd logged %d adoptions, want at least %d:\n%s", got, len(addrs), d.logTail(80))
 	}
-	t.Logf("after the hand-over:\n%s%s", saved, run(t, "ipvsadm", "-Ln", "--stats"))
+	t.Logf("after the hand-over:\n%s%s", saved, guestutil.Run(t, "ipvsadm", "-Ln", "--stats"))
 }
 
 // vsConns is the service's total connection count (ipvsadm --stats
 // Conns), which starts at 0 when a service is created.
 func vsConns(t *testing.T, addr string) uint64 {
 	t.Helper()
-	for _, l := range strings.Split(run(t, "ipvsadm", "-Ln", "--stats", "--exact", "-t", addr), "\n") {
+	for _, l := range strings.Split(guestutil.Run(t, "ipvsadm", "-Ln", "--stats", "--exact", "-t", addr), "\n") {
 		f := strings.Fields(l)
 		if len(f) >= 3 && f[0] == "TCP" && f[1] == addr {
 			n, err := strconv.ParseUint(f[2], 10, 64)
@@ -180,7 +181,7 @@ func vsConns(t *testing.T, addr string) uint64 {
 func activeConns(t *testing.T, addr string) int {
 	t.Helper()
 	sum := 0
-	for _, l := range strings.Split(run(t, "ipvsadm", "-Ln", "-t", addr), "\n") {
+	for _, l := range strings.Split(guestutil.Run(t, "ipvsadm", "-Ln", "-t", addr), "\n") {
 		f := strings.Fields(l)
 		if len(f) == 6 && f[0] == "->" && f[1] != "RemoteAddress:Port" {
 			n, err := strconv.Atoi(f[4])

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 // TestCleanupKubeProxy: on a node the real kube-proxy ran in iptables mode
@@ -21,11 +22,11 @@ import (
 // kubelet's stay), kube-ipvs0 and kube-proxy's virtual servers, and
 // leaves the foreign state as it was.
 func TestCleanupKubeProxy(t *testing.T) {
-	c := client(t, apiserver.GuestAdminKubeconfig)
-	ensureNode(t, c)
+	c := guestutil.Client(t, apiserver.GuestAdminKubeconfig)
+	guestutil.EnsureNode(t, c, nodeName, nodeIP, testNS)
 	// A rollback from ipvsd (TestTakeOver, in the file before this one,
 	// ran first): ipvsd's own cleanup, then kube-proxy again.
-	run(t, "ipvsd", "cleanup")
+	guestutil.Run(t, "ipvsd", "cleanup")
 	n := newNetwork(t)
 	cip := echoService(t, c, n, "cip2", false)
 	np := echoService(t, c, n, "np2", true)
@@ -34,7 +35,7 @@ func TestCleanupKubeProxy(t *testing.T) {
 	addForeignRules(t)
 
 	ipt := start(t, "kube-proxy", "--config="+proxyConfigMode(t, "iptables"), "--v=2")
-	eventually(t, 3*time.Minute, func() string {
+	guestutil.Eventually(t, 3*time.Minute, func() string {
 		ipt.check(t)
 		if nat, err := output("iptables-save", "-t", "nat"); err != nil || !strings.Contains(nat, ":KUBE-SVC-") {
 			return fmt.Sprintf("kube-proxy (iptables mode) has not written its service chains (%v):\n%s", err, nat)
@@ -59,7 +60,7 @@ func TestCleanupKubeProxy(t *testing.T) {
 		{"-t", "nat", "-A", "KUBE-SERVICES", "-d", "10.96.99.99/32", "-p", "tcp", "--dport", "80", "-j", "KUBE-SVC-LEGACYLEGACYLEGA"},
 		{"-t", "nat", "-A", "PREROUTING", "-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"},
 	} {
-		run(t, "iptables-legacy", r...)
+		guestutil.Run(t, "iptables-legacy", r...)
 	}
 	left := kubeProxyLeft(t)
 	t.Logf("kube-proxy left %d chains, jumps, sets and links:\n%s", len(left), strings.Join(left, "\n"))
@@ -69,11 +70,11 @@ func TestCleanupKubeProxy(t *testing.T) {
 		}
 	}
 
-	t.Logf("ipvsd cleanup --kube-proxy: %s", run(t, "ipvsd", "cleanup", "--kube-proxy"))
+	t.Logf("ipvsd cleanup --kube-proxy: %s", guestutil.Run(t, "ipvsd", "cleanup", "--kube-proxy"))
 	if left := kubeProxyLeft(t); len(left) > 0 {
 		t.Errorf("after ipvsd cleanup --kube-proxy, kube-proxy's leftovers remain:\n%s", strings.Join(left, "\n"))
 	}
-	table := run(t, "ipvsadm", "-Ln")
+	table := guestutil.Run(t, "ipvsadm", "-Ln")
 	for _, a := range []string{cipAddr, npAddr} {
 		if realServers(table, "TCP "+a) >= 0 {
 			t.Errorf("kube-proxy's TCP %s is still there:\n%s", a, table)

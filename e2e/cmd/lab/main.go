@@ -50,25 +50,15 @@ func run() int {
 		cfg.Run = bins
 		cfg.MemoryMB = 4096
 	case "profile-standalone":
-		// PROFILE_SERVICES, PROFILE_BACKENDS, PROFILE_WINDOW and
-		// PROFILE_MAX_WINDOWS size the run (see the script).
 		if len(os.Args) < 3 {
 			fmt.Fprintln(os.Stderr, "usage: lab profile-standalone DIR")
 			return 2
 		}
-		if err := os.MkdirAll(os.Args[2], 0o755); err != nil {
+		var err error
+		if cfg, profiles, err = profileConfig(os.Args[2]); err != nil {
 			fmt.Fprintf(os.Stderr, "lab: %v\n", err)
 			return 1
 		}
-		cfg.Script = profileStandaloneScript
-		cfg.MemoryMB = 4096
-		cfg.Env = map[string]string{}
-		for _, k := range []string{"PROFILE_SERVICES", "PROFILE_BACKENDS", "PROFILE_WINDOW", "PROFILE_MAX_WINDOWS"} {
-			if v := os.Getenv(k); v != "" {
-				cfg.Env[k] = v
-			}
-		}
-		profiles = &profileSplitter{dir: os.Args[2], out: os.Stdout}
 		out = profiles
 	case "shell":
 		if len(os.Args) < 3 {
@@ -107,4 +97,20 @@ func run() int {
 	}
 	fmt.Fprintf(os.Stderr, "lab: guest exited %d after %s\n", res.ExitCode, res.Wall.Round(time.Millisecond))
 	return res.ExitCode
+}
+
+// profileConfig is the VM run of profile-standalone.sh, writing profiles
+// to dir. PROFILE_SERVICES, PROFILE_BACKENDS, PROFILE_WINDOW and
+// PROFILE_MAX_WINDOWS size the run (see the script).
+func profileConfig(dir string) (lab.Config, *profileSplitter, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return lab.Config{}, nil, err
+	}
+	cfg := lab.Config{Script: profileStandaloneScript, MemoryMB: 4096, Env: map[string]string{}}
+	for _, k := range []string{"PROFILE_SERVICES", "PROFILE_BACKENDS", "PROFILE_WINDOW", "PROFILE_MAX_WINDOWS"} {
+		if v := os.Getenv(k); v != "" {
+			cfg.Env[k] = v
+		}
+	}
+	return cfg, &profileSplitter{dir: dir, out: os.Stdout}, nil
 }

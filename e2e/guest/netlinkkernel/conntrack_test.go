@@ -27,26 +27,7 @@ import (
 // removes that server, and checks that a client still sending from the
 // same socket is answered by the other one.
 func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
-	release, err := netlinkutil.KernelRelease()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := netlinkutil.EnsureIPVSSysctls(zaptest.NewLogger(t), netlinkutil.ProcSys, release); err != nil {
-		t.Fatal(err)
-	}
-	// IPVS does not itself turn conntrack on in a namespace: the kernel
-	// tracks flows only once something there needs it, such as this state
-	// match (kube-proxy's and most firewalls' rules do the same).
-	iptables(t, "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
-	t.Cleanup(func() {
-		iptables(t, "-D", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
-	})
-	// A UDP conntrack entry lives nf_conntrack_udp_timeout (30 s by
-	// default) from its last packet. Under emulation on a loaded host the
-	// first flow can reach that age before the count and the delete below,
-	// and vanish between them; the test is about which entries are deleted,
-	// not about expiry, so give them time.
-	guestutil.SetSysctl(t, "net/netfilter/nf_conntrack_udp_timeout", "600")
+	trackUDP(t)
 	d, h := newDummy(t, "ipvs0")
 	if _, err := d.Ensure(); err != nil {
 		t.Fatal(err)
@@ -59,31 +40,7 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 		"be1": nettest.NewPeer(t, "ct-be1", "10.100.1.2", "10.100.1.1"),
 		"be2": nettest.NewPeer(t, "ct-be2", "10.100.2.2", "10.100.2.1"),
 	}
-	ih, err := mobyipvs.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ih.Close)
-	svc := &mobyipvs.Service{
-		Address: vip4.AsSlice(), Protocol: syscall.IPPROTO_UDP, Port: 53,
-		AddressFamily: syscall.AF_INET, SchedName: mobyipvs.RoundRobin, Netmask: 0xffffffff,
-	}
-	if err := ih.NewService(svc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ih.DelService(svc) })
-	dests := map[string]*mobyipvs.Destination{}
-	for name, be := range backends {
-		be.ServeUDP(t, 5353, name)
-		dests[name] = &mobyipvs.Destination{
-			Address: be.Addr.To4(), Port: 5353, Weight: 1,
-			ConnectionFlags: mobyipvs.ConnectionFlagMasq, AddressFamily: syscall.AF_INET,
-		}
-		if err := ih.NewDestination(svc, dests[name]); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	ih, svc, dests := udpService(t, backends)
 	// One long-lived client socket, plus three one-shot ones.
 	held, err := client.Dial("udp", netip.AddrPortFrom(vip4, 53).String(), 5*time.Second)
 	if err != nil {
@@ -148,6 +105,64 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	if reply != survivor {
 		t.Fatalf("after removing %s the held socket got %q (%v), want %s", victim, reply, err, survivor)
 	}
+}
+
+// trackUDP turns on what the test needs of conntrack: IPVS's own sysctls,
+// tracking in this namespace, and UDP entries that outlive the test.
+func trackUDP(t *testing.T) {
+	t.Helper()
+	release, err := netlinkutil.KernelRelease()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlinkutil.EnsureIPVSSysctls(zaptest.NewLogger(t), netlinkutil.ProcSys, release); err != nil {
+		t.Fatal(err)
+	}
+	// IPVS does not itself turn conntrack on in a namespace: the kernel
+	// tracks flows only once something there needs it, such as this state
+	// match (kube-proxy's and most firewalls' rules do the same).
+	iptables(t, "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+	t.Cleanup(func() {
+		iptables(t, "-D", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+	})
+	// A UDP conntrack entry lives nf_conntrack_udp_timeout (30 s by
+	// default) from its last packet. Under emulation on a loaded host the
+	// first flow can reach that age before the count and the delete below,
+	// and vanish between them; the test is about which entries are deleted,
+	// not about expiry, so give them time.
+	guestutil.SetSysctl(t, "net/netfilter/nf_conntrack_udp_timeout", "600")
+}
+
+// udpService makes a round-robin NAT service for UDP on vip4:53 with each
+// of backends, each serving UDP on 5353, as a real server, through the
+// handle it returns.
+func udpService(t *testing.T, backends map[string]*nettest.Peer) (*mobyipvs.Handle, *mobyipvs.Service, map[string]*mobyipvs.Destination) {
+	t.Helper()
+	ih, err := mobyipvs.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ih.Close)
+	svc := &mobyipvs.Service{
+		Address: vip4.AsSlice(), Protocol: syscall.IPPROTO_UDP, Port: 53,
+		AddressFamily: syscall.AF_INET, SchedName: mobyipvs.RoundRobin, Netmask: 0xffffffff,
+	}
+	if err := ih.NewService(svc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ih.DelService(svc) })
+	dests := map[string]*mobyipvs.Destination{}
+	for name, be := range backends {
+		be.ServeUDP(t, 5353, name)
+		dests[name] = &mobyipvs.Destination{
+			Address: be.Addr.To4(), Port: 5353, Weight: 1,
+			ConnectionFlags: mobyipvs.ConnectionFlagMasq, AddressFamily: syscall.AF_INET,
+		}
+		if err := ih.NewDestination(svc, dests[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ih, svc, dests
 }
 
 func iptables(t *testing.T, args ...string) {

@@ -16,6 +16,10 @@ import (
 // connections keep exchanging, and `ipvsd cleanup --kube-proxy` clears a
 // node kube-proxy left.
 func TestLabTakeOver(t *testing.T) {
+	// Its waits are for kube-proxy's and ipvsd's syncs (tens of seconds,
+	// bounded by minutes), not fixed few-second windows: it can share the
+	// machine with the fault tests.
+	parallelFaultTest(t)
 	bins, err := apiserver.EnsureBinaries()
 	if err != nil {
 		t.Fatal(err)

@@ -49,10 +49,10 @@ func TestLabFaultsFlush(t *testing.T) {
 }
 
 // parallelFaultTest runs a fault test (or the take-over test) beside the
-// other fault tests, after
-// every other lab test of the package: they take minutes each, mostly
-// waiting on a cold sync, and have no fixed waits a second VM could make
-// fail, so two at a time keep make test's wall time down. The other lab
+// other fault tests, after every other lab test of the package: they take
+// minutes each, mostly waiting on a cold sync, and have no fixed waits a
+// second VM could make fail, so two at a time keep make test's wall time
+// down. The other lab
 // tests, with their few-second waits, run one VM at a time before them.
 func parallelFaultTest(t *testing.T) {
 	t.Parallel()

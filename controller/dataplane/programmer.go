@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,6 +56,9 @@ type ConflictReporter interface {
 type IPVS interface {
 	Sync(context.Context, desired.State) (reconciler.Result, error)
 	Apply(context.Context, desired.Update) (reconciler.Result, error)
+	// RequestFullResync makes the next Sync or Apply dump the kernel and
+	// repair drift: the programmer asks at every full resync.
+	RequestFullResync()
 }
 
 // Firewall is the part of firewall.Firewall the programmer uses.
@@ -116,6 +120,12 @@ type Programmer struct {
 	lastFull   time.Time
 	// settingsErr is the last kernel-settings error logged.
 	settingsErr string
+	// fullPostponed: the last sync was partial although a full resync was
+	// due, to program a change first; the next one is the full one.
+	fullPostponed bool
+
+	// triggered: a source asked for a sync since the last one began.
+	triggered atomic.Bool
 }
 
 // New validates the configuration and builds the loop without starting it.
@@ -144,6 +154,7 @@ func New(cfg Config, deps Deps) (*Programmer, error) {
 // Trigger asks for a sync soon. Sources call it when their input changes;
 // it never blocks and may be called before Run.
 func (p *Programmer) Trigger() {
+	p.triggered.Store(true)
 	if p.deps.Metrics != nil {
 		p.deps.Metrics.ObserveQueued()
 	}
@@ -171,10 +182,11 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	// The interval counts from the end of the last full resync: one that
 	// outlasts it (100,000 destinations under emulation) must leave room
 	// for partial syncs, or every change would wait for the next one.
-	full := start.Sub(p.lastFull) >= p.cfg.FullResyncInterval
+	full := p.fullDue(start)
 	if full {
 		defer func() { p.lastFull = p.deps.Clock.Now() }()
 		p.ensureSettings()
+		p.deps.IPVS.RequestFullResync()
 	}
 	ch, srcErr := p.src.Changes(ctx, full)
 
@@ -212,6 +224,26 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
 	}
 	return res.RequeueAfter, err
+}
+
+// fullDue says whether the sync starting at now is a full resync: the
+// first is, and one an interval after the last ended. A change waiting
+// when it falls due goes first, in a partial sync of its own, because the
+// full one (a dump and a compare of the whole table) can take minutes at
+// 100,000 real servers; the full one follows at once, and is put off only
+// once in a row so a stream of changes cannot starve it.
+func (p *Programmer) fullDue(now time.Time) bool {
+	changed := p.triggered.Swap(false)
+	if !p.lastFull.IsZero() && now.Sub(p.lastFull) < p.cfg.FullResyncInterval {
+		return false
+	}
+	if p.lastFull.IsZero() || !changed || p.fullPostponed {
+		p.fullPostponed = false
+		return true
+	}
+	p.fullPostponed = true
+	p.run.Trigger()
+	return false
 }
 
 // ensureSettings applies the kernel settings, logging a failure when it

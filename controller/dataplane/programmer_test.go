@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -12,8 +13,11 @@ import (
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/reconciler/reconcilertest"
 	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
+	"go.uber.org/zap/zaptest"
 )
 
 // calls records, in order, what the programmer asked of its
@@ -48,6 +52,8 @@ func (f fakeIPVS) Sync(context.Context, desired.State) (reconciler.Result, error
 	}
 	return reconciler.Result{}, nil
 }
+
+func (fakeIPVS) RequestFullResync() {}
 
 func (f fakeIPVS) Apply(context.Context, desired.Update) (reconciler.Result, error) {
 	f.c.add("ipvs.Apply")
@@ -125,6 +131,42 @@ func TestFullResyncCountsFromItsEnd(t *testing.T) {
 			t.Errorf("sync %d: %q, want %s first", i, got, want)
 		}
 		clock.now = clock.now.Add(30 * time.Second)
+	}
+}
+
+// TestChangeGoesBeforeADueFullResync: a change waiting when the full
+// resync falls due is programmed by a partial sync first; the full one
+// comes next even if another change arrives in between.
+func TestChangeGoesBeforeADueFullResync(t *testing.T) {
+	c := &calls{}
+	clock := &stepClock{now: time.Unix(1_000_000, 0)}
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c: c}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{c: c}
+	for i, step := range []struct {
+		trigger bool
+		want    string
+	}{
+		{true, "src.Changes(full)"},  // the first sync is full, triggered or not
+		{false, "src.Changes(full)"}, // due and nothing waiting
+		{true, "src.Changes"},        // due, but a change waits: it goes first
+		{true, "src.Changes(full)"},  // and the full one is put off only once
+		{true, "src.Changes"},        // not due
+	} {
+		if i > 0 && i < 4 {
+			clock.now = clock.now.Add(time.Minute)
+		}
+		if step.trigger {
+			p.Trigger()
+		}
+		if _, err := p.SyncOnce(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.take(); got[0] != step.want {
+			t.Errorf("sync %d: %q, want %s first", i, got, step.want)
+		}
 	}
 }
 
@@ -281,6 +323,8 @@ func TestProgrammerKernelSettings(t *testing.T) {
 // conflictIPVS reports one conflict on every sync.
 type conflictIPVS struct{ k ipvs.Key }
 
+func (conflictIPVS) RequestFullResync() {}
+
 func (f conflictIPVS) Sync(context.Context, desired.State) (reconciler.Result, error) {
 	return reconciler.Result{Conflicts: []ipvs.Key{f.k}}, nil
 }
@@ -315,5 +359,35 @@ func TestProgrammerReportsConflicts(t *testing.T) {
 	}
 	if got := dataplanetest.Scrape(t, m.MetricsHandler(), "ipvsd_conflicts"); got["ipvsd_conflicts"] != 1 {
 		t.Errorf("gauge %v", got)
+	}
+}
+
+// TestFullResyncDumpsTheKernel: the programmer's full resync makes the
+// reconciler dump the kernel, whatever the reconciler's own (backstop)
+// schedule says; a partial sync does not.
+func TestFullResyncDumpsTheKernel(t *testing.T) {
+	kernel := ipvstest.New()
+	clock := &stepClock{now: time.Unix(1_000_000, 0)}
+	rec, err := reconciler.New(reconciler.Config{RecordPath: filepath.Join(t.TempDir(), "state.json"), FullResyncInterval: 24 * time.Hour},
+		reconciler.Deps{Kernel: kernel, Addresses: reconcilertest.NewAddresses(), Now: clock.Now, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: rec, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{c: &calls{}}
+	for i, step := range []struct {
+		advance time.Duration
+		dumps   int
+	}{{0, 1}, {time.Second, 1}, {time.Minute, 2}} {
+		clock.now = clock.now.Add(step.advance)
+		if _, err := p.SyncOnce(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		if got := kernel.Calls(ipvstest.OpDump); got != step.dumps {
+			t.Errorf("after sync %d: %d dumps, want %d", i, got, step.dumps)
+		}
 	}
 }

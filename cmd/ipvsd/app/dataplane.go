@@ -45,12 +45,21 @@ type planeOptions struct {
 	settings *kernelsettings.Settings
 }
 
+// reconcilerBackstopResync is the reconciler's own full-resync interval
+// under the programmer, which requests every full resync itself.
+const reconcilerBackstopResync = 24 * time.Hour
+
 func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 	env, err := hostenv.Open(o.host, log)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := reconciler.New(o.reconciler, env.Deps(log))
+	// The programmer decides when a sync is a full resync and asks the
+	// reconciler to dump then, so a change is never held behind a dump it
+	// did not ask for; the reconciler's own schedule is only a backstop.
+	rc := o.reconciler
+	rc.FullResyncInterval = reconcilerBackstopResync
+	engine, err := reconciler.New(rc, env.Deps(log))
 	if err != nil {
 		env.Close()
 		return nil, err

@@ -164,7 +164,7 @@ func openKubePlane(cfg proxyconfig.Config, fw *firewall.Firewall, log *zap.Logge
 		// kube-ipvs0's addresses are kube-proxy's service VIPs, never
 		// the node's (kube-proxy leaves them out of its node IPs too).
 		host:         hostenv.Options{Interface: cfg.IPVSD.Interface, SetSysctls: true, ServiceLinks: []string{kubeproxy.LinkName}},
-		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration, ExcludeCIDRs: exclude},
+		reconciler:   reconciler.Config{RecordPath: cfg.IPVSD.RecordPath, ExcludeCIDRs: exclude},
 		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
 		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,

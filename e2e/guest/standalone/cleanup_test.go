@@ -52,7 +52,7 @@ TCP 192.0.2.20:80 wrr
   -> 10.100.1.3:80 Route 1
 TCP 192.0.2.50:80 wlc persistent 120
   -> 10.1.1.1:80 Route 5`
-	waitTable(t, ours, 10*time.Second)
+	waitTable(t, ours, 30*time.Second)
 	d.stop(t)
 	time.Sleep(500 * time.Millisecond)
 	if got := table(t); got != ours {

@@ -48,7 +48,7 @@ func TestReload(t *testing.T) {
 	d := startDaemon(t, record, path, "--metrics-addr", "", "--watch-interval", "200ms")
 	waitTable(t, echoBlock+`
 TCP 10.96.0.11:80 wrr
-  -> 10.100.1.2:8080 Masq 1`, 10*time.Second)
+  -> 10.100.1.2:8080 Masq 1`, 30*time.Second)
 
 	_, conn, err := client.TCPHello("10.96.0.10:9000", 5*time.Second)
 	if err != nil {
@@ -65,7 +65,7 @@ TCP 10.96.0.11:80 wrr
 TCP 10.96.0.11:80 wrr
   -> 10.100.1.2:8080 Masq 2
   -> 10.100.2.2:8080 Masq 1`
-	waitTable(t, want, 5*time.Second)
+	waitTable(t, want, 20*time.Second)
 	echo(t, conn, "after reload")
 	if got := tally(t, client, "http://10.96.0.11/", 6); got["be1"] != 4 || got["be2"] != 2 {
 		t.Fatalf("edited service: %v", got)
@@ -73,7 +73,7 @@ TCP 10.96.0.11:80 wrr
 
 	// An invalid file: rejected with its problems, state kept.
 	writeFile(t, path, strings.Replace(edited, "port: 9000", "port: 90000", 1))
-	waitLog(t, d, "services[echo].port: must be 1-65535", 5*time.Second)
+	waitLog(t, d, "services[echo].port: must be 1-65535", 20*time.Second)
 	time.Sleep(time.Second)
 	if got := table(t); got != want {
 		t.Fatalf("an invalid reload changed the table:\n%s", got)
@@ -88,7 +88,7 @@ TCP 10.96.0.11:80 wrr
 	// write, and the signal applies the edit.
 	writeFile(t, path, edited)
 	d = startDaemon(t, record, path, "--metrics-addr", "", "--watch-interval", "0")
-	waitLog(t, d, "standalone mode", 5*time.Second)
+	waitLog(t, d, "standalone mode", 20*time.Second)
 	time.Sleep(time.Second)
 	writeFile(t, path, strings.Replace(edited, "weight: 2", "weight: 7", 1))
 	time.Sleep(500 * time.Millisecond)
@@ -96,7 +96,7 @@ TCP 10.96.0.11:80 wrr
 		t.Fatalf("changed without SIGHUP although polling is off:\n%s", table(t))
 	}
 	d.signal(t, syscall.SIGHUP)
-	waitTable(t, strings.Replace(want, "Masq 2", "Masq 7", 1), 5*time.Second)
+	waitTable(t, strings.Replace(want, "Masq 2", "Masq 7", 1), 20*time.Second)
 	echo(t, conn, "after SIGHUP and a restart")
 }
 

@@ -110,6 +110,9 @@ type Source struct {
 	// Programmed, for kube-proxy's sync duration.
 	syncStart time.Time
 	syncFull  bool
+	// healthFailed: the last health-check Update failed, so the next
+	// sync retries it even if no port changed.
+	healthFailed bool
 }
 
 // trigger is one service's EndpointSlice change time and its families.
@@ -149,7 +152,7 @@ func newSource(cfg Config, deps Deps) (*Source, error) {
 	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
 		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}, conflicts: map[ipvs.Key]bool{},
 		pendingServices: map[string]bool{}, pendingEndpoints: map[string]bool{}, families: []ipvs.Family{ipvs.IPv4}}
-	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll, deps.Log)
+	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.nodeTouched, deps.Log)
 	return s, nil
 }
 
@@ -173,13 +176,12 @@ func (s *Source) touch(key string, endpoints bool) {
 	s.deps.Trigger()
 }
 
-// touchAll marks every service, after a change of the node.
-func (s *Source) touchAll() {
-	s.mu.Lock()
-	s.all = true
-	s.mu.Unlock()
-	s.deps.Trigger()
-}
+// nodeTouched asks for a sync after an event of the Node. It marks no
+// service: the sync reads the Node again and translates everything only
+// if what translation reads of it (zone, node-port addresses) changed,
+// since a kubelet updates its Node every few seconds and re-translating
+// every Service each time would make those updates O(Services).
+func (s *Source) nodeTouched() { s.deps.Trigger() }
 
 // Start runs the informers and waits until their caches hold a full
 // list. If the API server goes away later, the informers retry and the
@@ -231,7 +233,9 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 			errs = append(errs, err)
 		}
 	}
-	ch.Firewall = s.state.Firewall(s.firewallBase())
+	var fwChanged bool
+	ch.Firewall, fwChanged = s.state.Firewall(s.firewallBase())
+	ch.FirewallUnchanged = !fwChanged
 	return ch, errors.Join(errs...)
 }
 
@@ -263,8 +267,10 @@ func (s *Source) translateInto(name string, u *desired.Update) error {
 // the kernel.
 func (s *Source) Programmed(err error) error {
 	var hcErr error
-	if s.deps.Health != nil {
-		if herr := s.deps.Health.Update(s.state.HealthChecks()); herr != nil {
+	// Only when a port or its answer changed: a sync costs what changed.
+	if hc, changed := s.state.HealthChecks(); s.deps.Health != nil && (changed || s.healthFailed) {
+		herr := s.deps.Health.Update(hc)
+		if s.healthFailed = herr != nil; herr != nil {
 			hcErr = fmt.Errorf("health-check node ports: %w", herr)
 		}
 	}

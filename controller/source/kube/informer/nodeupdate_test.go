@@ -2,6 +2,7 @@ package informer
 
 import (
 	"context"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 
@@ -13,8 +14,9 @@ import (
 // TestSyncTranslatesWhatChanged: an update of the Node that changes
 // nothing translation reads (a kubelet's status heartbeat, a label)
 // translates no Service; a new zone translates every one; an
-// EndpointSlice change translates its Service only and leaves the
-// firewall state as it was.
+// EndpointSlice change translates its Service only, leaves the firewall
+// state as it was and does not list the host's addresses (which dumps
+// every VIP).
 func TestSyncTranslatesWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	node := &corev1.Node{
@@ -30,8 +32,13 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 	}
 	client := fake.NewClientset(node, svc("web", "10.96.0.1"), svc("api", "10.96.0.2"), svc("db", "10.96.0.3"),
 		testSlice("web-1", "10.0.0.1", "10.0.0.2"))
-	var triggers atomic.Int32
-	src := startSource(t, Config{NodeName: "node-a"}, Deps{Client: client, Trigger: func() { triggers.Add(1) }})
+	var triggers, hostReads atomic.Int32
+	host := func() ([]netip.Addr, error) {
+		hostReads.Add(1)
+		return []netip.Addr{netip.MustParseAddr("192.168.1.10")}, nil
+	}
+	src := startSource(t, Config{NodeName: "node-a", NodePortCIDRs: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}},
+		Deps{Client: client, Trigger: func() { triggers.Add(1) }, HostAddresses: host})
 	if _, err := src.Changes(ctx, false); err != nil {
 		t.Fatal(err)
 	}
@@ -57,16 +64,17 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 		translated  int
 		resynced    bool
 		fwUnchanged bool
+		hostReads   int32
 	}{
 		{"a heartbeat and a label", func() {
 			updateNode(func(n *corev1.Node) {
 				n.Labels["example.com/role"] = "edge"
 				n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
 			})
-		}, 0, false, true},
+		}, 0, false, true, 1},
 		{"a new zone", func() {
 			updateNode(func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = "zone-b" })
-		}, 3, true, true},
+		}, 3, true, true, 1},
 		{"one endpoint", func() {
 			s := testSlice("web-1", "10.0.0.1", "10.0.0.3")
 			if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
@@ -76,9 +84,9 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 				eps, err := src.inf.serviceSlices("ns/web")
 				return err == nil && len(eps) == 1 && eps[0].Endpoints[1].Addresses[0] == "10.0.0.3"
 			})
-		}, 1, false, true},
+		}, 1, false, true, 0},
 	} {
-		before := src.state.Translated
+		before, readsBefore := src.state.Translated, hostReads.Load()
 		step.change()
 		ch, err := src.Changes(ctx, false)
 		if err != nil {
@@ -87,6 +95,9 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 		if n := src.state.Translated - before; n != step.translated || ch.Resynced != step.resynced || ch.FirewallUnchanged != step.fwUnchanged {
 			t.Errorf("%s: %d services translated (resynced %t, firewall unchanged %t), want %d (%t, %t)",
 				step.name, n, ch.Resynced, ch.FirewallUnchanged, step.translated, step.resynced, step.fwUnchanged)
+		}
+		if n := hostReads.Load() - readsBefore; n != step.hostReads {
+			t.Errorf("%s: the host's addresses read %d times, want %d", step.name, n, step.hostReads)
 		}
 	}
 }

@@ -85,6 +85,9 @@ type Source struct {
 	mu    sync.Mutex
 	dirty map[string]bool // services ("ns/name") an event touched
 	all   bool            // every service must be translated again
+	// nodeDirty: the Node had an event (or its last read failed) since
+	// it was last read.
+	nodeDirty bool
 	// pending are the services with a Service or an EndpointSlice change
 	// not yet taken by a sync, for kube-proxy's changes_pending metrics.
 	pendingServices, pendingEndpoints map[string]bool
@@ -176,12 +179,17 @@ func (s *Source) touch(key string, endpoints bool) {
 	s.deps.Trigger()
 }
 
-// nodeTouched asks for a sync after an event of the Node. It marks no
-// service: the sync reads the Node again and translates everything only
-// if what translation reads of it (zone, node-port addresses) changed,
-// since a kubelet updates its Node every few seconds and re-translating
-// every Service each time would make those updates O(Services).
-func (s *Source) nodeTouched() { s.deps.Trigger() }
+// nodeTouched asks for a sync that reads the Node again after an event of
+// it. It marks no service: the sync translates everything only if what
+// translation reads of the Node (zone, node-port addresses) changed, since
+// a kubelet updates its Node every few seconds and re-translating every
+// Service each time would make those updates O(Services).
+func (s *Source) nodeTouched() {
+	s.mu.Lock()
+	s.nodeDirty = true
+	s.mu.Unlock()
+	s.deps.Trigger()
+}
 
 // Start runs the informers and waits until their caches hold a full
 // list. If the API server goes away later, the informers retry and the
@@ -200,8 +208,8 @@ func (s *Source) Start(ctx context.Context) error {
 // with the whole firewall state.
 func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error) {
 	s.mu.Lock()
-	dirty, all := s.dirty, s.all
-	s.dirty, s.all = map[string]bool{}, false
+	dirty, all, nodeDirty := s.dirty, s.all, s.nodeDirty
+	s.dirty, s.all, s.nodeDirty = map[string]bool{}, false, false
 	clear(s.pendingServices)
 	clear(s.pendingEndpoints)
 	s.mu.Unlock()
@@ -212,11 +220,14 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 
 	var errs []error
 	full = full || all
-	if node, err := s.readNode(); err != nil {
-		errs = append(errs, err)
-	} else if !nodeEqual(node, s.node) {
-		s.node, full = node, true
-		s.log.Info("node changed", zap.String("zone", node.Zone), zap.Stringers("nodePortAddresses", node.NodePortAddresses))
+	// The Node and the host's addresses are read at a full resync and
+	// after an event of the Node, not at every change: listing the host's
+	// addresses dumps every VIP on our link, which made each
+	// EndpointSlice change O(Services). A host address that changes
+	// without a Node event is seen within a full-resync period, as it was
+	// when no Service changed.
+	if full || nodeDirty {
+		s.syncNode(&full, &errs)
 	}
 	if full {
 		for _, n := range s.inf.serviceKeys() {
@@ -237,6 +248,23 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 	ch.Firewall, fwChanged = s.state.Firewall(s.firewallBase())
 	ch.FirewallUnchanged = !fwChanged
 	return ch, errors.Join(errs...)
+}
+
+// syncNode reads the Node; a change of what translation reads of it makes
+// the sync full. A failed read is tried again at the next sync.
+func (s *Source) syncNode(full *bool, errs *[]error) {
+	node, err := s.readNode()
+	if err != nil {
+		*errs = append(*errs, err)
+		s.mu.Lock()
+		s.nodeDirty = true
+		s.mu.Unlock()
+		return
+	}
+	if !nodeEqual(node, s.node) {
+		s.node, *full = node, true
+		s.log.Info("node changed", zap.String("zone", node.Zone), zap.Stringers("nodePortAddresses", node.NodePortAddresses))
+	}
 }
 
 // translateInto translates one service and adds its change to u. A

@@ -61,7 +61,8 @@ func NewState() *State {
 }
 
 // Set records st as the translation of service name ("ns/name"), or its
-// removal when st is nil, and adds to u what the reconciler must change.
+// removal when st is nil, and adds to u what the reconciler must change;
+// Finish completes u once the sync's Sets are done.
 // Virtual servers another service holds are dropped from st and reported
 // in its Problems.
 func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
@@ -133,8 +134,17 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 	}
 	s.countNoLocal(old, -1)
 	s.countNoLocal(st, 1)
-	if changed || u.SetAddresses {
-		u.Addresses, u.SetAddresses = s.Addresses(), true
+	if changed {
+		u.SetAddresses = true
+	}
+}
+
+// Finish completes u after the Sets of one sync: the addresses to bind,
+// when a Set changed them. Sorting every VIP at each Set instead made a
+// cold start O(Services^2): a quarter of its CPU at 5,000 Services.
+func (s *State) Finish(u *desired.Update) {
+	if u.SetAddresses {
+		u.Addresses = s.Addresses()
 	}
 }
 

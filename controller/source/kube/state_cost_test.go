@@ -115,3 +115,34 @@ func TestStateSyncCostFollowsChange(t *testing.T) {
 func sliceList(s ...*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice { return s }
 
 func sortedNames(m map[string]*ServiceState) []string { return slices.Sorted(maps.Keys(m)) }
+
+// TestStateAddressesOncePerSync: the Sets of one sync leave the sorted VIP
+// list to Finish, which builds it once, instead of once per Set (which
+// made a cold start quadratic in the number of Services).
+func TestStateAddressesOncePerSync(t *testing.T) {
+	s := NewState()
+	var u desired.Update
+	for i := range 100 {
+		st := Translate(service(func(svc *corev1.Service) {
+			svc.Name, svc.Spec.ClusterIPs = fmt.Sprintf("s%d", i), []string{fmt.Sprintf("10.96.1.%d", 100-i)}
+		}), nil, &testNode, &testOpts, fixedMarks(7))
+		s.Set(fmt.Sprintf("ns/s%d", i), &st, &u)
+		if u.Addresses != nil {
+			t.Fatalf("set %d built the address list", i)
+		}
+	}
+	if !u.SetAddresses {
+		t.Fatal("new VIPs and no address change")
+	}
+	s.Finish(&u)
+	if len(u.Addresses) != 100 || !slices.IsSortedFunc(u.Addresses, netip.Addr.Compare) {
+		t.Errorf("finished with %d addresses (sorted %t), want 100 sorted", len(u.Addresses), slices.IsSortedFunc(u.Addresses, netip.Addr.Compare))
+	}
+	u = desired.Update{}
+	st := *s.svcs["ns/s5"]
+	s.Set("ns/s5", &st, &u)
+	s.Finish(&u)
+	if u.SetAddresses || u.Addresses != nil {
+		t.Errorf("an unchanged service resent %d addresses", len(u.Addresses))
+	}
+}

@@ -56,6 +56,7 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	have := applied{}
 	set := func(name string, st *ServiceState, u *desired.Update) {
 		s.Set(name, st, u)
+		s.Finish(u)
 		have.apply(*u)
 	}
 	tr := func(mods ...func(*corev1.Service)) *ServiceState {

@@ -244,6 +244,7 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 			errs = append(errs, err)
 		}
 	}
+	s.state.Finish(&ch.Update)
 	var fwChanged bool
 	ch.Firewall, fwChanged = s.state.Firewall(s.firewallBase())
 	ch.FirewallUnchanged = !fwChanged

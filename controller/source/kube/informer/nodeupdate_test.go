@@ -43,21 +43,7 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The cache keeps only what translation reads, so an update that
-	// changes nothing of it is seen by the sync it asks for.
-	updateNode := func(change func(*corev1.Node)) {
-		t.Helper()
-		n, err := client.CoreV1().Nodes().Get(ctx, "node-a", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		change(n)
-		asked := triggers.Load()
-		if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the sync the node update asks for", func() bool { return triggers.Load() > asked })
-	}
+	updateNode := func(change func(*corev1.Node)) { updateNodeAndWait(t, client, &triggers, change) }
 	for _, step := range []struct {
 		name        string
 		change      func()
@@ -100,4 +86,22 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 			t.Errorf("%s: the host's addresses read %d times, want %d", step.name, n, step.hostReads)
 		}
 	}
+}
+
+// updateNodeAndWait changes node-a and waits for the sync it asks for:
+// the cache keeps only what translation reads, so an update that changes
+// nothing of it cannot be waited for in the cache.
+func updateNodeAndWait(t *testing.T, client *fake.Clientset, triggers *atomic.Int32, change func(*corev1.Node)) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := client.CoreV1().Nodes().Get(ctx, "node-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(n)
+	asked := triggers.Load()
+	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the sync the node update asks for", func() bool { return triggers.Load() > asked })
 }

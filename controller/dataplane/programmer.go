@@ -26,6 +26,11 @@ type Change struct {
 	// Firewall is the whole firewall state; the firewall diffs it against
 	// what it last applied, so an unchanged value costs no kernel write.
 	Firewall firewall.Desired
+	// FirewallUnchanged says Firewall equals the previous change's (the
+	// source knows at no cost, where comparing would walk every service):
+	// the firewall is then not synced unless a check is due or its last
+	// sync failed. The zero value, false, always syncs.
+	FirewallUnchanged bool
 	// Resynced says the source translated all of its input afresh (after
 	// a change of the node, say): the firewall is then compared with the
 	// kernel, as on a full resync.
@@ -117,7 +122,10 @@ type Programmer struct {
 	// fwCheckDue: the next firewall sync compares with the kernel (it
 	// was just opened, a full resync asked for it, or that failed).
 	fwCheckDue bool
-	lastFull   time.Time
+	// fwSynced: the last firewall sync succeeded, so an unchanged state
+	// needs none.
+	fwSynced bool
+	lastFull time.Time
 	// settingsErr is the last kernel-settings error logged.
 	settingsErr string
 	// fullPostponed: the last sync was partial although a full resync was
@@ -194,7 +202,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if srcErr != nil {
 		errs = append(errs, srcErr)
 	}
-	if err := p.syncFirewall(ctx, ch.Firewall, full || ch.Resynced); err != nil {
+	if err := p.syncFirewall(ctx, ch, full || ch.Resynced); err != nil {
 		errs = append(errs, fmt.Errorf("firewall: %w", err))
 	}
 	var res reconciler.Result
@@ -262,10 +270,13 @@ func (p *Programmer) ensureSettings() {
 	}
 }
 
-// syncFirewall programs fwd, opening the firewall when it is first
-// needed. A firewall once opened stays programmed: an empty state removes
-// our set entries but keeps the constant rules.
-func (p *Programmer) syncFirewall(ctx context.Context, fwd firewall.Desired, check bool) error {
+// syncFirewall programs ch's firewall state, opening the firewall when it
+// is first needed. A firewall once opened stays programmed: an empty state
+// removes our set entries but keeps the constant rules. An unchanged state
+// after a successful sync costs nothing: no set diff (O(services)) and no
+// iptables-save.
+func (p *Programmer) syncFirewall(ctx context.Context, ch Change, check bool) error {
+	fwd := ch.Firewall
 	if p.fw == nil {
 		if p.deps.OpenFirewall == nil || (p.cfg.FirewallOnDemand && len(fwd.Services) == 0) {
 			return nil
@@ -277,16 +288,21 @@ func (p *Programmer) syncFirewall(ctx context.Context, fwd firewall.Desired, che
 		p.fw, p.fwCheckDue = fw, true
 	}
 	p.fwCheckDue = p.fwCheckDue || check
+	if !p.fwCheckDue && p.fwSynced && ch.FirewallUnchanged {
+		return nil
+	}
+	var err error
 	if p.fwCheckDue {
 		// Compared with the kernel, not with what was last applied: this
 		// repairs entries or sets removed by hand, as the reconciler's
 		// full resync does for IPVS.
-		if _, err := p.fw.Check(ctx, fwd); err != nil {
-			return err
-		}
-		p.fwCheckDue = false
-		return nil
+		_, err = p.fw.Check(ctx, fwd)
+	} else {
+		_, err = p.fw.Sync(ctx, fwd)
 	}
-	_, err := p.fw.Sync(ctx, fwd)
+	p.fwSynced = err == nil
+	if err == nil {
+		p.fwCheckDue = false
+	}
 	return err
 }

@@ -215,11 +215,11 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 	var res Result
 	now := r.deps.Now()
 	res.Errors = append(res.Errors, r.want.invalidErrors()...)
-	r.publish(now, &res)
 
 	actual, err := r.dumpIfDue(now, &res)
 	if err != nil {
 		res.fail(err)
+		r.publish(now, &res)
 		return res, errors.Join(res.Errors...)
 	}
 	plans := r.planServices(actual, now, &res)
@@ -232,6 +232,9 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 	r.retries.prune(r.want.dirty)
 	r.checkDrains(actual, now, &res)
 	r.unbindAddresses(&addrs, &res)
+	// After the kernel writes: the copy for inspection tools must not
+	// delay programming.
+	r.publish(now, &res)
 
 	r.finish(now, &res)
 	if res.Full {

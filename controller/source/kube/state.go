@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -30,20 +31,45 @@ type State struct {
 	// noLocal counts the services of each NoLocal, kept as services
 	// change so that reading it costs nothing per sync.
 	noLocal map[NoLocal]int
+	// nVS and nRS are Counts, and hc is HealthChecks, kept as services
+	// change for the same reason: a sync must cost what changed, not a
+	// walk of every service (issue 15).
+	nVS, nRS int
+	hc       map[uint16]HealthCheckTarget
+	// hcChanged and fwChanged say HealthChecks and the services' part of
+	// Firewall changed since they were last taken.
+	hcChanged, fwChanged bool
+	fw                   firewallCache
+	// Translated counts Set calls, for tests that check a change costs
+	// what it touches.
+	Translated int
+}
+
+// firewallCache is the last Firewall value, rebuilt only when a service's
+// firewall entries, hairpins or the owners of virtual servers changed (an
+// endpoint change usually touches none of them).
+type firewallCache struct {
+	base  firewall.Desired
+	value firewall.Desired
+	valid bool
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{svcs: map[string]*ServiceState{}, owner: map[ipvs.Key]string{}, addrs: map[netip.Addr]int{}, noLocal: map[NoLocal]int{}}
+	return &State{svcs: map[string]*ServiceState{}, owner: map[ipvs.Key]string{}, addrs: map[netip.Addr]int{}, noLocal: map[NoLocal]int{},
+		hc: map[uint16]HealthCheckTarget{}, hcChanged: true, fwChanged: true}
 }
 
 // Set records st as the translation of service name ("ns/name"), or its
-// removal when st is nil, and adds to u what the reconciler must change.
+// removal when st is nil, and adds to u what the reconciler must change;
+// Finish completes u once the sync's Sets are done.
 // Virtual servers another service holds are dropped from st and reported
 // in its Problems.
 func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
+	s.Translated++
 	old := s.svcs[name]
 	keep := map[ipvs.Key]bool{}
+	owners := len(s.owner)
 	if st != nil {
 		vss := st.VirtualServers[:0:0]
 		for _, vs := range st.VirtualServers {
@@ -61,6 +87,9 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 					Message: fmt.Sprintf("virtual server %s is named twice by this service; the first is programmed", k)})
 				continue
 			}
+			if _, ok := s.owner[k]; !ok {
+				s.fwChanged = true // a key newly owned: its entries open
+			}
 			s.owner[k] = name
 			keep[k] = true
 			vss = append(vss, vs)
@@ -76,6 +105,12 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 			}
 		}
 	}
+	if len(s.owner) != owners || !sameFirewall(old, st) {
+		s.fwChanged = true
+	}
+	s.count(old, -1)
+	s.count(st, 1)
+	s.setHealthCheck(name, old, st)
 	// Count the new references before dropping the old, so an address
 	// the service keeps never drops to zero.
 	changed := false
@@ -99,8 +134,17 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 	}
 	s.countNoLocal(old, -1)
 	s.countNoLocal(st, 1)
-	if changed || u.SetAddresses {
-		u.Addresses, u.SetAddresses = s.Addresses(), true
+	if changed {
+		u.SetAddresses = true
+	}
+}
+
+// Finish completes u after the Sets of one sync: the addresses to bind,
+// when a Set changed them. Sorting every VIP at each Set instead made a
+// cold start O(Services^2): a quarter of its CPU at 5,000 Services.
+func (s *State) Finish(u *desired.Update) {
+	if u.SetAddresses {
+		u.Addresses = s.Addresses()
 	}
 }
 
@@ -116,10 +160,14 @@ func (s *State) Addresses() []netip.Addr {
 }
 
 // Firewall returns base (the daemon's firewall options) with every
-// service's virtual servers and hairpins added. The firewall diffs its
-// sets against what it applied, so building the whole value costs memory
-// but no kernel writes.
-func (s *State) Firewall(base firewall.Desired) firewall.Desired {
+// service's virtual servers and hairpins added, and whether that differs
+// from the value it last returned. The value is rebuilt, walking every
+// service, only when base or a service's part changed; otherwise the last
+// one is returned as it is.
+func (s *State) Firewall(base firewall.Desired) (firewall.Desired, bool) {
+	if s.fw.valid && !s.fwChanged && reflect.DeepEqual(base, s.fw.base) {
+		return s.fw.value, false
+	}
 	d := base
 	d.Services = slices.Clone(base.Services)
 	d.Hairpins = slices.Clone(base.Hairpins)
@@ -133,18 +181,46 @@ func (s *State) Firewall(base firewall.Desired) firewall.Desired {
 		}
 		d.Hairpins = append(d.Hairpins, st.Hairpins...)
 	}
-	return d
+	s.fw = firewallCache{base: base, value: d, valid: true}
+	s.fwChanged = false
+	return d, true
 }
 
-// HealthChecks returns the health-check node ports by port.
-func (s *State) HealthChecks() map[uint16]HealthCheckTarget {
-	out := map[uint16]HealthCheckTarget{}
-	for n, st := range s.svcs {
-		if st.HealthCheck != nil {
-			out[st.HealthCheck.Port] = HealthCheckTarget{Service: n, LocalEndpoints: st.HealthCheck.LocalEndpoints}
+// sameFirewall reports whether a service's firewall part is unchanged
+// (nil: no service). DeepEqual because entries hold source-range slices;
+// the cost is that of one service.
+func sameFirewall(a, b *ServiceState) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return reflect.DeepEqual(a.Firewall, b.Firewall) && reflect.DeepEqual(a.Hairpins, b.Hairpins)
+}
+
+// HealthChecks returns the health-check node ports by port, and whether
+// they changed since the last call. The map is the State's: read it, do
+// not keep or change it.
+func (s *State) HealthChecks() (map[uint16]HealthCheckTarget, bool) {
+	changed := s.hcChanged
+	s.hcChanged = false
+	return s.hc, changed
+}
+
+// setHealthCheck replaces service name's health-check port (old's) by
+// st's. Two services on one port: the last set holds it.
+func (s *State) setHealthCheck(name string, old, st *ServiceState) {
+	if old != nil && old.HealthCheck != nil {
+		if p := old.HealthCheck.Port; s.hc[p].Service == name {
+			delete(s.hc, p)
+			s.hcChanged = true
 		}
 	}
-	return out
+	if st != nil && st.HealthCheck != nil {
+		t := HealthCheckTarget{Service: name, LocalEndpoints: st.HealthCheck.LocalEndpoints}
+		if cur, ok := s.hc[st.HealthCheck.Port]; !ok || cur != t {
+			s.hc[st.HealthCheck.Port] = t
+			s.hcChanged = true
+		}
+	}
 }
 
 // NoLocalCounts counts the services of each NoLocal, for kube-proxy's
@@ -171,14 +247,17 @@ type HealthCheckTarget struct {
 }
 
 // Counts returns the number of virtual servers and real servers held.
-func (s *State) Counts() (services, realServers int) {
-	for _, st := range s.svcs {
-		services += len(st.VirtualServers)
-		for _, vs := range st.VirtualServers {
-			realServers += len(vs.Destinations)
-		}
+func (s *State) Counts() (services, realServers int) { return s.nVS, s.nRS }
+
+// count adds d times st's virtual and real servers to the counts.
+func (s *State) count(st *ServiceState, d int) {
+	if st == nil {
+		return
 	}
-	return services, realServers
+	for _, vs := range st.VirtualServers {
+		s.nVS += d
+		s.nRS += d * len(vs.Destinations)
+	}
 }
 
 // ServiceObject refers to a Service by its "ns/name", for Events.

@@ -56,6 +56,7 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	have := applied{}
 	set := func(name string, st *ServiceState, u *desired.Update) {
 		s.Set(name, st, u)
+		s.Finish(u)
 		have.apply(*u)
 	}
 	tr := func(mods ...func(*corev1.Service)) *ServiceState {
@@ -86,7 +87,7 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	if len(st.Problems) != 1 || st.Problems[0].Reason != ReasonConflict || st.Problems[0].Object.Name != "other" {
 		t.Errorf("problems %+v", st.Problems)
 	}
-	fw := s.Firewall(firewall.Desired{})
+	fw, _ := s.Firewall(firewall.Desired{})
 	if n := len(fw.Services); n != 3 {
 		t.Errorf("firewall has %d services, want 3 (the conflicting one left out)", n)
 	}

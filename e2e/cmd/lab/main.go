@@ -31,7 +31,7 @@ func run() int {
 	}
 	var cfg lab.Config
 	var out io.Writer = os.Stdout
-	var profiles *profileSplitter
+	var profiles *lab.ProfileSplitter
 	switch os.Args[1] {
 	case "demo":
 		cfg.Script = demoScript
@@ -89,11 +89,11 @@ func run() int {
 		return 1
 	}
 	if profiles != nil {
-		if profiles.err != nil {
-			fmt.Fprintf(os.Stderr, "lab: %v\n", profiles.err)
+		if profiles.Err() != nil {
+			fmt.Fprintf(os.Stderr, "lab: %v\n", profiles.Err())
 			return 1
 		}
-		fmt.Fprintf(os.Stderr, "lab: %d profiles in %s (go tool pprof -top %s/cold-cpu-*.pprof)\n", len(profiles.written), os.Args[2], os.Args[2])
+		fmt.Fprintf(os.Stderr, "lab: %d profiles in %s (go tool pprof -top %s/cold-cpu-*.pprof)\n", len(profiles.Written()), os.Args[2], os.Args[2])
 	}
 	fmt.Fprintf(os.Stderr, "lab: guest exited %d after %s\n", res.ExitCode, res.Wall.Round(time.Millisecond))
 	return res.ExitCode
@@ -102,7 +102,7 @@ func run() int {
 // profileConfig is the VM run of profile-standalone.sh, writing profiles
 // to dir. PROFILE_SERVICES, PROFILE_BACKENDS, PROFILE_WINDOW and
 // PROFILE_MAX_WINDOWS size the run (see the script).
-func profileConfig(dir string) (lab.Config, *profileSplitter, error) {
+func profileConfig(dir string) (lab.Config, *lab.ProfileSplitter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return lab.Config{}, nil, err
 	}
@@ -112,5 +112,5 @@ func profileConfig(dir string) (lab.Config, *profileSplitter, error) {
 			cfg.Env[k] = v
 		}
 	}
-	return cfg, &profileSplitter{dir: dir, out: os.Stdout}, nil
+	return cfg, lab.NewProfileSplitter(dir, os.Stdout), nil
 }

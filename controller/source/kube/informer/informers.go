@@ -39,7 +39,7 @@ type watches struct {
 // change came from an EndpointSlice.
 type touchFunc func(key string, endpoints bool)
 
-func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc, touchAll func(), log *zap.Logger) *watches {
+func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc, nodeTouched func(), log *zap.Logger) *watches {
 	// No periodic informer resync: the sync loop re-translates every
 	// service on its own full resync, from the cache.
 	svcF := informers.NewSharedInformerFactoryWithOptions(client, 0,
@@ -77,9 +77,9 @@ func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc,
 		DeleteFunc: func(obj any) { touch(serviceKey(obj), true) },
 	}
 	onNode := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { touchAll() },
-		UpdateFunc: func(any, any) { touchAll() },
-		DeleteFunc: func(any) { touchAll() },
+		AddFunc:    func(any) { nodeTouched() },
+		UpdateFunc: func(any, any) { nodeTouched() },
+		DeleteFunc: func(any) { nodeTouched() },
 	}
 	// Handlers and indexers are added before the informers start, so they
 	// cannot fail.

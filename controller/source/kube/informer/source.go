@@ -85,6 +85,9 @@ type Source struct {
 	mu    sync.Mutex
 	dirty map[string]bool // services ("ns/name") an event touched
 	all   bool            // every service must be translated again
+	// nodeDirty: the Node had an event (or its last read failed) since
+	// it was last read.
+	nodeDirty bool
 	// pending are the services with a Service or an EndpointSlice change
 	// not yet taken by a sync, for kube-proxy's changes_pending metrics.
 	pendingServices, pendingEndpoints map[string]bool
@@ -110,6 +113,9 @@ type Source struct {
 	// Programmed, for kube-proxy's sync duration.
 	syncStart time.Time
 	syncFull  bool
+	// healthFailed: the last health-check Update failed, so the next
+	// sync retries it even if no port changed.
+	healthFailed bool
 }
 
 // trigger is one service's EndpointSlice change time and its families.
@@ -149,7 +155,7 @@ func newSource(cfg Config, deps Deps) (*Source, error) {
 	s := &Source{cfg: cfg, deps: deps, log: deps.Log, state: kube.NewState(), marks: kube.NewMarks(cfg.MarkMin, cfg.MarkMax),
 		dirty: map[string]bool{}, all: true, problems: map[string][]kube.Problem{}, conflicts: map[ipvs.Key]bool{},
 		pendingServices: map[string]bool{}, pendingEndpoints: map[string]bool{}, families: []ipvs.Family{ipvs.IPv4}}
-	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.touchAll, deps.Log)
+	s.inf = newInformers(deps.Client, cfg.NodeName, s.touch, s.nodeTouched, deps.Log)
 	return s, nil
 }
 
@@ -173,10 +179,14 @@ func (s *Source) touch(key string, endpoints bool) {
 	s.deps.Trigger()
 }
 
-// touchAll marks every service, after a change of the node.
-func (s *Source) touchAll() {
+// nodeTouched asks for a sync that reads the Node again after an event of
+// it. It marks no service: the sync translates everything only if what
+// translation reads of the Node (zone, node-port addresses) changed, since
+// a kubelet updates its Node every few seconds and re-translating every
+// Service each time would make those updates O(Services).
+func (s *Source) nodeTouched() {
 	s.mu.Lock()
-	s.all = true
+	s.nodeDirty = true
 	s.mu.Unlock()
 	s.deps.Trigger()
 }
@@ -198,8 +208,8 @@ func (s *Source) Start(ctx context.Context) error {
 // with the whole firewall state.
 func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error) {
 	s.mu.Lock()
-	dirty, all := s.dirty, s.all
-	s.dirty, s.all = map[string]bool{}, false
+	dirty, all, nodeDirty := s.dirty, s.all, s.nodeDirty
+	s.dirty, s.all, s.nodeDirty = map[string]bool{}, false, false
 	clear(s.pendingServices)
 	clear(s.pendingEndpoints)
 	s.mu.Unlock()
@@ -210,11 +220,14 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 
 	var errs []error
 	full = full || all
-	if node, err := s.readNode(); err != nil {
-		errs = append(errs, err)
-	} else if !nodeEqual(node, s.node) {
-		s.node, full = node, true
-		s.log.Info("node changed", zap.String("zone", node.Zone), zap.Stringers("nodePortAddresses", node.NodePortAddresses))
+	// The Node and the host's addresses are read at a full resync and
+	// after an event of the Node, not at every change: listing the host's
+	// addresses dumps every VIP on our link, which made each
+	// EndpointSlice change O(Services). A host address that changes
+	// without a Node event is seen within a full-resync period, as it was
+	// when no Service changed.
+	if full || nodeDirty {
+		s.syncNode(&full, &errs)
 	}
 	if full {
 		for _, n := range s.inf.serviceKeys() {
@@ -231,8 +244,28 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 			errs = append(errs, err)
 		}
 	}
-	ch.Firewall = s.state.Firewall(s.firewallBase())
+	s.state.Finish(&ch.Update)
+	var fwChanged bool
+	ch.Firewall, fwChanged = s.state.Firewall(s.firewallBase())
+	ch.FirewallUnchanged = !fwChanged
 	return ch, errors.Join(errs...)
+}
+
+// syncNode reads the Node; a change of what translation reads of it makes
+// the sync full. A failed read is tried again at the next sync.
+func (s *Source) syncNode(full *bool, errs *[]error) {
+	node, err := s.readNode()
+	if err != nil {
+		*errs = append(*errs, err)
+		s.mu.Lock()
+		s.nodeDirty = true
+		s.mu.Unlock()
+		return
+	}
+	if !nodeEqual(node, s.node) {
+		s.node, *full = node, true
+		s.log.Info("node changed", zap.String("zone", node.Zone), zap.Stringers("nodePortAddresses", node.NodePortAddresses))
+	}
 }
 
 // translateInto translates one service and adds its change to u. A
@@ -263,8 +296,10 @@ func (s *Source) translateInto(name string, u *desired.Update) error {
 // the kernel.
 func (s *Source) Programmed(err error) error {
 	var hcErr error
-	if s.deps.Health != nil {
-		if herr := s.deps.Health.Update(s.state.HealthChecks()); herr != nil {
+	// Only when a port or its answer changed: a sync costs what changed.
+	if hc, changed := s.state.HealthChecks(); s.deps.Health != nil && (changed || s.healthFailed) {
+		herr := s.deps.Health.Update(hc)
+		if s.healthFailed = herr != nil; herr != nil {
 			hcErr = fmt.Errorf("health-check node ports: %w", herr)
 		}
 	}

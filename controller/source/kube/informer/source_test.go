@@ -146,9 +146,10 @@ func TestSourceProgramsFromInformers(t *testing.T) {
 	if got := <-events.Events; !strings.Contains(got, "Warning InvalidScheduler") || !strings.Contains(got, `"bogus"`) {
 		t.Errorf("event %q, want a Warning InvalidScheduler", got)
 	}
-	if diff := cmp.Diff(map[uint16]kube.HealthCheckTarget{32000: {Service: "ns/web", LocalEndpoints: 1}}, health.get()); diff != "" {
-		t.Errorf("health checks (-want +got):\n%s", diff)
-	}
+	// The health-check ports are updated once the sync that programmed
+	// the kernel ends (Programmed), a moment after the kernel shows it.
+	wantHC := map[uint16]kube.HealthCheckTarget{32000: {Service: "ns/web", LocalEndpoints: 1}}
+	waitFor(t, "the health-check port", func() bool { return cmp.Equal(wantHC, health.get()) })
 	d := fw.Last()
 	if !slices.Equal(d.NodeAddresses, []netip.Addr{netip.MustParseAddr("192.168.1.10")}) {
 		t.Errorf("node addresses %v", d.NodeAddresses)

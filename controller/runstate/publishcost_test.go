@@ -1,0 +1,73 @@
+package runstate
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/ipvs/ipvsjson"
+)
+
+// wholeFile is the file encoded in one piece, as the store did before it
+// kept each virtual server's encoding: what the kept pieces must add up to.
+func wholeFile(t *testing.T, want map[ipvs.Key]*desired.VirtualServer) string {
+	t.Helper()
+	f := desiredFile{Version: desiredVersion, Services: []ipvsjson.Service{}}
+	for _, k := range slices.SortedFunc(maps.Keys(want), ipvs.Key.Compare) {
+		f.Services = append(f.Services, encodeService(k, want[k]))
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
+}
+
+// TestPublishEncodesWhatChanged: a change of one virtual server encodes
+// that one only, an unchanged state writes nothing, and the file always
+// equals the whole table encoded at once and reads back.
+func TestPublishEncodesWhatChanged(t *testing.T) {
+	_, vss := v1Fixture()
+	want := desiredMap(vss)
+	ds := DesiredStore{Path: DesiredPath(t.TempDir() + "/state.json")}
+	changedWeb := *want[webKey]
+	changedWeb.Destinations = slices.Clone(changedWeb.Destinations)
+	changedWeb.Destinations[0].Weight = 9
+
+	for _, step := range []struct {
+		name        string
+		change      func()
+		wantEncodes int
+	}{
+		{"first write", func() {}, len(vss)},
+		{"unchanged", func() {}, 0},
+		{"an equal copy", func() { c := *want[dnsKey]; want[dnsKey] = &c }, 0},
+		{"one weight", func() { want[webKey] = &changedWeb }, 1},
+		{"one deleted", func() { delete(want, sctpKey) }, 0},
+		{"none left", func() { clear(want) }, 0},
+		{"one back", func() { want[webKey] = &changedWeb }, 1},
+	} {
+		before := ds.encodes
+		step.change()
+		mustDo(t, ds.Publish(want))
+		if n := ds.encodes - before; n != step.wantEncodes {
+			t.Errorf("%s: %d virtual servers encoded, want %d", step.name, n, step.wantEncodes)
+		}
+		b, err := os.ReadFile(ds.Path)
+		mustDo(t, err)
+		if diff := cmp.Diff(wholeFile(t, want), string(b)); diff != "" {
+			t.Errorf("%s: file differs from the whole table encoded at once (-whole +file):\n%s", step.name, diff)
+		}
+		got, err := LoadDesired(ds.Path)
+		mustDo(t, err)
+		if len(got) != len(want) {
+			t.Errorf("%s: read back %d virtual servers, want %d", step.name, len(got), len(want))
+		}
+	}
+}

@@ -73,10 +73,15 @@ func Plot(results []Result, path string) error {
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	drawn := 0
+	lo, hi := plotter.XY{X: math.Inf(1), Y: math.Inf(1)}, plotter.XY{X: math.Inf(-1), Y: math.Inf(-1)}
 	for _, s := range plotSeries() {
 		xy := s.points(results)
 		if len(xy) == 0 {
 			continue
+		}
+		for _, pt := range xy {
+			lo.X, lo.Y = min(lo.X, pt.X), min(lo.Y, pt.Y)
+			hi.X, hi.Y = max(hi.X, pt.X), max(hi.Y, pt.Y)
 		}
 		line, pts, err := plotter.NewLinePoints(xy)
 		if err != nil {
@@ -95,6 +100,10 @@ func Plot(results []Result, path string) error {
 	if drawn == 0 {
 		return fmt.Errorf("plotting %s: no figure to plot", path)
 	}
+	// Room around the points, a factor each way on the log axes, so the
+	// extreme ones (and a run of one size) are not on the frame.
+	p.X.Min, p.X.Max = lo.X/1.5, hi.X*1.5
+	p.Y.Min, p.Y.Max = lo.Y/2, hi.Y*3
 	if err := p.Save(10*vg.Inch, 6*vg.Inch, path); err != nil {
 		return fmt.Errorf("writing the plot %s: %w", path, err)
 	}

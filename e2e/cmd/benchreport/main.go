@@ -20,16 +20,17 @@ import (
 
 // options are the command line.
 type options struct {
-	sizes      []int
-	modes      []string
-	kubeProxy  bool
-	changes    int
-	idle       int
-	out        string
-	ipvsd      string
-	memoryMB   int
-	vmTimeout  time.Duration
-	guestTests string // built once, shared by every VM run
+	sizes     []int
+	modes     []string
+	kubeProxy bool
+	changes   int
+	idle      int
+	out       string
+	ipvsd     string
+	memoryMB  int
+	vmTimeout time.Duration
+	// from re-renders a figures.txt of an earlier run without a VM.
+	from string
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -39,6 +40,10 @@ func run(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
 		return 2
+	}
+	report := report
+	if o.from != "" {
+		report = rerender
 	}
 	if err := report(o); err != nil {
 		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
@@ -58,6 +63,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "bench-report", "directory for figures.txt, table.txt, plot.png and the consoles")
 	fs.StringVar(&o.ipvsd, "ipvsd", "bin/ipvsd", "the static ipvsd binary to measure")
 	fs.IntVar(&o.memoryMB, "memory", 4096, "guest memory in MB")
+	fs.StringVar(&o.from, "from", "", "render table.txt and plot.png in -out from this figures.txt of an earlier run, without running anything")
 	fs.DurationVar(&o.vmTimeout, "vm-timeout", 0, "bound of one VM run (0: 15 min + 12 s per 100 services, more with -kube-proxy)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

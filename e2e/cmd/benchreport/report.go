@@ -152,6 +152,18 @@ func vmTimeout(o options, n int) time.Duration {
 	return d
 }
 
+// rerender is -from: the table and plot of an earlier run's figures.
+func rerender(o options) error {
+	figures, err := os.ReadFile(o.from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	return write(o, figures, nil)
+}
+
 // write writes the figures, the table (and prints it) and the plot.
 func write(o options, figures []byte, runs []vmRun) error {
 	if err := os.WriteFile(filepath.Join(o.out, "figures.txt"), figures, 0o644); err != nil {
@@ -174,6 +186,9 @@ func write(o options, figures []byte, runs []vmRun) error {
 
 // footer names each VM run with its wall time and outcome.
 func footer(runs []vmRun) string {
+	if runs == nil {
+		return ""
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nrun on %s; wall time of each VM (and of the run, API objects included):", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	for _, r := range runs {

@@ -100,10 +100,11 @@ func Plot(results []Result, path string) error {
 	if drawn == 0 {
 		return fmt.Errorf("plotting %s: no figure to plot", path)
 	}
-	// Room around the points, a factor each way on the log axes, so the
-	// extreme ones (and a run of one size) are not on the frame.
+	// Room around the points on the log axes, so the extreme ones (and a
+	// run of one size) are not on the frame, and above them for the
+	// legend, which sits top left where the lines start low.
 	p.X.Min, p.X.Max = lo.X/1.5, hi.X*1.5
-	p.Y.Min, p.Y.Max = lo.Y/2, hi.Y*3
+	p.Y.Min, p.Y.Max = lo.Y/2, hi.Y*20
 	if err := p.Save(10*vg.Inch, 6*vg.Inch, path); err != nil {
 		return fmt.Errorf("writing the plot %s: %w", path, err)
 	}

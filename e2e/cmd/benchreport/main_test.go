@@ -35,11 +35,15 @@ func TestParseFlagsNamesEveryCulprit(t *testing.T) {
 }
 
 func TestVMTimeoutGrowsWithTheTable(t *testing.T) {
-	small, large := vmTimeout(options{}, 100), vmTimeout(options{}, 50000)
-	if small < 20*time.Minute || large <= small {
-		t.Errorf("timeouts %s at 100 and %s at 50,000 services: want at least 20 min, growing", small, large)
+	o := options{changes: 200}
+	small, large := vmTimeout(o, 100), vmTimeout(o, 50000)
+	if small < 20*time.Minute || large < 200*500*time.Millisecond*10 {
+		t.Errorf("timeouts %s at 100 and %s at 50,000 services: want at least 20 min, and room for 200 reloads of 500 s at 50,000", small, large)
 	}
-	if got := vmTimeout(options{kubeProxy: true}, 100); got != 2*small {
+	if fewer := vmTimeout(options{changes: 20}, 50000); fewer >= large {
+		t.Errorf("20 changes get %s, 200 %s: want less", fewer, large)
+	}
+	if got := vmTimeout(options{changes: 200, kubeProxy: true}, 100); got != 2*small {
 		t.Errorf("with kube-proxy %s, want twice %s", got, small)
 	}
 	if got := vmTimeout(options{vmTimeout: time.Minute}, 50000); got != time.Minute {

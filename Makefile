@@ -12,7 +12,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo $(R
 LDFLAGS  := -s -w -X github.com/ipvsd/ipvsd/cmd/ipvsd/app.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all build image image-ref test unit e2e demo bench fuzz lint deps lab clean
+.PHONY: all build image image-ref test unit e2e demo bench bench-report fuzz lint deps lab clean
 
 all: build
 
@@ -57,6 +57,23 @@ demo: deps build
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./e2e/cmd/lab bench
+
+# bench-report: the scale report (issue 15). In the kernel lab, standalone
+# and Kubernetes mode (real API server, Services x 10 endpoints) at each of
+# SIZES: cold start and its ratio to ipvsadm -R of the same table, p50/p99
+# of CHANGES single-backend changes to the kernel, peak RSS, idle CPU over
+# IDLE seconds, netlink writes per change. KUBE_PROXY=1 adds the real
+# kube-proxy v1.35.4 (IPVS mode) in each Kubernetes VM. Writes
+# BENCH_REPORT_DIR/{table.txt,plot.png,figures.txt}. Hours at the default
+# sizes; SIZES=100,1000 for a quick run. Not part of make test.
+SIZES            ?= 1000,10000,50000
+MODES            ?= standalone,kube
+CHANGES          ?= 200
+IDLE             ?= 60
+BENCH_REPORT_DIR ?= bench-report
+bench-report: deps build
+	$(GO) run ./e2e/cmd/benchreport -sizes $(SIZES) -modes $(MODES) -changes $(CHANGES) -idle $(IDLE) \
+		-out $(BENCH_REPORT_DIR) -ipvsd $(BIN) $(if $(filter 1,$(KUBE_PROXY)),-kube-proxy)
 
 # fuzz: every Fuzz* target in the tree for FUZZTIME each, one at a time
 # (go test -fuzz takes one target per run). Targets are found with go test

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	mobyipvs "github.com/moby/ipvs"
 	"github.com/vishvananda/netns"
@@ -19,6 +20,10 @@ type Handle struct {
 	mu   sync.Mutex
 	moby *mobyipvs.Handle
 	genl *genlConn
+	// writes counts the write requests sent, failed ones included: the
+	// scale report's "netlink writes per change" (issue 15). Counted here
+	// because every write of the table passes through these six methods.
+	writes atomic.Uint64
 }
 
 var _ Kernel = (*Handle)(nil)
@@ -57,6 +62,10 @@ func (h *Handle) Close() error {
 	h.genl.close()
 	return nil
 }
+
+// Writes is the number of IPVS write requests (add, update, delete of a
+// virtual or real server) sent since the handle was opened.
+func (h *Handle) Writes() uint64 { return h.writes.Load() }
 
 // Dump returns every virtual server with its real servers and counters,
 // in the kernel's (hash) order.
@@ -117,6 +126,7 @@ func (h *Handle) AddService(s Service) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.writes.Add(1)
 	if err := h.moby.NewService(ms); err != nil {
 		return fmt.Errorf("adding virtual server %s: %w", s.Key, err)
 	}
@@ -132,6 +142,7 @@ func (h *Handle) UpdateService(s Service) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.writes.Add(1)
 	if err := h.moby.UpdateService(ms); err != nil {
 		return fmt.Errorf("updating virtual server %s: %w", s.Key, err)
 	}
@@ -147,6 +158,7 @@ func (h *Handle) DeleteService(k Key) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.writes.Add(1)
 	if err := h.moby.DelService(ms); err != nil {
 		return fmt.Errorf("deleting virtual server %s: %w", k, err)
 	}
@@ -162,6 +174,7 @@ func (h *Handle) AddDestination(k Key, d Destination) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.writes.Add(1)
 	if err := h.moby.NewDestination(ms, md); err != nil {
 		return fmt.Errorf("adding real server %s to %s: %w", d.DestKey, k, err)
 	}
@@ -178,6 +191,7 @@ func (h *Handle) UpdateDestination(k Key, d Destination) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.writes.Add(1)
 	if err := h.moby.UpdateDestination(ms, md); err != nil {
 		return fmt.Errorf("updating real server %s in %s: %w", d.DestKey, k, err)
 	}
@@ -193,6 +207,7 @@ func (h *Handle) DeleteDestination(k Key, dk DestKey) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.writes.Add(1)
 	if err := h.moby.DelDestination(ms, md); err != nil {
 		return fmt.Errorf("deleting real server %s from %s: %w", dk, k, err)
 	}

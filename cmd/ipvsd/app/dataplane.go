@@ -8,6 +8,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
@@ -68,6 +69,7 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 		Kernel: env.IPVS, Owned: func() map[ipvs.Key]string { return engine.Owned().Services },
 		Labels: o.statsLabels, OwnerLabels: o.ownerLabels,
 	}, nil)
+	m.Registry.MustRegister(netlinkWrites(env.IPVS))
 	deps := dataplane.Deps{IPVS: engine, OpenFirewall: o.openFirewall, Metrics: m, Log: log}
 	if o.settings != nil {
 		deps.Settings = kernelsettings.New(*o.settings, kernelsettings.Deps{IPVS: env.IPVS, Log: log.Named("kernel")})
@@ -78,6 +80,15 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 		return nil, err
 	}
 	return &plane{env: env, engine: engine, metrics: m, prog: prog}, nil
+}
+
+// netlinkWrites exports the IPVS handle's count of write requests, so
+// writes per change can be read from outside (make bench-report does).
+func netlinkWrites(h interface{ Writes() uint64 }) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ipvsd_ipvs_netlink_writes_total",
+		Help: "IPVS netlink write requests sent (virtual and real servers added, updated or deleted), failed ones included.",
+	}, func() float64 { return float64(h.Writes()) })
 }
 
 func (p *plane) Close() error { return p.env.Close() }

@@ -1,0 +1,95 @@
+// Command benchreport is make bench-report (issue 15 item 5): in the
+// kernel lab, `ipvsd standalone` and `ipvsd run` (against the real API
+// server of e2e/apiserver, Services x 10 endpoints created before the
+// daemon starts) at each size, and optionally the real kube-proxy v1.35.4
+// in IPVS mode beside `ipvsd run` in the same VM, measured by
+// e2e/guest/benchreport. It writes the figures, a text table (also
+// printed) and a PNG plot to -out. One VM per mode and size.
+//
+//	go run ./e2e/cmd/benchreport -sizes 100,1000 -modes standalone,kube [-kube-proxy]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options are the command line.
+type options struct {
+	sizes     []int
+	modes     []string
+	kubeProxy bool
+	changes   int
+	idle      int
+	out       string
+	ipvsd     string
+	memoryMB  int
+	vmTimeout time.Duration
+	// from re-renders a figures.txt of an earlier run without a VM.
+	from string
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	o, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
+		return 2
+	}
+	report := report
+	if o.from != "" {
+		report = rerender
+	}
+	if err := report(o); err != nil {
+		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
+	sizes := fs.String("sizes", "1000,10000,50000", "numbers of services (x10 backends or endpoints), comma-separated")
+	modes := fs.String("modes", "standalone,kube", "modes to run: standalone, kube")
+	var o options
+	fs.BoolVar(&o.kubeProxy, "kube-proxy", false, "also run the real kube-proxy v1.35.4 in IPVS mode in each kube VM, as the reference (slow)")
+	fs.IntVar(&o.changes, "changes", 200, "single-backend or single-endpoint changes per run")
+	fs.IntVar(&o.idle, "idle", 60, "idle window in seconds")
+	fs.StringVar(&o.out, "out", "bench-report", "directory for figures.txt, table.txt, plot.png and the consoles")
+	fs.StringVar(&o.ipvsd, "ipvsd", "bin/ipvsd", "the static ipvsd binary to measure")
+	fs.IntVar(&o.memoryMB, "memory", 4096, "guest memory in MB")
+	fs.StringVar(&o.from, "from", "", "render table.txt and plot.png in -out from this figures.txt of an earlier run, without running anything")
+	fs.DurationVar(&o.vmTimeout, "vm-timeout", 0, "bound of one VM run (0: 15 min + 12 s per 100 services, more with -kube-proxy)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var errs []string
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 60000 {
+			errs = append(errs, fmt.Sprintf("-sizes: %q is not a number of services from 1 to 60,000 (the Service range is a /16)", s))
+			continue
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case "standalone", "kube":
+			o.modes = append(o.modes, m)
+		default:
+			errs = append(errs, fmt.Sprintf("-modes: unknown mode %q (standalone, kube)", m))
+		}
+	}
+	if o.changes < 1 || o.idle < 1 {
+		errs = append(errs, "-changes and -idle must be positive")
+	}
+	if len(errs) > 0 {
+		return o, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return o, nil
+}

@@ -1,0 +1,9 @@
+// Package benchreport is the guest side of make bench-report (issue 15
+// item 5): inside the lab VM it starts `ipvsd standalone`, `ipvsd run` or
+// the real kube-proxy on a table made before it starts, and prints the
+// figures of e2e/benchreport as console lines for the host: cold start to
+// fully programmed, ipvsadm -R of the same table, the event-to-kernel
+// latency of each single-backend change, peak RSS, idle CPU and IPVS
+// netlink writes per change. Its tests carry the `lab` build tag and
+// refuse to run outside the VM.
+package benchreport

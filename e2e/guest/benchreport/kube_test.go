@@ -1,0 +1,180 @@
+//go:build lab
+
+package benchreport
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ipvsd/ipvsd/e2e/apiserver"
+	"github.com/ipvsd/ipvsd/e2e/benchreport"
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+const (
+	// ServicesFile lists "NAME CLUSTERIP" of the Services the host made.
+	ServicesFile = "/lab/bench/services.txt"
+	nodeName     = "lab"
+	clusterCIDR  = "10.244.0.0/16"
+	healthzURL   = "http://127.0.0.1:10256/healthz"
+	kubeMetrics  = "http://127.0.0.1:10249/metrics"
+	// targetPort is the endpoints' port (the Services listen on 80).
+	targetPort = 8080
+)
+
+// service is one of the host's Services.
+type service struct {
+	name string
+	vip  netip.Addr
+}
+
+// TestKube: `ipvsd run` with kube-proxy's identity and flags, started
+// after the host created every Service and EndpointSlice; then one
+// EndpointSlice update at a time (endpoint 0 gets a new address), each
+// timed from the API write until the kernel has the new real server.
+func TestKube(t *testing.T) {
+	r := runFromEnv(t)
+	svcs := readServices(t, r.services)
+	c := bulkClient(t)
+	h := openIPVS(t)
+	d := start(t, "ipvsd", "run", "--kubeconfig="+apiserver.GuestProxyKubeconfig,
+		"--hostname-override="+nodeName, "--cluster-cidr="+clusterCIDR,
+		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249")
+	measureKube(t, benchreport.Kube, d, h, c, svcs, r, 0, func() bool { return httpOK(healthzURL) })
+	d.stop(t)
+	restoreFloor(t, benchreport.Kube, r.services)
+	// Leave an empty node for TestKubeProxy: what ipvsd made, and only it.
+	if out, err := exec.Command("ipvsd", "cleanup").CombinedOutput(); err != nil {
+		t.Fatalf("ipvsd cleanup: %v\n%s", err, out)
+	}
+}
+
+// TestKubeProxy: the real kube-proxy v1.35.4 in IPVS mode, the reference,
+// measured the same way after TestKube (changes continue where its
+// stopped, so each one is a change). Its IPVS proxier always syncs in
+// full, and only once it has every Service and EndpointSlice: its first
+// counted sync is its cold start.
+func TestKubeProxy(t *testing.T) {
+	r := runFromEnv(t)
+	svcs := readServices(t, r.services)
+	c := bulkClient(t)
+	h := openIPVS(t)
+	d := start(t, "kube-proxy", "--proxy-mode=ipvs", "--kubeconfig="+apiserver.GuestProxyKubeconfig,
+		"--hostname-override="+nodeName, "--cluster-cidr="+clusterCIDR,
+		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249",
+		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0",
+		"--conntrack-tcp-timeout-close-wait=0", "--v=1")
+	measureKube(t, benchreport.KubeProxy, d, h, c, svcs, r, r.changes, func() bool {
+		v, ok := metric(kubeMetrics, "kubeproxy_sync_proxy_rules_duration_seconds_count")
+		return ok && v >= 1
+	})
+}
+
+// measureKube prints the cold start (until ready holds), the changes
+// numbered from k0, idle CPU, peak RSS and, for ipvsd, the writes.
+func measureKube(t *testing.T, mode string, d *proc, h *ipvs.Handle, c kubernetes.Interface, svcs []service, r run, k0 int, ready func() bool) {
+	t.Helper()
+	n := len(svcs)
+	cold := d.waitFor(t, "programmed", r.coldTimeout, 250*time.Millisecond, ready)
+	figure(mode, n, benchreport.KeyCold, cold.Seconds())
+	requireRealServers(t, h, mode, n, n*benchreport.Backends)
+	w0, counted := metric(kubeMetrics, "ipvsd_ipvs_netlink_writes_total")
+	if mode == benchreport.Kube && !counted {
+		t.Fatal("ipvsd run exports no ipvsd_ipvs_netlink_writes_total")
+	}
+	for k := k0; k < k0+r.changes; k++ {
+		figure(mode, n, benchreport.KeyChange, changeEndpoint(t, d, h, c, svcs, k))
+	}
+	if counted {
+		w1 := mustMetric(t, kubeMetrics, "ipvsd_ipvs_netlink_writes_total")
+		figure(mode, n, benchreport.KeyWritesChanges, w1-w0)
+		if w1-w0 < float64(r.changes) {
+			t.Errorf("%v IPVS writes for %d endpoint changes that each reached the kernel: the counter misses writes", w1-w0, r.changes)
+		}
+	}
+	d.idle(t, mode, n, r.idle)
+	figure(mode, n, benchreport.KeyPeakRSS, d.peakRSSKiB(t))
+}
+
+// changeEndpoint gives endpoint 0 of service k%n a new address and
+// returns the seconds from the API write to the new real server taking
+// connections in the kernel.
+func changeEndpoint(t *testing.T, d *proc, h *ipvs.Handle, c kubernetes.Interface, svcs []service, k int) float64 {
+	t.Helper()
+	n := len(svcs)
+	s := svcs[k%n]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	slice, err := c.DiscoveryV1().EndpointSlices(benchreport.Namespace).Get(ctx, s.name+"-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := make([]apiserver.Endpoint, benchreport.Backends)
+	for j := range eps {
+		eps[j] = apiserver.Endpoint{IP: benchreport.EndpointIP(k%n, j).String(), Node: "other"}
+	}
+	next := benchreport.ReplacementIP(k, n)
+	eps[0].IP = next.String()
+	apiserver.SetEndpoints(slice, eps)
+	t0 := time.Now()
+	if _, err := c.DiscoveryV1().EndpointSlices(benchreport.Namespace).Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	key := tcpKey(netip.AddrPortFrom(s.vip, 80))
+	dest := netip.AddrPortFrom(next, targetPort)
+	return waitChange(t, d, t0, func() bool { return hasDest(h, key, dest, func(w int) bool { return w > 0 }) })
+}
+
+// readServices reads the host's list; service i is line i.
+func readServices(t *testing.T, want int) []service {
+	t.Helper()
+	f, err := os.Open(ServicesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []service
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, ip, ok := strings.Cut(sc.Text(), " ")
+		vip, err := netip.ParseAddr(ip)
+		if !ok || err != nil {
+			t.Fatalf("%s: bad line %q", ServicesFile, sc.Text())
+		}
+		out = append(out, service{name, vip})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != want {
+		t.Fatalf("%s lists %d services, BENCH_SERVICES says %d", ServicesFile, len(out), want)
+	}
+	return out
+}
+
+// bulkClient is the admin's client without client-go's 5 requests a
+// second, which would delay the writes being timed.
+func bulkClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", apiserver.GuestAdminKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = -1, 0
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(fmt.Errorf("client from %s: %w", apiserver.GuestAdminKubeconfig, err))
+	}
+	return c
+}

@@ -1,0 +1,213 @@
+//go:build lab
+
+package benchreport
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipvsd/ipvsd/e2e/benchreport"
+)
+
+// proc is one daemon under measurement.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	log     string
+	started time.Time
+	exited  chan struct{}
+	err     error
+}
+
+// start runs name with args, its output in a log shown when t fails. The
+// clock of the cold start starts just before the exec.
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	logf, err := os.CreateTemp("", name+"-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{name: name, cmd: exec.Command(name, args...), log: logf.Name(), exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.started = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			if b, err := os.ReadFile(p.log); err == nil {
+				t.Logf("%s log (tail):\n%s", name, tail(string(b), 80))
+			}
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM (SIGKILL after a minute) and waits; a second call
+// does nothing.
+func (p *proc) stop(t *testing.T) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(time.Minute):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		t.Errorf("%s ignored SIGTERM for a minute", p.name)
+	}
+}
+
+// alive fails t at once when the process has died.
+func (p *proc) alive(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.exited:
+		b, _ := os.ReadFile(p.log)
+		t.Fatalf("%s exited: %v\n%s", p.name, p.err, tail(string(b), 60))
+	default:
+	}
+}
+
+// waitFor polls cond every interval until it holds, failing t after
+// timeout or when the process dies; it returns the time since start.
+func (p *proc) waitFor(t *testing.T, what string, timeout, interval time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		p.alive(t)
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not %s after %s", p.name, what, timeout)
+		}
+		time.Sleep(interval)
+	}
+	return time.Since(p.started)
+}
+
+// cpuTicks is utime+stime of the process, in clock ticks.
+func (p *proc) cpuTicks(t *testing.T) float64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14, stime 15.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("parsing /proc/%d/stat %q: %v %v", p.cmd.Process.Pid, b, err1, err2)
+	}
+	return ut + st
+}
+
+// peakRSSKiB is VmHWM of the process.
+func (p *proc) peakRSSKiB(t *testing.T) float64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+	return 0
+}
+
+// idle measures the process's CPU over the idle window and prints it.
+func (p *proc) idle(t *testing.T, mode string, n int, window time.Duration) {
+	t.Helper()
+	c0, t0 := p.cpuTicks(t), time.Now()
+	time.Sleep(window)
+	c1, took := p.cpuTicks(t), time.Since(t0)
+	p.alive(t)
+	figure(mode, n, benchreport.KeyIdleTicks, c1-c0)
+	figure(mode, n, benchreport.KeyIdleSeconds, took.Seconds())
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// httpOK reports whether GET url answers 200.
+func httpOK(url string) bool {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// metric sums the samples of name (any labels) in the Prometheus text at
+// url; ok is false when there is none.
+func metric(url, name string) (float64, bool) {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	var sum float64
+	found := false
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, name+" ") && !strings.HasPrefix(l, name+"{") {
+			continue
+		}
+		f := strings.Fields(l)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	return sum, found
+}
+
+// mustMetric is metric that fails t when the sample is missing.
+func mustMetric(t *testing.T, url, name string) float64 {
+	t.Helper()
+	v, ok := metric(url, name)
+	if !ok {
+		t.Fatalf("no %s at %s", name, url)
+	}
+	return v
+}
+
+// figure prints one figure for the host.
+func figure(mode string, n int, key string, v float64) {
+	fmt.Println(benchreport.FigureLine(mode, n, key, v))
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}

@@ -73,13 +73,24 @@ func destroySets(ctx context.Context, sets IPSet) error {
 	if ours, err = ourSetNames(ctx, sets); err != nil {
 		return err
 	}
+	_, err = destroyEach(ctx, sets, ours)
+	return err
+}
+
+// destroyEach destroys the sets named, one at a time so that each refusal
+// (a set a rule still references) is named and the others still go. It
+// returns those destroyed.
+func destroyEach(ctx context.Context, sets IPSet, names []string) ([]string, error) {
+	var done []string
 	var errs []error
-	for _, n := range ours {
+	for _, n := range names {
 		if err := sets.Restore(ctx, "destroy "+n+"\n"); err != nil {
 			errs = append(errs, fmt.Errorf("destroying ipset %s: %w", n, err))
+			continue
 		}
+		done = append(done, n)
 	}
-	return errors.Join(errs...)
+	return done, errors.Join(errs...)
 }
 
 // ourSetNames are those of our sets that exist.

@@ -201,27 +201,14 @@ func removeKubeProxyChains(ctx context.Context, log *zap.Logger, ipt IPTables, m
 	return errors.Join(errs...)
 }
 
-// destroyKubeProxySets destroys kube-proxy's sets that exist, one at a
-// time so that each refusal (a set a rule still references) is named and
-// the others still go.
+// destroyKubeProxySets destroys kube-proxy's sets that exist, each on its
+// own (see destroyEach).
 func destroyKubeProxySets(ctx context.Context, sets IPSet) ([]string, error) {
 	names, err := sets.Names(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var done []string
-	var errs []error
-	for _, n := range names {
-		if !IsKubeProxySet(n) {
-			continue
-		}
-		if err := sets.Restore(ctx, "destroy "+n+"\n"); err != nil {
-			errs = append(errs, fmt.Errorf("destroying ipset %s: %w", n, err))
-			continue
-		}
-		done = append(done, n)
-	}
-	return done, errors.Join(errs...)
+	return destroyEach(ctx, sets, slices.DeleteFunc(names, func(n string) bool { return !IsKubeProxySet(n) }))
 }
 
 // ReadKubeProxySets returns kube-proxy's sets that exist, each with its

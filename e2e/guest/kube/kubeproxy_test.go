@@ -98,22 +98,30 @@ func (e *env) kubeProxyObservability(t *testing.T) {
 
 func setAutoscalerTaint(t *testing.T, e *env, on bool) {
 	t.Helper()
+	e.updateNode(t, func(n *corev1.Node) {
+		var taints []corev1.Taint
+		for _, tt := range n.Spec.Taints {
+			if tt.Key != "ToBeDeletedByClusterAutoscaler" {
+				taints = append(taints, tt)
+			}
+		}
+		if on {
+			taints = append(taints, corev1.Taint{Key: "ToBeDeletedByClusterAutoscaler", Value: "1", Effect: corev1.TaintEffectNoSchedule})
+		}
+		n.Spec.Taints = taints
+	})
+}
+
+// updateNode reads this node, changes it with edit and writes it back.
+func (e *env) updateNode(t *testing.T, edit func(*corev1.Node)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := e.c.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var taints []corev1.Taint
-	for _, tt := range n.Spec.Taints {
-		if tt.Key != "ToBeDeletedByClusterAutoscaler" {
-			taints = append(taints, tt)
-		}
-	}
-	if on {
-		taints = append(taints, corev1.Taint{Key: "ToBeDeletedByClusterAutoscaler", Value: "1", Effect: corev1.TaintEffectNoSchedule})
-	}
-	n.Spec.Taints = taints
+	edit(n)
 	if _, err := e.c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
 	"github.com/ipvsd/ipvsd/e2e/guestutil"
@@ -152,21 +151,14 @@ func realServerWeights(block string) map[string]int {
 // cloud's node controller would.
 func setNodeZone(t *testing.T, e *env, zone string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	n, err := e.c.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
-	if zone == "" {
-		delete(n.Labels, corev1.LabelTopologyZone)
-	} else {
-		n.Labels[corev1.LabelTopologyZone] = zone
-	}
-	if _, err := e.c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e.updateNode(t, func(n *corev1.Node) {
+		if n.Labels == nil {
+			n.Labels = map[string]string{}
+		}
+		if zone == "" {
+			delete(n.Labels, corev1.LabelTopologyZone)
+		} else {
+			n.Labels[corev1.LabelTopologyZone] = zone
+		}
+	})
 }

@@ -101,16 +101,23 @@ func startIPVSD(t *testing.T, extra ...string) *daemon {
 			}
 		}
 	})
+	t.Logf("ipvsd run healthy after %s", d.waitHealthy(t, 60*time.Second).Round(time.Millisecond))
+	return d
+}
+
+// waitHealthy waits until /healthz answers 200, failing t if the daemon
+// exits or timeout passes first, and returns how long it took.
+func (d *daemon) waitHealthy(t *testing.T, timeout time.Duration) time.Duration {
+	t.Helper()
 	start := time.Now()
-	guestutil.Eventually(t, 60*time.Second, func() string {
+	guestutil.Eventually(t, timeout, func() string {
 		d.check(t)
 		if _, err := nodeGet(healthzURL); err != nil {
 			return "ipvsd never became healthy: " + err.Error()
 		}
 		return ""
 	})
-	t.Logf("ipvsd run healthy after %s", time.Since(start).Round(time.Millisecond))
-	return d
+	return time.Since(start)
 }
 
 func tail(s string, lines int) string {

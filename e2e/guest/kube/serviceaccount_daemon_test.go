@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -59,15 +58,8 @@ func startInCluster(t *testing.T, c kubernetes.Interface, sa *corev1.ServiceAcco
 		}
 	})
 	if healthy {
-		start := time.Now()
-		guestutil.Eventually(t, 90*time.Second, func() string {
-			d.check(t)
-			if _, err := nodeGet(healthzURL); err != nil {
-				return "ipvsd never became healthy: " + err.Error()
-			}
-			return ""
-		})
-		t.Logf("ipvsd run as %s/%s healthy after %s", sa.Namespace, sa.Name, time.Since(start).Round(time.Millisecond))
+		took := d.waitHealthy(t, 90*time.Second)
+		t.Logf("ipvsd run as %s/%s healthy after %s", sa.Namespace, sa.Name, took.Round(time.Millisecond))
 	}
 	return d
 }

@@ -160,8 +160,17 @@ func (ns *NS) ServeSCTP(t testing.TB, port int, reply string) {
 		defer wg.Done()
 		for {
 			c, err := acceptSCTP(l)
+			if errors.Is(err, errListenerGone) {
+				return
+			}
 			if err != nil {
-				return // the listener was closed
+				// An association aborted between the handshake and
+				// accept (ECONNABORTED), or a signal: the next one must
+				// still be served, or every later client connects and
+				// then waits in vain for its greeting.
+				t.Logf("SCTP server on port %d in %s: %v (serving on)", port, ns.Name, err)
+				time.Sleep(10 * time.Millisecond) // not a busy loop if it persists
+				continue
 			}
 			mu.Lock()
 			conns[c] = true
@@ -185,11 +194,15 @@ func (ns *NS) ServeSCTP(t testing.TB, port int, reply string) {
 	})
 }
 
+// errListenerGone: the listener was closed, so the server stops.
+var errListenerGone = errors.New("SCTP listener closed")
+
 // acceptSCTP waits on the poller for the next association of listener l.
+// An error of accept itself is returned as is: the listener still works.
 func acceptSCTP(l *os.File) (*os.File, error) {
 	rc, err := l.SyscallConn()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errListenerGone, err)
 	}
 	var nfd int
 	var aerr error
@@ -197,7 +210,7 @@ func acceptSCTP(l *os.File) (*os.File, error) {
 		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		return !errors.Is(aerr, unix.EAGAIN)
 	}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errListenerGone, err)
 	}
 	if aerr != nil {
 		return nil, fmt.Errorf("accept: %w", aerr)

@@ -4,7 +4,7 @@
 # Builds the kernel lab's cached pieces: Debian's stock kernel (which, unlike
 # the host's, has IPVS and dummy as modules) and a base initramfs holding
 # busybox, the kernel modules, and the guest tools (ip, ipvsadm, ipset,
-# iptables) with their shared libraries. Prints the directory holding
+# iptables, nft, bird, birdc) with their shared libraries. Prints the directory holding
 # `vmlinuz` and `base.cpio.gz`.
 #
 # Idempotent and safe to run concurrently: the result is keyed by kernel
@@ -22,7 +22,9 @@ log() { echo "lab: $*" >&2; }
 exec 9>"$CACHE_DIR/.lock"
 flock 9
 
-PKGS=(qemu-system-x86 busybox-static kmod cpio iproute2 ipvsadm iptables ipset netbase)
+# bird2: the BGP router of the multi-director tests; nftables: nft, for
+# kube-proxy's nftables mode.
+PKGS=(qemu-system-x86 busybox-static kmod cpio iproute2 ipvsadm iptables ipset netbase bird2 nftables)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -91,6 +93,9 @@ copy_with_libs /usr/sbin/ipvsadm
 copy_with_libs /usr/sbin/ipset
 copy_with_libs /usr/sbin/xtables-nft-multi
 copy_with_libs /usr/sbin/xtables-legacy-multi
+copy_with_libs /usr/sbin/bird
+copy_with_libs /usr/sbin/birdc
+copy_with_libs /usr/sbin/nft
 for t in iptables ip6tables; do
 	for s in "" -save -restore; do
 		ln -s xtables-nft-multi "$ROOT/usr/sbin/$t-nft$s"

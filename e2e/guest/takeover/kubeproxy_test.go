@@ -52,19 +52,19 @@ metricsBindAddress: 127.0.0.1:10249
 // startKubeProxy runs the real kube-proxy (IPVS mode, shipped as a lab
 // tool) on config until it has programmed want ("TCP 10.96.0.5:9000",
 // with dests real servers each).
-func startKubeProxy(t *testing.T, config string, dests int, want ...string) *proc {
+func startKubeProxy(t *testing.T, config string, dests int, want ...string) *guestutil.Proc {
 	t.Helper()
-	p := start(t, "kube-proxy", "--config="+config, "--proxy-mode=ipvs", "--v=2")
+	p := guestutil.Start(t, "kube-proxy", "--config="+config, "--proxy-mode=ipvs", "--v=2")
 	begin := time.Now()
 	guestutil.Eventually(t, 3*time.Minute, func() string {
-		p.check(t)
+		p.Check(t)
 		table, err := output("ipvsadm", "-Ln")
 		if err != nil {
 			return err.Error()
 		}
 		for _, w := range want {
 			if got := realServers(table, w); got != dests {
-				return fmt.Sprintf("kube-proxy has not programmed %s with %d real servers (%d):\n%s\n%s", w, dests, got, table, p.logTail(30))
+				return fmt.Sprintf("kube-proxy has not programmed %s with %d real servers (%d):\n%s\n%s", w, dests, got, table, p.LogTail(30))
 			}
 		}
 		return ""

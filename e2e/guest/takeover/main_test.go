@@ -33,11 +33,3 @@ func output(name string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
-
-func tail(s string, lines int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
-}

@@ -118,10 +118,10 @@ func kubeProxyLeft(t testing.TB) []string {
 // waitKubeProxySynced waits until kube-proxy's ipsets and iptables name
 // the ClusterIP and the node port: it writes them after the virtual
 // servers, and a kube-proxy stopped before that leaves no bookkeeping.
-func waitKubeProxySynced(t *testing.T, kp *proc, clusterIP string, nodePort int32) {
+func waitKubeProxySynced(t *testing.T, kp *guestutil.Proc, clusterIP string, nodePort int32) {
 	t.Helper()
 	guestutil.Eventually(t, 2*time.Minute, func() string {
-		kp.check(t)
+		kp.Check(t)
 		sets, err := output("ipset", "save")
 		if err != nil {
 			return err.Error()

@@ -45,10 +45,10 @@ func TestTakeOver(t *testing.T) {
 
 	kp := startKubeProxy(t, config, 2, "TCP "+cipAddr, "TCP "+npAddr, "TCP "+goneAddr)
 	waitKubeProxySynced(t, kp, cip.Spec.ClusterIP, np.Spec.Ports[0].NodePort)
-	hs := append(hold(t, n.pod.NS, "ClusterIP", cipAddr, heldPerService), hold(t, n.outside.NS, "NodePort", npAddr, heldPerService)...)
+	hs := append(guestutil.Hold(t, n.pod.NS, "ClusterIP", cipAddr, heldPerService), guestutil.Hold(t, n.outside.NS, "NodePort", npAddr, heldPerService)...)
 	stop := make(chan struct{})
-	wait := exchange(hs, stop)
-	kp.stop(t, syscall.SIGKILL)
+	wait := guestutil.Exchange(hs, stop)
+	kp.Stop(t, syscall.SIGKILL)
 	checkKubeProxyLog(t, kp)
 	deleteService(t, c, "gone")
 	addForeignIPVS(t)
@@ -57,11 +57,11 @@ func TestTakeOver(t *testing.T) {
 	t.Logf("after kube-proxy was killed:\n%s", guestutil.Run(t, "ipvsadm", "-Ln"))
 
 	begin := time.Now()
-	d := start(t, "ipvsd", "run", "--config="+config, "--take-over-kube-proxy")
+	d := guestutil.Start(t, "ipvsd", "run", "--config="+config, "--take-over-kube-proxy")
 	guestutil.Eventually(t, 3*time.Minute, func() string {
-		d.check(t)
+		d.Check(t)
 		if left := kubeProxyLeft(t); len(left) > 0 {
-			return fmt.Sprintf("kube-proxy's leftovers remain:\n%s\n%s", strings.Join(left, "\n"), d.logTail(20))
+			return fmt.Sprintf("kube-proxy's leftovers remain:\n%s\n%s", strings.Join(left, "\n"), d.LogTail(20))
 		}
 		return ""
 	})
@@ -71,8 +71,8 @@ func TestTakeOver(t *testing.T) {
 	close(stop)
 	wait()
 
-	cipKept, cipLost := count(t, hs, "ClusterIP")
-	npKept, npLost := count(t, hs, "NodePort")
+	cipKept, cipLost := guestutil.Count(t, hs, "ClusterIP")
+	npKept, npLost := guestutil.Count(t, hs, "NodePort")
 	t.Logf("held connections: ClusterIP %d held, %d lost; NodePort %d held, %d lost (of %d each)", cipKept, cipLost, npKept, npLost, heldPerService)
 
 	checkAdopted(t, d, before, cipAddr, npAddr)
@@ -85,12 +85,12 @@ func TestTakeOver(t *testing.T) {
 	if table := guestutil.Run(t, "ipvsadm", "-Ln"); realServers(table, "TCP "+goneAddr) >= 0 {
 		t.Errorf("TCP %s, of a Service deleted while kube-proxy was down, is still there:\n%s", goneAddr, table)
 	}
-	if log := d.logTail(400); !strings.Contains(log, "took over kube-proxy") {
+	if log := d.LogTail(400); !strings.Contains(log, "took over kube-proxy") {
 		t.Errorf("ipvsd never said it took over:\n%s", log)
 	}
-	d.stop(t, syscall.SIGTERM)
-	if d.err != nil {
-		t.Errorf("ipvsd run on SIGTERM: %v", d.err)
+	d.Stop(t, syscall.SIGTERM)
+	if d.Err() != nil {
+		t.Errorf("ipvsd run on SIGTERM: %v", d.Err())
 	}
 }
 
@@ -119,7 +119,7 @@ func checkOwned(t *testing.T, clusterIP string, owners map[string]string) {
 // newConnection: a new connection from ns through addr reaches a backend.
 func newConnection(t *testing.T, ns *nettest.NS, via, addr string) {
 	t.Helper()
-	g, c, err := ns.TCPHello(addr, echoTimeout)
+	g, c, err := ns.TCPHello(addr, guestutil.EchoTimeout)
 	if c != nil {
 		c.Close()
 	}
@@ -132,7 +132,7 @@ func newConnection(t *testing.T, ns *nettest.NS, via, addr string) {
 // ones: their connection counters went on from where they were, and the
 // held connections are still in the kernel's connection table, counted
 // active on their real servers.
-func checkAdopted(t *testing.T, d *proc, before map[string]uint64, addrs ...string) {
+func checkAdopted(t *testing.T, d *guestutil.Proc, before map[string]uint64, addrs ...string) {
 	t.Helper()
 	saved := guestutil.Run(t, "ipvsadm", "-Sn")
 	conns := guestutil.Run(t, "ipvsadm", "-Lnc")
@@ -153,8 +153,8 @@ func checkAdopted(t *testing.T, d *proc, before map[string]uint64, addrs ...stri
 			t.Errorf("ipvsadm -Lnc has %d entries for %s, want at least %d:\n%s", got, a, heldPerService, conns)
 		}
 	}
-	if got := strings.Count(d.logTail(1000), "adopting a virtual server in place"); got < len(addrs) {
-		t.Errorf("ipvsd logged %d adoptions, want at least %d:\n%s", got, len(addrs), d.logTail(80))
+	if got := strings.Count(d.LogTail(1000), "adopting a virtual server in place"); got < len(addrs) {
+		t.Errorf("ipvsd logged %d adoptions, want at least %d:\n%s", got, len(addrs), d.LogTail(80))
 	}
 	t.Logf("after the hand-over:\n%s%s", saved, guestutil.Run(t, "ipvsadm", "-Ln", "--stats"))
 }
@@ -200,9 +200,9 @@ func activeConns(t *testing.T, addr string) int {
 var expectedKubeProxyErrors = regexp.MustCompile(`ipvs proxier is now deprecated|nodePortAddresses is unset`)
 
 // checkKubeProxyLog fails on an error kube-proxy logged while it ran.
-func checkKubeProxyLog(t *testing.T, kp *proc) {
+func checkKubeProxyLog(t *testing.T, kp *guestutil.Proc) {
 	t.Helper()
-	for _, l := range kubeProxyErrors(kp.logTail(5000)) {
+	for _, l := range kubeProxyErrors(kp.LogTail(5000)) {
 		if !expectedKubeProxyErrors.MatchString(l) {
 			t.Errorf("kube-proxy logged an error: %s", l)
 		}

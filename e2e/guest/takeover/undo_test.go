@@ -34,18 +34,18 @@ func TestCleanupKubeProxy(t *testing.T) {
 	npAddr := fmt.Sprintf("%s:%d", nodeIP, np.Spec.Ports[0].NodePort)
 	addForeignRules(t)
 
-	ipt := start(t, "kube-proxy", "--config="+proxyConfigMode(t, "iptables"), "--v=2")
+	ipt := guestutil.Start(t, "kube-proxy", "--config="+proxyConfigMode(t, "iptables"), "--v=2")
 	guestutil.Eventually(t, 3*time.Minute, func() string {
-		ipt.check(t)
+		ipt.Check(t)
 		if nat, err := output("iptables-save", "-t", "nat"); err != nil || !strings.Contains(nat, ":KUBE-SVC-") {
 			return fmt.Sprintf("kube-proxy (iptables mode) has not written its service chains (%v):\n%s", err, nat)
 		}
 		return ""
 	})
-	ipt.stop(t, syscall.SIGTERM)
+	ipt.Stop(t, syscall.SIGTERM)
 	kp := startKubeProxy(t, proxyConfig(t), 2, "TCP "+cipAddr, "TCP "+npAddr)
 	waitKubeProxySynced(t, kp, cip.Spec.ClusterIP, np.Spec.Ports[0].NodePort)
-	kp.stop(t, syscall.SIGTERM)
+	kp.Stop(t, syscall.SIGTERM)
 	checkKubeProxyLog(t, kp)
 	addForeignIPVS(t)
 	foreign := foreignState(t)

@@ -108,3 +108,24 @@ type SyncDaemons interface {
 	StartSyncDaemon(SyncDaemon) error
 	StopSyncDaemon(SyncState) error
 }
+
+// MarshalText spells the role as ipvsadm does (master, backup).
+func (s SyncState) MarshalText() ([]byte, error) {
+	if s != SyncMaster && s != SyncBackup {
+		return nil, fmt.Errorf("no sync daemon role %d", uint32(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads master or backup.
+func (s *SyncState) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "master":
+		*s = SyncMaster
+	case "backup":
+		*s = SyncBackup
+	default:
+		return fmt.Errorf("sync daemon role %q: want master or backup", b)
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/failover"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runner"
@@ -35,6 +36,9 @@ type Change struct {
 	// a change of the node, say): the firewall is then compared with the
 	// kernel, as on a full resync.
 	Resynced bool
+	// Failover is the sync daemons and sloppy modes the source wants; nil
+	// leaves them as they are (Kubernetes mode has none).
+	Failover *failover.Desired
 }
 
 // Source translates its input into desired state.
@@ -103,6 +107,13 @@ type Deps struct {
 	// conntrack timeouts cannot be set still serves, and must not be
 	// reported unhealthy or restarted for it.
 	Settings interface{ Ensure() error }
+	// Failover keeps Change.Failover (failover.Keeper); nil keeps none.
+	// Like Settings, a failure is logged and is no sync error: a director
+	// whose sync daemon cannot start (a missing interface) still serves,
+	// and every sync that carries the wish tries again.
+	Failover interface {
+		Ensure(failover.Desired, bool) (failover.Result, error)
+	}
 	// Metrics records every sync; nil keeps none.
 	Metrics *Metrics
 	Clock   runner.Clock
@@ -126,8 +137,8 @@ type Programmer struct {
 	// needs none.
 	fwSynced bool
 	lastFull time.Time
-	// settingsErr is the last kernel-settings error logged.
-	settingsErr string
+	// settingsErr and failoverErr are the last such errors logged.
+	settingsErr, failoverErr string
 	// fullPostponed: the last sync was partial although a full resync was
 	// due, to program a change first; the next one is the full one.
 	fullPostponed bool
@@ -215,6 +226,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	p.ensureFailover(ch.Failover, full)
 	if cr, ok := p.src.(ConflictReporter); ok {
 		cr.Conflicts(res.Conflicts)
 	}
@@ -267,6 +279,23 @@ func (p *Programmer) ensureSettings() {
 	case err.Error() != p.settingsErr:
 		p.settingsErr = err.Error()
 		p.log.Warn("kernel settings", zap.Error(err))
+	}
+}
+
+// ensureFailover applies the source's sync daemons and sloppy modes after
+// the virtual servers (a backup's copied connections find their service),
+// logging a failure when it differs from the last one logged.
+func (p *Programmer) ensureFailover(want *failover.Desired, full bool) {
+	if p.deps.Failover == nil || want == nil {
+		return
+	}
+	_, err := p.deps.Failover.Ensure(*want, full)
+	switch {
+	case err == nil:
+		p.failoverErr = ""
+	case err.Error() != p.failoverErr:
+		p.failoverErr = err.Error()
+		p.log.Warn("sync daemons and sloppy modes", zap.Error(err))
 	}
 }
 

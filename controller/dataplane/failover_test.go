@@ -16,7 +16,7 @@ import (
 // TestProgrammerFailover: the sync daemons a change asks for are started
 // after the virtual servers; one that cannot start (no such interface) is
 // logged, is no sync error, does not hold back the other, and is tried
-// again at the next sync; a change without a wish leaves them as they are.
+// again soon, waiting longer after each failure; a change without a wish leaves them as they are.
 func TestProgrammerFailover(t *testing.T) {
 	c := &calls{}
 	kernel := ipvstest.NewSyncDaemons("eth1")
@@ -32,8 +32,14 @@ func TestProgrammerFailover(t *testing.T) {
 		{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 1},
 	}}
 	src := &fakeSource{c: c, next: Change{Failover: want}}
-	if _, err := p.SyncOnce(context.Background(), src); err != nil {
-		t.Errorf("a sync daemon that cannot start failed the sync: %v", err)
+	for _, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		next, err := p.SyncOnce(context.Background(), src)
+		if err != nil {
+			t.Errorf("a sync daemon that cannot start failed the sync: %v", err)
+		}
+		if next != want {
+			t.Errorf("next sync in %s, want a retry in %s", next, want)
+		}
 	}
 	if got := kernel.Running(); !slices.Equal(got, []ipvs.SyncState{ipvs.SyncBackup}) {
 		t.Errorf("running %v, want the backup only (eth9 does not exist)", got)
@@ -43,8 +49,8 @@ func TestProgrammerFailover(t *testing.T) {
 	}
 
 	kernel.SetLink("eth9", 1500)
-	if _, err := p.SyncOnce(context.Background(), src); err != nil {
-		t.Fatal(err)
+	if next, err := p.SyncOnce(context.Background(), src); err != nil || next != 0 {
+		t.Fatalf("SyncOnce = %s, %v; want no early retry once it worked", next, err)
 	}
 	if got := kernel.Running(); !slices.Equal(got, []ipvs.SyncState{ipvs.SyncMaster, ipvs.SyncBackup}) {
 		t.Errorf("running %v after the interface appeared, want both", got)

@@ -139,6 +139,9 @@ type Programmer struct {
 	lastFull time.Time
 	// settingsErr and failoverErr are the last such errors logged.
 	settingsErr, failoverErr string
+	// failoverRetry is the wait before the next try after a failover
+	// failure, doubled at each one in a row; zero after a success.
+	failoverRetry time.Duration
 	// fullPostponed: the last sync was partial although a full resync was
 	// due, to program a change first; the next one is the full one.
 	fullPostponed bool
@@ -226,7 +229,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	p.ensureFailover(ch.Failover, full)
+	requeue := p.ensureFailover(ch.Failover, full, res.RequeueAfter)
 	if cr, ok := p.src.(ConflictReporter); ok {
 		cr.Conflicts(res.Conflicts)
 	}
@@ -243,7 +246,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) > 0 || err != nil {
 		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
 	}
-	return res.RequeueAfter, err
+	return requeue, err
 }
 
 // fullDue says whether the sync starting at now is a full resync: the
@@ -284,20 +287,35 @@ func (p *Programmer) ensureSettings() {
 
 // ensureFailover applies the source's sync daemons and sloppy modes after
 // the virtual servers (a backup's copied connections find their service),
-// logging a failure when it differs from the last one logged.
-func (p *Programmer) ensureFailover(want *failover.Desired, full bool) {
+// logging a failure when it differs from the last one logged. It returns
+// when the next sync is due: next, or sooner after a failure, so that one
+// that passes (the kernel busy past the netlink timeout, an interface
+// that appears) does not wait for the next full resync; the wait doubles
+// from 1 s up to 30 s while it keeps failing.
+func (p *Programmer) ensureFailover(want *failover.Desired, full bool, next time.Duration) time.Duration {
 	if p.deps.Failover == nil || want == nil {
-		return
+		return next
 	}
 	_, err := p.deps.Failover.Ensure(*want, full)
-	switch {
-	case err == nil:
-		p.failoverErr = ""
-	case err.Error() != p.failoverErr:
+	if err == nil {
+		p.failoverErr, p.failoverRetry = "", 0
+		return next
+	}
+	if err.Error() != p.failoverErr {
 		p.failoverErr = err.Error()
 		p.log.Warn("sync daemons and sloppy modes", zap.Error(err))
 	}
+	p.failoverRetry = min(max(2*p.failoverRetry, failoverFirstRetry), failoverMaxRetry)
+	if next <= 0 || next > p.failoverRetry {
+		next = p.failoverRetry
+	}
+	return next
 }
+
+const (
+	failoverFirstRetry = time.Second
+	failoverMaxRetry   = 30 * time.Second
+)
 
 // syncFirewall programs ch's firewall state, opening the firewall when it
 // is first needed. A firewall once opened stays programmed: an empty state

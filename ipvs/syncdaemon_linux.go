@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"syscall"
@@ -67,10 +68,51 @@ func (h *Handle) StartSyncDaemon(d SyncDaemon) error {
 func (h *Handle) StopSyncDaemon(s SyncState) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.genl.stopDaemon(s); err != nil {
+		return fmt.Errorf("stopping IPVS %s sync daemon: %w", s, err)
+	}
+	return nil
+}
+
+// errNoReply is a stop the kernel did not answer although the daemon
+// still runs.
+var errNoReply = errors.New("no reply from the kernel, and the daemon still runs")
+
+// stopDaemon sends DEL_DAEMON followed, on the same socket, by a listing
+// of the daemons. The kernel sends no reply at all to a stop whose kernel
+// thread had not run yet (right after a start): kthread_stop returns
+// EINTR, and netlink_rcv_skb sends no ack for EINTR, yet the daemon is
+// stopped. The kernel handles one socket's requests in order as they are
+// sent, so the stop's reply, if there is one, comes before the listing's;
+// a listing with no reply before it says itself whether the daemon stopped.
+func (c *genlConn) stopDaemon(s SyncState) error {
 	a := nl.NewRtAttr(ipvsCmdAttrDaemon, nil)
 	a.AddRtAttr(daemonAttrState, nl.Uint32Attr(uint32(s)))
-	if _, err := h.genl.ipvs(ipvsCmdDelDaemon, 0, a); err != nil {
-		return fmt.Errorf("stopping IPVS %s sync daemon: %w", s, err)
+	del := c.request(ipvsCmdDelDaemon, 0, a)
+	list := c.request(ipvsCmdGetDaemon, unix.NLM_F_DUMP)
+	for _, req := range []*nl.NetlinkRequest{del, list} {
+		if err := c.sock.Send(req); err != nil {
+			return fmt.Errorf("sending netlink request: %w", err)
+		}
+	}
+	replies, err := c.collect(del.Seq, list.Seq)
+	if err != nil {
+		return err
+	}
+	if r := replies[del.Seq]; r.done {
+		return r.err
+	}
+	if r := replies[list.Seq]; r.err != nil {
+		return fmt.Errorf("listing the daemons after a stop with no reply: %w", r.err)
+	}
+	for _, m := range replies[list.Seq].msgs {
+		attrs, err := nestedIn(m, ipvsCmdAttrDaemon)
+		if err != nil {
+			return fmt.Errorf("parsing IPVS sync daemon: %w", err)
+		}
+		if parseSyncDaemon(attrs).State == s {
+			return errNoReply
+		}
 	}
 	return nil
 }

@@ -24,6 +24,25 @@ func RunSyncDaemonConformance(t *testing.T, newNS NewSyncDaemonsFunc) {
 	t.Run("Lifecycle", func(t *testing.T) { testSyncLifecycle(t, newNS) })
 	t.Run("Settings", func(t *testing.T) { testSyncSettings(t, newNS) })
 	t.Run("Errors", func(t *testing.T) { testSyncErrors(t, newNS) })
+	t.Run("StopRightAfterStart", func(t *testing.T) { testSyncStopRightAfterStart(t, newNS) })
+}
+
+// testSyncStopRightAfterStart stops each daemon as soon as it started,
+// many times: the kernel then often stops a thread that never ran, and
+// answers that stop with no reply at all (see ipvs.Handle.StopSyncDaemon).
+func testSyncStopRightAfterStart(t *testing.T, newNS NewSyncDaemonsFunc) {
+	k, link := newNS(t)
+	for i := range 20 {
+		for _, s := range []ipvs.SyncState{ipvs.SyncMaster, ipvs.SyncBackup} {
+			if err := k.StartSyncDaemon(ipvs.SyncDaemon{State: s, Interface: link, SyncID: uint8(i)}); err != nil {
+				t.Fatalf("round %d: starting %s: %v", i, s, err)
+			}
+			if err := k.StopSyncDaemon(s); err != nil {
+				t.Fatalf("round %d: stopping %s right after its start: %v", i, s, err)
+			}
+		}
+	}
+	wantSync(t, k)
 }
 
 func listSync(t *testing.T, k ipvs.SyncDaemons) []ipvs.SyncDaemon {

@@ -73,20 +73,6 @@ services:
     backends: [{address: 10.62.0.2, port: 8080}, {address: 10.62.0.3, port: 8080}]
 `
 
-// conns is `ipvsadm -Lnc` in ns as client address to (virtual,
-// destination, state).
-func conns(t *testing.T, ns *nettest.NS) map[string][3]string {
-	t.Helper()
-	out := map[string][3]string{}
-	for _, l := range strings.Split(ns.Run(t, "/usr/sbin/ipvsadm", "-Lnc"), "\n") {
-		// pro expire state source virtual destination
-		if f := strings.Fields(l); len(f) == 6 && f[0] == "TCP" {
-			out[f[3]] = [3]string{f[4], f[5], f[2]}
-		}
-	}
-	return out
-}
-
 // TestTwoDirectors: `ipvsd standalone` runs the master sync daemon on d1
 // and the backup on d2 from their sync: sections; TCP connections made
 // through d1's rr service appear in d2's connection table with the same
@@ -107,19 +93,19 @@ func TestTwoDirectors(t *testing.T) {
 	}
 	synced := time.Now()
 	guestutil.Eventually(t, 60*time.Second, func() string {
-		master, backup := conns(t, n.D1), conns(t, n.D2)
+		master, backup := guestutil.IPVSConns(t, n.D1), guestutil.IPVSConns(t, n.D2)
 		for client, server := range want {
-			if m := master[client]; m[1] != server {
+			if m := master[client]; m.Destination != server {
 				return fmt.Sprintf("d1 has %s -> %v, want real server %s", client, m, server)
 			}
-			if b := backup[client]; b[0] != "192.0.2.80:80" || b[1] != server {
+			if b := backup[client]; b.Protocol != "TCP" || b.Virtual != "192.0.2.80:80" || b.Destination != server {
 				return fmt.Sprintf("d2 has %s -> %v, want 192.0.2.80:80 and real server %s (all of d2: %v)", client, b, server, backup)
 			}
 		}
 		return ""
 	})
 	t.Logf("figure: both connections in the backup's table %.1f s after their third packet (d2: %v)",
-		time.Since(synced).Seconds(), conns(t, n.D2))
+		time.Since(synced).Seconds(), guestutil.IPVSConns(t, n.D2))
 }
 
 // startDirector runs `ipvsd standalone` in ns with the sync role, and
@@ -131,7 +117,7 @@ func startDirector(t *testing.T, name string, ns *nettest.NS, role string) {
 		"--iptables-mode", "none", "--metrics-addr", "")
 	want := role + " sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
 	guestutil.Eventually(t, 60*time.Second, func() string {
-		if got := daemons(t, ns); got != want {
+		if got := guestutil.SyncDaemons(t, ns); got != want {
 			return name + ": sync daemons:\n" + got
 		}
 		if out := ns.Run(t, "/usr/sbin/ipvsadm", "-Ln"); !strings.Contains(out, "10.62.0.3:8080") {

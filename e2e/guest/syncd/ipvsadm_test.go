@@ -36,7 +36,7 @@ func TestIPVSAdmAgrees(t *testing.T) {
 	defer h.Close()
 	same := func(step string) {
 		t.Helper()
-		got, ours := daemons(t, ns), rendered(t, h)
+		got, ours := guestutil.SyncDaemons(t, ns), rendered(t, h)
 		if got != ours {
 			t.Errorf("%s: ipvsadm -L --daemon:\n%s\nipvs.Handle:\n%s", step, got, ours)
 		}
@@ -62,7 +62,7 @@ func TestIPVSAdmAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	same("backup stopped by ipvsd")
-	if got := daemons(t, ns); got != "" {
+	if got := guestutil.SyncDaemons(t, ns); got != "" {
 		t.Errorf("daemons left: %s", got)
 	}
 }
@@ -91,7 +91,7 @@ services:
 	})
 	d.WaitLog(t, "starting the master sync daemon on nosuch0 (sync ID 7)", 30*time.Second)
 	backup := "backup sync daemon (mcast=sync0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
-	if got := daemons(t, ns); got != backup {
+	if got := guestutil.SyncDaemons(t, ns); got != backup {
 		t.Errorf("with a missing interface: daemons\n%s\nwant the hand-started backup only:\n%s", got, backup)
 	}
 
@@ -100,7 +100,7 @@ services:
 	guestutil.Run(t, "mv", fixed, path)
 	master := "master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
 	guestutil.Eventually(t, 60*time.Second, func() string {
-		if got := daemons(t, ns); got != master+backup {
+		if got := guestutil.SyncDaemons(t, ns); got != master+backup {
 			return "daemons after the reload:\n" + got
 		}
 		return ""
@@ -110,14 +110,14 @@ services:
 	}
 
 	d.Stop(t)
-	if got := daemons(t, ns); got != master+backup {
+	if got := guestutil.SyncDaemons(t, ns); got != master+backup {
 		t.Errorf("SIGTERM changed the daemons:\n%s", got)
 	}
 	out := ns.Run(t, "ipvsd", "cleanup", "--record", record, "--iptables-mode", "none")
 	if !strings.Contains(out, "stopped the master sync daemon") || strings.Contains(out, "backup") {
 		t.Errorf("cleanup said:\n%s\nwant the master stopped and nothing about the backup", out)
 	}
-	if got := daemons(t, ns); got != backup {
+	if got := guestutil.SyncDaemons(t, ns); got != backup {
 		t.Errorf("after cleanup: daemons\n%s\nwant the hand-started backup only:\n%s", got, backup)
 	}
 }

@@ -57,12 +57,6 @@ func newSyncNS(t *testing.T) *nettest.NS {
 	return ns
 }
 
-// daemons is `ipvsadm -L --daemon` in ns.
-func daemons(t *testing.T, ns *nettest.NS) string {
-	t.Helper()
-	return ns.Run(t, "/usr/sbin/ipvsadm", "-L", "--daemon")
-}
-
 // writeConfig writes a standalone config into the test's directory.
 func writeConfig(t *testing.T, name, content string) string {
 	t.Helper()

@@ -69,7 +69,8 @@ func TestIPVSAdmAgrees(t *testing.T) {
 
 // TestStandaloneLeavesOthersAlone: `ipvsd standalone` with a sync:
 // section whose interface does not exist programs its services all the
-// same and names the interface; a reload that fixes it starts the master;
+// same and names the interface; a reload that fixes it starts the master,
+// and sloppy TCP and SCTP are on (there is an SCTP service);
 // a backup started by hand is seen and left alone, by the daemon, by its
 // stop and by `ipvsd cleanup`, which stops only ipvsd's master.
 func TestStandaloneLeavesOthersAlone(t *testing.T) {
@@ -78,14 +79,15 @@ func TestStandaloneLeavesOthersAlone(t *testing.T) {
 	const services = `
 services:
   - {name: dr, vip: 192.0.2.30, port: 80, forwarding: dr, backends: [{address: 10.1.0.1}]}
+  - {name: diameter, vip: 192.0.2.31, port: 3868, protocol: sctp, forwarding: dr, backends: [{address: 10.1.0.2}]}
 `
 	path := writeConfig(t, "standalone.yaml", "sync: {interface: nosuch0, syncID: 7, role: master}\n"+services)
 	record := recordIn(t)
 	d := guestutil.StartIPVSD(t, "ipvsd", ns, "standalone", "--config", path, "--record", record,
 		"--iptables-mode", "none", "--metrics-addr", "", "--watch-interval", "200ms")
 	guestutil.Eventually(t, 60*time.Second, func() string {
-		if out := ns.Run(t, "/usr/sbin/ipvsadm", "-Ln"); !strings.Contains(out, "192.0.2.30:80") {
-			return "the DR service is not programmed:\n" + out
+		if out := ns.Run(t, "/usr/sbin/ipvsadm", "-Ln"); !strings.Contains(out, "192.0.2.30:80") || !strings.Contains(out, "192.0.2.31:3868") {
+			return "the services are not programmed:\n" + out
 		}
 		return ""
 	})
@@ -105,8 +107,10 @@ services:
 		}
 		return ""
 	})
-	if got := strings.TrimSpace(ns.Run(t, "cat", "/proc/sys/net/ipv4/vs/sloppy_tcp")); got != "1" {
-		t.Errorf("sloppy_tcp = %s, want 1 with a sync: section", got)
+	for _, name := range []string{"sloppy_tcp", "sloppy_sctp"} {
+		if got := strings.TrimSpace(ns.Run(t, "cat", "/proc/sys/net/ipv4/vs/"+name)); got != "1" {
+			t.Errorf("%s = %s, want 1 with a sync: section and an SCTP service", name, got)
+		}
 	}
 
 	d.Stop(t)

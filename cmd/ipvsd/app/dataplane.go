@@ -89,6 +89,7 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 			Daemons: env.IPVS, Record: runstate.SyncDaemonStore{Path: runstate.SyncDaemonsPath(rc.RecordPath)},
 			ProcSys: o.host.SysctlRoot, Log: log.Named("failover"),
 		})
+		m.Registry.MustRegister(failover.NewCollector(env.IPVS))
 	}
 	prog, err := dataplane.New(o.programmer, deps)
 	if err != nil {

@@ -70,7 +70,8 @@ func TestIPVSAdmAgrees(t *testing.T) {
 // TestStandaloneLeavesOthersAlone: `ipvsd standalone` with a sync:
 // section whose interface does not exist programs its services all the
 // same and names the interface; a reload that fixes it starts the master,
-// and sloppy TCP and SCTP are on (there is an SCTP service);
+// /metrics shows both daemons, and sloppy TCP and SCTP are on (there is
+// an SCTP service);
 // a backup started by hand is seen and left alone, by the daemon, by its
 // stop and by `ipvsd cleanup`, which stops only ipvsd's master.
 func TestStandaloneLeavesOthersAlone(t *testing.T) {
@@ -84,7 +85,7 @@ services:
 	path := writeConfig(t, "standalone.yaml", "sync: {interface: nosuch0, syncID: 7, role: master}\n"+services)
 	record := recordIn(t)
 	d := guestutil.StartIPVSD(t, "ipvsd", ns, "standalone", "--config", path, "--record", record,
-		"--iptables-mode", "none", "--metrics-addr", "", "--watch-interval", "200ms")
+		"--iptables-mode", "none", "--metrics-addr", "127.0.0.1:9578", "--watch-interval", "200ms")
 	guestutil.Eventually(t, 60*time.Second, func() string {
 		if out := ns.Run(t, "/usr/sbin/ipvsadm", "-Ln"); !strings.Contains(out, "192.0.2.30:80") || !strings.Contains(out, "192.0.2.31:3868") {
 			return "the services are not programmed:\n" + out
@@ -110,6 +111,19 @@ services:
 	for _, name := range []string{"sloppy_tcp", "sloppy_sctp"} {
 		if got := strings.TrimSpace(ns.Run(t, "cat", "/proc/sys/net/ipv4/vs/"+name)); got != "1" {
 			t.Errorf("%s = %s, want 1 with a sync: section and an SCTP service", name, got)
+		}
+	}
+
+	metrics, err := ns.HTTPGet("http://127.0.0.1:9578/metrics", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`ipvsd_sync_daemon_running{interface="sync0",role="master",sync_id="7"} 1`,
+		`ipvsd_sync_daemon_running{interface="sync0",role="backup",sync_id="9"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 

@@ -109,8 +109,8 @@ type Deps struct {
 	Settings interface{ Ensure() error }
 	// Failover keeps Change.Failover (failover.Keeper); nil keeps none.
 	// Like Settings, a failure is logged and is no sync error: a director
-	// whose sync daemon cannot start (a missing interface) still serves,
-	// and every sync that carries the wish tries again.
+	// whose sync daemon cannot start (a missing interface) still serves;
+	// the sync asks for another soon (ensureFailover) to try again.
 	Failover interface {
 		Ensure(failover.Desired, bool) (failover.Result, error)
 	}

@@ -107,7 +107,8 @@ func (k *Keeper) ensureDaemons(want []ipvs.SyncDaemon) (Result, error) {
 	}
 	// Claim what is about to start before starting it, so a crash in
 	// between leaves it ours; give up what was stopped only once stopped.
-	if err := k.save(union(k.owned, own)); err != nil {
+	before := k.owned
+	if err := k.save(union(before, own)); err != nil {
 		return Result{}, err
 	}
 	var res Result
@@ -115,18 +116,19 @@ func (k *Keeper) ensureDaemons(want []ipvs.SyncDaemon) (Result, error) {
 	for _, op := range ops {
 		if err := k.apply(op, &res); err != nil {
 			errs = append(errs, err)
-			own = k.afterFailure(op, own, res)
+			own = afterFailure(op, own, before, res)
 		}
 	}
 	return res, errors.Join(append(errs, k.save(own))...)
 }
 
 // afterFailure is what is ipvsd's once op failed: a daemon that did not
-// start is nobody's, and one that did not stop is still whoever's it was.
-func (k *Keeper) afterFailure(op Op, own []ipvs.SyncDaemon, res Result) []ipvs.SyncDaemon {
+// start is nobody's, and one that did not stop is still whoever's it was
+// (before, the record before this plan).
+func afterFailure(op Op, own, before []ipvs.SyncDaemon, res Result) []ipvs.SyncDaemon {
 	own = withoutRole(own, op.Role)
 	if op.Stop && !slices.Contains(res.Stopped, op.Role) && !op.Foreign {
-		if o := byRole(k.owned, op.Role); o != nil {
+		if o := byRole(before, op.Role); o != nil {
 			own = union(own, []ipvs.SyncDaemon{*o})
 		}
 	}

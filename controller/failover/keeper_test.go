@@ -213,3 +213,36 @@ ours    backup sync daemon (mcast=eth1, syncid=1)
 		t.Errorf("a bad record stopped daemons: running %v", got)
 	}
 }
+
+// failingStop is the fake kernel refusing to stop daemons.
+type failingStop struct {
+	k   *ipvstest.SyncDaemons
+	err error
+}
+
+func (f failingStop) SyncDaemons() ([]ipvs.SyncDaemon, error) { return f.k.SyncDaemons() }
+func (f failingStop) StartSyncDaemon(d ipvs.SyncDaemon) error { return f.k.StartSyncDaemon(d) }
+func (f failingStop) StopSyncDaemon(ipvs.SyncState) error     { return f.err }
+
+// TestKeeperStopFails: a daemon ipvsd could not stop to restart it with
+// a new sync ID still runs as it was started, and the record says so (not
+// the sync ID it was to get); the next try restarts it.
+func TestKeeperStopFails(t *testing.T) {
+	e := newEnv(t)
+	old := daemon(ipvs.SyncMaster, "eth1", 1)
+	mustEnsure(t, e.keeper(), Desired{Daemons: []ipvs.SyncDaemon{old}}, true)
+	busy := errors.New("busy")
+	k := New(Deps{Daemons: failingStop{e.kernel, busy}, Record: e.record, ProcSys: e.procSys})
+	if _, err := k.Ensure(Desired{Daemons: []ipvs.SyncDaemon{daemon(ipvs.SyncMaster, "eth1", 2)}}, true); !errors.Is(err, busy) {
+		t.Fatalf("Ensure = %v, want the stop's error", err)
+	}
+	wantState(t, e, `
+running master sync daemon (mcast=eth1, syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+ours    master sync daemon (mcast=eth1, syncid=1)
+`)
+	mustEnsure(t, e.keeper(), Desired{Daemons: []ipvs.SyncDaemon{daemon(ipvs.SyncMaster, "eth1", 2)}}, true)
+	wantState(t, e, `
+running master sync daemon (mcast=eth1, syncid=2, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+ours    master sync daemon (mcast=eth1, syncid=2)
+`)
+}

@@ -103,20 +103,58 @@ func (c *genlConn) ipvs(cmd uint8, flags int, attrs ...nl.NetlinkRequestData) ([
 // says it is done: an ack, NLMSG_DONE after a dump, or an error, which is
 // returned as the bare syscall.Errno so callers can wrap it.
 func (c *genlConn) exchange(family int, cmd uint8, flags int, attrs ...nl.NetlinkRequestData) ([][]byte, error) {
+	req := newRequest(family, cmd, flags, attrs...)
+	if err := c.sock.Send(req); err != nil {
+		return nil, fmt.Errorf("sending netlink request: %w", err)
+	}
+	replies, err := c.collect(req.Seq)
+	if err != nil {
+		return nil, err
+	}
+	r := replies[req.Seq]
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.msgs, nil
+}
+
+// request is an IPVS command, asking for an ack.
+func (c *genlConn) request(cmd uint8, flags int, attrs ...nl.NetlinkRequestData) *nl.NetlinkRequest {
+	return newRequest(int(c.family), cmd, flags, attrs...)
+}
+
+func newRequest(family int, cmd uint8, flags int, attrs ...nl.NetlinkRequestData) *nl.NetlinkRequest {
 	req := nl.NewNetlinkRequest(family, flags|unix.NLM_F_ACK)
 	req.AddData(genlHeader{cmd: cmd, version: ipvsGenlVersion})
 	for _, a := range attrs {
 		req.AddData(a)
 	}
-	if err := c.sock.Send(req); err != nil {
-		return nil, fmt.Errorf("sending netlink request: %w", err)
-	}
+	return req
+}
+
+// reply is what the kernel answered to one request.
+type reply struct {
+	msgs [][]byte
+	// err is the kernel's errno, nil for an ack.
+	err error
+	// done: an ack, an error, the end of a dump or a single reply came.
+	done bool
+}
+
+// collect receives the replies to the requests with sequence numbers
+// seqs, sent in that order, until the last one is done. Replies to
+// earlier, abandoned requests are skipped.
+func (c *genlConn) collect(seqs ...uint32) (map[uint32]*reply, error) {
 	pid, err := c.sock.GetPid()
 	if err != nil {
 		return nil, err
 	}
-	var out [][]byte
-	for {
+	out := make(map[uint32]*reply, len(seqs))
+	for _, s := range seqs {
+		out[s] = &reply{}
+	}
+	last := out[seqs[len(seqs)-1]]
+	for !last.done {
 		msgs, from, err := c.sock.Receive()
 		if err != nil {
 			return nil, fmt.Errorf("receiving netlink reply: %w", err)
@@ -125,27 +163,35 @@ func (c *genlConn) exchange(family int, cmd uint8, flags int, attrs ...nl.Netlin
 			continue // not from the kernel
 		}
 		for _, m := range msgs {
-			if m.Header.Seq != req.Seq || m.Header.Pid != pid {
-				continue // a stale reply to an earlier, abandoned request
+			r := out[m.Header.Seq]
+			if r == nil || r.done || m.Header.Pid != pid {
+				continue
 			}
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				return out, nil
-			case unix.NLMSG_ERROR:
-				if len(m.Data) < 4 {
-					return nil, errors.New("short netlink error message")
-				}
-				if errno := int32(nl.NativeEndian().Uint32(m.Data)); errno != 0 {
-					return nil, syscall.Errno(-errno)
-				}
-				return out, nil
-			}
-			out = append(out, m.Data)
-			if m.Header.Flags&unix.NLM_F_MULTI == 0 {
-				return out, nil
+			if err := r.add(m); err != nil {
+				return nil, err
 			}
 		}
 	}
+	return out, nil
+}
+
+func (r *reply) add(m syscall.NetlinkMessage) error {
+	switch m.Header.Type {
+	case unix.NLMSG_DONE:
+		r.done = true
+	case unix.NLMSG_ERROR:
+		if len(m.Data) < 4 {
+			return errors.New("short netlink error message")
+		}
+		if errno := int32(nl.NativeEndian().Uint32(m.Data)); errno != 0 {
+			r.err = syscall.Errno(-errno)
+		}
+		r.done = true
+	default:
+		r.msgs = append(r.msgs, m.Data)
+		r.done = m.Header.Flags&unix.NLM_F_MULTI == 0
+	}
+	return nil
 }
 
 // parseGenl strips the generic netlink header from a reply and returns its

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/failover"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runner"
@@ -35,6 +36,9 @@ type Change struct {
 	// a change of the node, say): the firewall is then compared with the
 	// kernel, as on a full resync.
 	Resynced bool
+	// Failover is the sync daemons and sloppy modes the source wants; nil
+	// leaves them as they are (Kubernetes mode has none).
+	Failover *failover.Desired
 }
 
 // Source translates its input into desired state.
@@ -103,6 +107,13 @@ type Deps struct {
 	// conntrack timeouts cannot be set still serves, and must not be
 	// reported unhealthy or restarted for it.
 	Settings interface{ Ensure() error }
+	// Failover keeps Change.Failover (failover.Keeper); nil keeps none.
+	// Like Settings, a failure is logged and is no sync error: a director
+	// whose sync daemon cannot start (a missing interface) still serves;
+	// the sync asks for another soon (ensureFailover) to try again.
+	Failover interface {
+		Ensure(failover.Desired, bool) (failover.Result, error)
+	}
 	// Metrics records every sync; nil keeps none.
 	Metrics *Metrics
 	Clock   runner.Clock
@@ -126,8 +137,11 @@ type Programmer struct {
 	// needs none.
 	fwSynced bool
 	lastFull time.Time
-	// settingsErr is the last kernel-settings error logged.
-	settingsErr string
+	// settingsErr and failoverErr are the last such errors logged.
+	settingsErr, failoverErr string
+	// failoverRetry is the wait before the next try after a failover
+	// failure, doubled at each one in a row; zero after a success.
+	failoverRetry time.Duration
 	// fullPostponed: the last sync was partial although a full resync was
 	// due, to program a change first; the next one is the full one.
 	fullPostponed bool
@@ -215,6 +229,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	requeue := p.ensureFailover(ch.Failover, full, res.RequeueAfter)
 	if cr, ok := p.src.(ConflictReporter); ok {
 		cr.Conflicts(res.Conflicts)
 	}
@@ -231,7 +246,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) > 0 || err != nil {
 		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
 	}
-	return res.RequeueAfter, err
+	return requeue, err
 }
 
 // fullDue says whether the sync starting at now is a full resync: the
@@ -269,6 +284,38 @@ func (p *Programmer) ensureSettings() {
 		p.log.Warn("kernel settings", zap.Error(err))
 	}
 }
+
+// ensureFailover applies the source's sync daemons and sloppy modes after
+// the virtual servers (a backup's copied connections find their service),
+// logging a failure when it differs from the last one logged. It returns
+// when the next sync is due: next, or sooner after a failure, so that one
+// that passes (the kernel busy past the netlink timeout, an interface
+// that appears) does not wait for the next full resync; the wait doubles
+// from 1 s up to 30 s while it keeps failing.
+func (p *Programmer) ensureFailover(want *failover.Desired, full bool, next time.Duration) time.Duration {
+	if p.deps.Failover == nil || want == nil {
+		return next
+	}
+	_, err := p.deps.Failover.Ensure(*want, full)
+	if err == nil {
+		p.failoverErr, p.failoverRetry = "", 0
+		return next
+	}
+	if err.Error() != p.failoverErr {
+		p.failoverErr = err.Error()
+		p.log.Warn("sync daemons and sloppy modes", zap.Error(err))
+	}
+	p.failoverRetry = min(max(2*p.failoverRetry, failoverFirstRetry), failoverMaxRetry)
+	if next <= 0 || next > p.failoverRetry {
+		next = p.failoverRetry
+	}
+	return next
+}
+
+const (
+	failoverFirstRetry = time.Second
+	failoverMaxRetry   = 30 * time.Second
+)
 
 // syncFirewall programs ch's firewall state, opening the firewall when it
 // is first needed. A firewall once opened stays programmed: an empty state

@@ -10,11 +10,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/failover"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/kubeproxy"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
+	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 type cleanupFlags struct {
@@ -75,7 +77,10 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 		return cleanupKubeProxy(ctx, stdout, log, f, modes)
 	}
 	return cleanup(ctx, stdout, log, cleanupParts{
-		ipvs:     func(ctx context.Context) (reconciler.Result, error) { return cleanupIPVS(ctx, f, log) },
+		ipvs: func(ctx context.Context) (reconciler.Result, error) { return cleanupIPVS(ctx, f, log) },
+		syncDaemons: func() (failover.Result, error) {
+			return cleanupSyncDaemons(runstate.SyncDaemonStore{Path: runstate.SyncDaemonsPath(f.record)}, openSyncDaemons, log)
+		},
 		modes:    modes,
 		firewall: firewall.HostCleanupTools(firewall.HostExec{}, ""),
 	})
@@ -87,6 +92,8 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 type cleanupParts struct {
 	// ipvs removes our virtual servers and VIP addresses.
 	ipvs func(context.Context) (reconciler.Result, error)
+	// syncDaemons stops the connection sync daemons ipvsd started.
+	syncDaemons func() (failover.Result, error)
 	// modes are the iptables back-ends to clean (none with
 	// --iptables-mode none), with the tools in firewall.
 	modes    []firewall.Mode
@@ -101,6 +108,15 @@ func cleanup(ctx context.Context, stdout io.Writer, log *zap.Logger, p cleanupPa
 	fmt.Fprintf(stdout, "removed %d virtual servers and %d addresses\n", res.Services.Deleted, res.Addresses.Deleted)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("removing virtual servers and addresses: %w", err))
+	}
+	if p.syncDaemons != nil {
+		res, err := p.syncDaemons()
+		for _, r := range res.Stopped {
+			fmt.Fprintf(stdout, "stopped the %s sync daemon\n", r)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stopping sync daemons: %w", err))
+		}
 	}
 	if len(p.modes) > 0 {
 		rep, err := firewall.CleanupHost(ctx, log.Named("firewall"), p.modes, p.firewall)
@@ -132,6 +148,37 @@ func cleanupIPVS(ctx context.Context, f cleanupFlags, log *zap.Logger) (reconcil
 		return reconciler.Result{}, err
 	}
 	return engine.Sync(ctx, desired.State{})
+}
+
+// cleanupSyncDaemons stops the sync daemons the record says ipvsd
+// started, if they still run as it started them; any other daemon stays.
+// Without a record the kernel is not even opened, so a host without
+// ip_vs (or that never ran a sync: section) has nothing to fail here.
+func cleanupSyncDaemons(rec runstate.SyncDaemonStore, open func() (syncDaemonsHandle, error), log *zap.Logger) (failover.Result, error) {
+	owned, err := rec.Load()
+	if err != nil || len(owned) == 0 {
+		return failover.Result{}, err
+	}
+	h, err := open()
+	if err != nil {
+		return failover.Result{}, err
+	}
+	defer h.Close()
+	return failover.New(failover.Deps{Daemons: h, Record: rec, Log: log.Named("failover")}).Ensure(failover.Desired{}, true)
+}
+
+// syncDaemonsHandle is the sync daemon part of an IPVS handle.
+type syncDaemonsHandle interface {
+	ipvs.SyncDaemons
+	Close() error
+}
+
+func openSyncDaemons() (syncDaemonsHandle, error) {
+	h, err := ipvs.New("")
+	if err != nil {
+		return nil, fmt.Errorf("opening IPVS: %w", err)
+	}
+	return h, nil
 }
 
 // cleanupModes are the back-ends --iptables-mode asks to clean. With auto,

@@ -12,10 +12,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
+	"github.com/ipvsd/ipvsd/controller/failover"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/kernelsettings"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
+	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/internal/httpserve"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -44,6 +46,10 @@ type planeOptions struct {
 	// settings are node-wide kernel settings kept at each full resync;
 	// nil keeps none.
 	settings *kernelsettings.Settings
+	// failover keeps the source's sync daemons and sloppy modes
+	// (standalone mode), recording the daemons ipvsd starts beside the
+	// ownership record.
+	failover bool
 }
 
 // reconcilerBackstopResync is the reconciler's own full-resync interval
@@ -73,6 +79,17 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 	deps := dataplane.Deps{IPVS: engine, OpenFirewall: o.openFirewall, Metrics: m, Log: log}
 	if o.settings != nil {
 		deps.Settings = kernelsettings.New(*o.settings, kernelsettings.Deps{IPVS: env.IPVS, Log: log.Named("kernel")})
+	}
+	if o.failover {
+		// In the programmer's loop, not beside it: the daemons are desired
+		// state from the same file as the virtual servers, reloaded and
+		// repaired at each full resync with them, and a backup's copied
+		// connections want their virtual servers programmed first.
+		deps.Failover = failover.New(failover.Deps{
+			Daemons: env.IPVS, Record: runstate.SyncDaemonStore{Path: runstate.SyncDaemonsPath(rc.RecordPath)},
+			ProcSys: o.host.SysctlRoot, Log: log.Named("failover"),
+		})
+		m.Registry.MustRegister(failover.NewCollector(env.IPVS))
 	}
 	prog, err := dataplane.New(o.programmer, deps)
 	if err != nil {

@@ -176,6 +176,7 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 		programmer:   dataplane.Config{FirewallOnDemand: true},
 		openFirewall: openFW,
 		statsLabels:  []string{"service"}, ownerLabels: func(owner string) []string { return []string{owner} },
+		failover: true,
 	}, log)
 	if err != nil {
 		return err
@@ -202,6 +203,7 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 		return fmt.Errorf("metrics: %w", err)
 	}
 	log.Info("standalone mode", zap.String("config", f.config), zap.Int("services", len(cfg.Services)),
+		zap.Int("syncDaemons", len(cfg.SyncDaemons())),
 		zap.String("interface", cfg.Interface), zap.String("record", f.record))
 	return errors.Join(runUntilDone(ctx, p.prog, src, sighups(ctx)), stopHTTP())
 }

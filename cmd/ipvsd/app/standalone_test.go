@@ -23,6 +23,7 @@ services:
     vip: 192.0.2.11
     port: 0
     backends: [{address: 10.0.0.1}]
+sync: {interface: eth1, role: primary, syncID: 300}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,8 @@ services:
 		out  []string
 	}{
 		{"../../../examples/standalone.yaml", 0, []string{"valid, 2 services"}},
-		{bad, 1, []string{"services[web].backends[1].port: must be 1-65535", "services[api].port: must be 1-65535"}},
+		{bad, 1, []string{"services[web].backends[1].port: must be 1-65535", "services[api].port: must be 1-65535",
+			`sync.role: must be master, backup or both, not "primary"`, "sync.syncID: must be 0-255"}},
 		{filepath.Join(t.TempDir(), "missing.yaml"), 1, []string{"reading config"}},
 	}
 	for _, tc := range cases {

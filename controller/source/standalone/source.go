@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/failover"
 	"github.com/ipvsd/ipvsd/controller/firewall"
 	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
@@ -222,6 +223,7 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 		ch.Update = s.translateLocked(names, addrs, up)
 	}
 	ch.Firewall = s.sent.firewall(s.cfg)
+	ch.Failover = failoverWanted(s.cfg)
 	notes := s.sent.allNotes(s.cfg)
 	s.mu.Unlock()
 	s.metrics.setNotes(notes)
@@ -234,6 +236,15 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 		ch.Firewall.NodeAddresses = firewall.SortedAddrs(addrs)
 	}
 	return ch, err
+}
+
+// failoverWanted is what the config asks of the host so that flows can
+// move between directors. It goes with every change (two daemons at most,
+// compared at no cost), so a reload that edits only the sync: section is
+// applied like any other.
+func failoverWanted(cfg *config.Config) *failover.Desired {
+	tcp, sctp := cfg.Sloppy()
+	return &failover.Desired{Daemons: cfg.SyncDaemons(), SloppyTCP: tcp, SloppySCTP: sctp}
 }
 
 // upFunc reports the backends' health: from one snapshot of every status

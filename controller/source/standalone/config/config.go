@@ -54,6 +54,8 @@ type Config struct {
 	// services only.
 	Masquerade string    `json:"masquerade,omitempty"`
 	Services   []Service `json:"services"`
+	// Sync runs the kernel's connection sync daemons (sync.go).
+	Sync *Sync `json:"sync,omitempty"`
 }
 
 // Service is one virtual server.

@@ -54,6 +54,8 @@ type Config struct {
 	// services only.
 	Masquerade string    `json:"masquerade,omitempty"`
 	Services   []Service `json:"services"`
+	// BGP, when set, announces the VIPs of healthy services (bgp.go).
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // Service is one virtual server.
@@ -197,6 +199,9 @@ func (c *Config) Defaults() {
 	}
 	for i := range c.Services {
 		c.Services[i].defaults()
+	}
+	if c.BGP != nil {
+		c.BGP.defaults()
 	}
 }
 

@@ -55,6 +55,9 @@ func (c *Config) validate(p *problems) {
 	if c.Services == nil {
 		p.add("services", "is required (services: [] for none)")
 	}
+	if c.BGP != nil {
+		c.BGP.validate(p)
+	}
 	names := map[string]int{}
 	keys := map[ipvs.Key]string{}
 	natVIPs := map[netip.Addr]string{}

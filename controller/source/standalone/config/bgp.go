@@ -44,7 +44,7 @@ type BGP struct {
 type Peer struct {
 	Address string `json:"address"`
 	ASN     int64  `json:"asn"`
-	// HoldTime is a duration: 0s (no keepalives) or 3s-65535s.
+	// HoldTime is a duration, 3s-65535s.
 	HoldTime string `json:"holdTime,omitempty"`
 	Port     int    `json:"port,omitempty"`
 	// Password turns on TCP MD5 signatures (RFC 2385).
@@ -142,9 +142,10 @@ func (pe *Peer) validate(path string, p *problems) {
 	switch {
 	case err != nil:
 		p.add(path+".holdTime", "%v", err)
-	case hold%time.Second != 0 || (hold != 0 && (hold < 3*time.Second || hold > math.MaxUint16*time.Second)):
-		// RFC 4271 4.2: whole seconds, zero or at least three.
-		p.add(path+".holdTime", "must be whole seconds: 0s or 3s-65535s, not %s", hold)
+	case hold%time.Second != 0 || hold < 3*time.Second || hold > math.MaxUint16*time.Second:
+		// RFC 4271 4.2: whole seconds, at least three (zero, no keepalives at
+		// all, would leave a dead director announced forever).
+		p.add(path+".holdTime", "must be whole seconds, 3s-65535s, not %s", hold)
 	}
 	if pe.Port < 1 || pe.Port > 65535 {
 		p.add(path+".port", "must be 1-65535")

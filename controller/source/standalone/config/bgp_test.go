@@ -26,7 +26,7 @@ bgp:
 bgp:
   asn: 4200000000
   peers:
-    - {address: 10.11.1.1, asn: 64500, holdTime: 0s, port: 1179, password: s3cret, multihop: 2,
+    - {address: 10.11.1.1, asn: 64500, holdTime: 30s, port: 1179, password: s3cret, multihop: 2,
        sourceAddress: 10.11.1.2, gracefulRestart: false, restartTime: 30s}
     - {address: "2001:db8::1", asn: 64501}
   communities: ["64512:100", "0:65535"]
@@ -50,12 +50,12 @@ bgp:
 			`bgp.routerID: "2001:db8::2" is not an IPv4 address (a BGP router ID is 32 bits)`,
 			`bgp.peers[0].address: "10.11.1.300" is not an IP address`,
 			"bgp.peers[0].asn: must be an AS number 1-4294967295",
-			"bgp.peers[0].holdTime: must be whole seconds: 0s or 3s-65535s, not 2s",
+			"bgp.peers[0].holdTime: must be whole seconds, 3s-65535s, not 2s",
 			"bgp.peers[0].port: must be 1-65535",
 			"bgp.peers[0].multihop: must be a TTL 1-255 (0 or unset: directly connected)",
 			"bgp.peers[0].restartTime: must be whole seconds, 1s-1h8m15s, not 1h23m20s",
 			"bgp.peers[1].address: is required",
-			"bgp.peers[1].holdTime: must be whole seconds: 0s or 3s-65535s, not 1.5s",
+			"bgp.peers[1].holdTime: must be whole seconds, 3s-65535s, not 1.5s",
 			"bgp.peers[1].restartTime: must be whole seconds, 1s-1h8m15s, not 0s",
 			"bgp.peers[2].sourceAddress: 2001:db8::2 is not of the peer's address family",
 			`bgp.peers[3].holdTime: "soon" is not a duration like 2s or 1m30s`,

@@ -23,6 +23,12 @@ import (
 // back in the ECMP set within seconds, not minutes.
 const ConnectRetry = 5 * time.Second
 
+// DeferralTime bounds how long a restarted speaker waits for every peer's
+// End-of-RIB before sending its routes (RFC 4724 4.1). Its routes are
+// local and need no such wait; what waits is a peer that is up while
+// another is unreachable, which still holds our stale routes meanwhile.
+const DeferralTime = 10 * time.Second
+
 // GoBGP is the Speaker on an embedded GoBGP server. It never listens on
 // TCP 179 (GoBGP's ListenPort -1): it dials its peers, so it cannot clash
 // with a routing daemon on the same host, and needs no privilege beyond
@@ -51,7 +57,7 @@ func NewGoBGP(log *zap.Logger, onPeer func(PeerStatus)) *GoBGP {
 
 // Configure implements Speaker.
 func (g *GoBGP) Configure(ctx context.Context, cfg Config) error {
-	if g.srv != nil && (cfg.ASN != g.cfg.ASN || cfg.RouterID != g.cfg.RouterID) {
+	if g.srv != nil && (cfg.ASN != g.cfg.ASN || cfg.RouterID != g.cfg.RouterID || cfg.ForwardingPreserved != g.cfg.ForwardingPreserved) {
 		g.log.Info("bgp: ASN or router ID changed: restarting every session",
 			zap.Uint32("asn", cfg.ASN), zap.Stringer("routerID", cfg.RouterID))
 		if err := g.Stop(ctx, false); err != nil {
@@ -98,7 +104,7 @@ func (g *GoBGP) start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("watching BGP peers: %w", err)
 	}
 	g.srv, g.stopWatch = srv, cancel
-	g.cfg = Config{ASN: cfg.ASN, RouterID: cfg.RouterID, Communities: slices.Clone(cfg.Communities)}
+	g.cfg = Config{ASN: cfg.ASN, RouterID: cfg.RouterID, Communities: slices.Clone(cfg.Communities), ForwardingPreserved: cfg.ForwardingPreserved}
 	g.peers = map[netip.Addr]Peer{}
 	return g.addPaths(g.prefixes)
 }
@@ -120,7 +126,7 @@ func (g *GoBGP) setPeers(ctx context.Context, want []Peer) error {
 				continue
 			}
 		}
-		if err := g.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(p)}); err != nil {
+		if err := g.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(p, g.cfg.ForwardingPreserved)}); err != nil {
 			errs = append(errs, fmt.Errorf("adding BGP peer %s: %w", p.Address, err))
 			continue
 		}
@@ -148,7 +154,7 @@ func (g *GoBGP) deletePeer(ctx context.Context, addr netip.Addr) error {
 // apiPeer is GoBGP's description of p. Each session carries its own
 // address family only: an IPv6 route over an IPv4 session would need an
 // IPv6 next hop that "next hop self" does not give.
-func apiPeer(p Peer) *api.Peer {
+func apiPeer(p Peer, preserved bool) *api.Peer {
 	fam := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 	if p.Address.Is6() {
 		fam.Afi = api.Family_AFI_IP6
@@ -172,7 +178,8 @@ func apiPeer(p Peer) *api.Peer {
 		ap.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.Multihop)}
 	}
 	if p.GracefulRestart {
-		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: uint32(p.RestartTime / time.Second)}
+		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: uint32(p.RestartTime / time.Second),
+			LocalRestarting: preserved, DeferralTime: uint32(DeferralTime / time.Second)}
 	}
 	return ap
 }

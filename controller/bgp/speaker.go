@@ -15,6 +15,14 @@ type Config struct {
 	Peers    []Peer
 	// Communities are standard communities attached to every route.
 	Communities []uint32
+	// ForwardingPreserved says the dataplane forwards across a restart of
+	// the speaker, as IPVS in the kernel does across one of ipvsd: the
+	// graceful-restart capability then sets the Restart State and
+	// Forwarding State bits (RFC 4724 3), so a peer keeps the stale
+	// routes of a restarted daemon until its End-of-RIB, where without
+	// them it flushes them the moment the new session is up, and a
+	// router's ECMP set would lose the director for an instant.
+	ForwardingPreserved bool
 }
 
 // Peer is one BGP neighbour.

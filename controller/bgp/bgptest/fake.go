@@ -36,6 +36,8 @@ type peer struct {
 	// keeps held for the restart time.
 	stale bool
 	since time.Time
+	// negotiated: a session came up with graceful restart offered.
+	negotiated bool
 }
 
 var _ bgp.Speaker = (*Speaker)(nil)
@@ -107,7 +109,7 @@ func (s *Speaker) Peers(context.Context) ([]bgp.PeerStatus, error) {
 	defer s.mu.Unlock()
 	var out []bgp.PeerStatus
 	for a, p := range s.peers {
-		out = append(out, bgp.PeerStatus{Address: a, ASN: p.conf.ASN, State: p.state, GracefulRestart: p.conf.GracefulRestart, Since: p.since})
+		out = append(out, bgp.PeerStatus{Address: a, ASN: p.conf.ASN, State: p.state, GracefulRestart: p.negotiated, Since: p.since})
 	}
 	slices.SortFunc(out, func(a, b bgp.PeerStatus) int { return a.Address.Compare(b.Address) })
 	return out, nil
@@ -123,7 +125,7 @@ func (s *Speaker) Stop(_ context.Context, keepGraceful bool) error {
 
 func (s *Speaker) stopLocked(keepGraceful bool) {
 	for _, p := range s.peers {
-		if keepGraceful && p.conf.GracefulRestart && p.state == bgp.StateEstablished {
+		if keepGraceful && p.negotiated && p.state == bgp.StateEstablished {
 			p.stale = true
 		} else {
 			p.held = nil
@@ -151,11 +153,11 @@ func (s *Speaker) setState(addr netip.Addr, state string) {
 	}
 	p.state, p.since = state, time.Unix(0, 0)
 	if state == bgp.StateEstablished {
-		p.held, p.stale = slices.Clone(s.routes), false
+		p.held, p.stale, p.negotiated = slices.Clone(s.routes), false, p.conf.GracefulRestart
 	} else {
 		p.held, p.stale = nil, false
 	}
-	st := bgp.PeerStatus{Address: addr, ASN: p.conf.ASN, State: state, GracefulRestart: p.conf.GracefulRestart, Since: p.since}
+	st := bgp.PeerStatus{Address: addr, ASN: p.conf.ASN, State: state, GracefulRestart: p.negotiated, Since: p.since}
 	s.mu.Unlock()
 	s.onPeer(st)
 }

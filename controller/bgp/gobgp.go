@@ -80,14 +80,18 @@ func (g *GoBGP) Configure(ctx context.Context, cfg Config) error {
 
 // start runs a GoBGP server with cfg's identity and our routes.
 func (g *GoBGP) start(ctx context.Context, cfg Config) error {
-	lvl := new(slog.LevelVar)
 	// GoBGP logs every FSM step at info; the Announcer logs what an
-	// operator needs, so GoBGP's own lines are for debugging.
-	lvl.Set(slog.LevelWarn)
-	if g.log.Core().Enabled(zapcore.DebugLevel) {
-		lvl.Set(slog.LevelDebug)
+	// operator needs, so GoBGP's own lines below warnings are for
+	// debugging (--log-level debug).
+	lvl, core := new(slog.LevelVar), g.log.Core()
+	lvl.Set(slog.LevelDebug)
+	if !core.Enabled(zapcore.DebugLevel) {
+		lvl.Set(slog.LevelWarn)
+		if c, err := zapcore.NewIncreaseLevelCore(core, zapcore.WarnLevel); err == nil {
+			core = c
+		}
 	}
-	srv := server.NewBgpServer(server.LoggerOption(slog.New(zapslog.NewHandler(g.log.Core(), zapslog.WithName("gobgp"))), lvl))
+	srv := server.NewBgpServer(server.LoggerOption(slog.New(zapslog.NewHandler(core, zapslog.WithName("gobgp"))), lvl))
 	go srv.Serve()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1,

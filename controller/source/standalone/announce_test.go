@@ -122,3 +122,27 @@ func TestAnnounceFollowsSyncs(t *testing.T) {
 		t.Errorf("announcement with web in conflict, after a failed sync (-want +got):\n%s", diff)
 	}
 }
+
+// TestReloadedHook: an accepted reload hands its config (bgp: section and
+// all) to the hook; a rejected one does not.
+func TestReloadedHook(t *testing.T) {
+	td := newTestDaemon(t, twoServices)
+	td.mustSync(t)
+	var got []*config.Config
+	td.deps.Reloaded = func(c *config.Config) { got = append(got, c) }
+	withBGP := twoServices + "bgp: {asn: 64512, peers: [{address: 10.11.1.1, asn: 64500}]}\n"
+	if err := td.ReloadContent("test", []byte(withBGP)); err != nil {
+		t.Fatal(err)
+	}
+	if err := td.ReloadContent("test", []byte(twoServices+"bgp: {asn: 0, peers: []}\n")); err == nil {
+		t.Fatal("a bad bgp: section was accepted")
+	}
+	if len(got) != 1 || got[0].BGP == nil || got[0].BGP.Peers[0].Addr() != netip.MustParseAddr("10.11.1.1") {
+		t.Fatalf("Reloaded got %v, want the one accepted config with its bgp: section", got)
+	}
+	before := td.kernel.Writes()
+	td.mustSync(t)
+	if w := td.kernel.Writes() - before; w != 0 {
+		t.Errorf("a reload adding bgp: wrote %d times to IPVS", w)
+	}
+}

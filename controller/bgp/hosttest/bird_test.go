@@ -25,6 +25,9 @@ func TestMain(m *testing.M) { os.Exit(nettest.RunIsolated(m)) }
 const (
 	routerAddr   = "10.11.1.1"
 	directorAddr = "10.11.1.2"
+	// The IPv6 session's ends.
+	routerAddr6   = "fd00:11::1"
+	directorAddr6 = "fd00:11::2"
 	// wait bounds every wait on BIRD: generous, as the machine is shared.
 	wait = 60 * time.Second
 )
@@ -57,6 +60,15 @@ protocol bgp director {
 	graceful restart on;
 	ipv4 { import all; export none; };
 }
+protocol bgp director6 {
+	local fd00:11::1 as 64500;
+	neighbor fd00:11::2 as 64512;
+	hold time 3;
+	keepalive time 1;
+	connect retry time 1;
+	error wait time 1, 2;
+	ipv6 { import all; export none; };
+}
 `
 
 func startBIRD(t *testing.T) *bird {
@@ -66,7 +78,7 @@ func startBIRD(t *testing.T) *bird {
 			t.Fatalf("%s not found (Debian's bird2 package: make test installs it): %v", tool, err)
 		}
 	}
-	nettest.NewPeer(t, "router", routerAddr, directorAddr)
+	nettest.NewPeer(t, "router", routerAddr, directorAddr).AddFamily(t, routerAddr6, directorAddr6)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bird.conf")
 	if err := os.WriteFile(conf, []byte(birdConf), 0o644); err != nil {
@@ -130,11 +142,14 @@ func (b *bird) waitFor(what string, cond func() (bool, string)) {
 	}
 }
 
-var routeLine = regexp.MustCompile(`(?m)^(\d+\.\d+\.\d+\.\d+/\d+)\s+unicast`)
+var routeLine = regexp.MustCompile(`(?m)^([0-9a-f:.]+/\d+)\s+unicast`)
 
-// routes lists the prefixes BIRD holds from the director.
-func (b *bird) routes() ([]string, string) {
-	out := b.mustCtl("show route protocol director")
+// routes lists the prefixes BIRD holds from the director's IPv4 session.
+func (b *bird) routes() ([]string, string) { return b.routesOf("director") }
+
+// routesOf lists the prefixes BIRD holds from one of its protocols.
+func (b *bird) routesOf(proto string) ([]string, string) {
+	out := b.mustCtl("show route protocol " + proto)
 	var got []string
 	for _, m := range routeLine.FindAllStringSubmatch(out, -1) {
 		got = append(got, m[1])
@@ -328,4 +343,36 @@ func TestBIRDWithoutGracefulRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitRoutes("the routes withdrawn when bgp: is removed")
+}
+
+// TestBIRDIPv6: an IPv6 VIP goes to an IPv6 peer as a /128 with our
+// address as the next hop (the session carries IPv6 unicast only, so the
+// IPv4 VIP beside it is not offered).
+func TestBIRDIPv6(t *testing.T) {
+	ctx := context.Background()
+	b := startBIRD(t)
+	a := newAnnouncer(t)
+	cfg := config(false)
+	cfg.Peers[0].Address = netip.MustParseAddr(routerAddr6)
+	if err := a.SetConfig(ctx, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetVIPs(ctx, []netip.Addr{vip1, netip.MustParseAddr("2001:db8::10")}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the IPv6 route", func() (bool, string) {
+		got, out := b.routesOf("director6")
+		return strings.Join(got, " ") == "2001:db8::10/128", out
+	})
+	if all := b.mustCtl("show route all protocol director6"); !strings.Contains(all, "BGP.next_hop: "+directorAddr6) ||
+		!strings.Contains(all, "BGP.community: (64512,100) (65000,7)") {
+		t.Errorf("the IPv6 route lacks our next hop or communities:\n%s", all)
+	}
+	if err := a.Stop(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the IPv6 route withdrawn", func() (bool, string) {
+		got, out := b.routesOf("director6")
+		return len(got) == 0, out
+	})
 }

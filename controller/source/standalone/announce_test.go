@@ -95,7 +95,7 @@ func without(all []string, drop string) []string {
 // programmed every service; then every sync says what may be, without a
 // service held by another program.
 func TestAnnounceFollowsSyncs(t *testing.T) {
-	td := newTestDaemon(t, twoServices)
+	td := newTestDaemon(t, twoServices+"bgp: {asn: 64512, peers: [{address: 10.11.1.1, asn: 64500}]}\n")
 	var calls [][]netip.Addr
 	td.deps.Announce = func(v []netip.Addr) { calls = append(calls, v) }
 	td.kernel.FailNext(ipvstest.OpAddService, apiKey, unix.EBUSY)
@@ -120,6 +120,16 @@ func TestAnnounceFollowsSyncs(t *testing.T) {
 	}
 	if diff := cmp.Diff([][]netip.Addr{{apiKey.Address}}, calls, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("announcement with web in conflict, after a failed sync (-want +got):\n%s", diff)
+	}
+
+	// Without a bgp: section there is nothing to tell.
+	if err := td.ReloadContent("test", []byte(twoServices)); err != nil {
+		t.Fatal(err)
+	}
+	calls = nil
+	td.mustSync(t)
+	if len(calls) != 0 {
+		t.Errorf("announced %v without a bgp: section", calls)
 	}
 }
 

@@ -314,6 +314,12 @@ func (s *Source) Programmed(err error) error {
 	}
 	s.announcing = true
 	s.mu.Lock()
+	if s.cfg.BGP == nil {
+		// Nothing to announce to: spare every sync the walk over all
+		// services (a reload adding bgp: triggers a sync of its own).
+		s.mu.Unlock()
+		return nil
+	}
 	vips := AnnouncedVIPs(s.cfg, s.upFunc(true), s.conflicts)
 	s.mu.Unlock()
 	s.deps.Announce(vips)

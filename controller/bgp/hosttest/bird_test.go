@@ -269,17 +269,32 @@ func TestBIRDGracefulRestart(t *testing.T) {
 	}
 	since := routeSince(t, stale)
 
+	restartKeepsRoute(t, b, cfg, since)
+
+	// ipvsd cleanup: a session announcing nothing, then a Cease.
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := bgp.Withdraw(wctx, zaptest.NewLogger(t), bgp.NewGoBGP(zaptest.NewLogger(t), nil), config(true)); err != nil {
+		t.Fatal(err)
+	}
+	b.waitRoutes("cleanup to remove the stale route")
+}
+
+// restartKeepsRoute starts a new speaker, as a restarted daemon does, and
+// stops it again with graceful restart.
+func restartKeepsRoute(t *testing.T, b *bird, cfg bgp.Config, since string) {
+	ctx := context.Background()
 	// A restarted daemon: BIRD keeps the stale route until our End-of-RIB
 	// and takes the fresh one, which is the same: the route is never
 	// withdrawn or replaced (its time stays), so no traffic moves.
-	a = newAnnouncer(t)
+	a := newAnnouncer(t)
 	if err := a.SetConfig(ctx, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.SetVIPs(ctx, []netip.Addr{vip1}); err != nil {
 		t.Fatal(err)
 	}
-	proto = b.waitState("the session after the restart", "Established")
+	proto := b.waitState("the session after the restart", "Established")
 	if c := capabilities(proto, "Neighbor"); !strings.Contains(c, "Restart recovery") || !strings.Contains(c, "AF preserved: ipv4") {
 		t.Errorf("the restarted speaker does not say it kept forwarding:\n%s", proto)
 	}
@@ -298,14 +313,6 @@ func TestBIRDGracefulRestart(t *testing.T) {
 		return strings.Contains(out, "Neighbor graceful restart active"), out
 	})
 	b.waitRoutes("the route kept by graceful restart", "192.0.2.10/32")
-
-	// ipvsd cleanup: a session announcing nothing, then a Cease.
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	if err := bgp.Withdraw(wctx, zaptest.NewLogger(t), bgp.NewGoBGP(zaptest.NewLogger(t), nil), config(true)); err != nil {
-		t.Fatal(err)
-	}
-	b.waitRoutes("cleanup to remove the stale route")
 }
 
 // TestBIRDWithoutGracefulRestart: without graceful restart a stop

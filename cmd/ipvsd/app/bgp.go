@@ -58,21 +58,17 @@ type bgpPart struct {
 	ctx context.Context
 }
 
-// newBGPPart builds the announcer on GoBGP, with its metrics on reg, and
-// applies cfg's bgp: section. Nothing is announced before the first sync.
-func newBGPPart(ctx context.Context, log *zap.Logger, m *bgp.Metrics, cfg *config.Config) (*bgpPart, error) {
+// newBGPPart builds the announcer on GoBGP, with its metrics m, and
+// applies c (nil: no bgp: section). Nothing is announced before the
+// first sync.
+func newBGPPart(ctx context.Context, log *zap.Logger, m *bgp.Metrics, c *bgp.Config) (*bgpPart, error) {
 	var ann *bgp.Announcer
 	sp := bgp.NewGoBGP(log, func(st bgp.PeerStatus) { ann.PeerChanged(st) })
 	ann = bgp.NewAnnouncer(log, sp, m)
-	b := &bgpPart{log: log, ann: ann, ctx: ctx}
-	c, err := bgpConfig(cfg.BGP, netlinkutil.FirstIPv4Toward)
-	if err != nil {
-		return nil, err
-	}
 	if err := ann.SetConfig(ctx, c); err != nil {
 		return nil, err
 	}
-	return b, nil
+	return &bgpPart{log: log, ann: ann, ctx: ctx}, nil
 }
 
 // announce is the source's Announce hook. A BGP failure is logged, never

@@ -25,6 +25,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/source/standalone"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
+	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 // DefaultMetricsAddr serves /metrics and /healthz on loopback only: the
@@ -173,6 +174,11 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 	if err != nil {
 		return err
 	}
+	// So is a router ID that cannot be found.
+	bgpCfg, err := bgpConfig(cfg.BGP, netlinkutil.FirstIPv4Toward)
+	if err != nil {
+		return err
+	}
 	p, err := openPlane(planeOptions{
 		host:       hostenv.Options{Interface: cfg.Interface, SetSysctls: true},
 		reconciler: reconciler.Config{RecordPath: f.record},
@@ -191,7 +197,7 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 	if watch == 0 {
 		watch = -1
 	}
-	bgpp, err := newBGPPart(ctx, log, bgp.NewMetrics(p.metrics.Registry), cfg)
+	bgpp, err := newBGPPart(ctx, log, bgp.NewMetrics(p.metrics.Registry), bgpCfg)
 	if err != nil {
 		return err
 	}

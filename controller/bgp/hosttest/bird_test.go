@@ -283,6 +283,7 @@ func TestBIRDGracefulRestart(t *testing.T) {
 // restartKeepsRoute starts a new speaker, as a restarted daemon does, and
 // stops it again with graceful restart.
 func restartKeepsRoute(t *testing.T, b *bird, cfg bgp.Config, since string) {
+	t.Helper()
 	ctx := context.Background()
 	// A restarted daemon: BIRD keeps the stale route until our End-of-RIB
 	// and takes the fresh one, which is the same: the route is never

@@ -2,6 +2,7 @@ package hosttest
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -383,4 +384,40 @@ func TestBIRDIPv6(t *testing.T) {
 		got, out := b.routesOf("director6")
 		return len(got) == 0, out
 	})
+}
+
+// TestBIRDDeadDirector: graceful restart keeps the routes of a daemon
+// that stopped, not of a director that is gone. BIRD drops them when its
+// link to the director goes down, or when the hold timer expires (it then
+// sends a NOTIFICATION itself, which ends graceful restart).
+func TestBIRDDeadDirector(t *testing.T) {
+	for name, cut := range map[string][][]string{
+		"link down":  {{"ip", "link", "set", "vrouter", "down"}},
+		"hold timer": {{"iptables", "-I", "INPUT", "-p", "tcp", "-j", "DROP"}, {"iptables", "-I", "OUTPUT", "-p", "tcp", "-j", "DROP"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			b := startBIRD(t)
+			a := newAnnouncer(t)
+			cfg := config(true)
+			if err := errors.Join(a.SetConfig(ctx, &cfg), a.SetVIPs(ctx, []netip.Addr{vip1})); err != nil {
+				t.Fatal(err)
+			}
+			b.waitState("the session", "Established")
+			b.waitRoutes("the VIP", "192.0.2.10/32")
+			for _, c := range cut {
+				if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+					t.Fatalf("%v: %v\n%s", c, err, out)
+				}
+			}
+			t.Cleanup(func() {
+				_ = exec.Command("iptables", "-F").Run() // this test's private namespace only
+				_ = a.Stop(ctx, false)
+			})
+			b.waitRoutes("the dead director's route withdrawn")
+			if p := b.protocol(); strings.Contains(p, "graceful restart active") {
+				t.Errorf("BIRD is helping a graceful restart of a dead director:\n%s", p)
+			}
+		})
+	}
 }

@@ -197,7 +197,11 @@ func (g *GoBGP) Announce(_ context.Context, prefixes []netip.Prefix) error {
 	add, remove := diffPrefixes(g.prefixes, prefixes)
 	var errs []error
 	for _, p := range remove {
-		if err := g.srv.DeletePath(apiutil.DeletePathRequest{Paths: []*apiutil.Path{g.path(p)}}); err != nil {
+		path, err := g.path(p)
+		if err == nil {
+			err = g.srv.DeletePath(apiutil.DeletePathRequest{Paths: []*apiutil.Path{path}})
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("withdrawing %s: %w", p, err))
 		}
 	}
@@ -216,7 +220,11 @@ func (g *GoBGP) addPaths(prefixes []netip.Prefix) error {
 	}
 	paths := make([]*apiutil.Path, 0, len(prefixes))
 	for _, p := range prefixes {
-		paths = append(paths, g.path(p))
+		path, err := g.path(p)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, path)
 	}
 	if _, err := g.srv.AddPath(apiutil.AddPathRequest{Paths: paths}); err != nil {
 		return fmt.Errorf("announcing %v: %w", prefixes, err)
@@ -227,22 +235,28 @@ func (g *GoBGP) addPaths(prefixes []netip.Prefix) error {
 // path is the route for p: origin IGP, next hop unspecified, which GoBGP
 // replaces with the session's own address (next hop self), and our
 // communities.
-func (g *GoBGP) path(p netip.Prefix) *apiutil.Path {
-	nlri, _ := bgppkt.NewIPAddrPrefix(p) // valid: p is a host prefix
+func (g *GoBGP) path(p netip.Prefix) (*apiutil.Path, error) {
+	nlri, err := bgppkt.NewIPAddrPrefix(p)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: %w", p, err)
+	}
 	attrs := []bgppkt.PathAttributeInterface{bgppkt.NewPathAttributeOrigin(bgppkt.BGP_ORIGIN_ATTR_TYPE_IGP)}
 	fam := bgppkt.RF_IPv4_UC
+	var nh bgppkt.PathAttributeInterface
 	if p.Addr().Is4() {
-		nh, _ := bgppkt.NewPathAttributeNextHop(netip.IPv4Unspecified())
-		attrs = append(attrs, nh)
+		nh, err = bgppkt.NewPathAttributeNextHop(netip.IPv4Unspecified())
 	} else {
 		fam = bgppkt.RF_IPv6_UC
-		mp, _ := bgppkt.NewPathAttributeMpReachNLRI(fam, []bgppkt.PathNLRI{{NLRI: nlri}}, netip.IPv6Unspecified())
-		attrs = append(attrs, mp)
+		nh, err = bgppkt.NewPathAttributeMpReachNLRI(fam, []bgppkt.PathNLRI{{NLRI: nlri}}, netip.IPv6Unspecified())
 	}
+	if err != nil {
+		return nil, fmt.Errorf("next hop of %s: %w", p, err)
+	}
+	attrs = append(attrs, nh)
 	if len(g.cfg.Communities) > 0 {
 		attrs = append(attrs, bgppkt.NewPathAttributeCommunities(g.cfg.Communities))
 	}
-	return &apiutil.Path{Family: fam, Nlri: nlri, Attrs: attrs}
+	return &apiutil.Path{Family: fam, Nlri: nlri, Attrs: attrs}, nil
 }
 
 // Peers implements Speaker.
@@ -251,8 +265,13 @@ func (g *GoBGP) Peers(ctx context.Context) ([]PeerStatus, error) {
 		return nil, nil
 	}
 	var out []PeerStatus
+	var errs []error
 	err := g.srv.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
-		addr, _ := netip.ParseAddr(p.GetConf().GetNeighborAddress())
+		addr, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GoBGP lists a peer at %w", err))
+			return
+		}
 		st := PeerStatus{Address: addr, ASN: p.GetConf().GetPeerAsn(), State: apiStateName(p.GetState().GetSessionState())}
 		st.GracefulRestart = p.GetGracefulRestart().GetEnabled() && remoteOffersGR(p.GetState().GetRemoteCap())
 		if st.State == StateEstablished {
@@ -261,7 +280,7 @@ func (g *GoBGP) Peers(ctx context.Context) ([]PeerStatus, error) {
 		out = append(out, st)
 	})
 	slices.SortFunc(out, func(a, b PeerStatus) int { return a.Address.Compare(b.Address) })
-	return out, err
+	return out, errors.Join(append(errs, err)...)
 }
 
 func remoteOffersGR(caps []*api.Capability) bool {

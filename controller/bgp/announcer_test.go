@@ -214,16 +214,26 @@ func TestStatusRendering(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.WriteString("---\n")
-	_ = f.a.SetConfig(f.ctx, config(r1, r2))
-	st, _ = f.a.Status(f.ctx)
-	_ = bgp.Render(&b, st, time.Unix(0, 0))
+	if err := f.a.SetConfig(f.ctx, config(r1, r2)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = f.a.Status(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := bgp.Render(&b, st, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
 	b.WriteString("---\n")
-	_ = f.a.SetVIPs(f.ctx, []netip.Addr{vip1, vip6})
+	if err := f.a.SetVIPs(f.ctx, []netip.Addr{vip1, vip6}); err != nil {
+		t.Fatal(err)
+	}
 	f.sp.Establish(r1)
 	st, err = f.a.Status(f.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = bgp.Render(&b, st, time.Unix(3725, 0))
+	if err := bgp.Render(&b, st, time.Unix(3725, 0)); err != nil {
+		t.Fatal(err)
+	}
 	golden.Check(t, "testdata/status.golden", b.String())
 }

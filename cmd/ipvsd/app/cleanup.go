@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/ipvsd/ipvsd/controller/bgp"
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/failover"
 	"github.com/ipvsd/ipvsd/controller/firewall"
@@ -16,7 +18,9 @@ import (
 	"github.com/ipvsd/ipvsd/controller/kubeproxy"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
+	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/ipvs"
+	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 type cleanupFlags struct {
@@ -25,6 +29,10 @@ type cleanupFlags struct {
 	iptablesMode string
 	logLevel     string
 	kubeProxy    bool
+	// config, if set, is the standalone file whose bgp: peers are told
+	// to drop our routes, within bgpTimeout.
+	config     string
+	bgpTimeout time.Duration
 }
 
 func newCleanup() *cobra.Command {
@@ -47,7 +55,15 @@ With --kube-proxy it removes what kube-proxy's IPVS mode left instead
 its ipsets and kube-ipvs0 name, except those ipvsd's record owns, the
 kube-ipvs0 link, and kube-proxy's KUBE-* chains (of its IPVS and iptables
 modes), the rules jumping into them and its ipsets, in both iptables
-back-ends. ipvsd's own state and everyone else's stay.`,
+back-ends. ipvsd's own state and everyone else's stay.
+
+With --config FILE, a standalone file with a bgp: section, it first
+withdraws every route from the peers named there: a daemon stopped with
+SIGTERM left its routes with the peers that negotiated graceful restart,
+and they would keep them (stale) for the restart time. It opens a session
+with each peer announcing nothing, whose End-of-RIB makes the peer drop
+them, and closes it with a Cease. A peer it cannot reach within
+--bgp-timeout is named, and the exit status is non-zero.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCleanup(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
@@ -59,6 +75,8 @@ back-ends. ipvsd's own state and everyone else's stay.`,
 	fl.StringVar(&f.iptablesMode, "iptables-mode", "auto", "iptables back-end to clean: auto, nft, legacy, or none")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.kubeProxy, "kube-proxy", false, "remove kube-proxy's leftovers instead of ipvsd's own state")
+	fl.StringVar(&f.config, "config", "", "the standalone config file: withdraw our routes from its bgp: peers first")
+	fl.DurationVar(&f.bgpTimeout, "bgp-timeout", 30*time.Second, "how long to wait for the sessions with the bgp: peers")
 	return cmd
 }
 
@@ -76,20 +94,46 @@ func runCleanup(ctx context.Context, stdout, stderr io.Writer, f cleanupFlags) e
 	if f.kubeProxy {
 		return cleanupKubeProxy(ctx, stdout, log, f, modes)
 	}
-	return cleanup(ctx, stdout, log, cleanupParts{
+	parts := cleanupParts{
 		ipvs: func(ctx context.Context) (reconciler.Result, error) { return cleanupIPVS(ctx, f, log) },
 		syncDaemons: func() (failover.Result, error) {
 			return cleanupSyncDaemons(runstate.SyncDaemonStore{Path: runstate.SyncDaemonsPath(f.record)}, openSyncDaemons, log)
 		},
 		modes:    modes,
 		firewall: firewall.HostCleanupTools(firewall.HostExec{}, ""),
-	})
+	}
+	if f.config != "" {
+		// A file that is not valid is refused before anything is touched.
+		cfg, _, err := config.Load(f.config)
+		if err != nil {
+			return err
+		}
+		if cfg.BGP != nil {
+			parts.bgp = func(ctx context.Context) (int, error) { return cleanupBGP(ctx, log, cfg.BGP, f.bgpTimeout) }
+		}
+	}
+	return cleanup(ctx, stdout, log, parts)
+}
+
+// cleanupBGP withdraws our routes from every peer of c (bgp.Withdraw).
+func cleanupBGP(ctx context.Context, log *zap.Logger, c *config.BGP, timeout time.Duration) (int, error) {
+	bc, err := bgpConfig(c, netlinkutil.FirstIPv4Toward)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return len(bc.Peers), bgp.Withdraw(ctx, log, bgp.NewGoBGP(log, nil), *bc)
 }
 
 // cleanupParts are what cleanup removes, each found on its own: a host
 // without the ip_vs module, without ipset or without one iptables back-end
 // still gets every other part cleaned.
 type cleanupParts struct {
+	// bgp, if set, withdraws our routes from the BGP peers (first, so
+	// traffic leaves the director before its services go) and returns
+	// how many peers it told.
+	bgp func(context.Context) (int, error)
 	// ipvs removes our virtual servers and VIP addresses.
 	ipvs func(context.Context) (reconciler.Result, error)
 	// syncDaemons stops the connection sync daemons ipvsd started.
@@ -104,6 +148,14 @@ type cleanupParts struct {
 // what each could not, named by part.
 func cleanup(ctx context.Context, stdout io.Writer, log *zap.Logger, p cleanupParts) error {
 	var errs []error
+	if p.bgp != nil {
+		n, err := p.bgp(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("withdrawing BGP routes: %w", err))
+		} else {
+			fmt.Fprintf(stdout, "withdrew every BGP route from %d peers\n", n)
+		}
+	}
 	res, err := p.ipvs(ctx)
 	fmt.Fprintf(stdout, "removed %d virtual servers and %d addresses\n", res.Services.Deleted, res.Addresses.Deleted)
 	if err != nil {

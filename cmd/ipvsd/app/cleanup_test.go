@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,5 +64,40 @@ func TestCleanupRefusesUnknownMode(t *testing.T) {
 	err := runCleanup(context.Background(), &out, &errOut, cleanupFlags{iptablesMode: "nftables", logLevel: "info"})
 	if err == nil || !strings.Contains(err.Error(), `"nftables"`) {
 		t.Errorf("got %v; want the mode named", err)
+	}
+}
+
+// TestCleanupBGPPart: the BGP withdrawal runs first, and its failure,
+// named, does not keep the other parts from being cleaned.
+func TestCleanupBGPPart(t *testing.T) {
+	unreachable := errors.New("bgp: no session with [10.11.1.1]")
+	var order []string
+	var out bytes.Buffer
+	err := cleanup(context.Background(), &out, zaptest.NewLogger(t), cleanupParts{
+		bgp: func(context.Context) (int, error) { order = append(order, "bgp"); return 1, unreachable },
+		ipvs: func(context.Context) (reconciler.Result, error) {
+			order = append(order, "ipvs")
+			return reconciler.Result{}, nil
+		},
+	})
+	if !errors.Is(err, unreachable) || !strings.Contains(err.Error(), "withdrawing BGP routes: ") {
+		t.Errorf("got %v; want the BGP part named", err)
+	}
+	if strings.Join(order, ",") != "bgp,ipvs" {
+		t.Errorf("parts ran in the order %v, want bgp first, then ipvs", order)
+	}
+}
+
+// TestCleanupRefusesBadConfig: an invalid --config stops cleanup before
+// anything is touched.
+func TestCleanupRefusesBadConfig(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("services: []\nbgp: {asn: 1, peers: []}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err := runCleanup(context.Background(), &out, &errOut, cleanupFlags{iptablesMode: "none", logLevel: "info", config: bad, record: "/nonexistent/state.json"})
+	if err == nil || !strings.Contains(err.Error(), "bgp.peers: at least one peer is required") || out.Len() != 0 {
+		t.Errorf("got %v, output %q; want the file's mistake and nothing done", err, out.String())
 	}
 }

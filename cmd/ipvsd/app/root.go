@@ -62,7 +62,7 @@ what the kernel has, and never touches virtual servers it does not own.`,
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newVersion())
-	root.AddCommand(newList())
+	root.AddCommand(newList(), newStatus())
 	root.AddCommand(newStandalone(), newCleanup())
 	root.AddCommand(newRun())
 	return root

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/ipvsd/ipvsd/controller/bgp"
 	"github.com/ipvsd/ipvsd/controller/dataplane"
 	"github.com/ipvsd/ipvsd/controller/hostenv"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
@@ -24,6 +25,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/source/standalone"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
+	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
 // DefaultMetricsAddr serves /metrics and /healthz on loopback only: the
@@ -52,7 +54,12 @@ SIGHUP or when it changes (once it has stayed the same for a whole
 --watch-interval: replace it atomically, by writing a new file and renaming
 it over the old); an invalid file, an empty one included, is rejected and
 the running config kept. SIGTERM stops ipvsd and leaves the kernel state in place, so a
-restart drops no connection; "ipvsd cleanup" removes what ipvsd created.`,
+restart drops no connection; "ipvsd cleanup" removes what ipvsd created.
+
+With a bgp: section it announces the VIP of each service that has healthy
+backends to the peers named there, and withdraws it when none has; on
+SIGTERM the peers that negotiated graceful restart keep the routes for
+their restart time. "ipvsd status" shows the sessions and the routes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.check {
@@ -167,6 +174,11 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 	if err != nil {
 		return err
 	}
+	// So is a router ID that cannot be found.
+	bgpCfg, err := bgpConfig(cfg.BGP, netlinkutil.FirstIPv4Toward)
+	if err != nil {
+		return err
+	}
 	p, err := openPlane(planeOptions{
 		host:       hostenv.Options{Interface: cfg.Interface, SetSysctls: true},
 		reconciler: reconciler.Config{RecordPath: f.record},
@@ -186,26 +198,36 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 	if watch == 0 {
 		watch = -1
 	}
+	bgpp, err := newBGPPart(ctx, log, bgp.NewMetrics(p.metrics.Registry), bgpCfg)
+	if err != nil {
+		return err
+	}
 	src, err := standalone.New(standalone.Options{ConfigPath: f.config, WatchInterval: watch}, standalone.Deps{
 		Trigger:       p.prog.Trigger,
 		HostAddresses: p.env.HostAddresses,
 		Prober:        probe.NetProber{Dialer: &net.Dialer{}},
 		Metrics:       standalone.NewMetrics(p.metrics.Registry),
 		Log:           log,
+		Announce:      bgpp.announce,
+		Reloaded:      bgpp.reloaded,
 	}, cfg, content)
 	if err != nil {
-		return err
+		return errors.Join(err, bgpp.stop(false))
 	}
 	stopHTTP, err := serveAll(ctx, log, []endpoint{{f.metricsAddr, map[string]http.Handler{
 		"/metrics": p.metrics.MetricsHandler(), "/healthz": p.metrics.HealthzHandler(healthMaxAge(0)),
+		"/status": bgpp.statusHandler(),
 	}}})
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return errors.Join(fmt.Errorf("metrics: %w", err), bgpp.stop(false))
 	}
 	log.Info("standalone mode", zap.String("config", f.config), zap.Int("services", len(cfg.Services)),
 		zap.Int("syncDaemons", len(cfg.SyncDaemons())),
 		zap.String("interface", cfg.Interface), zap.String("record", f.record))
-	return errors.Join(runUntilDone(ctx, p.prog, src, sighups(ctx)), stopHTTP())
+	runErr := runUntilDone(ctx, p.prog, src, sighups(ctx))
+	// A stop asked for (SIGTERM) is a restart or an upgrade: graceful
+	// restart keeps the routes where it was negotiated.
+	return errors.Join(runErr, bgpp.stop(ctx.Err() != nil), stopHTTP())
 }
 
 // runUntilDone runs the source's health checks and file watch beside the

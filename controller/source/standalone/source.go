@@ -18,6 +18,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/runner"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
+	"github.com/ipvsd/ipvsd/ipvs"
 )
 
 // Options tune the source; zero values take defaults.
@@ -43,6 +44,15 @@ type Deps struct {
 	Rand    func() float64
 	Metrics *Metrics
 	Log     *zap.Logger
+	// Announce, when set, is told after every sync which VIPs may be
+	// announced over BGP (AnnouncedVIPs): first after a sync that
+	// programmed everything, then after each sync, so a VIP whose last
+	// healthy backend failed is withdrawn by the sync that health
+	// transition triggers.
+	Announce func(vips []netip.Addr)
+	// Reloaded, when set, is handed each config a reload accepts (its
+	// bgp: section has no place in the dataplane).
+	Reloaded func(*config.Config)
 }
 
 // Source feeds the programmer from the config file and the backends'
@@ -63,6 +73,12 @@ type Source struct {
 	content []byte
 	tr      *Translator
 	sent    sentState
+	// conflicts are the virtual servers the last sync found held by
+	// another program.
+	conflicts map[ipvs.Key]bool
+
+	// announcing: a sync has programmed everything once (Programmed).
+	announcing bool
 }
 
 // New builds a source for cfg, the validated content of the config file
@@ -169,6 +185,9 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 	s.dirty.markAddresses()
 	s.cfg, s.sum, s.content = cfg, sum, content
 	s.applyLocked(cfg)
+	if s.deps.Reloaded != nil {
+		s.deps.Reloaded(cfg)
+	}
 	s.deps.Trigger()
 	return nil
 }
@@ -295,5 +314,37 @@ func (s *Source) translateLocked(names []string, addrs bool, up UpFunc) desired.
 	return u
 }
 
-// Programmed implements dataplane.Source; the file has nothing to report.
-func (s *Source) Programmed(error) error { return nil }
+// Programmed implements dataplane.Source: it tells Deps.Announce what may
+// be announced. The first announcement waits for a sync without error,
+// one that programmed every service: a director must not attract
+// traffic for VIPs its kernel does not serve yet. After that every sync
+// updates it, errors or not, so a withdrawal never waits.
+func (s *Source) Programmed(err error) error {
+	if s.deps.Announce == nil || (err != nil && !s.announcing) {
+		return nil
+	}
+	s.announcing = true
+	s.mu.Lock()
+	if s.cfg.BGP == nil {
+		// Nothing to announce to: spare every sync the walk over all
+		// services (a reload adding bgp: triggers a sync of its own).
+		s.mu.Unlock()
+		return nil
+	}
+	vips := AnnouncedVIPs(s.cfg, s.upFunc(true), s.conflicts)
+	s.mu.Unlock()
+	s.deps.Announce(vips)
+	return nil
+}
+
+// Conflicts implements dataplane.ConflictReporter: a service someone
+// else holds in the kernel is not announced.
+func (s *Source) Conflicts(keys []ipvs.Key) {
+	m := make(map[ipvs.Key]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	s.mu.Lock()
+	s.conflicts = m
+	s.mu.Unlock()
+}

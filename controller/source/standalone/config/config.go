@@ -54,6 +54,8 @@ type Config struct {
 	// services only.
 	Masquerade string    `json:"masquerade,omitempty"`
 	Services   []Service `json:"services"`
+	// BGP, when set, announces the VIPs of healthy services (bgp.go).
+	BGP *BGP `json:"bgp,omitempty"`
 	// Sync runs the kernel's connection sync daemons (sync.go).
 	Sync *Sync `json:"sync,omitempty"`
 }
@@ -199,6 +201,9 @@ func (c *Config) Defaults() {
 	}
 	for i := range c.Services {
 		c.Services[i].defaults()
+	}
+	if c.BGP != nil {
+		c.BGP.defaults()
 	}
 }
 

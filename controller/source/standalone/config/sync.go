@@ -120,12 +120,10 @@ func (c *Config) SyncDaemons() []ipvs.SyncDaemon {
 // failover, an ECMP rehash) carry on: with the sync daemon the connection
 // may not have been copied yet, and with consistent hashing (mh over the
 // same backends and weights on every director) there is nothing to copy.
-// A config with several directors, which is a `sync:` section, wants
-// sloppy TCP, and sloppy SCTP when it has an SCTP service. (The `bgp:`
-// section, once merged, is the other sign of several directors: this is
-// the one place to add it.)
+// A config with several directors, which is a `sync:` or a `bgp:`
+// section, wants sloppy TCP, and sloppy SCTP when it has an SCTP service.
 func (c *Config) Sloppy() (tcp, sctp bool) {
-	if c.Sync == nil {
+	if c.Sync == nil && c.BGP == nil {
 		return false, false
 	}
 	for i := range c.Services {

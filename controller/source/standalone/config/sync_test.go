@@ -74,6 +74,7 @@ func TestSyncSection(t *testing.T) {
 func TestSloppy(t *testing.T) {
 	const sctp = "  - {name: diameter, vip: 192.0.2.11, port: 3868, protocol: sctp, backends: [{address: 10.0.0.3}]}\n"
 	const sync = "sync: {interface: eth1, role: backup}\n"
+	const bgp = "bgp: {asn: 64512, peers: [{address: 10.0.0.254, asn: 64500}]}\n"
 	for _, tc := range []struct {
 		name      string
 		yaml      string
@@ -82,6 +83,8 @@ func TestSloppy(t *testing.T) {
 		{"one director", base + sctp, false, false},
 		{"sync, TCP only", base + sync, true, false},
 		{"sync and an SCTP service", base + sctp + sync, true, true},
+		{"bgp, TCP only", base + bgp, true, false},
+		{"bgp and an SCTP service", base + sctp + bgp, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse([]byte(tc.yaml))

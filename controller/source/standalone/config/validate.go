@@ -55,6 +55,9 @@ func (c *Config) validate(p *problems) {
 	if c.Services == nil {
 		p.add("services", "is required (services: [] for none)")
 	}
+	if c.BGP != nil {
+		c.BGP.validate(p)
+	}
 	if c.Sync != nil {
 		c.Sync.validate(p)
 	}

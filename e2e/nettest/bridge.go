@@ -69,30 +69,10 @@ func (b *Bridge) Attach(t testing.TB, ns *NS, ifname, cidr string) {
 	moveAndConfigure(t, port+"x", ns, ifname, cidr)
 }
 
-// Link joins namespaces a and b by a veth pair: a's end is aName with
-// aCIDR, b's end bName with bCIDR.
-func Link(t testing.TB, a *NS, aName, aCIDR string, b *NS, bName, bCIDR string) {
-	t.Helper()
-	tmp := "l-" + a.Name
-	if len(tmp) > 13 {
-		tmp = tmp[:13]
-	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: tmp + "a"}, PeerName: tmp + "b"}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatalf("adding veth %s: %v", tmp, err)
-	}
-	moveAndConfigure(t, tmp+"a", a, aName, aCIDR)
-	moveAndConfigure(t, tmp+"b", b, bName, bCIDR)
-}
-
 // moveAndConfigure moves link (in the caller's namespace) into ns, renames
 // it ifname, gives it cidr and brings it up.
 func moveAndConfigure(t testing.TB, link string, ns *NS, ifname, cidr string) {
 	t.Helper()
-	ip, ipnet, err := net.ParseCIDR(cidr)
-	if err != nil {
-		t.Fatalf("address of %s in %s: %v", ifname, ns.Name, err)
-	}
 	l, err := netlink.LinkByName(link)
 	if err != nil {
 		t.Fatal(err)
@@ -108,14 +88,7 @@ func moveAndConfigure(t testing.TB, link string, ns *NS, ifname, cidr string) {
 		if err := h.LinkSetName(l, ifname); err != nil {
 			return err
 		}
-		a := &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: ipnet.Mask}}
-		if ip.To4() == nil {
-			a.Flags = nodad
-		}
-		if err := h.AddrAdd(l, a); err != nil {
-			return err
-		}
-		return h.LinkSetUp(l)
+		return linkUp(h, ifname, cidr)
 	})
 	if err != nil {
 		t.Fatalf("configuring %s in %s: %v", ifname, ns.Name, err)

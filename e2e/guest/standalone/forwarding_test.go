@@ -45,7 +45,7 @@ TCP 192.0.2.20:443 wlc
   -> 10.1.0.1:443 Route 1
   -> 10.1.0.2:443 Tunnel 4
 UDP 192.0.2.21:53 rr
-  -> 10.2.0.1:53 Tunnel 1`, 10*time.Second)
+  -> 10.2.0.1:53 Tunnel 1`, 60*time.Second)
 	out := run(t, "ip", "-br", "addr", "show", "dev", "ipvs0")
 	for _, vip := range []string{"192.0.2.20/32", "192.0.2.21/32"} {
 		if !strings.Contains(out, vip) {

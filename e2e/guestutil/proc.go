@@ -1,12 +1,15 @@
 package guestutil
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
 // Proc is a daemon a guest test started (ipvsd, kube-proxy, bird), its
@@ -23,11 +26,27 @@ type Proc struct {
 // shows its log when t failed).
 func Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
+	return start(t, name, exec.Command(name, args...), false)
+}
+
+// StartIPVSD runs ipvsd with args inside ns (nil: the VM's namespace),
+// named name in messages. At the end of the test one still running is
+// stopped with SIGTERM and must exit 0.
+func StartIPVSD(t testing.TB, name string, ns *nettest.NS, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command("ipvsd", args...)
+	if ns != nil {
+		cmd = ns.Command("ipvsd", args...)
+	}
+	return start(t, name, cmd, true)
+}
+
+func start(t testing.TB, name string, cmd *exec.Cmd, term bool) *Proc {
+	t.Helper()
 	logf, err := os.CreateTemp("", strings.ReplaceAll(name, "/", "_")+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -39,17 +58,36 @@ func Start(t testing.TB, name string, args ...string) *Proc {
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.exited:
+		switch {
+		case p.Exited():
+		case term:
+			p.Stop(t, syscall.SIGTERM)
+			if err := p.Err(); err != nil {
+				t.Errorf("%s exited with %v after SIGTERM", name, err)
+			}
 		default:
 			_ = cmd.Process.Kill()
 			<-p.exited
 		}
 		if t.Failed() {
-			t.Logf("%s %s log:\n%s", name, strings.Join(args, " "), p.LogTail(150))
+			t.Logf("%s (%s) log:\n%s", name, strings.Join(cmd.Args, " "), p.LogTail(150))
 		}
 	})
 	return p
+}
+
+// WaitLog waits until the process's log holds want.
+func (p *Proc) WaitLog(t testing.TB, want string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() string {
+		if b, _ := os.ReadFile(p.log); strings.Contains(string(b), want) {
+			return ""
+		}
+		if p.Exited() {
+			return fmt.Sprintf("%s exited (%v) before logging %q", p.Name, p.err, want)
+		}
+		return fmt.Sprintf("%s has not logged %q", p.Name, want)
+	})
 }
 
 // LogTail is the last lines of the process's output.

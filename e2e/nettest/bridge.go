@@ -2,7 +2,6 @@ package nettest
 
 import (
 	"fmt"
-	"net"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -106,17 +105,6 @@ func (ns *NS) SetLink(ifname string, up bool) error {
 			return h.LinkSetUp(l)
 		}
 		return h.LinkSetDown(l)
-	})
-}
-
-// AddRoute adds a route to dst ("0.0.0.0/0", "10.20.0.0/24") via gw in ns.
-func (ns *NS) AddRoute(dst, gw string) error {
-	_, d, err := net.ParseCIDR(dst)
-	if err != nil {
-		return err
-	}
-	return ns.Netlink(func(h *netlink.Handle) error {
-		return h.RouteAdd(&netlink.Route{Dst: d, Gw: net.ParseIP(gw)})
 	})
 }
 

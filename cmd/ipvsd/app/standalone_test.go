@@ -33,6 +33,7 @@ sync: {interface: eth1, role: primary, syncID: 300}
 		out  []string
 	}{
 		{"../../../examples/standalone.yaml", 0, []string{"valid, 2 services"}},
+		{"../../../examples/director.yaml", 0, []string{"valid, 1 services"}},
 		{bad, 1, []string{"services[web].backends[1].port: must be 1-65535", "services[api].port: must be 1-65535",
 			`sync.role: must be master, backup or both, not "primary"`, "sync.syncID: must be 0-255"}},
 		{filepath.Join(t.TempDir(), "missing.yaml"), 1, []string{"reading config"}},

@@ -5,7 +5,6 @@ package ha
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -88,8 +87,7 @@ func (d *director) start(t *testing.T, s scheduling) {
 	t.Helper()
 	must(t, os.MkdirAll(d.dir, 0o755))
 	must(t, os.WriteFile(d.configPath(), []byte(d.config(s)), 0o644))
-	d.ipvsd = guestutil.Start(t, "ip", "netns", "exec", d.ns.Name, "ipvsd", "standalone",
-		"--config", d.configPath(), "--record", d.recordPath())
+	d.ipvsd = guestutil.StartIPVSD(t, d.name, d.ns, "standalone", "--config", d.configPath(), "--record", d.recordPath())
 }
 
 func (d *director) configPath() string { return filepath.Join(d.dir, "ipvsd.yaml") }
@@ -127,22 +125,10 @@ func (d *director) fail(t *testing.T) {
 // table entries to vip, with the real server each went to.
 func (d *director) connections(t testing.TB) map[string]string {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", d.ns.Name, "ipvsadm", "-Lnc").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ipvsadm -Lnc in %s: %v\n%s", d.name, err, out)
-	}
-	return parseConnections(string(out), fmt.Sprintf("%s:%d", vip, port))
-}
-
-// parseConnections reads `ipvsadm -Lnc`: "TCP 14:59 ESTABLISHED
-// 10.20.0.2:41234 10.99.0.10:80 10.11.1.11:80" becomes
-// "10.20.0.2:41234" -> "10.11.1.11:80", for the virtual address vaddr.
-func parseConnections(out, vaddr string) map[string]string {
 	m := map[string]string{}
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		if len(f) == 6 && f[4] == vaddr {
-			m[f[3]] = f[5]
+	for client, c := range guestutil.IPVSConns(t, d.ns) {
+		if c.Virtual == fmt.Sprintf("%s:%d", vip, port) {
+			m[client] = c.Destination
 		}
 	}
 	return m
@@ -164,11 +150,8 @@ func (d *director) sysctl(t testing.TB, path string) string {
 func (d *director) scheduled(t testing.TB) uint64 {
 	t.Helper()
 	addr := fmt.Sprintf("%s:%d", vip, port)
-	out, err := exec.Command("ip", "netns", "exec", d.ns.Name, "ipvsadm", "-Ln", "--stats", "--exact", "-t", addr).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ipvsadm --stats in %s: %v\n%s", d.name, err, out)
-	}
-	n, ok := parseScheduled(string(out), addr)
+	out := d.ns.Run(t, "ipvsadm", "-Ln", "--stats", "--exact", "-t", addr)
+	n, ok := parseScheduled(out, addr)
 	if !ok {
 		t.Fatalf("no line for %s in %s's ipvsadm --stats:\n%s", addr, d.name, out)
 	}

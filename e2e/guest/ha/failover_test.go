@@ -235,7 +235,7 @@ func (s *site) failAndReturn(t *testing.T, hs []*guestutil.Held, i int, sched sc
 
 	must(t, d.ns.SetLink("eth0", true))
 	// An interface going down takes its routes with it.
-	must(t, d.ns.AddRoute("0.0.0.0/0", lanRouter))
+	d.ns.DefaultRoute(t, lanRouter)
 	d.start(t, sched)
 	took = s.waitHops(t, s.dirs...)
 	waitProgress(t, hs, 5)

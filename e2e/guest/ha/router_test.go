@@ -88,11 +88,7 @@ func (r *router) birdc(args ...string) (string, error) {
 // per director it forwards to), read with ip route in its namespace.
 func (r *router) nextHops(t testing.TB, addr string) []string {
 	t.Helper()
-	out, err := exec.Command("ip", "-n", r.ns.Name, "route", "show", addr+"/32").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip route in %s: %v\n%s", r.ns.Name, err, out)
-	}
-	return parseNextHops(string(out))
+	return parseNextHops(r.ns.Run(t, "ip", "route", "show", addr+"/32"))
 }
 
 // parseNextHops reads `ip route show` of one prefix: "10.99.0.10 via

@@ -66,11 +66,11 @@ func newSite(t *testing.T) *site {
 	lan.Attach(t, rns, "eth0", lanRouter+"/24")
 	s.client = nettest.NewNS(t, "client")
 	nettest.Link(t, rns, "eth1", "10.20.0.1/24", s.client, "eth0", clientAddr+"/24")
-	must(t, s.client.AddRoute("0.0.0.0/0", "10.20.0.1"))
+	s.client.DefaultRoute(t, "10.20.0.1")
 	for _, rs := range realServers {
 		ns := nettest.NewNS(t, rs.name)
 		lan.Attach(t, ns, "eth0", rs.addr+"/24")
-		must(t, ns.AddRoute("0.0.0.0/0", lanRouter))
+		ns.DefaultRoute(t, lanRouter)
 		for _, v := range []string{vip, deadVIP, flapVIP} {
 			must(t, ns.AddAddress("lo", v+"/32"))
 		}
@@ -83,7 +83,7 @@ func newSite(t *testing.T) *site {
 	for _, d := range directors {
 		ns := nettest.NewNS(t, d.name)
 		lan.Attach(t, ns, "eth0", d.addr+"/24")
-		must(t, ns.AddRoute("0.0.0.0/0", lanRouter))
+		ns.DefaultRoute(t, lanRouter)
 		s.dirs = append(s.dirs, &director{name: d.name, addr: d.addr, ns: ns, dir: filepath.Join(s.dir, d.name)})
 	}
 	s.router = startRouter(t, rns, filepath.Join(s.dir, "router"))

@@ -4,6 +4,7 @@ package syncd
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,7 +128,10 @@ services:
 		}
 	}
 
-	d.Stop(t)
+	d.Stop(t, syscall.SIGTERM)
+	if err := d.Err(); err != nil {
+		t.Errorf("ipvsd on SIGTERM: %v", err)
+	}
 	if got := guestutil.SyncDaemons(t, ns); got != master+backup {
 		t.Errorf("SIGTERM changed the daemons:\n%s", got)
 	}

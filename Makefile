@@ -31,13 +31,12 @@ image-ref:
 # deps: Go modules and the kernel lab (qemu, busybox, Debian's stock kernel,
 # a cached initramfs under .cache/lab), and kube-apiserver and etcd for the
 # real-API-server tests (built once, ~4 min cold, under .cache/apiserver).
-# Safe to run again: it only fills in what is missing. bird2 is the real
-# BGP router of controller/bgp/hosttest (run in a namespace of its own,
-# never as the system's daemon).
+# Safe to run again: it only fills in what is missing. build-base.sh also
+# installs bird2, the real BGP router of controller/bgp/hosttest and of the
+# lab's director tests (run in namespaces of their own, never started as
+# the system's daemon).
 deps:
 	$(GO) mod download
-	@dpkg-query -W -f='$${Status}' bird2 2>/dev/null | grep -q 'install ok installed' || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bird2 >/dev/null; }
 	e2e/lab/build-base.sh .cache/lab >/dev/null
 	e2e/apiserver/build.sh .cache/apiserver >/dev/null
 

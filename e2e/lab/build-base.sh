@@ -29,11 +29,31 @@ missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# install_quietly PKG...: apt-get install without starting any daemon a
+# package ships (bird2's): the tests run their own BIRD in a namespace, and
+# a test machine must not gain a routing daemon. policy-rc.d is how Debian
+# lets an installer refuse service starts; one already there is left as it
+# is, and bird.service, enabled by the package, is disabled again only
+# when this script installed it.
+install_quietly() {
+	local policy=/usr/sbin/policy-rc.d ours=
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && ours=1
+	fi
+	local rc=0
+	apt-get install -y -qq --no-install-recommends "$@" >&2 || rc=$?
+	[[ -z $ours ]] || rm -f "$policy"
+	if [[ " $* " == *" bird2 "* && -d /run/systemd/system ]]; then
+		systemctl disable --now --quiet bird.service >&2 || true
+	fi
+	return $rc
+}
+
 if ((${#missing[@]})); then
 	log "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >&2
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+	install_quietly "${missing[@]}"
 fi
 
 # The package linux-image-amd64 depends on is the versioned kernel image.

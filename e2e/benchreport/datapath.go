@@ -18,7 +18,8 @@ const KubeProxyNFT = "kube-proxy-nft"
 // PathDirect) dp_PATH_conns, dp_PATH_p50_s, dp_PATH_p99_s and
 // dp_PATH_conns_per_s.
 const (
-	KeyDPReady   = "dp_ready_s" // process start until the kernel holds every Service
+	KeyDPReady   = "dp_ready_s"       // process start until the kernel holds every Service
+	KeyDPCPU     = "dp_proxy_cpu_pct" // the proxy's CPU over the client loop, % of a core
 	dpPrefix     = "dp_"
 	PathCluster  = "cluster" // through the measured Service's ClusterIP
 	PathDirect   = "direct"  // the same client to the backend pod's address
@@ -43,7 +44,10 @@ type Path struct {
 // DataPath is one proxy's data path at one size. Zero values are not
 // measured.
 type DataPath struct {
-	Ready           float64
+	Ready float64
+	// ProxyCPU is the proxy process's CPU while the client ran, in
+	// percent of one core: work of its own (a resync) slows the client.
+	ProxyCPU        float64
 	Cluster, Direct Path
 }
 
@@ -59,7 +63,7 @@ func Summarize(firstByte []float64, total float64) Path {
 
 // DataPathLines are d's figure lines for mode at n services.
 func DataPathLines(mode string, n int, d DataPath) []string {
-	out := []string{FigureLine(mode, n, KeyDPReady, d.Ready)}
+	out := []string{FigureLine(mode, n, KeyDPReady, d.Ready), FigureLine(mode, n, KeyDPCPU, d.ProxyCPU)}
 	for _, p := range []struct {
 		name string
 		p    Path
@@ -76,8 +80,12 @@ func DataPathLines(mode string, n int, d DataPath) []string {
 
 // set stores the data-path figure key; false when key is none of them.
 func (d *DataPath) set(key string, v float64) bool {
-	if key == KeyDPReady {
+	switch key {
+	case KeyDPReady:
 		d.Ready = v
+		return true
+	case KeyDPCPU:
+		d.ProxyCPU = v
 		return true
 	}
 	rest, ok := strings.CutPrefix(key, dpPrefix)
@@ -150,10 +158,10 @@ func DataPathTable(results []Result) string {
 	var b bytes.Buffer
 	fmt.Fprintln(&b, "data path: TCP connect to first byte from a client pod, through one ClusterIP and directly to its backend pod, one connection at a time")
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, dpProxyLabel+"\tservices\tready s\tconns\tClusterIP p50 ms\tp99 ms\tconn/s\tdirect p50 ms\tp99 ms\tconn/s\tp99 ClusterIP/direct\t")
+	fmt.Fprintln(w, dpProxyLabel+"\tservices\tready s\tproxy CPU %\tconns\tClusterIP p50 ms\tp99 ms\tconn/s\tdirect p50 ms\tp99 ms\tconn/s\tp99 ClusterIP/direct\t")
 	for _, r := range rows {
 		d := r.DataPath
-		cols := append([]string{proxyName(r.Mode), fmt.Sprint(r.Services), num(opt(d.Ready), 2), fmt.Sprint(max(d.Cluster.Conns, d.Direct.Conns))},
+		cols := append([]string{proxyName(r.Mode), fmt.Sprint(r.Services), num(opt(d.Ready), 2), num(d.ProxyCPU, 1), fmt.Sprint(max(d.Cluster.Conns, d.Direct.Conns))},
 			append(pathCols(d.Cluster), pathCols(d.Direct)...)...)
 		fmt.Fprintln(w, strings.Join(append(cols, num(d.ClusterOverDirect(), 2)), "\t")+"\t")
 	}

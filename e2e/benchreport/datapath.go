@@ -18,18 +18,17 @@ const KubeProxyNFT = "kube-proxy-nft"
 // PathDirect) dp_PATH_conns, dp_PATH_p50_s, dp_PATH_p99_s and
 // dp_PATH_conns_per_s.
 const (
-	KeyDPReady   = "dp_ready_s"       // process start until the kernel holds every Service
-	KeyDPCPU     = "dp_proxy_cpu_pct" // the proxy's CPU over the client loop, % of a core
-	dpPrefix     = "dp_"
-	PathCluster  = "cluster" // through the measured Service's ClusterIP
-	PathDirect   = "direct"  // the same client to the backend pod's address
-	dpConns      = "conns"
-	dpP50        = "p50_s"
-	dpP99        = "p99_s"
-	dpPerSecond  = "conns_per_s"
-	sizeTarget   = 1.1 // ClusterIP p99 at the largest size over the smallest
-	nftTarget    = 1.0 // ClusterIP p99 of ipvsd over kube-proxy nftables
-	dpProxyLabel = "proxy"
+	KeyDPReady  = "dp_ready_s"       // process start until the kernel holds every Service
+	KeyDPCPU    = "dp_proxy_cpu_pct" // the proxy's CPU over the client loop, % of a core
+	dpPrefix    = "dp_"
+	PathCluster = "cluster" // through the measured Service's ClusterIP
+	PathDirect  = "direct"  // the same client to the backend pod's address
+	dpConns     = "conns"
+	dpP50       = "p50_s"
+	dpP99       = "p99_s"
+	dpPerSecond = "conns_per_s"
+	sizeTarget  = 1.1 // ClusterIP p99 at the largest size over the smallest
+	nftTarget   = 1.0 // ClusterIP p99 of ipvsd over kube-proxy nftables
 )
 
 // Path is the figures of the connections over one path: how many, the
@@ -158,7 +157,7 @@ func DataPathTable(results []Result) string {
 	var b bytes.Buffer
 	fmt.Fprintln(&b, "data path: TCP connect to first byte from a client pod, through one ClusterIP and directly to its backend pod, one connection at a time")
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, dpProxyLabel+"\tservices\tready s\tproxy CPU %\tconns\tClusterIP p50 ms\tp99 ms\tconn/s\tdirect p50 ms\tp99 ms\tconn/s\tp99 ClusterIP/direct\t")
+	fmt.Fprintln(w, "proxy\tservices\tready s\tproxy CPU %\tconns\tClusterIP p50 ms\tp99 ms\tconn/s\tdirect p50 ms\tp99 ms\tconn/s\tp99 ClusterIP/direct\t")
 	for _, r := range rows {
 		d := r.DataPath
 		cols := append([]string{proxyName(r.Mode), fmt.Sprint(r.Services), num(opt(d.Ready), 2), num(d.ProxyCPU, 1), fmt.Sprint(max(d.Cluster.Conns, d.Direct.Conns))},

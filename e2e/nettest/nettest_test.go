@@ -76,7 +76,7 @@ func TestSetupLoop(t *testing.T) {
 	srv.ServeTCPLocalAddr(t, 9100)
 	cli := NewPeer(t, "nt-dcli", "10.77.4.2", "10.77.4.1")
 	targets := []string{"10.77.3.2:9100", "10.77.3.3:9100"}
-	got, err := cli.SetupLoop(targets, 3, 7, 10*time.Second)
+	got, err := cli.SetupLoop(targets, 3, 7, 20000, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +96,13 @@ func TestSetupLoop(t *testing.T) {
 			}
 		}
 	}
-	if _, err := cli.SetupLoop([]string{targets[0], "10.77.3.2:9101"}, 0, 1, 10*time.Second); err == nil || !strings.Contains(err.Error(), "10.77.3.2:9101") {
+	if _, err := cli.SetupLoop([]string{targets[0], "10.77.3.2:9101"}, 0, 1, 20100, 10*time.Second); err == nil || !strings.Contains(err.Error(), "10.77.3.2:9101") {
 		t.Errorf("a closed port: error %v, want one naming 10.77.3.2:9101", err)
 	}
-	if _, err := cli.SetupLoop(nil, 0, 1, time.Second); err == nil {
+	if _, err := cli.SetupLoop(nil, 0, 1, 20200, time.Second); err == nil {
 		t.Error("a loop without targets ran")
+	}
+	if _, err := cli.SetupLoop(targets, 0, 10, 65530, time.Second); err == nil {
+		t.Error("a loop with source ports beyond 65535 ran")
 	}
 }

@@ -29,9 +29,19 @@ type Setup struct {
 // closes. The target that goes first moves by one each round, so no
 // target always follows another. It returns each target's count setups,
 // in order, and stops at the first connection that fails, naming it.
-func (ns *NS) SetupLoop(targets []string, warmup, count int, timeout time.Duration) ([][]Setup, error) {
-	if len(targets) == 0 || count < 1 || warmup < 0 {
-		return nil, fmt.Errorf("setup loop: want targets, count >= 1 and warmup >= 0, got %d targets, count %d, warmup %d", len(targets), count, warmup)
+//
+// Every connection has a source port of its own, from firstPort on: a
+// block of warmup+count ports for each target in turn. The kernel's own
+// choice would reuse, towards the backend directly, a port a connection
+// through a proxy used shortly before; the proxy's entry for that earlier
+// connection (IPVS keeps one for two minutes in TIME_WAIT) then rewrites
+// the backend's SYN-ACK as coming from the ClusterIP, and the direct
+// connection hangs. The caller keeps the ports clear of the namespace's
+// ephemeral range and of its earlier loops.
+func (ns *NS) SetupLoop(targets []string, warmup, count, firstPort int, timeout time.Duration) ([][]Setup, error) {
+	rounds := warmup + count
+	if len(targets) == 0 || count < 1 || warmup < 0 || firstPort < 1 || firstPort+len(targets)*rounds > 65536 {
+		return nil, fmt.Errorf("setup loop: want targets, count >= 1, warmup >= 0 and source ports from %d for %d targets x %d rounds within 1-65535", firstPort, len(targets), rounds)
 	}
 	out := make([][]Setup, len(targets))
 	// One switch into the namespace for the whole loop rather than two
@@ -39,12 +49,12 @@ func (ns *NS) SetupLoop(targets []string, warmup, count int, timeout time.Durati
 	// current on the thread that created it, and this goroutine stays on
 	// the locked thread, so every dial creates its socket there.
 	err := ns.Do(func() error {
-		for round := range warmup + count {
+		for round := range rounds {
 			for i := range targets {
 				k := (i + round) % len(targets)
-				s, err := connectEcho(targets[k], timeout)
+				s, err := connectEcho(targets[k], firstPort+k*rounds+round, timeout)
 				if err != nil {
-					return fmt.Errorf("round %d of %d from %s: %w", round+1, warmup+count, ns.Name, err)
+					return fmt.Errorf("round %d of %d from %s: %w", round+1, rounds, ns.Name, err)
 				}
 				if round >= warmup {
 					out[k] = append(out[k], s)
@@ -57,11 +67,12 @@ func (ns *NS) SetupLoop(targets []string, warmup, count int, timeout time.Durati
 }
 
 // connectEcho is one connection of SetupLoop.
-func connectEcho(addr string, timeout time.Duration) (Setup, error) {
+func connectEcho(addr string, port int, timeout time.Duration) (Setup, error) {
+	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{Port: port}}
 	t0 := time.Now()
-	c, err := net.DialTimeout("tcp", addr, timeout)
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
-		return Setup{}, fmt.Errorf("connecting to %s: %w", addr, err)
+		return Setup{}, fmt.Errorf("connecting to %s from port %d: %w", addr, port, err)
 	}
 	_ = c.SetDeadline(t0.Add(timeout))
 	var s Setup

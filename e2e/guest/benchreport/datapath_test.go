@@ -27,6 +27,10 @@ const (
 	// 10.16.0.254 is a spare address of Service 15 (EndpointIP(15, 13)),
 	// in no EndpointSlice of a data-path run, which makes no changes.
 	dpBackendHost = "10.16.0.254"
+	// dpFirstPort is the first source port of the client's loops, which
+	// take blocks of their own below the ephemeral range (32768 on): the
+	// second proxy's connections must not meet the first's in TIME_WAIT.
+	dpFirstPort = 10000
 	// clockTicks is USER_HZ, the unit of /proc/PID/stat's times.
 	clockTicks = 100
 )
@@ -61,6 +65,10 @@ func newDataPathNet(t *testing.T) *dataPathNet {
 func TestDataPath(t *testing.T) {
 	r := runFromEnv(t)
 	conns := envInt(t, "BENCH_DP_CONNS", 2000)
+	block := 2 * (dpWarmup + conns) // source ports of one proxy's loop
+	if dpFirstPort+2*block > 32768 {
+		t.Fatalf("BENCH_DP_CONNS=%d: two loops of %d source ports from %d reach the ephemeral range (32768); at most %d", conns, block, dpFirstPort, (32768-dpFirstPort)/4-dpWarmup)
+	}
 	svcs := readServices(t, r.services)
 	n := len(svcs)
 	dn := newDataPathNet(t)
@@ -70,7 +78,7 @@ func TestDataPath(t *testing.T) {
 	ready := d.waitFor(t, "programmed", r.coldTimeout, 250*time.Millisecond, func() bool {
 		return httpOK(healthzURL) && realServers(t, h) >= n*benchreport.Backends
 	})
-	measureDataPath(t, benchreport.Kube, d, ready, dn, svcs, conns)
+	measureDataPath(t, benchreport.Kube, d, ready, dn, svcs, conns, dpFirstPort)
 	d.stop(t)
 	if out, err := exec.Command("ipvsd", "cleanup").CombinedOutput(); err != nil {
 		t.Fatalf("ipvsd cleanup: %v\n%s", err, out)
@@ -85,7 +93,7 @@ func TestDataPath(t *testing.T) {
 		v, ok := metric(kubeMetrics, "kubeproxy_sync_proxy_rules_duration_seconds_count")
 		return ok && v >= 1 && nftServiceIPs() >= n
 	})
-	measureDataPath(t, benchreport.KubeProxyNFT, kp, ready, dn, svcs, conns)
+	measureDataPath(t, benchreport.KubeProxyNFT, kp, ready, dn, svcs, conns, dpFirstPort+block)
 }
 
 // nftServiceIPs counts the ClusterIP:port entries of kube-proxy's
@@ -100,15 +108,15 @@ func nftServiceIPs() int {
 }
 
 // measureDataPath runs the client loop against Service 0's ClusterIP
-// and its first endpoint, with the proxy p running, and prints the
-// data-path figures of mode at len(svcs) Services.
-func measureDataPath(t *testing.T, mode string, p *proc, ready time.Duration, dn *dataPathNet, svcs []service, conns int) {
+// and its first endpoint from source ports firstPort on, with the proxy p
+// running, and prints the data-path figures of mode at len(svcs) Services.
+func measureDataPath(t *testing.T, mode string, p *proc, ready time.Duration, dn *dataPathNet, svcs []service, conns, firstPort int) {
 	t.Helper()
 	n := len(svcs)
 	cluster := netip.AddrPortFrom(svcs[0].vip, 80).String()
 	direct := netip.AddrPortFrom(benchreport.EndpointIP(0, 0), targetPort).String()
 	c0, t0 := p.cpuTicks(t), time.Now()
-	setups, err := dn.client.SetupLoop([]string{cluster, direct}, dpWarmup, conns, dpConnTimeout)
+	setups, err := dn.client.SetupLoop([]string{cluster, direct}, dpWarmup, conns, firstPort, dpConnTimeout)
 	if err != nil {
 		t.Fatalf("%s at %d Services: %v", mode, n, err)
 	}

@@ -23,11 +23,12 @@ func fixedDataPath() string {
 		n       int
 		ready   float64
 		cluster float64 // ms of the slowest ClusterIP connection
-	}{{Kube, 100, 4.5, 2}, {KubeProxyNFT, 100, 6, 2.5}, {Kube, 10000, 300, 2.1}, {KubeProxyNFT, 10000, 420, 3}} {
+		direct  float64 // and of the slowest direct one
+	}{{Kube, 100, 4.5, 2, 1.5}, {KubeProxyNFT, 100, 6, 2.5, 2}, {Kube, 10000, 300, 2.1, 1.5}, {KubeProxyNFT, 10000, 420, 3, 2}} {
 		var cl, di []float64
 		for k := 1; k <= 100; k++ {
 			cl = append(cl, r.cluster*float64(k)/100/1000)
-			di = append(di, 1.5*float64(k)/100/1000)
+			di = append(di, r.direct*float64(k)/100/1000)
 		}
 		d := DataPath{Ready: r.ready, ProxyCPU: r.ready / 100, Cluster: Summarize(cl, 0.5), Direct: Summarize(di, 0.4)}
 		for _, l := range DataPathLines(r.mode, r.n, d) {

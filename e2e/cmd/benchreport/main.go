@@ -33,6 +33,8 @@ type options struct {
 	ipvsd     string
 	memoryMB  int
 	vmTimeout time.Duration
+	// coldTimeout bounds one cold start in the guest (0: by size).
+	coldTimeout time.Duration
 	// from re-renders a figures.txt of an earlier run without a VM.
 	from string
 }
@@ -69,6 +71,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.ipvsd, "ipvsd", "bin/ipvsd", "the static ipvsd binary to measure")
 	fs.IntVar(&o.memoryMB, "memory", 4096, "guest memory in MB")
 	fs.StringVar(&o.from, "from", "", "render table.txt and plot.png in -out from this figures.txt of an earlier run, without running anything")
+	fs.DurationVar(&o.coldTimeout, "cold-timeout", 0, "bound of one cold start in the guest (0: 10 min + 6 s per 100 services)")
 	fs.DurationVar(&o.vmTimeout, "vm-timeout", 0, "bound of one VM run (0: 15 min + 12 s per 100 services, more with -kube-proxy)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -63,8 +63,12 @@ func TestDataPathVM(t *testing.T) {
 			t.Errorf("%s runs %s, want %s", c.mode, got, c.want)
 		}
 	}
-	if got := vmTimeout(o, "datapath", 10000); got < 2*coldTimeout(10000) || got >= vmTimeout(o, "kube", 10000) {
-		t.Errorf("datapath VM at 10,000 bound %s: want at least two cold starts (%s) and less than a kube VM with 200 changes (%s)", got, 2*coldTimeout(10000), vmTimeout(o, "kube", 10000))
+	if got := vmTimeout(o, "datapath", 10000); got < 2*coldTimeout(o, 10000) || got >= vmTimeout(o, "kube", 10000) {
+		t.Errorf("datapath VM at 10,000 bound %s: want at least two cold starts (%s) and less than a kube VM with 200 changes (%s)", got, 2*coldTimeout(o, 10000), vmTimeout(o, "kube", 10000))
+	}
+	o.coldTimeout = time.Hour
+	if got := vmTimeout(o, "datapath", 100); got < 2*time.Hour {
+		t.Errorf("-cold-timeout 1h: a datapath VM bound of %s, want room for two such cold starts", got)
 	}
 	if _, err := parseFlags([]string{"-dp-conns", "0"}); err == nil || !strings.Contains(err.Error(), "-dp-conns") {
 		t.Errorf("-dp-conns 0: %v", err)

@@ -76,7 +76,7 @@ func runVM(o options, tests lab.Binary, mode string, n int, figures *bytes.Buffe
 			"BENCH_SERVICES":             strconv.Itoa(n),
 			"BENCH_CHANGES":              strconv.Itoa(o.changes),
 			"BENCH_IDLE_SECONDS":         strconv.Itoa(o.idle),
-			"BENCH_COLD_TIMEOUT_SECONDS": strconv.Itoa(int(coldTimeout(n).Seconds())),
+			"BENCH_COLD_TIMEOUT_SECONDS": strconv.Itoa(int(coldTimeout(o, n).Seconds())),
 			"BENCH_DP_CONNS":             strconv.Itoa(o.dpConns),
 		},
 	}
@@ -147,8 +147,14 @@ func guestTests(o options, mode string) string {
 	return "^TestKube$"
 }
 
-// coldTimeout bounds one cold start: 10 min + 6 s per 100 services.
-func coldTimeout(n int) time.Duration { return 10*time.Minute + time.Duration(n/100)*6*time.Second }
+// coldTimeout bounds one cold start: -cold-timeout, or 10 min + 6 s per
+// 100 services (kube-proxy's nftables mode needs more at 10,000).
+func coldTimeout(o options, n int) time.Duration {
+	if o.coldTimeout > 0 {
+		return o.coldTimeout
+	}
+	return 10*time.Minute + time.Duration(n/100)*6*time.Second
+}
 
 // vmTimeout is -vm-timeout, or a bound that grows with the table and
 // the changes: the cold start's bound, a quarter of an hour for idle and
@@ -165,10 +171,10 @@ func vmTimeout(o options, mode string, n int) time.Duration {
 		return o.vmTimeout
 	}
 	if mode == "datapath" {
-		return 2*coldTimeout(n) + 15*time.Minute + 2*time.Duration(2*(o.dpConns+100))*20*time.Millisecond
+		return 2*coldTimeout(o, n) + 15*time.Minute + 2*time.Duration(2*(o.dpConns+100))*20*time.Millisecond
 	}
 	perChange := 10*time.Second + time.Duration(n)*10*time.Millisecond
-	d := coldTimeout(n) + 15*time.Minute + time.Duration(max(o.changes, 1))*perChange
+	d := coldTimeout(o, n) + 15*time.Minute + time.Duration(max(o.changes, 1))*perChange
 	if o.kubeProxy {
 		d *= 2
 	}

@@ -66,16 +66,21 @@ bench: deps build
 # SIZES: cold start and its ratio to ipvsadm -R of the same table, p50/p99
 # of CHANGES single-backend changes to the kernel, peak RSS, idle CPU over
 # IDLE seconds, netlink writes per change. KUBE_PROXY=1 adds the real
-# kube-proxy v1.35.4 (IPVS mode) in each Kubernetes VM. Writes
+# kube-proxy v1.35.4 (IPVS mode) in each Kubernetes VM. MODES=datapath
+# (item 4) measures connection setup from a client pod through one
+# ClusterIP and directly to its backend, DP_CONNS of each, while every
+# Service is programmed by ipvsd run and then by kube-proxy in nftables
+# mode, in one VM per size (adds plot-datapath.png). Writes
 # BENCH_REPORT_DIR/{table.txt,plot.png,figures.txt}. Hours at the default
 # sizes; SIZES=100,1000 for a quick run. Not part of make test.
 SIZES            ?= 1000,10000,50000
 MODES            ?= standalone,kube
 CHANGES          ?= 200
 IDLE             ?= 60
+DP_CONNS         ?= 2000
 BENCH_REPORT_DIR ?= bench-report
 bench-report: deps build
-	$(GO) run ./e2e/cmd/benchreport -sizes $(SIZES) -modes $(MODES) -changes $(CHANGES) -idle $(IDLE) \
+	$(GO) run ./e2e/cmd/benchreport -sizes $(SIZES) -modes $(MODES) -changes $(CHANGES) -idle $(IDLE) -dp-conns $(DP_CONNS) \
 		-out $(BENCH_REPORT_DIR) -ipvsd $(BIN) $(if $(filter 1,$(KUBE_PROXY)),-kube-proxy)
 
 # fuzz: every Fuzz* target in the tree for FUZZTIME each, one at a time

@@ -44,6 +44,8 @@ type Result struct {
 	IdleSeconds float64
 	// WritesChanges is -1 where the daemon has no counter (kube-proxy).
 	WritesChanges float64
+	// DataPath is the connection-setup figures (-modes datapath).
+	DataPath DataPath
 }
 
 // FigureLine renders one figure as the guest prints it.
@@ -80,7 +82,7 @@ func Parse(r io.Reader) ([]Result, error) {
 }
 
 func modeOrder(m string) int {
-	return map[string]int{Standalone: 0, Kube: 1, KubeProxy: 2}[m]
+	return map[string]int{Standalone: 0, Kube: 1, KubeProxy: 2, KubeProxyNFT: 3}[m]
 }
 
 func add(byKey map[[2]string]*Result, f []string) error {
@@ -118,7 +120,9 @@ func add(byKey map[[2]string]*Result, f []string) error {
 	case KeyRealServers:
 		r.RealServers = int(v)
 	default:
-		return fmt.Errorf("unknown figure %q", f[2])
+		if !r.DataPath.set(f[2], v) {
+			return fmt.Errorf("unknown figure %q", f[2])
+		}
 	}
 	return nil
 }
@@ -133,6 +137,12 @@ func Percentile(xs []float64, p float64) float64 {
 	slices.Sort(s)
 	rank := int(math.Ceil(p / 100 * float64(len(s))))
 	return s[max(rank, 1)-1]
+}
+
+// scaleMeasured reports whether r has figures of the scale table (a
+// data-path run prints none).
+func (r Result) scaleMeasured() bool {
+	return r.Cold > 0 || r.RealServers > 0 || len(r.Changes) > 0 || r.PeakRSSKiB > 0
 }
 
 // RestoreRatio is the cold start over ipvsadm -R of the same table, NaN

@@ -28,6 +28,8 @@ var (
 		Standalone: color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 		Kube:       color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 		KubeProxy:  color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+		// kube-proxy nftables is the data path's reference.
+		KubeProxyNFT: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 	}
 )
 
@@ -64,17 +66,66 @@ func (s series) points(results []Result) plotter.XYs {
 // ipvsadm -R floor of each mode's table and kube-proxy where measured,
 // and writes it as a PNG to path.
 func Plot(results []Result, path string) error {
+	p := newPlot("ipvsd scale report (kernel lab, emulated CPU: compare within a run)", "seconds")
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	lo, hi, err := addSeries(p, results, plotSeries(), path)
+	if err != nil {
+		return err
+	}
+	// Room around the points on the log axes, so the extreme ones (and a
+	// run of one size) are not on the frame, and above them for the
+	// legend, which sits top left where the lines start low.
+	p.Y.Min, p.Y.Max = lo.Y/2, hi.Y*20
+	return save(p, lo, hi, path)
+}
+
+// PlotDataPath draws the connection-setup p50 and p99 through the
+// ClusterIP, and the direct path's p99 as the reference, of ipvsd and
+// kube-proxy nftables against the number of services (log axis; the
+// milliseconds on a linear one from zero, so a ratio reads as a height)
+// and writes it as a PNG to path.
+func PlotDataPath(results []Result, path string) error {
+	p := newPlot("ipvsd data path: TCP connect to first byte (kernel lab, emulated CPU: compare within a run)", "milliseconds")
+	lo, hi, err := addSeries(p, results, dataPathSeries(), path)
+	if err != nil {
+		return err
+	}
+	p.Y.Min, p.Y.Max = 0, hi.Y*1.6
+	return save(p, lo, hi, path)
+}
+
+func dataPathSeries() []series {
+	var out []series
+	for _, mode := range []string{Kube, KubeProxyNFT} {
+		name := proxyName(mode)
+		out = append(out,
+			series{name + " ClusterIP p99", mode, func(r Result) float64 { return 1000 * r.DataPath.Cluster.P99 }, nil, false},
+			series{name + " ClusterIP p50", mode, func(r Result) float64 { return 1000 * r.DataPath.Cluster.P50 }, []vg.Length{vg.Points(6), vg.Points(3)}, false},
+			series{name + " direct p99", mode, func(r Result) float64 { return 1000 * r.DataPath.Direct.P99 }, []vg.Length{vg.Points(2), vg.Points(2)}, true},
+		)
+	}
+	return out
+}
+
+// newPlot is a plot of figures against the number of services on a log
+// axis, with a grid and the legend top left.
+func newPlot(title, unit string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = "ipvsd scale report (kernel lab, emulated CPU: compare within a run)"
+	p.Title.Text = title
 	p.X.Label.Text = "Services (x10 endpoints)"
-	p.Y.Label.Text = "seconds"
-	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	p.Y.Label.Text = unit
+	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
+	return p
+}
+
+// addSeries adds each series that has points and returns the corners of
+// the points' range; it fails when no series had any.
+func addSeries(p *plot.Plot, results []Result, ss []series, path string) (lo, hi plotter.XY, err error) {
 	drawn := 0
-	lo, hi := plotter.XY{X: math.Inf(1), Y: math.Inf(1)}, plotter.XY{X: math.Inf(-1), Y: math.Inf(-1)}
-	for _, s := range plotSeries() {
+	lo, hi = plotter.XY{X: math.Inf(1), Y: math.Inf(1)}, plotter.XY{X: math.Inf(-1), Y: math.Inf(-1)}
+	for _, s := range ss {
 		xy := s.points(results)
 		if len(xy) == 0 {
 			continue
@@ -85,7 +136,7 @@ func Plot(results []Result, path string) error {
 		}
 		line, pts, err := plotter.NewLinePoints(xy)
 		if err != nil {
-			return fmt.Errorf("plotting %s: %w", s.name, err)
+			return lo, hi, fmt.Errorf("plotting %s: %w", s.name, err)
 		}
 		c, width := modeColor[s.mode], vg.Points(1.5)
 		if s.floor {
@@ -98,13 +149,15 @@ func Plot(results []Result, path string) error {
 		drawn++
 	}
 	if drawn == 0 {
-		return fmt.Errorf("plotting %s: no figure to plot", path)
+		return lo, hi, fmt.Errorf("plotting %s: no figure to plot", path)
 	}
-	// Room around the points on the log axes, so the extreme ones (and a
-	// run of one size) are not on the frame, and above them for the
-	// legend, which sits top left where the lines start low.
+	return lo, hi, nil
+}
+
+// save writes p as a 10 x 6 inch PNG, the x axis with room around the
+// points so the extreme ones (and a run of one size) are not on the frame.
+func save(p *plot.Plot, lo, hi plotter.XY, path string) error {
 	p.X.Min, p.X.Max = lo.X/1.5, hi.X*1.5
-	p.Y.Min, p.Y.Max = lo.Y/2, hi.Y*20
 	if err := p.Save(10*vg.Inch, 6*vg.Inch, path); err != nil {
 		return fmt.Errorf("writing the plot %s: %w", path, err)
 	}

@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 )
 
 // Table renders results as an aligned text table, one row per mode and
-// size; "-" marks a figure not measured.
+// size; "-" marks a figure not measured. Results with only data-path
+// figures are DataPathTable's; "" when there is no other.
 func Table(results []Result) string {
+	results = slices.DeleteFunc(slices.Clone(results), func(r Result) bool { return !r.scaleMeasured() })
+	if len(results) == 0 {
+		return ""
+	}
 	var b bytes.Buffer
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "mode\tservices\treal servers\tcold s\tipvsadm -R s\tcold/-R\tchanges\tp50 s\tp99 s\tpeak RSS MiB\tidle CPU %\twrites/change\t")

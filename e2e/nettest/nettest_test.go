@@ -2,7 +2,9 @@ package nettest
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +62,47 @@ func writeSysctl(t *testing.T, path, v string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSetupLoop: connections alternate between two addresses of one
+// server namespace; each target keeps its own count of setups, every one
+// greeted by the address it reached; a target nobody serves stops the
+// loop with its name.
+func TestSetupLoop(t *testing.T) {
+	writeSysctl(t, "/proc/sys/net/ipv4/ip_forward", "1")
+	srv := NewPeer(t, "nt-dsrv", "10.77.3.2", "10.77.3.1")
+	srv.AddAddrs(t, net.ParseIP("10.77.3.3"))
+	srv.ServeTCPLocalAddr(t, 9100)
+	cli := NewPeer(t, "nt-dcli", "10.77.4.2", "10.77.4.1")
+	targets := []string{"10.77.3.2:9100", "10.77.3.3:9100"}
+	got, err := cli.SetupLoop(targets, 3, 7, 20000, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d targets' setups, want 2", len(got))
+	}
+	for k, setups := range got {
+		if len(setups) != 7 {
+			t.Errorf("target %s: %d setups, want 7 (warm-up not kept)", targets[k], len(setups))
+		}
+		for _, s := range setups {
+			if want, _, _ := strings.Cut(targets[k], ":"); s.Greeting != want {
+				t.Errorf("target %s greeted by %q", targets[k], s.Greeting)
+			}
+			if s.FirstByte <= 0 || s.Total < s.FirstByte {
+				t.Errorf("target %s: first byte after %s, closed after %s", targets[k], s.FirstByte, s.Total)
+			}
+		}
+	}
+	if _, err := cli.SetupLoop([]string{targets[0], "10.77.3.2:9101"}, 0, 1, 20100, 10*time.Second); err == nil || !strings.Contains(err.Error(), "10.77.3.2:9101") {
+		t.Errorf("a closed port: error %v, want one naming 10.77.3.2:9101", err)
+	}
+	if _, err := cli.SetupLoop(nil, 0, 1, 20200, time.Second); err == nil {
+		t.Error("a loop without targets ran")
+	}
+	if _, err := cli.SetupLoop(targets, 0, 10, 65530, time.Second); err == nil {
+		t.Error("a loop with source ports beyond 65535 ran")
 	}
 }

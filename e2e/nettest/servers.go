@@ -53,6 +53,22 @@ func (ns *NS) ServeHTTP(t testing.TB, port int, reply string) {
 // client closes. Long-lived connections are easy to hold open with it.
 func (ns *NS) ServeTCP(t testing.TB, port int, reply string) {
 	t.Helper()
+	ns.serveTCP(t, port, func(net.Conn) string { return reply })
+}
+
+// ServeTCPLocalAddr is ServeTCP greeting each connection with the address
+// it reached (its local IP), so a client behind a load balancer sees which
+// of the namespace's addresses the balancer chose.
+func (ns *NS) ServeTCPLocalAddr(t testing.TB, port int) {
+	t.Helper()
+	ns.serveTCP(t, port, func(c net.Conn) string {
+		host, _, _ := net.SplitHostPort(c.LocalAddr().String())
+		return host
+	})
+}
+
+func (ns *NS) serveTCP(t testing.TB, port int, greeting func(net.Conn) string) {
+	t.Helper()
 	l := ns.Listen(t, "tcp", net.JoinHostPort("", strconv.Itoa(port)))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -72,7 +88,7 @@ func (ns *NS) ServeTCP(t testing.TB, port int, reply string) {
 			go func() {
 				defer wg.Done()
 				defer func() { mu.Lock(); delete(conns, c); mu.Unlock(); c.Close() }()
-				if _, err := fmt.Fprintln(c, reply); err != nil {
+				if _, err := fmt.Fprintln(c, greeting(c)); err != nil {
 					return
 				}
 				sc := bufio.NewScanner(c)

@@ -99,3 +99,34 @@ const nodad = 0x02 // IFA_F_NODAD
 
 // String names the peer for test messages.
 func (p *Peer) String() string { return fmt.Sprintf("%s(%s)", p.Name, p.Addr) }
+
+// AddAddrs adds more addresses to the namespace's eth0, each as a host
+// address (/32 or /128) inside the peer's network: the caller's side
+// reaches them over the same veth by neighbour discovery, so one
+// namespace stands in for several pods.
+func (p *Peer) AddAddrs(t testing.TB, addrs ...net.IP) {
+	t.Helper()
+	err := p.Netlink(func(h *netlink.Handle) error {
+		l, err := h.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		for _, ip := range addrs {
+			bits := 128
+			if ip.To4() != nil {
+				bits = 32
+			}
+			a := &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}}
+			if bits == 128 {
+				a.Flags = nodad
+			}
+			if err := h.AddrAdd(l, a); err != nil {
+				return fmt.Errorf("adding %s: %w", ip, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("addresses on %s: %v", p, err)
+	}
+}

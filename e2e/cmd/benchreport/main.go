@@ -3,10 +3,13 @@
 // server of e2e/apiserver, Services x 10 endpoints created before the
 // daemon starts) at each size, and optionally the real kube-proxy v1.35.4
 // in IPVS mode beside `ipvsd run` in the same VM, measured by
-// e2e/guest/benchreport. It writes the figures, a text table (also
-// printed) and a PNG plot to -out. One VM per mode and size.
+// e2e/guest/benchreport. Mode datapath (item 4) measures connection setup
+// through one ClusterIP and directly to its backend while every Service
+// is programmed, by `ipvsd run` and then by the real kube-proxy in
+// nftables mode, in one VM. It writes the figures, text tables (also
+// printed) and PNG plots to -out. One VM per mode and size.
 //
-//	go run ./e2e/cmd/benchreport -sizes 100,1000 -modes standalone,kube [-kube-proxy]
+//	go run ./e2e/cmd/benchreport -sizes 100,1000 -modes standalone,kube,datapath [-kube-proxy]
 package main
 
 import (
@@ -25,10 +28,13 @@ type options struct {
 	kubeProxy bool
 	changes   int
 	idle      int
+	dpConns   int
 	out       string
 	ipvsd     string
 	memoryMB  int
 	vmTimeout time.Duration
+	// coldTimeout bounds one cold start in the guest (0: by size).
+	coldTimeout time.Duration
 	// from re-renders a figures.txt of an earlier run without a VM.
 	from string
 }
@@ -55,15 +61,17 @@ func run(args []string) int {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	sizes := fs.String("sizes", "1000,10000,50000", "numbers of services (x10 backends or endpoints), comma-separated")
-	modes := fs.String("modes", "standalone,kube", "modes to run: standalone, kube")
+	modes := fs.String("modes", "standalone,kube", "modes to run: standalone, kube, datapath")
 	var o options
 	fs.BoolVar(&o.kubeProxy, "kube-proxy", false, "also run the real kube-proxy v1.35.4 in IPVS mode in each kube VM, as the reference (slow)")
 	fs.IntVar(&o.changes, "changes", 200, "single-backend or single-endpoint changes per run")
 	fs.IntVar(&o.idle, "idle", 60, "idle window in seconds")
+	fs.IntVar(&o.dpConns, "dp-conns", 2000, "datapath: measured connections through the ClusterIP, and as many directly, after 100 of each to warm up")
 	fs.StringVar(&o.out, "out", "bench-report", "directory for figures.txt, table.txt, plot.png and the consoles")
 	fs.StringVar(&o.ipvsd, "ipvsd", "bin/ipvsd", "the static ipvsd binary to measure")
 	fs.IntVar(&o.memoryMB, "memory", 4096, "guest memory in MB")
 	fs.StringVar(&o.from, "from", "", "render table.txt and plot.png in -out from this figures.txt of an earlier run, without running anything")
+	fs.DurationVar(&o.coldTimeout, "cold-timeout", 0, "bound of one cold start in the guest (0: 10 min + 6 s per 100 services)")
 	fs.DurationVar(&o.vmTimeout, "vm-timeout", 0, "bound of one VM run (0: 15 min + 12 s per 100 services, more with -kube-proxy)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -79,14 +87,14 @@ func parseFlags(args []string) (options, error) {
 	}
 	for _, m := range strings.Split(*modes, ",") {
 		switch m = strings.TrimSpace(m); m {
-		case "standalone", "kube":
+		case "standalone", "kube", "datapath":
 			o.modes = append(o.modes, m)
 		default:
-			errs = append(errs, fmt.Sprintf("-modes: unknown mode %q (standalone, kube)", m))
+			errs = append(errs, fmt.Sprintf("-modes: unknown mode %q (standalone, kube, datapath)", m))
 		}
 	}
-	if o.changes < 1 || o.idle < 1 {
-		errs = append(errs, "-changes and -idle must be positive")
+	if o.changes < 1 || o.idle < 1 || o.dpConns < 1 {
+		errs = append(errs, "-changes, -idle and -dp-conns must be positive")
 	}
 	if len(errs) > 0 {
 		return o, fmt.Errorf("%s", strings.Join(errs, "; "))

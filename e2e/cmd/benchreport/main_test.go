@@ -36,17 +36,41 @@ func TestParseFlagsNamesEveryCulprit(t *testing.T) {
 
 func TestVMTimeoutGrowsWithTheTable(t *testing.T) {
 	o := options{changes: 200}
-	small, large := vmTimeout(o, 100), vmTimeout(o, 50000)
+	small, large := vmTimeout(o, "kube", 100), vmTimeout(o, "kube", 50000)
 	if small < 20*time.Minute || large < 200*500*time.Millisecond*10 {
 		t.Errorf("timeouts %s at 100 and %s at 50,000 services: want at least 20 min, and room for 200 reloads of 500 s at 50,000", small, large)
 	}
-	if fewer := vmTimeout(options{changes: 20}, 50000); fewer >= large {
+	if fewer := vmTimeout(options{changes: 20}, "kube", 50000); fewer >= large {
 		t.Errorf("20 changes get %s, 200 %s: want less", fewer, large)
 	}
-	if got := vmTimeout(options{changes: 200, kubeProxy: true}, 100); got != 2*small {
+	if got := vmTimeout(options{changes: 200, kubeProxy: true}, "kube", 100); got != 2*small {
 		t.Errorf("with kube-proxy %s, want twice %s", got, small)
 	}
-	if got := vmTimeout(options{vmTimeout: time.Minute}, 50000); got != time.Minute {
+	if got := vmTimeout(options{vmTimeout: time.Minute}, "datapath", 50000); got != time.Minute {
 		t.Errorf("-vm-timeout 1m gave %s", got)
+	}
+}
+
+// TestDataPathVM: the datapath mode runs its own guest test with the
+// real kube-proxy, and its bound holds two cold starts, not the changes.
+func TestDataPathVM(t *testing.T) {
+	o, err := parseFlags([]string{"-modes", "datapath", "-sizes", "100,10000", "-dp-conns", "500"})
+	if err != nil || !slices.Equal(o.modes, []string{"datapath"}) || o.dpConns != 500 {
+		t.Fatalf("got %+v, %v", o, err)
+	}
+	for _, c := range []struct{ mode, want string }{{"datapath", "^TestDataPath$"}, {"kube", "^TestKube$"}, {"standalone", "^TestStandalone$"}} {
+		if got := guestTests(o, c.mode); got != c.want {
+			t.Errorf("%s runs %s, want %s", c.mode, got, c.want)
+		}
+	}
+	if got := vmTimeout(o, "datapath", 10000); got < 2*coldTimeout(o, 10000) || got >= vmTimeout(o, "kube", 10000) {
+		t.Errorf("datapath VM at 10,000 bound %s: want at least two cold starts (%s) and less than a kube VM with 200 changes (%s)", got, 2*coldTimeout(o, 10000), vmTimeout(o, "kube", 10000))
+	}
+	o.coldTimeout = time.Hour
+	if got := vmTimeout(o, "datapath", 100); got < 2*time.Hour {
+		t.Errorf("-cold-timeout 1h: a datapath VM bound of %s, want room for two such cold starts", got)
+	}
+	if _, err := parseFlags([]string{"-dp-conns", "0"}); err == nil || !strings.Contains(err.Error(), "-dp-conns") {
+		t.Errorf("-dp-conns 0: %v", err)
 	}
 }

@@ -71,19 +71,18 @@ func runVM(o options, tests lab.Binary, mode string, n int, figures *bytes.Buffe
 	cfg := lab.Config{
 		Tools:    []lab.Binary{{Name: "ipvsd", HostPath: o.ipvsd}},
 		MemoryMB: o.memoryMB,
-		Timeout:  vmTimeout(o, n),
+		Timeout:  vmTimeout(o, mode, n),
 		Env: map[string]string{
 			"BENCH_SERVICES":             strconv.Itoa(n),
 			"BENCH_CHANGES":              strconv.Itoa(o.changes),
 			"BENCH_IDLE_SECONDS":         strconv.Itoa(o.idle),
-			"BENCH_COLD_TIMEOUT_SECONDS": strconv.Itoa(int(coldTimeout(n).Seconds())),
+			"BENCH_COLD_TIMEOUT_SECONDS": strconv.Itoa(int(coldTimeout(o, n).Seconds())),
+			"BENCH_DP_CONNS":             strconv.Itoa(o.dpConns),
 		},
 	}
-	tests.Args = []string{"-test.v", "-test.timeout=" + cfg.Timeout.String(), "-test.run=^TestStandalone$"}
-	if mode == "kube" {
-		tests.Args[2] = "-test.run=^TestKube$"
-		if o.kubeProxy {
-			tests.Args[2] = "-test.run=^TestKube(Proxy)?$"
+	tests.Args = []string{"-test.v", "-test.timeout=" + cfg.Timeout.String(), "-test.run=" + guestTests(o, mode)}
+	if mode != "standalone" {
+		if mode == "datapath" || o.kubeProxy {
 			bins, err := apiserver.EnsureBinaries()
 			if err != nil {
 				return 0, err
@@ -135,8 +134,27 @@ func boot(o options, cfg lab.Config, mode string, n int, figures *bytes.Buffer) 
 	return res.Wall, nil
 }
 
-// coldTimeout bounds one cold start: 10 min + 6 s per 100 services.
-func coldTimeout(n int) time.Duration { return 10*time.Minute + time.Duration(n/100)*6*time.Second }
+// guestTests is the -test.run pattern of e2e/guest/benchreport for mode.
+func guestTests(o options, mode string) string {
+	switch {
+	case mode == "standalone":
+		return "^TestStandalone$"
+	case mode == "datapath":
+		return "^TestDataPath$"
+	case o.kubeProxy:
+		return "^TestKube(Proxy)?$"
+	}
+	return "^TestKube$"
+}
+
+// coldTimeout bounds one cold start: -cold-timeout, or 10 min + 6 s per
+// 100 services (kube-proxy's nftables mode needs more at 10,000).
+func coldTimeout(o options, n int) time.Duration {
+	if o.coldTimeout > 0 {
+		return o.coldTimeout
+	}
+	return 10*time.Minute + time.Duration(n/100)*6*time.Second
+}
 
 // vmTimeout is -vm-timeout, or a bound that grows with the table and
 // the changes: the cold start's bound, a quarter of an hour for idle and
@@ -144,12 +162,19 @@ func coldTimeout(n int) time.Duration { return 10*time.Minute + time.Duration(n/
 // reload still parses the whole file: 8.5 s at 1,000 services under
 // emulation), twice over with kube-proxy. It only stops a hung guest;
 // the guest fails a change that never arrives on its own.
-func vmTimeout(o options, n int) time.Duration {
+//
+// A datapath VM has two cold starts (ipvsd's and kube-proxy nftables'),
+// each followed by twice dp-conns connections plus the warm-up, each given
+// 20 ms (a few under emulation), and no changes.
+func vmTimeout(o options, mode string, n int) time.Duration {
 	if o.vmTimeout > 0 {
 		return o.vmTimeout
 	}
+	if mode == "datapath" {
+		return 2*coldTimeout(o, n) + 15*time.Minute + 2*time.Duration(2*(o.dpConns+100))*20*time.Millisecond
+	}
 	perChange := 10*time.Second + time.Duration(n)*10*time.Millisecond
-	d := coldTimeout(n) + 15*time.Minute + time.Duration(max(o.changes, 1))*perChange
+	d := coldTimeout(o, n) + 15*time.Minute + time.Duration(max(o.changes, 1))*perChange
 	if o.kubeProxy {
 		d *= 2
 	}
@@ -177,15 +202,28 @@ func write(o options, figures []byte, runs []vmRun) error {
 	if err != nil {
 		return err
 	}
-	table := benchreport.Table(results) + footer(runs)
+	scale, dp := benchreport.Table(results), benchreport.DataPathTable(results)
+	table := scale + sep(scale, dp) + dp + footer(runs)
 	fmt.Print("\n" + table)
 	if err := os.WriteFile(filepath.Join(o.out, "table.txt"), []byte(table), 0o644); err != nil {
 		return err
 	}
-	if len(results) == 0 {
-		return nil
+	var errs []error
+	if scale != "" {
+		errs = append(errs, benchreport.Plot(results, filepath.Join(o.out, "plot.png")))
 	}
-	return benchreport.Plot(results, filepath.Join(o.out, "plot.png"))
+	if dp != "" {
+		errs = append(errs, benchreport.PlotDataPath(results, filepath.Join(o.out, "plot-datapath.png")))
+	}
+	return errors.Join(errs...)
+}
+
+// sep is a blank line between two tables when both are there.
+func sep(a, b string) string {
+	if a != "" && b != "" {
+		return "\n"
+	}
+	return ""
 }
 
 // footer names each VM run with its wall time and outcome.

@@ -4,6 +4,9 @@
 // figures of e2e/benchreport as console lines for the host: cold start to
 // fully programmed, ipvsadm -R of the same table, the event-to-kernel
 // latency of each single-backend change, peak RSS, idle CPU and IPVS
-// netlink writes per change. Its tests carry the `lab` build tag and
+// netlink writes per change. TestDataPath (item 4) times connection
+// setup from a client pod through one ClusterIP and directly to its
+// backend under `ipvsd run` and then the real kube-proxy in nftables mode.
+// Its tests carry the `lab` build tag and
 // refuse to run outside the VM.
 package benchreport

@@ -48,9 +48,7 @@ func TestKube(t *testing.T) {
 	svcs := readServices(t, r.services)
 	c := bulkClient(t)
 	h := openIPVS(t)
-	d := start(t, "ipvsd", "run", "--kubeconfig="+apiserver.GuestProxyKubeconfig,
-		"--hostname-override="+nodeName, "--cluster-cidr="+clusterCIDR,
-		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249")
+	d := start(t, "ipvsd", ipvsdRunArgs()...)
 	measureKube(t, benchreport.Kube, d, h, c, svcs, r, 0, func() bool { return httpOK(healthzURL) })
 	d.stop(t)
 	restoreFloor(t, benchreport.Kube, r.services)
@@ -70,15 +68,29 @@ func TestKubeProxy(t *testing.T) {
 	svcs := readServices(t, r.services)
 	c := bulkClient(t)
 	h := openIPVS(t)
-	d := start(t, "kube-proxy", "--proxy-mode=ipvs", "--kubeconfig="+apiserver.GuestProxyKubeconfig,
-		"--hostname-override="+nodeName, "--cluster-cidr="+clusterCIDR,
-		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249",
-		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0",
-		"--conntrack-tcp-timeout-close-wait=0", "--v=1")
+	d := start(t, "kube-proxy", kubeProxyArgs("ipvs")...)
 	measureKube(t, benchreport.KubeProxy, d, h, c, svcs, r, r.changes, func() bool {
 		v, ok := metric(kubeMetrics, "kubeproxy_sync_proxy_rules_duration_seconds_count")
 		return ok && v >= 1
 	})
+}
+
+// ipvsdRunArgs are `ipvsd run` with kube-proxy's identity and flags.
+func ipvsdRunArgs() []string {
+	return []string{"run", "--kubeconfig=" + apiserver.GuestProxyKubeconfig,
+		"--hostname-override=" + nodeName, "--cluster-cidr=" + clusterCIDR,
+		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249"}
+}
+
+// kubeProxyArgs are the real kube-proxy's flags in mode (ipvs, nftables)
+// for the same node, API server and ports as ipvsdRunArgs. The conntrack
+// settings are 0, which leaves the kernel's as they are.
+func kubeProxyArgs(mode string) []string {
+	return []string{"--proxy-mode=" + mode, "--kubeconfig=" + apiserver.GuestProxyKubeconfig,
+		"--hostname-override=" + nodeName, "--cluster-cidr=" + clusterCIDR,
+		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249",
+		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0",
+		"--conntrack-tcp-timeout-close-wait=0", "--v=1"}
 }
 
 // measureKube prints the cold start (until ready holds), the changes

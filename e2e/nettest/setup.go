@@ -1,0 +1,121 @@
+package nettest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Setup is one short TCP connection as its client saw it.
+type Setup struct {
+	// FirstByte is from the start of connect to the first byte of the
+	// server's greeting: the handshake, the accept and one segment back,
+	// which is what a proxy's per-connection work (scheduling, NAT) adds to.
+	FirstByte time.Duration
+	// Total is from the start of connect until the connection is closed
+	// after the greeting and one echoed line.
+	Total time.Duration
+	// Greeting is the server's first line (ServeTCPLocalAddr: the address
+	// the connection reached).
+	Greeting string
+}
+
+// SetupLoop opens connections from the namespace to each of targets
+// ("ip:port" of ServeTCP-style servers) in turn, one at a time, round
+// after round: warmup rounds that are not kept, then count rounds. Each
+// connection connects, reads the greeting line, echoes one line and
+// closes. The target that goes first moves by one each round, so no
+// target always follows another. It returns each target's count setups,
+// in order, and stops at the first connection that fails, naming it.
+//
+// Every connection has a source port of its own, from firstPort on: a
+// block of warmup+count ports for each target in turn. The kernel's own
+// choice would reuse, towards the backend directly, a port a connection
+// through a proxy used shortly before; the proxy's entry for that earlier
+// connection (IPVS keeps one for two minutes in TIME_WAIT) then rewrites
+// the backend's SYN-ACK as coming from the ClusterIP, and the direct
+// connection hangs. The caller keeps the ports clear of the namespace's
+// ephemeral range and of its earlier loops.
+func (ns *NS) SetupLoop(targets []string, warmup, count, firstPort int, timeout time.Duration) ([][]Setup, error) {
+	rounds := warmup + count
+	if len(targets) == 0 || count < 1 || warmup < 0 || firstPort < 1 || firstPort+len(targets)*rounds > 65536 {
+		return nil, fmt.Errorf("setup loop: want targets, count >= 1, warmup >= 0 and source ports from %d for %d targets x %d rounds within 1-65535", firstPort, len(targets), rounds)
+	}
+	out := make([][]Setup, len(targets))
+	// One switch into the namespace for the whole loop rather than two
+	// setns calls per connection: a socket is the namespace's that was
+	// current on the thread that created it, and this goroutine stays on
+	// the locked thread, so every dial creates its socket there.
+	err := ns.Do(func() error {
+		for round := range rounds {
+			for i := range targets {
+				k := (i + round) % len(targets)
+				s, err := connectEcho(targets[k], firstPort+k*rounds+round, timeout)
+				if err != nil {
+					return fmt.Errorf("round %d of %d from %s: %w", round+1, rounds, ns.Name, err)
+				}
+				if round >= warmup {
+					out[k] = append(out[k], s)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// connectEcho is one connection of SetupLoop.
+func connectEcho(addr string, port int, timeout time.Duration) (Setup, error) {
+	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{Port: port}}
+	t0 := time.Now()
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return Setup{}, fmt.Errorf("connecting to %s from port %d: %w", addr, port, err)
+	}
+	_ = c.SetDeadline(t0.Add(timeout))
+	var s Setup
+	buf := make([]byte, 0, 128)
+	greeting, err := readLine(c, buf, func() { s.FirstByte = time.Since(t0) })
+	if err == nil {
+		s.Greeting = string(greeting)
+		_, err = c.Write([]byte("ping\n"))
+	}
+	if err == nil {
+		var echo []byte
+		if echo, err = readLine(c, buf, func() {}); err == nil && string(echo) != "ping" {
+			err = fmt.Errorf("echo %q, want %q", echo, "ping")
+		}
+	}
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	s.Total = time.Since(t0)
+	if err != nil {
+		return Setup{}, fmt.Errorf("connection to %s: %w", addr, err)
+	}
+	return s, nil
+}
+
+// readLine reads from c until a newline and returns the line without it;
+// first runs when the first bytes arrive.
+func readLine(c net.Conn, buf []byte, first func()) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			return nil, errors.New("a line longer than 128 bytes")
+		}
+		m, err := c.Read(buf[len(buf):cap(buf)])
+		if m > 0 && len(buf) == 0 {
+			first()
+		}
+		buf = buf[:len(buf)+m]
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			return buf[:i], nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading a line: %w", err)
+		}
+	}
+}

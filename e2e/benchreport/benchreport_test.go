@@ -108,6 +108,12 @@ func TestPlotWritesAPNG(t *testing.T) {
 	if err := Plot(parseFixed(t), path); err != nil {
 		t.Fatal(err)
 	}
+	checkPNG(t, path)
+}
+
+// checkPNG: path is a PNG of the report's size with something drawn.
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

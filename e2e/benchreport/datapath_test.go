@@ -1,10 +1,7 @@
 package benchreport
 
 import (
-	"bytes"
-	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,17 +95,7 @@ func TestPlotDataPathWritesAPNG(t *testing.T) {
 	if err := PlotDataPath(res, path); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := png.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("%s is not a PNG: %v", path, err)
-	}
-	if cfg.Width != 960 || cfg.Height != 576 || len(b) < 10_000 {
-		t.Errorf("PNG %dx%d of %d bytes, want 960x576 and more than an empty canvas", cfg.Width, cfg.Height, len(b))
-	}
+	checkPNG(t, path)
 	if err := PlotDataPath(parseFixed(t), path); err == nil {
 		t.Error("a data-path plot without data-path figures was written")
 	}

@@ -5,6 +5,7 @@ package guestutil
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,4 +124,20 @@ func NewPods(t *testing.T) Pods {
 		Pod:     nettest.NewPeer(t, "pod", "10.244.9.2", "10.244.9.1"),
 		Outside: nettest.NewPeer(t, "outside", "192.168.50.2", "192.168.50.1"),
 	}
+}
+
+// pollClient is for polls: a short timeout, so a daemon that accepts and
+// never answers fails the poll instead of hanging it, and no kept-alive
+// connection to count in a daemon's figures.
+var pollClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// HTTPOK reports whether GET url answers 200 (a health or profiler
+// endpoint a poll waits on).
+func HTTPOK(url string) bool {
+	resp, err := pollClient.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

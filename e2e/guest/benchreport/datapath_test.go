@@ -76,7 +76,7 @@ func TestDataPath(t *testing.T) {
 
 	d := start(t, "ipvsd", ipvsdRunArgs()...)
 	ready := d.waitFor(t, "programmed", r.coldTimeout, 250*time.Millisecond, func() bool {
-		return httpOK(healthzURL) && realServers(t, h) >= n*benchreport.Backends
+		return guestutil.HTTPOK(healthzURL) && realServers(t, h) >= n*benchreport.Backends
 	})
 	measureDataPath(t, benchreport.Kube, d, ready, dn, svcs, conns, dpFirstPort)
 	d.stop(t)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ipvsd/ipvsd/e2e/apiserver"
 	"github.com/ipvsd/ipvsd/e2e/benchreport"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
@@ -49,7 +50,7 @@ func TestKube(t *testing.T) {
 	c := bulkClient(t)
 	h := openIPVS(t)
 	d := start(t, "ipvsd", ipvsdRunArgs()...)
-	measureKube(t, benchreport.Kube, d, h, c, svcs, r, 0, func() bool { return httpOK(healthzURL) })
+	measureKube(t, benchreport.Kube, d, h, c, svcs, r, 0, func() bool { return guestutil.HTTPOK(healthzURL) })
 	d.stop(t)
 	restoreFloor(t, benchreport.Kube, r.services)
 	// Leave an empty node for TestKubeProxy: what ipvsd made, and only it.

@@ -154,16 +154,6 @@ func (p *proc) idle(t *testing.T, mode string, n int, window time.Duration) {
 
 var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
-// httpOK reports whether GET url answers 200.
-func httpOK(url string) bool {
-	resp, err := httpClient.Get(url)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
 // metric sums the samples of name (any labels) in the Prometheus text at
 // url; ok is false when there is none.
 func metric(url, name string) (float64, bool) {

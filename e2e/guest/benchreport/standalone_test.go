@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipvsd/ipvsd/e2e/benchreport"
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 )
 
 const (
@@ -28,7 +29,7 @@ func TestStandalone(t *testing.T) {
 
 	d := start(t, "ipvsd", "standalone", "--config", standaloneConfig, "--metrics-addr", "127.0.0.1:9578")
 	cold := d.waitFor(t, "healthy (first full sync done)", r.coldTimeout, 100*time.Millisecond, func() bool {
-		return httpOK(standaloneMetrics + "/healthz")
+		return guestutil.HTTPOK(standaloneMetrics + "/healthz")
 	})
 	figure(mode, r.services, benchreport.KeyCold, cold.Seconds())
 	requireRealServers(t, h, mode, r.services, r.services*benchreport.Backends)

@@ -43,17 +43,16 @@ type site struct {
 	servers []*nettest.NS
 }
 
-// realServer is one DR backend: the VIPs on lo, answering no ARP for them
-// (arp_ignore=1, arp_announce=2), replying straight to the client through
-// the router.
-type realServer struct {
-	name, addr string
-}
+// host is a namespace's name and its LAN address.
+type host struct{ name, addr string }
 
-var realServers = []realServer{{"rs1", "10.11.1.11"}, {"rs2", "10.11.1.12"}}
+// realServers are the DR backends: the VIPs on lo, answering no ARP for
+// them (arp_ignore=1, arp_announce=2), replying straight to the client
+// through the router.
+var realServers = []host{{"rs1", "10.11.1.11"}, {"rs2", "10.11.1.12"}}
 
-// directors are the two directors' names and LAN addresses.
-var directors = []struct{ name, addr string }{{"dir1", "10.11.1.2"}, {"dir2", "10.11.1.3"}}
+// directors are the two directors.
+var directors = []host{{"dir1", "10.11.1.2"}, {"dir2", "10.11.1.3"}}
 
 // newSite builds the namespaces, the LAN and the router, and starts the
 // real servers; the directors are started by the test, with its config.

@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/lab"
 )
 
@@ -67,7 +68,7 @@ func Run(ctx context.Context, c kubernetes.Interface, cfg Config) (Figures, erro
 		return f, err
 	}
 	defer d.stop()
-	if err := waitFor(ctx, 5*time.Minute, func() bool { return httpOK(cfg.PprofURL + "/") }); err != nil {
+	if err := waitFor(ctx, 5*time.Minute, func() bool { return guestutil.HTTPOK(cfg.PprofURL + "/") }); err != nil {
 		return f, errors.Join(fmt.Errorf("profiler at %s never answered: %w", cfg.PprofURL, err), d.exitErr())
 	}
 	f.ProfilerUp = time.Since(d.start)
@@ -276,15 +277,6 @@ func (d *daemon) stop() error {
 		return fmt.Errorf("ipvsd on SIGTERM: %w", d.err)
 	}
 	return nil
-}
-
-func httpOK(url string) bool {
-	resp, err := http.Get(url)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // waitFor polls cond every 200 ms until it holds or timeout passes.

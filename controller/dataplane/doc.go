@@ -4,7 +4,8 @@
 // state and hands it over as a Change; the Programmer then, on every
 // sync, in this order:
 //
-//  1. asks the source for what changed (everything on a full resync);
+//  1. asks the source for what changed, saying whether the sync is a full
+//     resync (the standalone source then hands all of its state);
 //  2. programs the firewall (controller/firewall), opening it the first
 //     time it is needed, and compares it with the kernel on a full resync;
 //  3. programs IPVS and the VIPs through the reconciler
@@ -22,5 +23,7 @@
 //
 // Syncs are paced by controller/runner: at most one per MinSyncInterval,
 // retried with backoff after an error, and at least one per
-// FullResyncInterval.
+// FullResyncInterval. A full resync is due FullResyncInterval after the
+// last one ended, or 100 times its duration if that is longer: repairing
+// drift in a 100,000-real-server table must not keep an idle daemon busy.
 package dataplane

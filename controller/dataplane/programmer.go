@@ -43,8 +43,11 @@ type Change struct {
 
 // Source translates its input into desired state.
 type Source interface {
-	// Changes returns what changed since the last call, or everything
-	// when full is set. An error is reported with the sync and makes it
+	// Changes returns what changed since the last call. Full says the
+	// kernel is compared with the desired state in this sync: a source
+	// may hand all of its state then (and must if it could miss a change
+	// otherwise), and reread what no event tells it of (the host's
+	// addresses). An error is reported with the sync and makes it
 	// retry, but the change returned with it is programmed all the same:
 	// one bad object must not hold back the rest.
 	Changes(ctx context.Context, full bool) (Change, error)
@@ -85,9 +88,11 @@ type Config struct {
 	// starts as soon as it is triggered (bursts still coalesce while one
 	// runs).
 	MinSyncInterval time.Duration
-	// FullResyncInterval is how often the source translates everything
-	// again and the firewall is compared with the kernel (default 60 s).
-	// It is also the longest time without a sync.
+	// FullResyncInterval is how often the kernel (IPVS and the firewall)
+	// is compared with the desired state and repaired (default 60 s),
+	// stretched so that full resyncs take at most 1 % of the time. It is
+	// also the longest time without a sync, and between two checks of the
+	// kernel settings.
 	FullResyncInterval time.Duration
 	// FirewallOnDemand opens the firewall only once a change holds a
 	// firewall service, so a host with only DR and TUN services needs no
@@ -136,7 +141,12 @@ type Programmer struct {
 	// fwSynced: the last firewall sync succeeded, so an unchanged state
 	// needs none.
 	fwSynced bool
-	lastFull time.Time
+	// lastFull is when the last full resync ended, and lastFullTook how
+	// long it took.
+	lastFull     time.Time
+	lastFullTook time.Duration
+	// lastSettings is when the kernel settings were last ensured.
+	lastSettings time.Time
 	// settingsErr and failoverErr are the last such errors logged.
 	settingsErr, failoverErr string
 	// failoverRetry is the wait before the next try after a failover
@@ -206,10 +216,13 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	// for partial syncs, or every change would wait for the next one.
 	full := p.fullDue(start)
 	if full {
-		defer func() { p.lastFull = p.deps.Clock.Now() }()
-		p.ensureSettings()
+		defer func() {
+			end := p.deps.Clock.Now()
+			p.lastFull, p.lastFullTook = end, end.Sub(start)
+		}()
 		p.deps.IPVS.RequestFullResync()
 	}
+	p.ensureSettings(start, full)
 	ch, srcErr := p.src.Changes(ctx, full)
 
 	var errs []error
@@ -249,15 +262,27 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	return requeue, err
 }
 
+// fullResyncShare bounds the share of time full resyncs take: the next
+// one is due no sooner than this many times the last one's duration after
+// it ended. With a dump of 100,000 real servers taking seconds, syncPeriod
+// alone (kube-proxy's 30 s) kept an idle daemon busy a tenth of the time;
+// a small table keeps syncPeriod.
+const fullResyncShare = 100
+
+// fullInterval is the time from the end of a full resync to the next.
+func (p *Programmer) fullInterval() time.Duration {
+	return max(p.cfg.FullResyncInterval, fullResyncShare*p.lastFullTook)
+}
+
 // fullDue says whether the sync starting at now is a full resync: the
-// first is, and one an interval after the last ended. A change waiting
+// first is, and one fullInterval after the last ended. A change waiting
 // when it falls due goes first, in a partial sync of its own, because the
 // full one (a dump and a compare of the whole table) can take minutes at
 // 100,000 real servers; the full one follows at once, and is put off only
 // once in a row so a stream of changes cannot starve it.
 func (p *Programmer) fullDue(now time.Time) bool {
 	changed := p.triggered.Swap(false)
-	if !p.lastFull.IsZero() && now.Sub(p.lastFull) < p.cfg.FullResyncInterval {
+	if !p.lastFull.IsZero() && now.Sub(p.lastFull) < p.fullInterval() {
 		return false
 	}
 	if p.lastFull.IsZero() || !changed || p.fullPostponed {
@@ -269,12 +294,18 @@ func (p *Programmer) fullDue(now time.Time) bool {
 	return false
 }
 
-// ensureSettings applies the kernel settings, logging a failure when it
-// differs from the last one logged.
-func (p *Programmer) ensureSettings() {
+// ensureSettings applies the kernel settings at a full resync and at
+// least every FullResyncInterval (they are a few files and one netlink
+// read: a stretched full-resync interval must not delay their repair),
+// logging a failure when it differs from the last one logged.
+func (p *Programmer) ensureSettings(now time.Time, full bool) {
 	if p.deps.Settings == nil {
 		return
 	}
+	if !full && now.Sub(p.lastSettings) < p.cfg.FullResyncInterval {
+		return
+	}
+	p.lastSettings = now
 	err := p.deps.Settings.Ensure()
 	switch {
 	case err == nil:

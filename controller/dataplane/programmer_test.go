@@ -37,19 +37,10 @@ func (c *calls) take() []string {
 	return l
 }
 
-type fakeIPVS struct {
-	c *calls
-	// clock, when set, is advanced by took in every Sync: a slow full
-	// resync.
-	clock *stepClock
-	took  time.Duration
-}
+type fakeIPVS struct{ c *calls }
 
 func (f fakeIPVS) Sync(context.Context, desired.State) (reconciler.Result, error) {
 	f.c.add("ipvs.Sync")
-	if f.clock != nil {
-		f.clock.now = f.clock.now.Add(f.took)
-	}
 	return reconciler.Result{}, nil
 }
 
@@ -112,25 +103,77 @@ var natService = firewall.Desired{Services: []firewall.VirtualServer{{
 }}}
 
 // TestProgrammerOrder: the source is asked first, then the firewall, then
-// TestFullResyncCountsFromItsEnd: a full resync that outlasts the
-// interval leaves a whole interval of partial syncs after it, so changes
-// are not held behind one full resync after another.
-func TestFullResyncCountsFromItsEnd(t *testing.T) {
-	c := &calls{}
-	clock := &stepClock{now: time.Unix(1_000_000, 0)}
-	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c: c, clock: clock, took: 90 * time.Second}, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
+// slowFullIPVS takes took (on clock) over each full resync's Sync.
+type slowFullIPVS struct {
+	fakeIPVS
+	clock *stepClock
+	took  time.Duration
+	asked bool
+}
+
+func (f *slowFullIPVS) RequestFullResync() { f.asked = true }
+
+func (f *slowFullIPVS) Sync(ctx context.Context, st desired.State) (reconciler.Result, error) {
+	if f.asked {
+		f.clock.now, f.asked = f.clock.now.Add(f.took), false
 	}
-	src := &fakeSource{c: c, next: Change{Whole: &desired.State{}}}
-	for i, want := range []string{"src.Changes(full)", "src.Changes", "src.Changes(full)"} {
-		if _, err := p.SyncOnce(context.Background(), src); err != nil {
-			t.Fatal(err)
-		}
-		if got := c.take(); got[0] != want {
-			t.Errorf("sync %d: %q, want %s first", i, got, want)
-		}
-		clock.now = clock.now.Add(30 * time.Second)
+	return f.fakeIPVS.Sync(ctx, st)
+}
+
+// TestFullResyncInterval: the next full resync is due an interval after
+// the last one ended (one that outlasts the interval leaves room for
+// partial syncs), or a hundred times its duration if that is longer, so a
+// large table's dumps take at most 1 % of the time; the kernel settings
+// are still checked every interval.
+func TestFullResyncInterval(t *testing.T) {
+	const full, partial = "src.Changes(full)", "src.Changes"
+	type step struct {
+		adv  time.Duration // before the sync
+		want []string
+	}
+	for _, tc := range []struct {
+		name  string
+		took  time.Duration
+		steps []step
+	}{
+		{"a quick resync keeps the interval", 100 * time.Millisecond, []step{
+			{30 * time.Second, []string{partial}},
+			{29 * time.Second, []string{partial}},
+			{time.Second, []string{"settings.Ensure", full}},
+		}},
+		{"a slow one stretches it", 90 * time.Second, []step{
+			// The settings count from their last check, at the start of
+			// the full resync; the next full one from its end, +90 s.
+			{30 * time.Second, []string{"settings.Ensure", partial}},
+			{30 * time.Second, []string{partial}},
+			{8900 * time.Second, []string{"settings.Ensure", partial}},
+			{30 * time.Second, []string{partial}},
+			{60 * time.Second, []string{"settings.Ensure", full}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &calls{}
+			clock := &stepClock{now: time.Unix(1_000_000, 0)}
+			p, err := New(Config{FullResyncInterval: time.Minute}, Deps{
+				IPVS: &slowFullIPVS{fakeIPVS: fakeIPVS{c: c}, clock: clock, took: tc.took}, Settings: &fakeSettings{c: c}, Clock: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := &fakeSource{c: c, next: Change{Whole: &desired.State{}}}
+			if _, err := p.SyncOnce(context.Background(), src); err != nil {
+				t.Fatal(err)
+			}
+			c.take()
+			for i, st := range tc.steps {
+				clock.now = clock.now.Add(st.adv)
+				if _, err := p.SyncOnce(context.Background(), src); err != nil {
+					t.Fatal(err)
+				}
+				if got := c.take(); !slices.Equal(got[:len(st.want)], st.want) {
+					t.Errorf("sync %d: %q, want %q first", i+1, got, st.want)
+				}
+			}
+		})
 	}
 }
 

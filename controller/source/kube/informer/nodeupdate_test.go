@@ -16,7 +16,8 @@ import (
 // translates no Service; a new zone translates every one; an
 // EndpointSlice change translates its Service only, leaves the firewall
 // state as it was and does not list the host's addresses (which dumps
-// every VIP).
+// every VIP); a periodic full resync reads the Node and the host's
+// addresses again but translates no Service, since nothing changed.
 func TestSyncTranslatesWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	node := &corev1.Node{
@@ -47,6 +48,7 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 	for _, step := range []struct {
 		name        string
 		change      func()
+		resync      bool // a periodic full resync
 		translated  int
 		resynced    bool
 		fwUnchanged bool
@@ -57,10 +59,10 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 				n.Labels["example.com/role"] = "edge"
 				n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
 			})
-		}, 0, false, true, 1},
+		}, false, 0, false, true, 1},
 		{"a new zone", func() {
 			updateNode(func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = "zone-b" })
-		}, 3, true, true, 1},
+		}, false, 3, true, true, 1},
 		{"one endpoint", func() {
 			s := testSlice("web-1", "10.0.0.1", "10.0.0.3")
 			if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
@@ -70,11 +72,15 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 				eps, err := src.inf.serviceSlices("ns/web")
 				return err == nil && len(eps) == 1 && eps[0].Endpoints[1].Addresses[0] == "10.0.0.3"
 			})
-		}, 1, false, true, 0},
+		}, false, 1, false, true, 0},
+		{"a periodic full resync", func() {}, true, 0, false, true, 1},
+		{"a periodic full resync after a new zone", func() {
+			updateNode(func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = "zone-c" })
+		}, true, 3, true, true, 1},
 	} {
 		before, readsBefore := src.state.Translated, hostReads.Load()
 		step.change()
-		ch, err := src.Changes(ctx, false)
+		ch, err := src.Changes(ctx, step.resync)
 		if err != nil {
 			t.Fatal(err)
 		}

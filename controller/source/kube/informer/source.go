@@ -204,31 +204,37 @@ func (s *Source) Start(ctx context.Context) error {
 }
 
 // Changes translates the services touched since the last call (all of
-// them when full, or when the node changed) into an incremental Update,
-// with the whole firewall state.
-func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error) {
+// them at the first call, or when what translation reads of the node
+// changed) into an incremental Update, with the whole firewall state.
+//
+// A periodic full resync (resync) translates nothing afresh: translation
+// depends only on the informers' caches and the node, whose every change
+// marks what it touches, so translating 10,000 unchanged Services again
+// would give the same state at a cost that made an idle daemon busy. The
+// repair of the kernel is the reconciler's, from the state it holds.
+func (s *Source) Changes(_ context.Context, resync bool) (dataplane.Change, error) {
 	s.mu.Lock()
-	dirty, all, nodeDirty := s.dirty, s.all, s.nodeDirty
+	dirty, full, nodeDirty := s.dirty, s.all, s.nodeDirty
 	s.dirty, s.all, s.nodeDirty = map[string]bool{}, false, false
 	clear(s.pendingServices)
 	clear(s.pendingEndpoints)
 	s.mu.Unlock()
-	s.syncStart, s.syncFull = s.deps.Clock.Now(), full || all
+	s.syncStart = s.deps.Clock.Now()
 	if m := s.deps.Metrics; m != nil {
 		m.kp.taken()
 	}
 
 	var errs []error
-	full = full || all
 	// The Node and the host's addresses are read at a full resync and
 	// after an event of the Node, not at every change: listing the host's
 	// addresses dumps every VIP on our link, which made each
 	// EndpointSlice change O(Services). A host address that changes
 	// without a Node event is seen within a full-resync period, as it was
 	// when no Service changed.
-	if full || nodeDirty {
+	if full || resync || nodeDirty {
 		s.syncNode(&full, &errs)
 	}
+	s.syncFull = full || resync
 	if full {
 		for _, n := range s.inf.serviceKeys() {
 			dirty[n] = true

@@ -14,8 +14,8 @@ import (
 // TestSyncTranslatesWhatChanged: an update of the Node that changes
 // nothing translation reads (a kubelet's status heartbeat, a label)
 // translates no Service; a new zone translates every one; an
-// EndpointSlice change translates its Service only, leaves the firewall
-// state as it was and does not list the host's addresses (which dumps
+// EndpointSlice change translates its Service only, hands the firewall
+// no service's part and does not list the host's addresses (which dumps
 // every VIP).
 func TestSyncTranslatesWhatChanged(t *testing.T) {
 	ctx := context.Background()
@@ -45,22 +45,22 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 
 	updateNode := func(change func(*corev1.Node)) { updateNodeAndWait(t, client, &triggers, change) }
 	for _, step := range []struct {
-		name        string
-		change      func()
-		translated  int
-		resynced    bool
-		fwUnchanged bool
-		hostReads   int32
+		name       string
+		change     func()
+		translated int
+		resynced   bool
+		fwParts    int
+		hostReads  int32
 	}{
 		{"a heartbeat and a label", func() {
 			updateNode(func(n *corev1.Node) {
 				n.Labels["example.com/role"] = "edge"
 				n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
 			})
-		}, 0, false, true, 1},
+		}, 0, false, 0, 1},
 		{"a new zone", func() {
 			updateNode(func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = "zone-b" })
-		}, 3, true, true, 1},
+		}, 3, true, 3, 1},
 		{"one endpoint", func() {
 			s := testSlice("web-1", "10.0.0.1", "10.0.0.3")
 			if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
@@ -70,7 +70,7 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 				eps, err := src.inf.serviceSlices("ns/web")
 				return err == nil && len(eps) == 1 && eps[0].Endpoints[1].Addresses[0] == "10.0.0.3"
 			})
-		}, 1, false, true, 0},
+		}, 1, false, 0, 0},
 	} {
 		before, readsBefore := src.state.Translated, hostReads.Load()
 		step.change()
@@ -78,9 +78,9 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := src.state.Translated - before; n != step.translated || ch.Resynced != step.resynced || ch.FirewallUnchanged != step.fwUnchanged {
-			t.Errorf("%s: %d services translated (resynced %t, firewall unchanged %t), want %d (%t, %t)",
-				step.name, n, ch.Resynced, ch.FirewallUnchanged, step.translated, step.resynced, step.fwUnchanged)
+		if n := src.state.Translated - before; n != step.translated || ch.Resynced != step.resynced || len(ch.Firewall.Parts) != step.fwParts {
+			t.Errorf("%s: %d services translated (resynced %t, %d firewall parts), want %d (%t, %d)",
+				step.name, n, ch.Resynced, len(ch.Firewall.Parts), step.translated, step.resynced, step.fwParts)
 		}
 		if n := hostReads.Load() - readsBefore; n != step.hostReads {
 			t.Errorf("%s: the host's addresses read %d times, want %d", step.name, n, step.hostReads)

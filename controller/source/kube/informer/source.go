@@ -205,7 +205,7 @@ func (s *Source) Start(ctx context.Context) error {
 
 // Changes translates the services touched since the last call (all of
 // them when full, or when the node changed) into an incremental Update,
-// with the whole firewall state.
+// with the firewall parts of the services that changed.
 func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error) {
 	s.mu.Lock()
 	dirty, all, nodeDirty := s.dirty, s.all, s.nodeDirty
@@ -245,9 +245,10 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 		}
 	}
 	s.state.Finish(&ch.Update)
-	var fwChanged bool
-	ch.Firewall, fwChanged = s.state.Firewall(s.firewallBase())
-	ch.FirewallUnchanged = !fwChanged
+	// Whole at a full resync, which the firewall compares with the
+	// kernel; otherwise the parts of the services whose firewall part
+	// changed.
+	ch.Firewall = s.state.Firewall(s.firewallBase(), full)
 	return ch, errors.Join(errs...)
 }
 

@@ -52,21 +52,29 @@ func (fw *Firewall) apply(ctx context.Context, u Update, check bool) (Result, er
 			fw.applied = nil
 		}
 		fw.state.Apply(u)
-		fw.refs = nil
 		res, err := fw.sync(ctx, fw.state.Desired())
+		// Counted here, in the walk this path costs anyway, so that the
+		// first update after it costs what it changes.
+		fw.refs = countRefs(fw.makers(&u.Options), &fw.state)
 		return res, errors.Join(partErr, err)
 	}
 	res, err := fw.applyParts(ctx, u)
 	return res, errors.Join(partErr, err)
 }
 
+// makers are the entry makers of fw's families under d's options.
+func (fw *Firewall) makers(d *Desired) []*entryMaker {
+	makers := make([]*entryMaker, 0, len(fw.families))
+	for _, f := range fw.families {
+		makers = append(makers, newEntryMaker(d, f))
+	}
+	return makers
+}
+
 // applyParts applies the parts of u, whose options are those applied.
 func (fw *Firewall) applyParts(ctx context.Context, u Update) (Result, error) {
 	var res Result
-	makers := make([]*entryMaker, 0, len(fw.families))
-	for _, f := range fw.families {
-		makers = append(makers, newEntryMaker(&u.Options, f))
-	}
+	makers := fw.makers(&u.Options)
 	if fw.refs == nil {
 		fw.refs = countRefs(makers, &fw.state)
 	}

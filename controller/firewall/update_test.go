@@ -20,15 +20,22 @@ import (
 // toolCounts counts what a Firewall asks of its tools: ipset lines
 // written and listings, iptables saves and restores.
 type toolCounts struct {
-	mu                        sync.Mutex
-	setLines, setReads, iptOp int
+	mu                                 sync.Mutex
+	setLines, setRuns, setReads, iptOp int
+}
+
+// runs is how many processes the tools ran since the last take.
+func (c *toolCounts) runs() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.setRuns + c.setReads + c.iptOp
 }
 
 func (c *toolCounts) take() (setLines, setReads, iptOps int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	setLines, setReads, iptOps = c.setLines, c.setReads, c.iptOp
-	c.setLines, c.setReads, c.iptOp = 0, 0, 0
+	c.setLines, c.setRuns, c.setReads, c.iptOp = 0, 0, 0, 0
 	return setLines, setReads, iptOps
 }
 
@@ -54,6 +61,7 @@ func (s countingIPSet) Save(ctx context.Context, names []string) (string, error)
 func (s countingIPSet) Restore(ctx context.Context, script string) error {
 	s.c.mu.Lock()
 	s.c.setLines += strings.Count(script, "\n")
+	s.c.setRuns++
 	s.c.mu.Unlock()
 	return s.IPSet.Restore(ctx, script)
 }

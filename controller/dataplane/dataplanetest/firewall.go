@@ -14,8 +14,6 @@ type Firewall struct {
 	state   firewall.State
 	applies int
 	repairs int
-	// owners counts the parts the updates named, whole ones included.
-	owners int
 	// Err, when set, is returned by every call (after recording it).
 	Err error
 }
@@ -26,7 +24,6 @@ func (f *Firewall) Apply(_ context.Context, u firewall.Update) (firewall.Result,
 	defer f.mu.Unlock()
 	f.state.Apply(u)
 	f.applies++
-	f.owners += len(u.Parts)
 	return firewall.Result{}, f.Err
 }
 
@@ -52,14 +49,4 @@ func (f *Firewall) Calls() (applies, repairs int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.applies, f.repairs
-}
-
-// Owners returns how many owners' parts the updates named, and forgets
-// them: a test of the cost of a change reads it around the change.
-func (f *Firewall) Owners() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := f.owners
-	f.owners = 0
-	return n
 }

@@ -3,6 +3,7 @@ package informer
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 // translates no Service; a new zone translates every one; an
 // EndpointSlice change translates its Service only, hands the firewall
 // no service's part and does not list the host's addresses (which dumps
-// every VIP).
+// every VIP); a new Service hands the firewall its own part alone.
 func TestSyncTranslatesWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	node := &corev1.Node{
@@ -71,6 +72,12 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 				return err == nil && len(eps) == 1 && eps[0].Endpoints[1].Addresses[0] == "10.0.0.3"
 			})
 		}, 1, false, 0, 0},
+		{"a new Service", func() {
+			if _, err := client.CoreV1().Services("ns").Create(ctx, svc("new", "10.96.0.4"), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the new Service in the cache", func() bool { return slices.Contains(src.inf.serviceKeys(), "ns/new") })
+		}, 1, false, 1, 0},
 	} {
 		before, readsBefore := src.state.Translated, hostReads.Load()
 		step.change()

@@ -51,15 +51,46 @@ func (fw *Firewall) apply(ctx context.Context, u Update, check bool) (Result, er
 		if check {
 			fw.applied = nil
 		}
+		fw.recount(u)
 		fw.state.Apply(u)
 		res, err := fw.sync(ctx, fw.state.Desired())
-		// Counted here, in the walk this path costs anyway, so that the
-		// first update after it costs what it changes.
-		fw.refs = countRefs(fw.makers(&u.Options), &fw.state)
 		return res, errors.Join(partErr, err)
 	}
 	res, err := fw.applyParts(ctx, u)
 	return res, errors.Join(partErr, err)
+}
+
+// recount moves the counts to what u makes of the state, before u is
+// applied. Under the same options only the owners whose part u changes
+// are counted again (a full resync's whole update usually changes none),
+// so that a periodic whole update does not rebuild the counts; a change
+// of options drops them, for the next partial update to count afresh.
+func (fw *Firewall) recount(u Update) {
+	if fw.refs == nil || !reflect.DeepEqual(u.Options, fw.state.Options) {
+		fw.refs = nil
+		return
+	}
+	makers := fw.makers(&u.Options)
+	var old, new []setEntry
+	change := func(prev, next Part) {
+		old = append(old, partEntries(makers, prev.Services, prev.Hairpins)...)
+		new = append(new, partEntries(makers, next.Services, next.Hairpins)...)
+	}
+	for o, p := range u.Parts {
+		// DeepEqual returns at once for a part sharing its slices with
+		// the one held, as an unchanged Service's does.
+		if prev := fw.state.Parts[o]; !reflect.DeepEqual(prev, p) {
+			change(prev, p)
+		}
+	}
+	if u.Whole {
+		for o, prev := range fw.state.Parts {
+			if _, ok := u.Parts[o]; !ok {
+				change(prev, Part{})
+			}
+		}
+	}
+	changeRefs(fw.refs, old, new)
 }
 
 // makers are the entry makers of fw's families under d's options.

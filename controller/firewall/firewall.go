@@ -54,8 +54,8 @@ type Firewall struct {
 	// dump); Check drops it to compare with the kernel again.
 	applied map[string]*actualSet
 	// state is the desired state by owner, as the updates built it;
-	// refs counts its entries (nil when SyncSets left it to the next
-	// update).
+	// refs counts its entries; nil until a partial update needs them,
+	// and after the options changed.
 	state State
 	refs  refCounts
 	// rulesOK: the last rules sync succeeded, so an update that keeps

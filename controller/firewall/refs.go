@@ -150,7 +150,8 @@ func partEntries(makers []*entryMaker, services []VirtualServer, hairpins []Hair
 // countRefs counts every entry of s's services and hairpins, the options'
 // included.
 func countRefs(makers []*entryMaker, s *State) refCounts {
-	r := refCounts{}
+	// About two elements a service: sized once, not grown.
+	r := make(refCounts, 2*len(s.Parts)+len(s.Options.Services))
 	for _, se := range partEntries(makers, s.Options.Services, s.Options.Hairpins) {
 		r.add(se, 1)
 	}

@@ -175,8 +175,9 @@ func TestApplyCostFollowsChange(t *testing.T) {
 }
 
 // TestApplyMatchesWholeSync: a seeded random walk of updates over owners
-// that share VIPs, node ports and hairpins leaves, after every update,
-// exactly what a whole sync of the state computes.
+// that share VIPs, node ports and hairpins, with a whole repair now and
+// then, leaves after every update exactly what a whole sync of the state
+// computes.
 func TestApplyMatchesWholeSync(t *testing.T) {
 	ctx := context.Background()
 	e, _ := newCountedEnv(t, zap.NewNop())
@@ -201,7 +202,19 @@ func TestApplyMatchesWholeSync(t *testing.T) {
 		for range 1 + rng.IntN(3) {
 			u.Parts[fmt.Sprintf("o%d", rng.IntN(12))] = pick()
 		}
-		if _, err := e.fw.Apply(ctx, u); err != nil {
+		apply := e.fw.Apply
+		if step%25 == 24 {
+			// A full resync's whole update, changing some owners and
+			// dropping one: the counts follow it without a recount,
+			// and the partial updates after it stay right.
+			w := st.Whole()
+			for o, p := range u.Parts {
+				w.Parts[o] = p
+			}
+			delete(w.Parts, fmt.Sprintf("o%d", rng.IntN(12)))
+			u, apply = w, e.fw.Repair
+		}
+		if _, err := apply(ctx, u); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
 		st.Apply(u)

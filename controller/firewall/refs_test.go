@@ -75,56 +75,62 @@ func TestChangeRefs(t *testing.T) {
 			[]string{"add ipvsd-lb-src-v4 198.51.100.7,tcp:443,192.0.2.0/24",
 				"del ipvsd-lb-src-v4 198.51.100.7,tcp:443,0.0.0.0/1", "del ipvsd-lb-src-v4 198.51.100.7,tcp:443,128.0.0.0/1"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			makers := []*entryMaker{newEntryMaker(&opts, ipvs.IPv4), newEntryMaker(&opts, ipvs.IPv6)}
-			st := State{Options: opts, Parts: tc.before}
-			refs := countRefs(makers, &st)
-			var old, new []setEntry
-			for o, p := range tc.update {
-				prev := st.Parts[o]
-				old = append(old, partEntries(makers, prev.Services, prev.Hairpins)...)
-				new = append(new, partEntries(makers, p.Services, p.Hairpins)...)
+		t.Run(tc.name, func(t *testing.T) { checkChangeRefs(t, &opts, tc.before, tc.update, tc.want) })
+	}
+}
+
+// checkChangeRefs applies update to the counts of before and compares
+// the lines with want, the counts left with a fresh count of the state
+// after, and what they choose with DesiredSets.
+func checkChangeRefs(t *testing.T, opts *Desired, before, update map[string]Part, want []string) {
+	t.Helper()
+	makers := []*entryMaker{newEntryMaker(opts, ipvs.IPv4), newEntryMaker(opts, ipvs.IPv6)}
+	st := State{Options: *opts, Parts: before}
+	refs := countRefs(makers, &st)
+	var old, new []setEntry
+	for o, p := range update {
+		prev := st.Parts[o]
+		old = append(old, partEntries(makers, prev.Services, prev.Hairpins)...)
+		new = append(new, partEntries(makers, p.Services, p.Hairpins)...)
+	}
+	add, del := changeRefs(refs, old, new)
+	var got []string
+	for _, se := range add {
+		got = append(got, fmt.Sprintf("add %s %s%s", se.Set, se.Entry, se.Entry.Extensions()))
+	}
+	for _, se := range del {
+		got = append(got, fmt.Sprintf("del %s %s", se.Set, se.Entry))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	after := State{Options: *opts}
+	after.Apply(Update{Options: *opts, Whole: true, Parts: before})
+	after.Apply(Update{Options: *opts, Parts: update})
+	if diff := cmp.Diff(countRefs(makers, &after), refs, cmp.AllowUnexported(elemKey{}, variant{}),
+		cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("counts left differ from a fresh count (-fresh +left):\n%s", diff)
+	}
+	// What the counts choose is what DesiredSets computes.
+	d := after.Desired()
+	var fresh, chosen []string
+	for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
+		for _, s := range DesiredSets(&d, f) {
+			if s.Name == SetName(roleCluster, f) {
+				continue
 			}
-			add, del := changeRefs(refs, old, new)
-			var got []string
-			for _, se := range add {
-				got = append(got, fmt.Sprintf("add %s %s%s", se.Set, se.Entry, se.Entry.Extensions()))
+			for _, e := range s.Entries {
+				fresh = append(fresh, s.Name+" "+e.String()+e.Extensions())
 			}
-			for _, se := range del {
-				got = append(got, fmt.Sprintf("del %s %s", se.Set, se.Entry))
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("lines (-want +got):\n%s", diff)
-			}
-			after := State{Options: opts}
-			after.Apply(Update{Options: opts, Whole: true, Parts: tc.before})
-			after.Apply(Update{Options: opts, Parts: tc.update})
-			if diff := cmp.Diff(countRefs(makers, &after), refs, cmp.AllowUnexported(elemKey{}, variant{}),
-				cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
-				t.Errorf("counts left differ from a fresh count (-fresh +left):\n%s", diff)
-			}
-			// What the counts choose is what DesiredSets computes.
-			d := after.Desired()
-			var want, chosen []string
-			for _, f := range []ipvs.Family{ipvs.IPv4, ipvs.IPv6} {
-				for _, s := range DesiredSets(&d, f) {
-					if s.Name == SetName(roleCluster, f) {
-						continue
-					}
-					for _, e := range s.Entries {
-						want = append(want, s.Name+" "+e.String()+e.Extensions())
-					}
-				}
-			}
-			for k := range refs {
-				e, _ := refs.chosen(k)
-				chosen = append(chosen, k.set+" "+e.String()+e.Extensions())
-			}
-			slices.Sort(want)
-			slices.Sort(chosen)
-			if diff := cmp.Diff(want, chosen); diff != "" {
-				t.Errorf("chosen entries differ from DesiredSets (-DesiredSets +chosen):\n%s", diff)
-			}
-		})
+		}
+	}
+	for k := range refs {
+		e, _ := refs.chosen(k)
+		chosen = append(chosen, k.set+" "+e.String()+e.Extensions())
+	}
+	slices.Sort(fresh)
+	slices.Sort(chosen)
+	if diff := cmp.Diff(fresh, chosen); diff != "" {
+		t.Errorf("chosen entries differ from DesiredSets (-DesiredSets +chosen):\n%s", diff)
 	}
 }

@@ -24,14 +24,11 @@ type Change struct {
 	// changes part of it, and costs only what it names.
 	Whole  *desired.State
 	Update desired.Update
-	// Firewall is the whole firewall state; the firewall diffs it against
-	// what it last applied, so an unchanged value costs no kernel write.
-	Firewall firewall.Desired
-	// FirewallUnchanged says Firewall equals the previous change's (the
-	// source knows at no cost, where comparing would walk every service):
-	// the firewall is then not synced unless a check is due or its last
-	// sync failed. The zero value, false, always syncs.
-	FirewallUnchanged bool
+	// Firewall is the firewall's options and the parts of the owners
+	// whose firewall state changed (all of them when Whole): a change
+	// that touches no part costs the firewall nothing, one that touches
+	// a service costs that service's set lines.
+	Firewall firewall.Update
 	// Resynced says the source translated all of its input afresh (after
 	// a change of the node, say): the firewall is then compared with the
 	// kernel, as on a full resync.
@@ -75,8 +72,8 @@ type IPVS interface {
 
 // Firewall is the part of firewall.Firewall the programmer uses.
 type Firewall interface {
-	Sync(context.Context, firewall.Desired) (firewall.Result, error)
-	Check(context.Context, firewall.Desired) (firewall.Result, error)
+	Apply(context.Context, firewall.Update) (firewall.Result, error)
+	Repair(context.Context, firewall.Update) (firewall.Result, error)
 }
 
 // DefaultFullResyncInterval is Config.FullResyncInterval when unset.
@@ -138,9 +135,10 @@ type Programmer struct {
 	// fwCheckDue: the next firewall sync compares with the kernel (it
 	// was just opened, a full resync asked for it, or that failed).
 	fwCheckDue bool
-	// fwSynced: the last firewall sync succeeded, so an unchanged state
-	// needs none.
-	fwSynced bool
+	// fwQueued is the firewall state the changes built while the
+	// firewall was not open (on demand, or opening failed), handed whole
+	// to it once open.
+	fwQueued firewall.State
 	// lastFull is when the last full resync ended, and lastFullTook how
 	// long it took.
 	lastFull     time.Time
@@ -348,15 +346,19 @@ const (
 	failoverMaxRetry   = 30 * time.Second
 )
 
-// syncFirewall programs ch's firewall state, opening the firewall when it
-// is first needed. A firewall once opened stays programmed: an empty state
-// removes our set entries but keeps the constant rules. An unchanged state
-// after a successful sync costs nothing: no set diff (O(services)) and no
-// iptables-save.
+// syncFirewall programs ch's firewall update, opening the firewall when
+// it is first needed. A firewall once opened stays programmed: an empty
+// state removes our set entries but keeps the constant rules. An update
+// that names no owner costs nothing once the firewall is in sync; the
+// firewall keeps the state by owner, so no update is lost to a failure.
 func (p *Programmer) syncFirewall(ctx context.Context, ch Change, check bool) error {
-	fwd := ch.Firewall
+	u := ch.Firewall
 	if p.fw == nil {
-		if p.deps.OpenFirewall == nil || (p.cfg.FirewallOnDemand && len(fwd.Services) == 0) {
+		if p.deps.OpenFirewall == nil {
+			return nil
+		}
+		p.fwQueued.Apply(u)
+		if p.cfg.FirewallOnDemand && !p.fwQueued.HasServices() {
 			return nil
 		}
 		fw, err := p.deps.OpenFirewall(ctx)
@@ -364,21 +366,18 @@ func (p *Programmer) syncFirewall(ctx context.Context, ch Change, check bool) er
 			return fmt.Errorf("opening: %w", err)
 		}
 		p.fw, p.fwCheckDue = fw, true
+		u, p.fwQueued = p.fwQueued.Whole(), firewall.State{}
 	}
 	p.fwCheckDue = p.fwCheckDue || check
-	if !p.fwCheckDue && p.fwSynced && ch.FirewallUnchanged {
-		return nil
-	}
 	var err error
 	if p.fwCheckDue {
 		// Compared with the kernel, not with what was last applied: this
 		// repairs entries or sets removed by hand, as the reconciler's
 		// full resync does for IPVS.
-		_, err = p.fw.Check(ctx, fwd)
+		_, err = p.fw.Repair(ctx, u)
 	} else {
-		_, err = p.fw.Sync(ctx, fwd)
+		_, err = p.fw.Apply(ctx, u)
 	}
-	p.fwSynced = err == nil
 	if err == nil {
 		p.fwCheckDue = false
 	}

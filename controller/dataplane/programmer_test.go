@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -56,13 +57,13 @@ type fakeFW struct {
 	err error
 }
 
-func (f fakeFW) Sync(context.Context, firewall.Desired) (firewall.Result, error) {
-	f.c.add("fw.Sync")
+func (f fakeFW) Apply(context.Context, firewall.Update) (firewall.Result, error) {
+	f.c.add("fw.Apply")
 	return firewall.Result{}, f.err
 }
 
-func (f fakeFW) Check(context.Context, firewall.Desired) (firewall.Result, error) {
-	f.c.add("fw.Check")
+func (f fakeFW) Repair(context.Context, firewall.Update) (firewall.Result, error) {
+	f.c.add("fw.Repair")
 	return firewall.Result{}, f.err
 }
 
@@ -98,9 +99,9 @@ func (c *stepClock) NewTimer(time.Duration) runner.Timer {
 	panic("not used")
 }
 
-var natService = firewall.Desired{Services: []firewall.VirtualServer{{
-	Key: ipvs.Key{Family: ipvs.IPv4, Protocol: ipvs.TCP, Port: 80}, Kind: firewall.ExternalIP,
-}}}
+var natService = firewall.Update{Parts: map[string]firewall.Part{"ns/nat": {Services: []firewall.VirtualServer{{
+	Key: ipvs.Key{Family: ipvs.IPv4, Address: netip.MustParseAddr("192.0.2.1"), Protocol: ipvs.TCP, Port: 80}, Kind: firewall.ExternalIP,
+}}}}}
 
 // TestProgrammerOrder: the source is asked first, then the firewall, then
 // slowFullIPVS takes took (on clock) over each full resync's Sync.
@@ -242,14 +243,14 @@ func TestProgrammerOrder(t *testing.T) {
 			t.Errorf("calls %q, want %q", got, want)
 		}
 	}
-	step(0, "src.Changes(full)", "fw.Check", "ipvs.Apply", "src.Programmed")
-	step(time.Second, "src.Changes", "fw.Sync", "ipvs.Apply", "src.Programmed")
+	step(0, "src.Changes(full)", "fw.Repair", "ipvs.Apply", "src.Programmed")
+	step(time.Second, "src.Changes", "fw.Apply", "ipvs.Apply", "src.Programmed")
 	src.next.Whole = &desired.State{}
-	step(time.Second, "src.Changes", "fw.Sync", "ipvs.Sync", "src.Programmed")
+	step(time.Second, "src.Changes", "fw.Apply", "ipvs.Sync", "src.Programmed")
 	src.next.Resynced = true
-	step(time.Second, "src.Changes", "fw.Check", "ipvs.Sync", "src.Programmed")
+	step(time.Second, "src.Changes", "fw.Repair", "ipvs.Sync", "src.Programmed")
 	src.next.Resynced = false
-	step(time.Minute, "src.Changes(full)", "fw.Check", "ipvs.Sync", "src.Programmed")
+	step(time.Minute, "src.Changes(full)", "fw.Repair", "ipvs.Sync", "src.Programmed")
 	if opened != 1 {
 		t.Errorf("firewall opened %d times, want once", opened)
 	}
@@ -280,7 +281,7 @@ func TestProgrammerFirewallOnDemand(t *testing.T) {
 	if err := sync(); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.take(); slices.Contains(got, "fw.Check") || slices.Contains(got, "fw.Sync") {
+	if got := c.take(); slices.Contains(got, "fw.Repair") || slices.Contains(got, "fw.Apply") {
 		t.Fatalf("firewall used with no NAT service: %q", got)
 	}
 	src.next.Firewall = natService
@@ -288,14 +289,14 @@ func TestProgrammerFirewallOnDemand(t *testing.T) {
 	if err := sync(); !errors.Is(err, fw.err) {
 		t.Fatalf("sync error %v, want the firewall's", err)
 	}
-	if got := c.take(); !slices.Contains(got, "fw.Check") || !slices.Contains(got, "ipvs.Apply") {
+	if got := c.take(); !slices.Contains(got, "fw.Repair") || !slices.Contains(got, "ipvs.Apply") {
 		t.Fatalf("calls %q: want a check, and IPVS programmed despite the firewall failing", got)
 	}
 	fw.err = nil
 	if err := sync(); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.take(); !slices.Contains(got, "fw.Check") {
+	if got := c.take(); !slices.Contains(got, "fw.Repair") {
 		t.Fatalf("calls %q: the failed check is not retried as a check", got)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func (fw *Firewall) Cleanup(ctx context.Context) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	fw.applied = nil
+	fw.applied, fw.rulesOK = nil, false
 	var errs []error
 	for _, f := range fw.families {
 		errs = append(errs, removeChains(ctx, fw.ipt[f], f))

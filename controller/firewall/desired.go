@@ -180,15 +180,7 @@ func (d *Desired) Validate() error {
 		errs = append(errs, fmt.Errorf("local mark mask %#x holds the masquerade or drop bit (%d, %d)",
 			d.LocalMarkMask, d.MasqueradeBit, d.DropBit))
 	}
-	for i, vs := range d.Services {
-		if vs.LocalFWMark&^d.LocalMarkMask != 0 {
-			errs = append(errs, fmt.Errorf("virtual server %d (%s %s): local firewall mark %#x outside the local mark mask %#x",
-				i, vs.Kind, vs.Key, vs.LocalFWMark, d.LocalMarkMask))
-		}
-		if err := vs.validate(); err != nil {
-			errs = append(errs, fmt.Errorf("virtual server %d (%s %s): %w", i, vs.Kind, vs.Key, err))
-		}
-	}
+	errs = append(errs, d.validatePart(d.Services, d.Hairpins)...)
 	for _, p := range append(append([]netip.Prefix(nil), d.ClusterCIDRs...), d.NodePortCIDRs...) {
 		if !p.IsValid() || p.Addr().Is4In6() {
 			errs = append(errs, fmt.Errorf("invalid CIDR %s", p))
@@ -202,12 +194,28 @@ func (d *Desired) Validate() error {
 			errs = append(errs, fmt.Errorf("invalid node address %s", a))
 		}
 	}
-	for _, h := range d.Hairpins {
+	return errors.Join(errs...)
+}
+
+// validatePart reports the problems of some virtual servers and hairpins
+// (all of d's, or one owner's part) under d's local mark mask.
+func (d *Desired) validatePart(services []VirtualServer, hairpins []Hairpin) []error {
+	var errs []error
+	for i, vs := range services {
+		if vs.LocalFWMark&^d.LocalMarkMask != 0 {
+			errs = append(errs, fmt.Errorf("virtual server %d (%s %s): local firewall mark %#x outside the local mark mask %#x",
+				i, vs.Kind, vs.Key, vs.LocalFWMark, d.LocalMarkMask))
+		}
+		if err := vs.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("virtual server %d (%s %s): %w", i, vs.Kind, vs.Key, err))
+		}
+	}
+	for _, h := range hairpins {
 		if !h.Backend.IsValid() || h.Port == 0 || !knownProtocol(h.Protocol) {
 			errs = append(errs, fmt.Errorf("invalid hairpin %s %s:%d", h.Protocol, h.Backend, h.Port))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func (vs *VirtualServer) validate() error {

@@ -13,6 +13,11 @@
 // Desired is a plain value built by the caller (the standalone config or the
 // Kubernetes source). DesiredSets and Render are pure functions of it; a
 // Firewall applies their output to the kernel and reports what changed.
+// Sources hand the daemon's firewall an Update instead: the options and
+// the parts (per Service) that changed. The firewall keeps the state by
+// owner and counts every element's owners, so an update costs the entries
+// it touches (changeRefs) and a shared element outlives one of its owners;
+// Repair, at the full resync, applies the whole state against the kernel.
 //
 // Where packets meet our rules (IPVS hooks, as in net/netfilter/ipvs/ip_vs_core.c):
 //

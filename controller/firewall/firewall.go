@@ -53,6 +53,14 @@ type Firewall struct {
 	// (listing 20,000 entries costs ~100ms, mostly in the kernel's
 	// dump); Check drops it to compare with the kernel again.
 	applied map[string]*actualSet
+	// state is the desired state by owner, as the updates built it;
+	// refs counts its entries; nil until a partial update needs them,
+	// and after the options changed.
+	state State
+	refs  refCounts
+	// rulesOK: the last rules sync succeeded, so an update that keeps
+	// the options need not look at the rules.
+	rulesOK bool
 }
 
 // Tools are what a Firewall drives: one IPTables per family, all of one
@@ -165,7 +173,7 @@ func (fw *Firewall) Rulesets(d Desired) ([]Ruleset, error) {
 func (fw *Firewall) Sync(ctx context.Context, d Desired) (Result, error) {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	return fw.sync(ctx, d)
+	return fw.apply(ctx, WholeUpdate(d), false)
 }
 
 // Check is the periodic re-assertion: like Sync, but the sets too are
@@ -173,8 +181,7 @@ func (fw *Firewall) Sync(ctx context.Context, d Desired) (Result, error) {
 func (fw *Firewall) Check(ctx context.Context, d Desired) (Result, error) {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	fw.applied = nil
-	return fw.sync(ctx, d)
+	return fw.apply(ctx, WholeUpdate(d), true)
 }
 
 func (fw *Firewall) sync(ctx context.Context, d Desired) (Result, error) {
@@ -184,18 +191,26 @@ func (fw *Firewall) sync(ctx context.Context, d Desired) (Result, error) {
 	}
 	var res Result
 	if err := fw.syncSets(ctx, &d, &res); err != nil {
+		fw.rulesOK = false
 		return res, err
 	}
+	err := fw.syncRules(ctx, &d, &res)
+	return res, err
+}
+
+// syncRules makes the rules match d's options, table by table.
+func (fw *Firewall) syncRules(ctx context.Context, d *Desired, res *Result) error {
 	var errs []error
 	for _, f := range fw.families {
-		rs := Render(&d, f, fw.opts[f])
+		rs := Render(d, f, fw.opts[f])
 		for i := range rs.Tables {
-			if err := fw.syncTable(ctx, f, &rs.Tables[i], &res); err != nil {
+			if err := fw.syncTable(ctx, f, &rs.Tables[i], res); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	return res, errors.Join(errs...)
+	fw.rulesOK = len(errs) == 0
+	return errors.Join(errs...)
 }
 
 // SyncSets updates only the ipsets, for callers (and benchmarks) that
@@ -207,6 +222,8 @@ func (fw *Firewall) SyncSets(ctx context.Context, d Desired) (Result, error) {
 	if err := d.Validate(); err != nil {
 		return Result{}, fmt.Errorf("invalid firewall state: %w", err)
 	}
+	fw.state.Apply(WholeUpdate(d))
+	fw.refs = nil
 	var res Result
 	err := fw.syncSets(ctx, &d, &res)
 	return res, err

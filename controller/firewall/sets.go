@@ -100,37 +100,12 @@ func SetSpecs(f ipvs.Family) []SetSpec {
 func DesiredSets(d *Desired, f ipvs.Family) []Set {
 	m := map[string][]Entry{}
 	add := func(role string, e Entry) { m[role] = append(m[role], e) }
-	bits := *d
-	bits.Defaults()
-	markMask := bits.LocalMarkMask | bits.dropMark()
-	mark := func(vs *VirtualServer, e Entry) Entry {
-		e.Mark, e.MarkMask = vs.LocalFWMark, markMask
-		if !vs.HasLocalEndpoints {
-			e.Mark = bits.dropMark()
-		}
-		return e
-	}
-
-	npCIDRs := splitZeroPrefixes(familyPrefixes(d.NodePortCIDRs, f))
+	em := newEntryMaker(d, f)
 	for i := range d.Services {
-		vs := &d.Services[i]
-		switch {
-		case vs.Key.IsFWMark() || vs.family() != f:
-		case vs.Kind == NodePort:
-			for _, p := range npCIDRs {
-				e := Entry{IP: p.Addr(), Bits: p.Bits(), Protocol: vs.Key.Protocol, Port: vs.Key.Port}
-				destEntries(vs, e, nodePortRoles, add, mark)
-			}
-		default:
-			addressEntries(vs, f, d.NodeAddresses, add, mark)
-		}
+		em.service(&d.Services[i], add)
 	}
 	for _, h := range d.Hairpins {
-		if ipvs.FamilyOf(h.Backend) != f {
-			continue
-		}
-		b := h.Backend.Unmap()
-		add(roleHairpin, Entry{IP: b, Protocol: h.Protocol, Port: h.Port, IP2: b})
+		em.hairpin(h, add)
 	}
 	for _, p := range familyPrefixes(d.ClusterCIDRs, f) {
 		for _, p := range splitZeroPrefixes([]netip.Prefix{p}) {
@@ -150,6 +125,57 @@ func DesiredSets(d *Desired, f ipvs.Family) []Set {
 	return sets
 }
 
+// entryMaker computes the set entries of single virtual servers and
+// hairpins of one family under d's options, so that DesiredSets (every
+// service) and an update (the services that changed) agree entry for
+// entry.
+type entryMaker struct {
+	f                  ipvs.Family
+	npCIDRs            []netip.Prefix
+	node               []netip.Addr
+	markMask, dropMark uint32
+}
+
+func newEntryMaker(d *Desired, f ipvs.Family) *entryMaker {
+	bits := *d
+	bits.Defaults()
+	return &entryMaker{f: f, npCIDRs: splitZeroPrefixes(familyPrefixes(d.NodePortCIDRs, f)), node: d.NodeAddresses,
+		markMask: bits.LocalMarkMask | bits.dropMark(), dropMark: bits.dropMark()}
+}
+
+// service adds the entries of vs, if it is of the maker's family.
+func (m *entryMaker) service(vs *VirtualServer, add func(string, Entry)) {
+	switch {
+	case vs.Key.IsFWMark() || vs.family() != m.f:
+	case vs.Kind == NodePort:
+		for _, p := range m.npCIDRs {
+			e := Entry{IP: p.Addr(), Bits: p.Bits(), Protocol: vs.Key.Protocol, Port: vs.Key.Port}
+			m.dest(vs, e, nodePortRoles, add)
+		}
+	default:
+		m.address(vs, add)
+	}
+}
+
+// hairpin adds h's entry, if it is of the maker's family.
+func (m *entryMaker) hairpin(h Hairpin, add func(string, Entry)) {
+	if ipvs.FamilyOf(h.Backend) != m.f {
+		return
+	}
+	b := h.Backend.Unmap()
+	add(roleHairpin, Entry{IP: b, Protocol: h.Protocol, Port: h.Port, IP2: b})
+}
+
+// mark gives e vs's local firewall mark, or the drop bit when vs has no
+// local endpoint.
+func (m *entryMaker) mark(vs *VirtualServer, e Entry) Entry {
+	e.Mark, e.MarkMask = vs.LocalFWMark, m.markMask
+	if !vs.HasLocalEndpoints {
+		e.Mark = m.dropMark
+	}
+	return e
+}
+
 // destRoles are the sets one kind of destination (node port or service
 // address) lands in.
 type destRoles struct{ all, local, noEndpoints, fwmark string }
@@ -159,9 +185,9 @@ var (
 	addressRoles  = destRoles{roleVS, roleVSLocal, roleVSNoEP, roleVSFWMark}
 )
 
-// destEntries adds e, one destination of vs, to the sets its policy and
+// dest adds e, one destination of vs, to the sets its policy and
 // endpoints call for.
-func destEntries(vs *VirtualServer, e Entry, r destRoles, add func(string, Entry), mark func(*VirtualServer, Entry) Entry) {
+func (m *entryMaker) dest(vs *VirtualServer, e Entry, r destRoles, add func(string, Entry)) {
 	add(r.all, e)
 	if vs.LocalOnly {
 		add(r.local, e)
@@ -170,30 +196,30 @@ func destEntries(vs *VirtualServer, e Entry, r destRoles, add func(string, Entry
 		add(r.noEndpoints, e)
 	}
 	if vs.LocalFWMark != 0 {
-		add(r.fwmark, mark(vs, e))
+		add(r.fwmark, m.mark(vs, e))
 	}
 }
 
-// addressEntries adds the set entries of a virtual server reached at its
-// own address (a cluster, external or load-balancer IP).
-func addressEntries(vs *VirtualServer, f ipvs.Family, node []netip.Addr, add func(string, Entry), mark func(*VirtualServer, Entry) Entry) {
+// address adds the set entries of a virtual server reached at its own
+// address (a cluster, external or load-balancer IP).
+func (m *entryMaker) address(vs *VirtualServer, add func(string, Entry)) {
 	k := vs.Key
 	vip := k.Address.Unmap()
 	e := Entry{IP: vip, Protocol: k.Protocol, Port: k.Port}
 	add(roleVIPs, Entry{IP: vip})
-	destEntries(vs, e, addressRoles, add, mark)
+	m.dest(vs, e, addressRoles, add)
 	if vs.Kind != LoadBalancerIP || len(vs.SourceRanges) == 0 {
 		return
 	}
 	add(roleLBFirewall, e)
-	ranges := familyPrefixes(vs.SourceRanges, f)
+	ranges := familyPrefixes(vs.SourceRanges, m.f)
 	for _, src := range ranges {
 		// hash:ip,port,net cannot hold a /0 either.
 		for _, p := range splitZeroPrefixes([]netip.Prefix{src}) {
 			add(roleLBSource, Entry{IP: vip, Protocol: k.Protocol, Port: k.Port, IP2: p.Addr(), Bits2: p.Bits()})
 		}
 	}
-	if admitsNode(ranges, node) {
+	if admitsNode(ranges, m.node) {
 		// The node's own connections to the VIP carry the VIP as their
 		// source (the kernel picks the local route's preferred source),
 		// so admitting the node means admitting that source. Only the

@@ -7,42 +7,46 @@ import (
 	"github.com/ipvsd/ipvsd/controller/firewall"
 )
 
-// Firewall keeps the last desired state it was given and counts calls.
+// Firewall keeps the state its updates build, as the real one does, and
+// counts calls.
 type Firewall struct {
-	mu     sync.Mutex
-	last   firewall.Desired
-	syncs  int
-	checks int
+	mu      sync.Mutex
+	state   firewall.State
+	applies int
+	repairs int
 	// Err, when set, is returned by every call (after recording it).
 	Err error
 }
 
-// Sync implements dataplane.Firewall.
-func (f *Firewall) Sync(_ context.Context, d firewall.Desired) (firewall.Result, error) {
+// Apply implements dataplane.Firewall.
+func (f *Firewall) Apply(_ context.Context, u firewall.Update) (firewall.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.last, f.syncs = d, f.syncs+1
+	f.state.Apply(u)
+	f.applies++
 	return firewall.Result{}, f.Err
 }
 
-// Check implements dataplane.Firewall: a Sync that is counted as a check.
-func (f *Firewall) Check(ctx context.Context, d firewall.Desired) (firewall.Result, error) {
+// Repair implements dataplane.Firewall: an Apply that is counted as a
+// repair.
+func (f *Firewall) Repair(ctx context.Context, u firewall.Update) (firewall.Result, error) {
 	f.mu.Lock()
-	f.checks++
+	f.repairs++
 	f.mu.Unlock()
-	return f.Sync(ctx, d)
+	return f.Apply(ctx, u)
 }
 
-// Last returns the last desired state given.
+// Last returns the whole state the updates built.
 func (f *Firewall) Last() firewall.Desired {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.last
+	return f.state.Desired()
 }
 
-// Calls returns how many syncs (checks included) and checks were made.
-func (f *Firewall) Calls() (syncs, checks int) {
+// Calls returns how many updates (repairs included) and repairs were
+// made.
+func (f *Firewall) Calls() (applies, repairs int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.syncs, f.checks
+	return f.applies, f.repairs
 }

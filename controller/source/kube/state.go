@@ -36,28 +36,21 @@ type State struct {
 	// walk of every service (issue 15).
 	nVS, nRS int
 	hc       map[uint16]HealthCheckTarget
-	// hcChanged and fwChanged say HealthChecks and the services' part of
-	// Firewall changed since they were last taken.
-	hcChanged, fwChanged bool
-	fw                   firewallCache
+	// hcChanged says HealthChecks changed since they were last taken.
+	hcChanged bool
+	// fwDirty names the services whose firewall part changed since
+	// Firewall was last called: their entries, hairpins or the virtual
+	// servers they own (an endpoint change usually touches none).
+	fwDirty map[string]bool
 	// Translated counts Set calls, for tests that check a change costs
 	// what it touches.
 	Translated int
 }
 
-// firewallCache is the last Firewall value, rebuilt only when a service's
-// firewall entries, hairpins or the owners of virtual servers changed (an
-// endpoint change usually touches none of them).
-type firewallCache struct {
-	base  firewall.Desired
-	value firewall.Desired
-	valid bool
-}
-
 // NewState returns an empty State.
 func NewState() *State {
 	return &State{svcs: map[string]*ServiceState{}, owner: map[ipvs.Key]string{}, addrs: map[netip.Addr]int{}, noLocal: map[NoLocal]int{},
-		hc: map[uint16]HealthCheckTarget{}, hcChanged: true, fwChanged: true}
+		hc: map[uint16]HealthCheckTarget{}, hcChanged: true, fwDirty: map[string]bool{}}
 }
 
 // Set records st as the translation of service name ("ns/name"), or its
@@ -69,7 +62,9 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 	s.Translated++
 	old := s.svcs[name]
 	keep := map[ipvs.Key]bool{}
-	owners := len(s.owner)
+	// owned: a virtual server of this service was newly claimed or
+	// released, which opens or closes its entries.
+	owned := false
 	if st != nil {
 		vss := st.VirtualServers[:0:0]
 		for _, vs := range st.VirtualServers {
@@ -88,7 +83,7 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 				continue
 			}
 			if _, ok := s.owner[k]; !ok {
-				s.fwChanged = true // a key newly owned: its entries open
+				owned = true
 			}
 			s.owner[k] = name
 			keep[k] = true
@@ -102,11 +97,14 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 			if k := vs.Key.Canonical(); !keep[k] && s.owner[k] == name {
 				delete(s.owner, k)
 				u.Delete = append(u.Delete, k)
+				owned = true
 			}
 		}
 	}
-	if len(s.owner) != owners || !sameFirewall(old, st) {
-		s.fwChanged = true
+	// Only this Set changes who owns this service's virtual servers, so
+	// the parts of the others stay as they were.
+	if owned || !sameFirewall(old, st) {
+		s.fwDirty[name] = true
 	}
 	s.count(old, -1)
 	s.count(st, 1)
@@ -159,31 +157,54 @@ func (s *State) Addresses() []netip.Addr {
 	return slices.SortedFunc(maps.Keys(s.addrs), netip.Addr.Compare)
 }
 
-// Firewall returns base (the daemon's firewall options) with every
-// service's virtual servers and hairpins added, and whether that differs
-// from the value it last returned. The value is rebuilt, walking every
-// service, only when base or a service's part changed; otherwise the last
-// one is returned as it is.
-func (s *State) Firewall(base firewall.Desired) (firewall.Desired, bool) {
-	if s.fw.valid && !s.fwChanged && reflect.DeepEqual(base, s.fw.base) {
-		return s.fw.value, false
-	}
-	d := base
-	d.Services = slices.Clone(base.Services)
-	d.Hairpins = slices.Clone(base.Hairpins)
-	for _, n := range s.Names() {
-		st := s.svcs[n]
-		for _, f := range st.Firewall {
-			// A virtual server lost to a conflict is not ours to open.
-			if f.Kind == firewall.NodePort || s.owner[f.Key.Canonical()] == n {
-				d.Services = append(d.Services, f)
+// Firewall returns the firewall update of the services changed since the
+// last call, with base (the daemon's firewall options) as its options:
+// the part of each service whose firewall state changed, or, when whole,
+// of every service. It costs what changed, except when whole (a full
+// resync), which walks every service.
+func (s *State) Firewall(base firewall.Desired, whole bool) firewall.Update {
+	u := firewall.Update{Options: base, Whole: whole}
+	if whole {
+		u.Parts = make(map[string]firewall.Part, len(s.svcs))
+		for n := range s.svcs {
+			if p := s.part(n); !p.Empty() {
+				u.Parts[n] = p
 			}
 		}
-		d.Hairpins = append(d.Hairpins, st.Hairpins...)
+	} else if len(s.fwDirty) > 0 {
+		u.Parts = make(map[string]firewall.Part, len(s.fwDirty))
+		for n := range s.fwDirty {
+			u.Parts[n] = s.part(n)
+		}
 	}
-	s.fw = firewallCache{base: base, value: d, valid: true}
-	s.fwChanged = false
-	return d, true
+	clear(s.fwDirty)
+	return u
+}
+
+// part is the firewall part of service name: its entries for the
+// virtual servers it owns (a virtual server lost to a conflict is not
+// its to open; node ports have no owner) and its hairpins. Empty for a
+// service not held.
+func (s *State) part(name string) firewall.Part {
+	st := s.svcs[name]
+	if st == nil {
+		return firewall.Part{}
+	}
+	p := firewall.Part{Services: st.Firewall, Hairpins: st.Hairpins}
+	for i, f := range st.Firewall {
+		if f.Kind != firewall.NodePort && s.owner[f.Key.Canonical()] != name {
+			// Copy only when one is left out: usually none is, and the
+			// translation's slice is shared, read-only.
+			p.Services = slices.Clone(st.Firewall[:i])
+			for _, f := range st.Firewall[i+1:] {
+				if f.Kind == firewall.NodePort || s.owner[f.Key.Canonical()] == name {
+					p.Services = append(p.Services, f)
+				}
+			}
+			break
+		}
+	}
+	return p
 }
 
 // sameFirewall reports whether a service's firewall part is unchanged

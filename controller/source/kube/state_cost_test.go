@@ -59,9 +59,11 @@ func (c *costState) fresh() *State {
 }
 
 // TestStateSyncCostFollowsChange: the counts, the health-check ports and
-// the firewall state are kept as services change, so reading them after
-// an endpoint change walks no service; each still equals what a State
-// built from scratch says.
+// the firewall parts are kept as services change, so reading them after
+// an endpoint change walks no service, and the firewall update of a
+// change names the services whose firewall part changed, no other; the
+// state the updates build still equals what a State built from scratch
+// gives whole.
 func TestStateSyncCostFollowsChange(t *testing.T) {
 	c := &costState{t: t, s: NewState(), last: map[string]*ServiceState{}}
 	for i := range 100 {
@@ -69,37 +71,43 @@ func TestStateSyncCostFollowsChange(t *testing.T) {
 	}
 	c.set("lb", "10.0.1.1@", "10.0.1.2")
 	base := firewall.Desired{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}}
+	var kept firewall.State
 
 	for _, step := range []struct {
-		name           string
-		change         func()
-		base           firewall.Desired
-		wantFW, wantHC bool
+		name   string
+		change func()
+		base   firewall.Desired
+		whole  bool
+		wantFW int // parts the update names
+		wantHC bool
 	}{
-		{"first read", func() {}, base, true, true},
-		{"nothing changed", func() {}, base, false, false},
-		{"a remote endpoint replaced", func() { c.set("s7", "10.0.0.1", "10.0.0.2", "10.0.0.9") }, base, false, false},
-		{"an endpoint added", func() { c.set("s8", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4") }, base, false, false},
-		{"a local endpoint: a hairpin", func() { c.set("s9", "10.0.0.1", "10.0.0.2@") }, base, true, false},
-		{"the health check's local endpoints", func() { c.set("lb", "10.0.1.1@", "10.0.1.3@") }, base, true, true},
-		{"a service without endpoints", func() { c.set("s10") }, base, true, false},
-		{"a service deleted", func() { c.s.Set("ns/s11", nil, &desired.Update{}); delete(c.last, "ns/s11") }, base, true, false},
-		{"the base changed", func() {}, firewall.Desired{MasqueradeAll: true}, true, false},
+		{"first read", func() {}, base, true, 101, true},
+		{"nothing changed", func() {}, base, false, 0, false},
+		{"a remote endpoint replaced", func() { c.set("s7", "10.0.0.1", "10.0.0.2", "10.0.0.9") }, base, false, 0, false},
+		{"an endpoint added", func() { c.set("s8", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4") }, base, false, 0, false},
+		{"a local endpoint: a hairpin", func() { c.set("s9", "10.0.0.1", "10.0.0.2@") }, base, false, 1, false},
+		{"the health check's local endpoints", func() { c.set("lb", "10.0.1.1@", "10.0.1.3@") }, base, false, 1, true},
+		{"a service without endpoints", func() { c.set("s10") }, base, false, 1, false},
+		{"a service deleted", func() { c.s.Set("ns/s11", nil, &desired.Update{}); delete(c.last, "ns/s11") }, base, false, 1, false},
+		{"the base changed", func() {}, firewall.Desired{MasqueradeAll: true}, false, 0, false},
+		{"a full resync", func() {}, base, true, 100, false},
 	} {
 		before := c.s.Translated
 		step.change()
-		fw, fwChanged := c.s.Firewall(step.base)
+		u := c.s.Firewall(step.base, step.whole)
+		kept.Apply(u)
 		hc, hcChanged := c.s.HealthChecks()
-		if fwChanged != step.wantFW || hcChanged != step.wantHC {
-			t.Errorf("%s: firewall changed %t, health checks changed %t; want %t, %t", step.name, fwChanged, hcChanged, step.wantFW, step.wantHC)
+		if len(u.Parts) != step.wantFW || hcChanged != step.wantHC {
+			t.Errorf("%s: firewall update of %d parts, health checks changed %t; want %d, %t", step.name, len(u.Parts), hcChanged, step.wantFW, step.wantHC)
 		}
 		if n := c.s.Translated - before; n > 1 {
 			t.Errorf("%s: %d services set, want at most one", step.name, n)
 		}
 		f := c.fresh()
-		wantFW, _ := f.Firewall(step.base)
-		if diff := cmp.Diff(wantFW, fw, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
-			t.Errorf("%s: kept firewall state differs from a fresh one (-fresh +kept):\n%s", step.name, diff)
+		var fresh firewall.State
+		fresh.Apply(f.Firewall(step.base, true))
+		if diff := cmp.Diff(fresh.Desired(), kept.Desired(), cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
+			t.Errorf("%s: the firewall state the updates built differs from a fresh one (-fresh +kept):\n%s", step.name, diff)
 		}
 		wantHC, _ := f.HealthChecks()
 		if diff := cmp.Diff(wantHC, hc); diff != "" {

@@ -87,8 +87,9 @@ func TestStateIncrementalUpdates(t *testing.T) {
 	if len(st.Problems) != 1 || st.Problems[0].Reason != ReasonConflict || st.Problems[0].Object.Name != "other" {
 		t.Errorf("problems %+v", st.Problems)
 	}
-	fw, _ := s.Firewall(firewall.Desired{})
-	if n := len(fw.Services); n != 3 {
+	var fws firewall.State
+	fws.Apply(s.Firewall(firewall.Desired{}, true))
+	if n := len(fws.Desired().Services); n != 3 {
 		t.Errorf("firewall has %d services, want 3 (the conflicting one left out)", n)
 	}
 

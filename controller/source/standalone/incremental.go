@@ -112,6 +112,33 @@ func (st *sentState) firewall(c *config.Config) firewall.Desired {
 	return fw
 }
 
+// firewallUpdate is the firewall update of the services named (of every
+// service sent when whole): each one's entry, or none for a service gone
+// or one the firewall leaves alone. It costs what it names.
+func (st *sentState) firewallUpdate(c *config.Config, names []string, whole bool) firewall.Update {
+	u := firewall.Update{Options: firewall.Desired{MasqueradeAll: c.Masquerade == config.MasqueradeAll}, Whole: whole}
+	part := func(name string) firewall.Part {
+		if v, ok := st.fw[name]; ok {
+			return firewall.Part{Services: []firewall.VirtualServer{v}}
+		}
+		return firewall.Part{}
+	}
+	if whole {
+		u.Parts = make(map[string]firewall.Part, len(st.fw))
+		for name := range st.fw {
+			u.Parts[name] = part(name)
+		}
+		return u
+	}
+	if len(names) > 0 {
+		u.Parts = make(map[string]firewall.Part, len(names))
+		for _, name := range names {
+			u.Parts[name] = part(name)
+		}
+	}
+	return u
+}
+
 // allNotes lists the notes of c's services, in the config's order.
 func (st *sentState) allNotes(c *config.Config) Notes {
 	var n Notes

@@ -2,6 +2,7 @@ package standalone
 
 import (
 	"context"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -53,13 +54,18 @@ func TestReloadTranslatesOnlyTheChangedServices(t *testing.T) {
 	if want := []string{webKey.String(), dnsOld.String()}; !sameStrings(deleted, want) {
 		t.Errorf("deleted %q, want %q", deleted, want)
 	}
+	// The firewall hears of the changed services alone (web gone, so
+	// an empty part).
+	if parts := slices.Collect(maps.Keys(ch.Firewall.Parts)); ch.Firewall.Whole || !sameStrings(parts, []string{"api", "dns", "web", "www"}) {
+		t.Errorf("firewall update of %q (whole %t), want api, dns, web and www", parts, ch.Firewall.Whole)
+	}
 	if !ch.Update.SetAddresses || len(ch.Update.Addresses) != 3 {
 		t.Errorf("addresses %v (set %v), want the three VIPs", ch.Update.Addresses, ch.Update.SetAddresses)
 	}
 	// Nothing changed since: an empty update.
 	ch, _ = td.Changes(context.Background(), false)
-	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) != 0 || ch.Update.SetAddresses {
-		t.Errorf("a sync with nothing changed sent %+v", ch.Update)
+	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) != 0 || ch.Update.SetAddresses || len(ch.Firewall.Parts) != 0 {
+		t.Errorf("a sync with nothing changed sent %+v, firewall %+v", ch.Update, ch.Firewall.Parts)
 	}
 }
 

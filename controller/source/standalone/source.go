@@ -238,10 +238,11 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 	if full || all {
 		want := s.translateAllLocked(up)
 		ch.Whole = &want
+		ch.Firewall = s.sent.firewallUpdate(s.cfg, nil, true)
 	} else {
 		ch.Update = s.translateLocked(names, addrs, up)
+		ch.Firewall = s.sent.firewallUpdate(s.cfg, names, false)
 	}
-	ch.Firewall = s.sent.firewall(s.cfg)
 	ch.Failover = failoverWanted(s.cfg)
 	notes := s.sent.allNotes(s.cfg)
 	s.mu.Unlock()
@@ -252,7 +253,7 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 		if lerr != nil {
 			err = fmt.Errorf("listing host addresses: %w", lerr)
 		}
-		ch.Firewall.NodeAddresses = firewall.SortedAddrs(addrs)
+		ch.Firewall.Options.NodeAddresses = firewall.SortedAddrs(addrs)
 	}
 	return ch, err
 }

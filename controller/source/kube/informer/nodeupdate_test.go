@@ -3,6 +3,7 @@ package informer
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -14,10 +15,12 @@ import (
 // TestSyncTranslatesWhatChanged: an update of the Node that changes
 // nothing translation reads (a kubelet's status heartbeat, a label)
 // translates no Service; a new zone translates every one; an
-// EndpointSlice change translates its Service only, leaves the firewall
-// state as it was and does not list the host's addresses (which dumps
-// every VIP); a periodic full resync reads the Node and the host's
-// addresses again but translates no Service, since nothing changed.
+// EndpointSlice change translates its Service only, hands the firewall
+// no service's part and does not list the host's addresses (which dumps
+// every VIP); a new Service hands the firewall its own part alone; a
+// periodic full resync reads the Node and the host's addresses again and
+// hands the firewall every part, but translates no Service, since nothing
+// changed.
 func TestSyncTranslatesWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	node := &corev1.Node{
@@ -46,23 +49,23 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 
 	updateNode := func(change func(*corev1.Node)) { updateNodeAndWait(t, client, &triggers, change) }
 	for _, step := range []struct {
-		name        string
-		change      func()
-		resync      bool // a periodic full resync
-		translated  int
-		resynced    bool
-		fwUnchanged bool
-		hostReads   int32
+		name       string
+		change     func()
+		resync     bool // a periodic full resync
+		translated int
+		resynced   bool
+		fwParts    int
+		hostReads  int32
 	}{
 		{"a heartbeat and a label", func() {
 			updateNode(func(n *corev1.Node) {
 				n.Labels["example.com/role"] = "edge"
 				n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
 			})
-		}, false, 0, false, true, 1},
+		}, false, 0, false, 0, 1},
 		{"a new zone", func() {
 			updateNode(func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = "zone-b" })
-		}, false, 3, true, true, 1},
+		}, false, 3, true, 3, 1},
 		{"one endpoint", func() {
 			s := testSlice("web-1", "10.0.0.1", "10.0.0.3")
 			if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
@@ -72,11 +75,17 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 				eps, err := src.inf.serviceSlices("ns/web")
 				return err == nil && len(eps) == 1 && eps[0].Endpoints[1].Addresses[0] == "10.0.0.3"
 			})
-		}, false, 1, false, true, 0},
-		{"a periodic full resync", func() {}, true, 0, false, true, 1},
+		}, false, 1, false, 0, 0},
+		{"a new Service", func() {
+			if _, err := client.CoreV1().Services("ns").Create(ctx, svc("new", "10.96.0.4"), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the new Service in the cache", func() bool { return slices.Contains(src.inf.serviceKeys(), "ns/new") })
+		}, false, 1, false, 1, 0},
+		{"a periodic full resync", func() {}, true, 0, false, 4, 1},
 		{"a periodic full resync after a new zone", func() {
 			updateNode(func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = "zone-c" })
-		}, true, 3, true, true, 1},
+		}, true, 4, true, 4, 1},
 	} {
 		before, readsBefore := src.state.Translated, hostReads.Load()
 		step.change()
@@ -84,9 +93,9 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := src.state.Translated - before; n != step.translated || ch.Resynced != step.resynced || ch.FirewallUnchanged != step.fwUnchanged {
-			t.Errorf("%s: %d services translated (resynced %t, firewall unchanged %t), want %d (%t, %t)",
-				step.name, n, ch.Resynced, ch.FirewallUnchanged, step.translated, step.resynced, step.fwUnchanged)
+		if n := src.state.Translated - before; n != step.translated || ch.Resynced != step.resynced || len(ch.Firewall.Parts) != step.fwParts {
+			t.Errorf("%s: %d services translated (resynced %t, %d firewall parts), want %d (%t, %d)",
+				step.name, n, ch.Resynced, len(ch.Firewall.Parts), step.translated, step.resynced, step.fwParts)
 		}
 		if n := hostReads.Load() - readsBefore; n != step.hostReads {
 			t.Errorf("%s: the host's addresses read %d times, want %d", step.name, n, step.hostReads)

@@ -205,7 +205,9 @@ func (s *Source) Start(ctx context.Context) error {
 
 // Changes translates the services touched since the last call (all of
 // them at the first call, or when what translation reads of the node
-// changed) into an incremental Update, with the whole firewall state.
+// changed) into an incremental Update, with the firewall parts of the
+// services that changed (whole at a full resync, which the firewall
+// compares with the kernel).
 //
 // A periodic full resync (resync) translates nothing afresh: translation
 // depends only on the informers' caches and the node, whose every change
@@ -251,9 +253,7 @@ func (s *Source) Changes(_ context.Context, resync bool) (dataplane.Change, erro
 		}
 	}
 	s.state.Finish(&ch.Update)
-	var fwChanged bool
-	ch.Firewall, fwChanged = s.state.Firewall(s.firewallBase())
-	ch.FirewallUnchanged = !fwChanged
+	ch.Firewall = s.state.Firewall(s.firewallBase(), full || resync)
 	return ch, errors.Join(errs...)
 }
 

@@ -220,3 +220,25 @@ func BenchmarkParser(b *testing.B) {
 		}
 	})
 }
+
+// TestSameParse: the services a Parser hands out again for unchanged
+// items are the same parse; an edited one and two whole parses are not.
+func TestSameParse(t *testing.T) {
+	p := NewParser()
+	a, err := p.Parse([]byte("services:\n" + flowItems(0, 3, 1, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Parse([]byte("services:\n" + flowItems(0, 3, 2, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []bool{a.Services[0].SameParse(&b.Services[0]), a.Services[1].SameParse(&b.Services[1]), a.Services[2].SameParse(&b.Services[2])}; !reflect.DeepEqual(got, []bool{false, true, true}) {
+		t.Errorf("same parse of s0, s1, s2: %v, want s1 and s2", got)
+	}
+	w1, _ := Parse([]byte(base))
+	w2, _ := Parse([]byte(base))
+	if w1.Services[0].SameParse(&w2.Services[0]) || !reflect.DeepEqual(w1, w2) {
+		t.Error("two whole parses: want equal services that are not the same parse")
+	}
+}

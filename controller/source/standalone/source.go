@@ -83,6 +83,8 @@ type Source struct {
 
 	// announcing: a sync has programmed everything once (Programmed).
 	announcing bool
+	// checksUpdated is what the last reload did to the health checks.
+	checksUpdated probe.Counts
 }
 
 // New builds a source for cfg, the validated content of the config file
@@ -190,10 +192,12 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 	s.metrics.reloads.WithLabelValues("ok").Inc()
 	s.log.Info("config reloaded", append([]zap.Field{zap.String("trigger", why), zap.Int("services", len(cfg.Services)),
 		zap.Int("servicesParsed", s.deps.Parser.Stats().Parsed)}, Compare(s.cfg, cfg).fields()...)...)
-	s.dirty.mark(ChangedServices(s.cfg, cfg)...)
+	changed := ChangedServices(s.cfg, cfg)
+	s.dirty.mark(changed...)
 	s.dirty.markAddresses()
+	old := s.byName
 	s.cfg, s.sum, s.content = cfg, sum, content
-	s.applyLocked(cfg)
+	s.applyChangedLocked(old, changed)
 	if s.deps.Reloaded != nil {
 		s.deps.Reloaded(cfg)
 	}
@@ -201,32 +205,70 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 	return nil
 }
 
-// applyLocked points the health checks at cfg's backends.
+// applyLocked points the health checks at every backend of cfg.
 func (s *Source) applyLocked(cfg *config.Config) {
+	s.indexLocked(cfg)
+	s.monitor.Update(Targets(cfg))
+	s.metrics.setTargets(s.monitor.Statuses())
+}
+
+// applyChangedLocked points the health checks and their metrics at the
+// backends of the changed services of the new s.cfg (old indexes the
+// config it replaced), leaving every other service's alone: a reload of
+// one service of 10,000 with checks costs that service's targets.
+func (s *Source) applyChangedLocked(old map[string]*config.Service, changed []string) {
+	s.indexLocked(s.cfg)
+	var targets []probe.Target
+	var gone []probe.ID
+	for _, name := range changed {
+		if o := old[name]; o != nil {
+			for _, t := range serviceTargets(o) {
+				gone = append(gone, t.ID)
+			}
+		}
+		if svc := s.byName[name]; svc != nil {
+			targets = append(targets, serviceTargets(svc)...)
+		}
+	}
+	s.checksUpdated = s.monitor.UpdateServices(changed, targets)
+	st := make(map[probe.ID]probe.Status, len(targets))
+	for _, t := range targets {
+		if status, ok := s.monitor.Status(t.ID); ok {
+			st[t.ID] = status
+		}
+	}
+	s.metrics.replaceTargets(gone, st)
+}
+
+func (s *Source) indexLocked(cfg *config.Config) {
 	s.byName = make(map[string]*config.Service, len(cfg.Services))
 	for i := range cfg.Services {
 		s.byName[cfg.Services[i].Name] = &cfg.Services[i]
 	}
-	s.monitor.Update(Targets(cfg))
-	s.metrics.setTargets(s.monitor.Statuses())
 }
 
 // Targets lists the health-checked backends of cfg.
 func Targets(cfg *config.Config) []probe.Target {
 	var out []probe.Target
 	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		hc := s.HealthCheck
-		if hc == nil {
-			continue
-		}
-		spec := probe.Spec{
-			Type: hc.Type, Port: uint16(hc.Port), Path: hc.Path, Host: hc.Host, ExpectStatus: hc.ExpectStatus,
-			Interval: hc.IntervalDuration(), Timeout: hc.TimeoutDuration(), Rise: hc.Rise, Fall: hc.Fall,
-		}
-		for j := range s.Backends {
-			out = append(out, probe.Target{ID: probe.ID{Service: s.Name, Backend: s.Backends[j].AddrPort()}, Spec: spec})
-		}
+		out = append(out, serviceTargets(&cfg.Services[i])...)
+	}
+	return out
+}
+
+// serviceTargets lists s's health-checked backends.
+func serviceTargets(s *config.Service) []probe.Target {
+	hc := s.HealthCheck
+	if hc == nil {
+		return nil
+	}
+	spec := probe.Spec{
+		Type: hc.Type, Port: uint16(hc.Port), Path: hc.Path, Host: hc.Host, ExpectStatus: hc.ExpectStatus,
+		Interval: hc.IntervalDuration(), Timeout: hc.TimeoutDuration(), Rise: hc.Rise, Fall: hc.Fall,
+	}
+	out := make([]probe.Target, 0, len(s.Backends))
+	for j := range s.Backends {
+		out = append(out, probe.Target{ID: probe.ID{Service: s.Name, Backend: s.Backends[j].AddrPort()}, Spec: spec})
 	}
 	return out
 }

@@ -71,7 +71,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # reload_size N R: start ipvsd on N services, then R one-weight reloads
 # (weights 2, 3, ...), each timed from the rename of the new file to the
 # weight in the kernel; the CPU of the first is profiled when N is the
-# largest size. ipvsd is stopped and its state removed afterwards.
+# largest size. ipvsd is stopped afterwards, and its state removed unless
+# N is the largest size, the last (a cleanup of 10,000 services takes
+# minutes).
 reload_size() {
 	N=$1
 	config 1 > "$CONFIG"
@@ -103,7 +105,9 @@ reload_size() {
 	grep -E 'config (reloaded|file changed)|sync finished' "/tmp/ipvsd-$N.log" | tail -n 12
 	kill $pid
 	wait $pid || true
-	ipvsd cleanup --config "$CONFIG" >/dev/null 2>&1
+	if [ "$N" != "$LARGEST" ]; then
+		ipvsd cleanup --config "$CONFIG" >/dev/null 2>&1
+	fi
 }
 # median FILE: the median of the numbers in FILE, one a line.
 median() { sort -n "$1" | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
@@ -116,7 +120,7 @@ if [ "${PROFILE_MODE:-}" = reload ]; then
 	SIZES=${PROFILE_RELOAD_SIZES:-100 10000}
 	LARGEST=$(for n in $SIZES; do echo "$n"; done | sort -n | tail -n 1)
 	SMALLEST=$(for n in $SIZES; do echo "$n"; done | sort -n | head -n 1)
-	for n in $SIZES; do
+	for n in $(for n in $SIZES; do echo "$n"; done | sort -n); do
 		reload_size "$n" "${PROFILE_RELOADS:-3}"
 		figure "reload_median_$n" "$(median "/tmp/reloads-$n")" s
 	done

@@ -140,11 +140,11 @@ func (s *Source) Run(ctx context.Context, reload <-chan struct{}) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if s.opts.WatchInterval > 0 && s.opts.ConfigPath != "" {
-		w := newWatcher(s.opts.ConfigPath, s.opts.WatchInterval, s.deps.Clock, s.log, s.content, func(content []byte) {
+		w := newWatcher(s.opts.ConfigPath, s.opts.WatchInterval, s.deps.Clock, s.log, s.content, func(content []byte, sum [sha256.Size]byte) {
 			// The very content the watcher saw stay the same, not a
 			// re-read that could catch the next write. A rejection is
 			// logged and counted by ReloadContent.
-			_ = s.ReloadContent("file changed", content)
+			_ = s.reloadContent("file changed", content, sum)
 		})
 		wg.Add(1)
 		go func() { defer wg.Done(); w.run(ctx) }()
@@ -174,9 +174,14 @@ func (s *Source) Reload(why string) error {
 
 // ReloadContent is Reload for content already read.
 func (s *Source) ReloadContent(why string, content []byte) error {
+	return s.reloadContent(why, content, sha256.Sum256(content))
+}
+
+// reloadContent is ReloadContent for content whose hash is sum (the
+// watcher has it already: a hash of 4 MB is not free under emulation).
+func (s *Source) reloadContent(why string, content []byte, sum [sha256.Size]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sum := sha256.Sum256(content)
 	if sum == s.sum {
 		s.log.Info("config unchanged", zap.String("trigger", why))
 		return nil
@@ -198,10 +203,14 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 		zap.Int("servicesParsed", s.deps.Parser.Stats().Parsed)}, Compare(s.cfg, cfg).fields()...)...)
 	changed := ChangedServices(s.cfg, cfg)
 	s.dirty.mark(changed...)
-	s.dirty.markAddresses()
 	old := s.byName
 	s.cfg, s.sum, s.content = cfg, sum, content
 	s.applyChangedLocked(old, changed)
+	if keysMoved(old, s.byName, changed) {
+		// The VIP set is sent again, and diffed by the reconciler, only
+		// when a service came, went or moved: both are O(services).
+		s.dirty.markAddresses()
+	}
 	if s.deps.Reloaded != nil {
 		s.deps.Reloaded(cfg)
 	}
@@ -242,6 +251,18 @@ func (s *Source) applyChangedLocked(old map[string]*config.Service, changed []st
 		}
 	}
 	s.metrics.replaceTargets(gone, st)
+}
+
+// keysMoved reports whether one of the changed services is new, gone or
+// on another virtual server, which is what can change the VIP set.
+func keysMoved(old, cur map[string]*config.Service, changed []string) bool {
+	for _, name := range changed {
+		o, s := old[name], cur[name]
+		if o == nil || s == nil || o.Key() != s.Key() {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Source) indexLocked(cfg *config.Config) {

@@ -30,7 +30,9 @@ type watcher struct {
 	interval time.Duration
 	clock    runner.Clock
 	log      *zap.Logger
-	changed  func(content []byte)
+	// changed is handed the content and its SHA-256 (the source's
+	// identity check needs it, and the watcher has it already).
+	changed func(content []byte, sum [sha256.Size]byte)
 
 	applied [sha256.Size]byte // the content last handed over
 	seen    fileState         // what the last poll saw; size -1: unreadable
@@ -46,7 +48,7 @@ type fileState struct {
 	sum   [sha256.Size]byte
 }
 
-func newWatcher(path string, interval time.Duration, clock runner.Clock, log *zap.Logger, content []byte, changed func([]byte)) *watcher {
+func newWatcher(path string, interval time.Duration, clock runner.Clock, log *zap.Logger, content []byte, changed func([]byte, [sha256.Size]byte)) *watcher {
 	w := &watcher{path: path, interval: interval, clock: clock, log: log, changed: changed, applied: sha256.Sum256(content)}
 	w.seen.sum = w.applied
 	if fi, err := os.Stat(path); err == nil {
@@ -66,7 +68,7 @@ func (w *watcher) run(ctx context.Context) {
 		case <-t.C():
 		}
 		if content, ok := w.poll(); ok {
-			w.changed(content)
+			w.changed(content, w.applied)
 		}
 	}
 }

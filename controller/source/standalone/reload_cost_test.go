@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -106,6 +107,37 @@ func TestReloadSyncsTheFirewallOnlyWhenItChanged(t *testing.T) {
 		after, _ := td.fw.Calls()
 		if after-before != st.syncs {
 			t.Errorf("%s: %d firewall syncs, want %d", st.name, after-before, st.syncs)
+		}
+	}
+}
+
+// TestReloadSendsTheVIPsOnlyWhenAServiceMoved: the VIP set (every
+// service's address) goes with a reload's change only when a service
+// came, went or changed its virtual server.
+func TestReloadSendsTheVIPsOnlyWhenAServiceMoved(t *testing.T) {
+	td := newTestDaemon(t, twoServices)
+	td.mustSync(t)
+	steps := []struct {
+		name    string
+		content string
+		sent    bool
+	}{
+		{"a weight", strings.Replace(twoServices, "weight: 2}", "weight: 3}", 1), false},
+		{"a port", strings.Replace(twoServices, "port: 80", "port: 8080", 1), true},
+		{"a service added", threeServices, true},
+		{"a scheduler", strings.Replace(threeServices, "    port: 53\n", "    port: 53\n    scheduler: rr\n", 1), false},
+		{"a service removed", twoServices, true},
+	}
+	for _, st := range steps {
+		if err := td.ReloadContent(st.name, []byte(st.content)); err != nil {
+			t.Fatal(err)
+		}
+		ch, err := td.Changes(context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Update.SetAddresses != st.sent {
+			t.Errorf("%s: addresses sent %v, want %v", st.name, ch.Update.SetAddresses, st.sent)
 		}
 	}
 }

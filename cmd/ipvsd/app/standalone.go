@@ -170,7 +170,9 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 		return err
 	}
 	// Invalid at start-up is a non-zero exit before anything is touched.
-	cfg, content, err := config.Load(f.config)
+	// The parser remembers the file's services for the reloads.
+	parser := config.NewParser()
+	cfg, content, err := parser.Load(f.config)
 	if err != nil {
 		return err
 	}
@@ -210,6 +212,7 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 		Log:           log,
 		Announce:      bgpp.announce,
 		Reloaded:      bgpp.reloaded,
+		Parser:        parser,
 	}, cfg, content)
 	if err != nil {
 		return errors.Join(err, bgpp.stop(false))

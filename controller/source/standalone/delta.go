@@ -70,9 +70,10 @@ func diffServices(old, cur *config.Config, visit func(o, s *config.Service)) {
 		switch {
 		case !ok:
 			visit(nil, s)
-		case !reflect.DeepEqual(o, s):
+		case !o.SameParse(s) && !reflect.DeepEqual(o, s):
 			// Both are validated: their parsed values are equal too when
-			// what was written is.
+			// what was written is. An unchanged item of a reloaded file
+			// is the same parse, spared the walk.
 			visit(o, s)
 		}
 	}

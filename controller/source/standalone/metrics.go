@@ -65,6 +65,24 @@ func (m *Metrics) observeTransition(id probe.ID, up bool) {
 	m.backendUp.WithLabelValues(id.Service, id.Backend.String()).Set(v)
 }
 
+// replaceTargets drops the backend gauges of gone and sets those of st:
+// a reload's changed services alone, where setTargets would rewrite every
+// backend's.
+func (m *Metrics) replaceTargets(gone []probe.ID, st map[probe.ID]probe.Status) {
+	for _, id := range gone {
+		if _, still := st[id]; !still {
+			m.backendUp.DeleteLabelValues(id.Service, id.Backend.String())
+		}
+	}
+	for id, s := range st {
+		v := 0.0
+		if s.Up {
+			v = 1
+		}
+		m.backendUp.WithLabelValues(id.Service, id.Backend.String()).Set(v)
+	}
+}
+
 // setTargets resets the backend gauges to the checked set, so a removed
 // backend's series disappears instead of freezing at its last value.
 func (m *Metrics) setTargets(st map[probe.ID]probe.Status) {

@@ -1,11 +1,12 @@
 package standalone
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"sync"
 	"time"
 
@@ -53,6 +54,10 @@ type Deps struct {
 	// Reloaded, when set, is handed each config a reload accepts (its
 	// bgp: section has no place in the dataplane).
 	Reloaded func(*config.Config)
+	// Parser parses reloads. The one that parsed the content handed to
+	// New remembers its services, so the first reload parses only what
+	// it changes; nil starts one with no memory.
+	Parser *config.Parser
 }
 
 // Source feeds the programmer from the config file and the backends'
@@ -69,7 +74,6 @@ type Source struct {
 	mu      sync.Mutex
 	cfg     *config.Config
 	byName  map[string]*config.Service
-	sum     [sha256.Size]byte
 	content []byte
 	tr      *Translator
 	sent    sentState
@@ -79,6 +83,11 @@ type Source struct {
 
 	// announcing: a sync has programmed everything once (Programmed).
 	announcing bool
+	// checksUpdated is what the last reload did to the health checks.
+	checksUpdated probe.Counts
+	// lastFW is the firewall state of the last change (Changes only,
+	// which the programmer never calls concurrently).
+	lastFW *firewall.Desired
 }
 
 // New builds a source for cfg, the validated content of the config file
@@ -100,8 +109,11 @@ func New(opts Options, deps Deps, cfg *config.Config, content []byte) (*Source, 
 	if deps.Metrics == nil {
 		deps.Metrics = NewMetrics(nil)
 	}
+	if deps.Parser == nil {
+		deps.Parser = config.NewParser()
+	}
 	s := &Source{opts: opts, deps: deps, log: deps.Log, metrics: deps.Metrics, cfg: cfg,
-		sum: sha256.Sum256(content), content: content, tr: NewTranslator(), sent: newSentState()}
+		content: content, tr: NewTranslator(), sent: newSentState()}
 	s.dirty.markAll()
 	s.monitor = probe.New(probe.Deps{
 		Prober: deps.Prober, Clock: deps.Clock, Rand: deps.Rand, Log: deps.Log,
@@ -163,12 +175,14 @@ func (s *Source) Reload(why string) error {
 func (s *Source) ReloadContent(why string, content []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sum := sha256.Sum256(content)
-	if sum == s.sum {
+	// Compared byte for byte, as the watcher does: cheaper than a hash.
+	if bytes.Equal(content, s.content) {
 		s.log.Info("config unchanged", zap.String("trigger", why))
 		return nil
 	}
-	cfg, err := config.Parse(content)
+	// The parser parses only the services whose text changed: a
+	// one-line edit of a 10,000-service file costs one service.
+	cfg, err := s.deps.Parser.Parse(content)
 	if err == nil && cfg.Interface != s.cfg.Interface {
 		err = fmt.Errorf("interface: changing %s to %s needs a restart", s.cfg.Interface, cfg.Interface)
 	}
@@ -179,12 +193,18 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 		return err
 	}
 	s.metrics.reloads.WithLabelValues("ok").Inc()
-	s.log.Info("config reloaded", append([]zap.Field{zap.String("trigger", why), zap.Int("services", len(cfg.Services))},
-		Compare(s.cfg, cfg).fields()...)...)
-	s.dirty.mark(ChangedServices(s.cfg, cfg)...)
-	s.dirty.markAddresses()
-	s.cfg, s.sum, s.content = cfg, sum, content
-	s.applyLocked(cfg)
+	s.log.Info("config reloaded", append([]zap.Field{zap.String("trigger", why), zap.Int("services", len(cfg.Services)),
+		zap.Int("servicesParsed", s.deps.Parser.Stats().Parsed)}, Compare(s.cfg, cfg).fields()...)...)
+	changed := ChangedServices(s.cfg, cfg)
+	s.dirty.mark(changed...)
+	old := s.byName
+	s.cfg, s.content = cfg, content
+	s.applyChangedLocked(old, changed)
+	if keysMoved(old, s.byName, changed) {
+		// The VIP set is sent again, and diffed by the reconciler, only
+		// when a service came, went or moved: both are O(services).
+		s.dirty.markAddresses()
+	}
 	if s.deps.Reloaded != nil {
 		s.deps.Reloaded(cfg)
 	}
@@ -192,32 +212,82 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 	return nil
 }
 
-// applyLocked points the health checks at cfg's backends.
+// applyLocked points the health checks at every backend of cfg.
 func (s *Source) applyLocked(cfg *config.Config) {
+	s.indexLocked(cfg)
+	s.monitor.Update(Targets(cfg))
+	s.metrics.setTargets(s.monitor.Statuses())
+}
+
+// applyChangedLocked points the health checks and their metrics at the
+// backends of the changed services of the new s.cfg (old indexes the
+// config it replaced), leaving every other service's alone: a reload of
+// one service of 10,000 with checks costs that service's targets.
+func (s *Source) applyChangedLocked(old map[string]*config.Service, changed []string) {
+	s.indexLocked(s.cfg)
+	var targets []probe.Target
+	var gone []probe.ID
+	for _, name := range changed {
+		if o := old[name]; o != nil {
+			for _, t := range serviceTargets(o) {
+				gone = append(gone, t.ID)
+			}
+		}
+		if svc := s.byName[name]; svc != nil {
+			targets = append(targets, serviceTargets(svc)...)
+		}
+	}
+	s.checksUpdated = s.monitor.UpdateServices(changed, targets)
+	st := make(map[probe.ID]probe.Status, len(targets))
+	for _, t := range targets {
+		if status, ok := s.monitor.Status(t.ID); ok {
+			st[t.ID] = status
+		}
+	}
+	s.metrics.replaceTargets(gone, st)
+}
+
+// keysMoved reports whether one of the changed services is new, gone or
+// on another virtual server, which is what can change the VIP set.
+func keysMoved(old, cur map[string]*config.Service, changed []string) bool {
+	for _, name := range changed {
+		o, s := old[name], cur[name]
+		if o == nil || s == nil || o.Key() != s.Key() {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Source) indexLocked(cfg *config.Config) {
 	s.byName = make(map[string]*config.Service, len(cfg.Services))
 	for i := range cfg.Services {
 		s.byName[cfg.Services[i].Name] = &cfg.Services[i]
 	}
-	s.monitor.Update(Targets(cfg))
-	s.metrics.setTargets(s.monitor.Statuses())
 }
 
 // Targets lists the health-checked backends of cfg.
 func Targets(cfg *config.Config) []probe.Target {
 	var out []probe.Target
 	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		hc := s.HealthCheck
-		if hc == nil {
-			continue
-		}
-		spec := probe.Spec{
-			Type: hc.Type, Port: uint16(hc.Port), Path: hc.Path, Host: hc.Host, ExpectStatus: hc.ExpectStatus,
-			Interval: hc.IntervalDuration(), Timeout: hc.TimeoutDuration(), Rise: hc.Rise, Fall: hc.Fall,
-		}
-		for j := range s.Backends {
-			out = append(out, probe.Target{ID: probe.ID{Service: s.Name, Backend: s.Backends[j].AddrPort()}, Spec: spec})
-		}
+		out = append(out, serviceTargets(&cfg.Services[i])...)
+	}
+	return out
+}
+
+// serviceTargets lists s's health-checked backends.
+func serviceTargets(s *config.Service) []probe.Target {
+	hc := s.HealthCheck
+	if hc == nil {
+		return nil
+	}
+	spec := probe.Spec{
+		Type: hc.Type, Port: uint16(hc.Port), Path: hc.Path, Host: hc.Host, ExpectStatus: hc.ExpectStatus,
+		Interval: hc.IntervalDuration(), Timeout: hc.TimeoutDuration(), Rise: hc.Rise, Fall: hc.Fall,
+	}
+	out := make([]probe.Target, 0, len(s.Backends))
+	for j := range s.Backends {
+		out = append(out, probe.Target{ID: probe.ID{Service: s.Name, Backend: s.Backends[j].AddrPort()}, Spec: spec})
 	}
 	return out
 }
@@ -255,6 +325,13 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 		}
 		ch.Firewall.Options.NodeAddresses = firewall.SortedAddrs(addrs)
 	}
+	// Most reloads and health transitions leave the firewall as it was.
+	// Saying so spares the programmer's firewall sync, which reads the
+	// kernel's tables back (iptables-save, seconds under emulation) and
+	// diffs every set before every IPVS write; the comparison is a walk
+	// over plain values.
+	ch.FirewallUnchanged = s.lastFW != nil && reflect.DeepEqual(*s.lastFW, ch.Firewall)
+	s.lastFW = &ch.Firewall
 	return ch, err
 }
 

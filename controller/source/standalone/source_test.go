@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
@@ -56,15 +57,15 @@ type testDaemon struct {
 	writes map[ipvs.Key]int
 }
 
-func newTestDaemon(t *testing.T, content string) *testDaemon {
+func newTestDaemon(t testing.TB, content string) *testDaemon {
 	t.Helper()
 	return newTestDaemonWith(t, content, Options{ConfigPath: filepath.Join(t.TempDir(), "none.yaml"), WatchInterval: -1}, nil)
 }
 
 // newTestDaemonWith is newTestDaemon with the source's options and clock.
-func newTestDaemonWith(t *testing.T, content string, opts Options, clock runner.Clock) *testDaemon {
+func newTestDaemonWith(t testing.TB, content string, opts Options, clock runner.Clock) *testDaemon {
 	t.Helper()
-	log := zaptest.NewLogger(t)
+	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 	td := &testDaemon{kernel: ipvstest.New(), fw: &dataplanetest.Firewall{}, writes: map[ipvs.Key]int{}}
 	td.kernel.SetHook(func(op ipvstest.Op, key ipvs.Key, _ ipvs.DestKey) error {
 		if op.IsWrite() {
@@ -79,7 +80,8 @@ func newTestDaemonWith(t *testing.T, content string, opts Options, clock runner.
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse([]byte(content))
+	parser := config.NewParser()
+	cfg, err := parser.Parse([]byte(content))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +98,7 @@ func newTestDaemonWith(t *testing.T, content string, opts Options, clock runner.
 		Prober:  okProber{},
 		Clock:   clock,
 		Log:     log,
+		Parser:  parser,
 	}, cfg, []byte(content))
 	if err != nil {
 		t.Fatal(err)

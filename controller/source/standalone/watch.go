@@ -1,8 +1,8 @@
 package standalone
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io/fs"
 	"os"
@@ -32,8 +32,12 @@ type watcher struct {
 	log      *zap.Logger
 	changed  func(content []byte)
 
-	applied [sha256.Size]byte // the content last handed over
-	seen    fileState         // what the last poll saw; size -1: unreadable
+	// applied is the content last handed over. Contents are compared
+	// byte for byte: a memory compare of 4 MB costs little, where
+	// SHA-256 took 2 s of every reload of 10,000 services under
+	// emulation (no SHA instructions).
+	applied []byte
+	seen    fileState // what the last poll saw; size -1: unreadable
 	// pending: seen differs from applied and waits to stay the same for
 	// one more poll.
 	pending bool
@@ -41,14 +45,19 @@ type watcher struct {
 
 // fileState is what tells two polls of the file apart.
 type fileState struct {
-	size  int64
-	mtime time.Time
-	sum   [sha256.Size]byte
+	size    int64
+	mtime   time.Time
+	content []byte
+}
+
+// same reports whether two polls saw the file alike.
+func (f fileState) same(o fileState) bool {
+	return f.size == o.size && f.mtime.Equal(o.mtime) && bytes.Equal(f.content, o.content)
 }
 
 func newWatcher(path string, interval time.Duration, clock runner.Clock, log *zap.Logger, content []byte, changed func([]byte)) *watcher {
-	w := &watcher{path: path, interval: interval, clock: clock, log: log, changed: changed, applied: sha256.Sum256(content)}
-	w.seen.sum = w.applied
+	w := &watcher{path: path, interval: interval, clock: clock, log: log, changed: changed, applied: content}
+	w.seen.content = content
 	if fi, err := os.Stat(path); err == nil {
 		w.seen.size, w.seen.mtime = fi.Size(), fi.ModTime()
 	}
@@ -97,15 +106,15 @@ func (w *watcher) poll() ([]byte, bool) {
 		w.log.Error("reading config file", zap.String("path", w.path), zap.Error(err))
 		return nil, false
 	}
-	cur := fileState{size: fi.Size(), mtime: fi.ModTime(), sum: sha256.Sum256(b)}
+	cur := fileState{size: fi.Size(), mtime: fi.ModTime(), content: b}
 	prev := w.seen
 	w.seen = cur
 	switch {
-	case cur.sum == w.applied:
+	case bytes.Equal(cur.content, w.applied):
 		w.pending = false // touched, or put back as it was
 		return nil, false
-	case w.pending && cur == prev:
-		w.pending, w.applied = false, cur.sum
+	case w.pending && cur.same(prev):
+		w.pending, w.applied = false, cur.content
 		return b, true
 	}
 	if !w.pending {

@@ -79,7 +79,9 @@ func run() int {
 	if p := os.Getenv("IPVSD_BIN"); p != "" {
 		cfg.Tools = append(cfg.Tools, lab.Binary{Name: "ipvsd", HostPath: p})
 	}
-	cfg.Timeout = 20 * time.Minute
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 20 * time.Minute
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Fprintln(os.Stderr, "lab: preparing the kernel lab (first run downloads Debian's kernel and builds an initramfs)")
@@ -101,13 +103,17 @@ func run() int {
 
 // profileConfig is the VM run of profile-standalone.sh, writing profiles
 // to dir. PROFILE_SERVICES, PROFILE_BACKENDS, PROFILE_WINDOW and
-// PROFILE_MAX_WINDOWS size the run (see the script).
+// PROFILE_MAX_WINDOWS size the run; PROFILE_MODE=reload times reloads at
+// PROFILE_RELOAD_SIZES, PROFILE_RELOADS each, instead (see the script).
+// A cold start of 10,000 services and its reloads take most of an hour
+// under emulation on a loaded host.
 func profileConfig(dir string) (lab.Config, *lab.ProfileSplitter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return lab.Config{}, nil, err
 	}
-	cfg := lab.Config{Script: profileStandaloneScript, MemoryMB: 4096, Env: map[string]string{}}
-	for _, k := range []string{"PROFILE_SERVICES", "PROFILE_BACKENDS", "PROFILE_WINDOW", "PROFILE_MAX_WINDOWS"} {
+	cfg := lab.Config{Script: profileStandaloneScript, MemoryMB: 4096, Env: map[string]string{}, Timeout: time.Hour}
+	for _, k := range []string{"PROFILE_SERVICES", "PROFILE_BACKENDS", "PROFILE_WINDOW", "PROFILE_MAX_WINDOWS",
+		"PROFILE_MODE", "PROFILE_RELOAD_SIZES", "PROFILE_RELOADS"} {
 		if v := os.Getenv(k); v != "" {
 			cfg.Env[k] = v
 		}

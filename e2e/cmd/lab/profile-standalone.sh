@@ -60,11 +60,73 @@ dests() { ipvsadm -Ln | grep -c '^  ->' || true; }
 # mark FILE CONDITION: in the background, write the seconds since start
 # of phase ($ts) to FILE once CONDITION (cheap: polled every 0.2 s) holds.
 mark() {
-	(until eval "$2"; do sleep 0.2; done; since "$ts" > "$1") &
+	# Written whole and renamed: a reader polling for FILE never sees it
+	# empty.
+	(until eval "$2"; do sleep 0.2; done; since "$ts" > "$1.tmp"; mv "$1.tmp" "$1") &
 }
 healthy() { wget -q -O /dev/null http://127.0.0.1:9578/healthz 2>/dev/null; }
 weight_is() { ipvsadm -Ln -t "10.96.0.1:8000" | grep -q "10.100.0.1:8000 *Masq *$1 "; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# reload_size N R: start ipvsd on N services, then R one-weight reloads
+# (weights 2, 3, ...), each timed from the rename of the new file to the
+# weight in the kernel; the CPU of the first is profiled when N is the
+# largest size. ipvsd is stopped afterwards, and its state removed unless
+# N is the largest size, the last (a cleanup of 10,000 services takes
+# minutes).
+reload_size() {
+	N=$1
+	config 1 > "$CONFIG"
+	ts=$(now)
+	ipvsd standalone --config "$CONFIG" --profile-addr 127.0.0.1:6060 >"/tmp/ipvsd-$N.log" 2>&1 &
+	pid=$!
+	until healthy; do sleep 0.2; done
+	figure "cold_start_$N" "$(since "$ts")" s
+	r=1
+	while [ "$r" -le "$2" ]; do
+		w=$((r + 1))
+		config "$w" > "$CONFIG.new"
+		rm -f /tmp/reload.done
+		ts=$(now)
+		mv "$CONFIG.new" "$CONFIG"
+		mark /tmp/reload.done "weight_is $w"
+		if [ "$r" = 1 ] && [ "$N" = "$LARGEST" ]; then
+			profile_until "reload-$N" '[ -f /tmp/reload.done ]'
+		else
+			until [ -f /tmp/reload.done ]; do sleep 0.1; done
+		fi
+		figure "reload_to_kernel_${N}_$r" "$(cat /tmp/reload.done)" s
+		echo "$(cat /tmp/reload.done)" >> "/tmp/reloads-$N"
+		r=$((r + 1))
+	done
+	# Full resyncs (the first included) in the log: one that overlaps a
+	# reload delays it, whatever the reload itself costs.
+	figure "full_syncs_$N" "$(grep -c '"full": true' "/tmp/ipvsd-$N.log" || true)" count
+	grep -E 'config (reloaded|file changed)|sync finished' "/tmp/ipvsd-$N.log" | tail -n 12
+	kill $pid
+	wait $pid || true
+	if [ "$N" != "$LARGEST" ]; then
+		ipvsd cleanup --config "$CONFIG" >/dev/null 2>&1
+	fi
+}
+# median FILE: the median of the numbers in FILE, one a line.
+median() { sort -n "$1" | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# PROFILE_MODE=reload: the one-weight reload at each of PROFILE_RELOAD_SIZES
+# (default 100 and 10000) in this one VM, PROFILE_RELOADS times each, and
+# the ratio of the medians of the largest and the smallest size; no idle
+# phase and no ipvsadm -R floor.
+if [ "${PROFILE_MODE:-}" = reload ]; then
+	SIZES=${PROFILE_RELOAD_SIZES:-100 10000}
+	LARGEST=$(for n in $SIZES; do echo "$n"; done | sort -n | tail -n 1)
+	SMALLEST=$(for n in $SIZES; do echo "$n"; done | sort -n | head -n 1)
+	for n in $(for n in $SIZES; do echo "$n"; done | sort -n); do
+		reload_size "$n" "${PROFILE_RELOADS:-3}"
+		figure "reload_median_$n" "$(median "/tmp/reloads-$n")" s
+	done
+	figure reload_ratio "$(awk -v a="$(median "/tmp/reloads-$LARGEST")" -v b="$(median "/tmp/reloads-$SMALLEST")" 'BEGIN{printf "%.2f", a/b}')" "x_${LARGEST}_over_$SMALLEST"
+	exit 0
+fi
 
 config 1 > "$CONFIG"
 figure config_bytes "$(wc -c < "$CONFIG")" bytes

@@ -32,9 +32,9 @@ const echoBlock = `TCP 10.96.0.10:9000 rr
   -> 10.100.1.2:9000 Masq 1
   -> 10.100.2.2:9000 Masq 1`
 
-// TestReload: a reload that edits one service leaves an established
-// connection through the other untouched; an invalid file is rejected and
-// the running state kept; SIGHUP reloads too.
+// TestReload: a reload that edits one service parses that service alone
+// and leaves an established connection through the other untouched; an
+// invalid file is rejected and the running state kept; SIGHUP reloads too.
 func TestReload(t *testing.T) {
 	record := setup(t)
 	client := nettest.NewPeer(t, "client", "10.200.0.2", "10.200.0.1")
@@ -66,6 +66,8 @@ TCP 10.96.0.11:80 wrr
   -> 10.100.1.2:8080 Masq 2
   -> 10.100.2.2:8080 Masq 1`
 	waitTable(t, want, 20*time.Second)
+	// Only web's text changed: the real daemon parsed it alone.
+	waitLog(t, d, `"servicesParsed": 1,`, 20*time.Second)
 	echo(t, conn, "after reload")
 	if got := tally(t, client, "http://10.96.0.11/", 6); got["be1"] != 4 || got["be2"] != 2 {
 		t.Fatalf("edited service: %v", got)

@@ -180,11 +180,15 @@ func Parse(data []byte) (*Config, error) {
 
 // Load reads (at most MaxFileSize bytes) and parses the file at path.
 func Load(path string) (*Config, []byte, error) {
+	return load(path, Parse)
+}
+
+func load(path string, parse func([]byte) (*Config, error)) (*Config, []byte, error) {
 	data, err := ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := Parse(data)
+	c, err := parse(data)
 	if err != nil {
 		return nil, data, fmt.Errorf("config %s: %w", path, err)
 	}

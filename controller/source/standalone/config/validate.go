@@ -46,6 +46,28 @@ func (c *Config) Validate() error {
 // validate is Validate adding to p, which may already hold what decoding
 // found.
 func (c *Config) validate(p *problems) {
+	c.validateTop(p)
+	x := newCrossCheck(len(c.Services))
+	for i := range c.Services {
+		s := &c.Services[i]
+		path := "services" + elemLabel(i, s.Name)
+		switch {
+		case s.Name == "":
+			p.add(path+".name", "is required")
+		case !validName(s.Name):
+			p.add(path+".name", "%s must be 1-%d letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+				quote(s.Name), MaxNameLength)
+		default:
+			x.name(i, s.Name, path, p)
+		}
+		if s.validate(path, p) {
+			x.service(s, path, p)
+		}
+	}
+}
+
+// validateTop checks what is not a service.
+func (c *Config) validateTop(p *problems) {
 	if !netlinkutil.ValidLinkName(c.Interface) {
 		p.add("interface", "%s is not a Linux interface name (1-15 bytes, not . or .., no /, : or whitespace)", quote(c.Interface))
 	}
@@ -61,52 +83,56 @@ func (c *Config) validate(p *problems) {
 	if c.Sync != nil {
 		c.Sync.validate(p)
 	}
-	names := map[string]int{}
-	keys := map[ipvs.Key]string{}
-	natVIPs := map[netip.Addr]string{}
-	otherVIPs := map[netip.Addr]string{}
-	for i := range c.Services {
-		s := &c.Services[i]
-		path := "services" + elemLabel(i, s.Name)
-		switch {
-		case s.Name == "":
-			p.add(path+".name", "is required")
-		case !validName(s.Name):
-			p.add(path+".name", "%s must be 1-%d letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
-				quote(s.Name), MaxNameLength)
-		default:
-			if j, dup := names[s.Name]; dup {
-				p.add(path+".name", "duplicate of services[%d]", j)
-			}
-			names[s.Name] = i
-		}
-		ok := s.validate(path, p)
-		if !ok {
-			continue
-		}
-		k := s.parsed.key
-		if other, dup := keys[k]; dup {
-			p.add(path, "same virtual server (%s) as services[%s]", k, other)
-		}
-		keys[k] = s.Name
-		if k.IsFWMark() {
-			continue
-		}
-		// A NAT service is masqueraded by VIP and port, and the firewall
-		// rejects new connections to ports of such a VIP that no service
-		// claims, which would cut a DR or TUN service on the same VIP.
-		nat, other := s.forwardings()
-		if nat && other {
-			p.add(path+".backends", "mixes nat with dr or tun forwarding: NAT needs masquerading that would break DR and TUN replies")
-		}
-		if nat {
-			natVIPs[k.Address] = s.Name
-		} else {
-			otherVIPs[k.Address] = s.Name
-		}
-		if a, b := natVIPs[k.Address], otherVIPs[k.Address]; a != "" && b != "" {
-			p.add(path+".vip", "%s is used by NAT service %s and DR/TUN service %s; give them separate VIPs", k.Address, a, b)
-		}
+}
+
+// crossCheck finds what no service shows alone: a name or a virtual
+// server used twice, a VIP shared by NAT and DR/TUN services. It is one
+// type for the whole parse and the parse of changed services alone
+// (Parser), so the two cannot disagree on what is valid.
+type crossCheck struct {
+	names     map[string]int
+	keys      map[ipvs.Key]string
+	natVIPs   map[netip.Addr]string
+	otherVIPs map[netip.Addr]string
+}
+
+func newCrossCheck(n int) *crossCheck {
+	return &crossCheck{names: make(map[string]int, n), keys: make(map[ipvs.Key]string, n),
+		natVIPs: map[netip.Addr]string{}, otherVIPs: map[netip.Addr]string{}}
+}
+
+// name records services[i]'s valid name.
+func (x *crossCheck) name(i int, name, path string, p *problems) {
+	if j, dup := x.names[name]; dup {
+		p.add(path+".name", "duplicate of services[%d]", j)
+	}
+	x.names[name] = i
+}
+
+// service records s, whose key parsed.
+func (x *crossCheck) service(s *Service, path string, p *problems) {
+	k := s.parsed.key
+	if other, dup := x.keys[k]; dup {
+		p.add(path, "same virtual server (%s) as services[%s]", k, other)
+	}
+	x.keys[k] = s.Name
+	if k.IsFWMark() {
+		return
+	}
+	// A NAT service is masqueraded by VIP and port, and the firewall
+	// rejects new connections to ports of such a VIP that no service
+	// claims, which would cut a DR or TUN service on the same VIP.
+	nat, other := s.forwardings()
+	if nat && other {
+		p.add(path+".backends", "mixes nat with dr or tun forwarding: NAT needs masquerading that would break DR and TUN replies")
+	}
+	if nat {
+		x.natVIPs[k.Address] = s.Name
+	} else {
+		x.otherVIPs[k.Address] = s.Name
+	}
+	if a, b := x.natVIPs[k.Address], x.otherVIPs[k.Address]; a != "" && b != "" {
+		p.add(path+".vip", "%s is used by NAT service %s and DR/TUN service %s; give them separate VIPs", k.Address, a, b)
 	}
 }
 

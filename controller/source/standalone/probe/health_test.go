@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -217,3 +218,56 @@ func TestNetProber(t *testing.T) {
 		})
 	}
 }
+
+// TestMonitorUpdateServicesCostsTheirTargets: updating a few services
+// looks at their targets alone, whatever the number of others, and leaves
+// the others' schedules running; Update looks at all.
+func TestMonitorUpdateServicesCostsTheirTargets(t *testing.T) {
+	clock := runnertest.NewClock(time.Unix(0, 0))
+	m := New(Deps{Prober: okProber{}, Clock: clock, Rand: func() float64 { return 0.5 }})
+	defer m.Close()
+	spec := Spec{Type: TypeTCP, Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
+	targets := func(svc string, n int, sp Spec) []Target {
+		var out []Target
+		for i := range n {
+			out = append(out, Target{ID{svc, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 80)}, sp})
+		}
+		return out
+	}
+	var all []Target
+	for i := range 100 {
+		all = append(all, targets(fmt.Sprintf("s%d", i), 10, spec)...)
+	}
+	if n := m.Update(all); n != (Counts{Examined: 1000, Started: 1000}) {
+		t.Fatalf("first update: %+v", n)
+	}
+	slower := spec
+	slower.Interval = 2 * time.Second
+	cases := []struct {
+		name     string
+		services []string
+		targets  []Target
+		want     Counts
+	}{
+		{"one spec changed", []string{"s1"}, targets("s1", 10, slower), Counts{Examined: 20, Started: 10, Stopped: 10}},
+		{"one backend fewer", []string{"s2"}, targets("s2", 9, spec), Counts{Examined: 19, Stopped: 1}},
+		{"one service gone", []string{"s3"}, nil, Counts{Examined: 10, Stopped: 10}},
+		{"one service new", []string{"new"}, targets("new", 2, spec), Counts{Examined: 2, Started: 2}},
+		{"unchanged", []string{"s4"}, targets("s4", 10, spec), Counts{Examined: 20}},
+	}
+	for _, c := range cases {
+		if n := m.UpdateServices(c.services, c.targets); n != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, n, c.want)
+		}
+	}
+	if got := len(m.Statuses()); got != 1000-1-10+2 {
+		t.Errorf("%d targets checked, want %d", got, 1000-1-10+2)
+	}
+	if _, ok := m.Status(ID{"s2", netip.MustParseAddrPort("10.0.0.10:80")}); ok {
+		t.Error("the removed backend is still checked")
+	}
+}
+
+type okProber struct{}
+
+func (okProber) Probe(context.Context, Target) error { return nil }

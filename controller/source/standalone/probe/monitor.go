@@ -42,8 +42,10 @@ type Monitor struct {
 	deps Deps
 	log  *zap.Logger
 
-	mu      sync.Mutex
-	targets map[ID]*running
+	mu sync.Mutex
+	// targets by service, so a reload that changes a few services
+	// visits only their targets.
+	targets map[string]map[ID]*running
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -65,7 +67,14 @@ func New(deps Deps) *Monitor {
 	if deps.Log == nil {
 		deps.Log = zap.NewNop()
 	}
-	return &Monitor{deps: deps, log: deps.Log, targets: map[ID]*running{}}
+	return &Monitor{deps: deps, log: deps.Log, targets: map[string]map[ID]*running{}}
+}
+
+// Counts say what an update did: the targets it looked at, running and
+// wanted (its cost), and those it started and stopped (a restarted one
+// counts in both).
+type Counts struct {
+	Examined, Started, Stopped int
 }
 
 // Update makes the checked set exactly targets. A target whose spec is
@@ -73,38 +82,99 @@ func New(deps Deps) *Monitor {
 // its schedule but keeps its up/down status (a reload that only tunes the
 // interval must not flap the backend); new targets start up; missing ones
 // stop.
-func (m *Monitor) Update(targets []Target) {
+func (m *Monitor) Update(targets []Target) Counts {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	services := make([]string, 0, len(m.targets))
+	for svc := range m.targets {
+		services = append(services, svc)
+	}
+	for _, t := range targets {
+		services = append(services, t.ID.Service)
+	}
+	return m.updateLocked(services, targets)
+}
+
+// UpdateServices is Update for the named services alone: their targets
+// become those of targets (which must all be theirs), and the targets of
+// every other service are not even looked at.
+func (m *Monitor) UpdateServices(services []string, targets []Target) Counts {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.updateLocked(services, targets)
+}
+
+func (m *Monitor) updateLocked(services []string, targets []Target) Counts {
+	var n Counts
 	if m.closed {
-		return
+		return n
 	}
 	want := make(map[ID]Target, len(targets))
 	for _, t := range targets {
 		want[t.ID] = t
 	}
-	for id, r := range m.targets {
-		if t, ok := want[id]; !ok || !t.Spec.equal(r.spec) {
+	// Stop first what goes or changes, then start what is new or
+	// changed: a target started in the same pass is never visited again.
+	type restart struct {
+		t  Target
+		st *state
+	}
+	var restarts []restart
+	seen := make(map[string]bool, len(services))
+	for _, svc := range services {
+		if seen[svc] {
+			continue
+		}
+		seen[svc] = true
+		for id, r := range m.targets[svc] {
+			n.Examined++
+			t, ok := want[id]
+			if ok && t.Spec.equal(r.spec) {
+				continue
+			}
 			r.cancel()
-			delete(m.targets, id)
+			m.remove(id)
+			n.Stopped++
 			if ok {
 				st := newState(t.Spec.Rise, t.Spec.Fall, m.deps.Clock.Now())
 				st.up, st.since, st.lastErr = r.state.up, r.state.since, r.state.lastErr
-				m.start(t, st)
+				restarts = append(restarts, restart{t, st})
 			}
 		}
 	}
+	for _, r := range restarts {
+		m.start(r.t, r.st)
+	}
+	n.Started = len(restarts)
 	for id, t := range want {
-		if _, ok := m.targets[id]; !ok {
+		n.Examined++
+		if m.lookup(id) == nil {
 			m.start(t, newState(t.Spec.Rise, t.Spec.Fall, m.deps.Clock.Now()))
+			n.Started++
 		}
+	}
+	return n
+}
+
+func (m *Monitor) lookup(id ID) *running { return m.targets[id.Service][id] }
+
+func (m *Monitor) remove(id ID) {
+	svc := m.targets[id.Service]
+	delete(svc, id)
+	if len(svc) == 0 {
+		delete(m.targets, id.Service)
 	}
 }
 
 func (m *Monitor) start(t Target, st *state) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{spec: t.Spec, state: st, cancel: cancel}
-	m.targets[t.ID] = r
+	svc := m.targets[t.ID.Service]
+	if svc == nil {
+		svc = map[ID]*running{}
+		m.targets[t.ID.Service] = svc
+	}
+	svc[t.ID] = r
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -117,8 +187,10 @@ func (m *Monitor) Statuses() map[ID]Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make(map[ID]Status, len(m.targets))
-	for id, r := range m.targets {
-		out[id] = r.state.status()
+	for _, svc := range m.targets {
+		for id, r := range svc {
+			out[id] = r.state.status()
+		}
 	}
 	return out
 }
@@ -128,8 +200,8 @@ func (m *Monitor) Statuses() map[ID]Status {
 func (m *Monitor) Status(id ID) (st Status, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.targets[id]
-	if !ok {
+	r := m.lookup(id)
+	if r == nil {
 		return Status{}, false
 	}
 	return r.state.status(), true
@@ -139,9 +211,11 @@ func (m *Monitor) Status(id ID) (st Status, ok bool) {
 func (m *Monitor) Close() {
 	m.mu.Lock()
 	m.closed = true
-	for id, r := range m.targets {
-		r.cancel()
-		delete(m.targets, id)
+	for svc, targets := range m.targets {
+		for _, r := range targets {
+			r.cancel()
+		}
+		delete(m.targets, svc)
 	}
 	m.mu.Unlock()
 	m.wg.Wait()
@@ -175,7 +249,7 @@ func (m *Monitor) loop(ctx context.Context, t Target, r *running) {
 
 func (m *Monitor) record(id ID, r *running, err error, took time.Duration) {
 	m.mu.Lock()
-	if m.targets[id] != r {
+	if m.lookup(id) != r {
 		m.mu.Unlock()
 		return
 	}

@@ -82,15 +82,16 @@ func TestReloadUpdatesChecksOfChangedServices(t *testing.T) {
 }
 
 // TestReloadSyncsTheFirewallOnlyWhenItChanged: a reload that leaves the
-// firewall state as it was (a weight, a DR service) costs no firewall
-// sync; one that changes it (a NAT service's port, masquerade) syncs it.
+// firewall state as it was (a weight, a DR service) hands the firewall
+// nothing to change; one that changes it (a NAT service's port,
+// masquerade) does.
 func TestReloadSyncsTheFirewallOnlyWhenItChanged(t *testing.T) {
 	td := newTestDaemon(t, twoServices)
 	td.mustSync(t)
 	steps := []struct {
 		name    string
 		content string
-		syncs   int // firewall syncs the reload's sync makes
+		syncs   int // firewall updates that change something
 	}{
 		{"a NAT weight", strings.Replace(twoServices, "weight: 2}", "weight: 3}", 1), 0},
 		{"a DR backend", strings.Replace(twoServices, "{address: 10.0.1.2}", "{address: 10.0.1.3}", 1), 0},
@@ -99,14 +100,13 @@ func TestReloadSyncsTheFirewallOnlyWhenItChanged(t *testing.T) {
 		{"unchanged again", "masquerade: local\n" + strings.Replace(twoServices, "port: 80", "port: 8080", 1), 0},
 	}
 	for _, st := range steps {
-		before, _ := td.fw.Calls()
+		before := td.fw.Changing()
 		if err := td.ReloadContent(st.name, []byte(st.content)); err != nil {
 			t.Fatal(err)
 		}
 		td.mustSync(t)
-		after, _ := td.fw.Calls()
-		if after-before != st.syncs {
-			t.Errorf("%s: %d firewall syncs, want %d", st.name, after-before, st.syncs)
+		if n := td.fw.Changing() - before; n != st.syncs {
+			t.Errorf("%s: %d firewall updates changed something, want %d", st.name, n, st.syncs)
 		}
 	}
 }

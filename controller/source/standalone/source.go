@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"reflect"
 	"sync"
 	"time"
 
@@ -85,9 +84,6 @@ type Source struct {
 	announcing bool
 	// checksUpdated is what the last reload did to the health checks.
 	checksUpdated probe.Counts
-	// lastFW is the firewall state of the last change (Changes only,
-	// which the programmer never calls concurrently).
-	lastFW *firewall.Desired
 }
 
 // New builds a source for cfg, the validated content of the config file
@@ -325,13 +321,6 @@ func (s *Source) Changes(_ context.Context, full bool) (dataplane.Change, error)
 		}
 		ch.Firewall.Options.NodeAddresses = firewall.SortedAddrs(addrs)
 	}
-	// Most reloads and health transitions leave the firewall as it was.
-	// Saying so spares the programmer's firewall sync, which reads the
-	// kernel's tables back (iptables-save, seconds under emulation) and
-	// diffs every set before every IPVS write; the comparison is a walk
-	// over plain values.
-	ch.FirewallUnchanged = s.lastFW != nil && reflect.DeepEqual(*s.lastFW, ch.Firewall)
-	s.lastFW = &ch.Firewall
 	return ch, err
 }
 

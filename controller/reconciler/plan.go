@@ -175,7 +175,7 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 		return ok
 	}
 	if ok {
-		st.want = p.want
+		st.applied(p.want)
 		r.ownership.own(p.key, p.want)
 	} else {
 		st.want = nil

@@ -90,6 +90,10 @@ type ServiceState struct {
 	// family this service has endpoints but none on this node while a
 	// traffic policy is Local (each policy and family once).
 	NoLocal []NoLocal
+	// handed: State.Set handed the real servers to the reconciler and
+	// dropped them from st; realServers counts them.
+	handed      bool
+	realServers int
 }
 
 // NoLocal is a traffic policy ("internal" or "external") that is Local and

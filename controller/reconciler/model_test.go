@@ -54,3 +54,25 @@ func wantCopies(t *testing.T, e *env, when string, copies, services int) {
 		t.Errorf("%s: %d of %d services keep a copy of their real servers, want %d of %d", when, c, n, copies, services)
 	}
 }
+
+// TestHandedOverRealServersKept: an Update that hands its real servers
+// over has them kept as they are (normalized already), so the daemon
+// holds them once; without it the reconciler keeps a copy, and a caller
+// changing its slice after changes nothing held.
+func TestHandedOverRealServersKept(t *testing.T) {
+	for _, handed := range []bool{true, false} {
+		e := newEnv(t)
+		d := bigDesired(3, 4)
+		e.apply(desired.Update{Set: d.Services, HandedOver: handed})
+		held := e.r.DesiredDests(d.Services[1].Key)
+		if same := &held[0] == &d.Services[1].Destinations[0]; same != handed {
+			t.Errorf("handed over %t: the slice is kept %t", handed, same)
+		}
+		if !handed {
+			d.Services[1].Destinations[0].Weight = 7
+			if held[0].Weight != 1 {
+				t.Errorf("a change to the caller's slice reached the held value (weight %d)", held[0].Weight)
+			}
+		}
+	}
+}

@@ -304,6 +304,9 @@ func (t *translator) dests(set []endpointPort, proto ipvs.Protocol) []ipvs.Desti
 	for _, e := range set {
 		out = append(out, ipvs.Destination{DestKey: ipvs.DestKey{Address: e.addr, Port: e.port}, Weight: 1, Forwarding: ipvs.Masquerade})
 	}
+	// Sorted as the reconciler keeps them, so it keeps this slice, handed
+	// over, instead of a sorted copy (desired.Update.HandedOver).
+	slices.SortFunc(out, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	return out
 }
 

@@ -15,9 +15,11 @@ import (
 // the real API server (e2e/guest/profilekube): PROFILE_SERVICES Services
 // x PROFILE_ENDPOINTS endpoints, created from the host before the daemon
 // starts, then a cold start, PROFILE_CHANGES single-endpoint changes and
-// PROFILE_IDLE seconds idle. It runs only when IPVSD_PROFILE_KUBE_DIR names
-// the directory for the profiles; IPVSD_BIN profiles another build of
-// ipvsd (a "before" binary) instead of the tree's.
+// PROFILE_IDLE seconds idle; PROFILE_GOMEMLIMIT, if set, is the daemon's
+// GOMEMLIMIT ("off" measures it without a soft memory limit). It runs
+// only when IPVSD_PROFILE_KUBE_DIR names the directory for the profiles;
+// IPVSD_BIN profiles another build of ipvsd (a "before" binary) instead
+// of the tree's.
 func TestLabProfileKube(t *testing.T) {
 	dir := os.Getenv("IPVSD_PROFILE_KUBE_DIR")
 	if dir == "" {
@@ -47,7 +49,7 @@ func TestLabProfileKube(t *testing.T) {
 		ipvsd = lab.IPVSD(t)
 	}
 	env := map[string]string{"PROFILE_SERVICES": strconv.Itoa(n), "PROFILE_ENDPOINTS": strconv.Itoa(endpoints)}
-	for _, k := range []string{"PROFILE_CHANGES", "PROFILE_WINDOW", "PROFILE_MAX_WINDOWS", "PROFILE_IDLE"} {
+	for _, k := range []string{"PROFILE_CHANGES", "PROFILE_WINDOW", "PROFILE_MAX_WINDOWS", "PROFILE_IDLE", "PROFILE_GOMEMLIMIT"} {
 		if v := os.Getenv(k); v != "" {
 			env[k] = v
 		}

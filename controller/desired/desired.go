@@ -115,6 +115,19 @@ func (vs VirtualServer) Normalize() VirtualServer {
 	return vs
 }
 
+// NormalizeKeep is Normalize without the copy when vs's real servers are
+// normalized already (sorted, distinct, canonical): the result then
+// shares vs's slice, which the caller must not change after.
+func (vs VirtualServer) NormalizeKeep() VirtualServer {
+	for i, d := range vs.Destinations {
+		if d != d.Canonical() || (i > 0 && vs.Destinations[i-1].DestKey.Compare(d.DestKey) >= 0) {
+			return vs.Normalize()
+		}
+	}
+	vs.Service = vs.Service.Canonical()
+	return vs
+}
+
 // EqualNormalized compares two normalized virtual servers.
 func EqualNormalized(a, b *VirtualServer) bool {
 	return a.Service == b.Service && a.Owner == b.Owner && a.DrainTimeout == b.DrainTimeout &&

@@ -22,4 +22,10 @@ type Update struct {
 	// otherwise the set is left as it is.
 	Addresses    []netip.Addr
 	SetAddresses bool
+	// HandedOver says the caller gives Set's real-server slices up: it
+	// will neither change nor read them again, so the reconciler keeps
+	// a slice that is normalized already (sorted, canonical) as it is
+	// instead of a copy. A source that translates each change afresh
+	// then holds its real servers once, not twice (issue 15).
+	HandedOver bool
 }

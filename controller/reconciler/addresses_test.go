@@ -2,8 +2,11 @@ package reconciler_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 )
@@ -73,4 +76,36 @@ func TestAddressesUnmapped(t *testing.T) {
 	e.wantState(`
 		dummy 192.0.2.9
 	`)
+}
+
+// TestManyAddressesBoundAlongside: a sync that binds many VIPs (a cold
+// start) binds them beside its IPVS writes and records each outcome as a
+// sync binding a few does: all bound and owned, and one that fails
+// reported, not owned, and bound by the next sync.
+func TestManyAddressesBoundAlongside(t *testing.T) {
+	e := newEnv(t)
+	d := bigDesired(200, 2)
+	bad := d.Addresses[150]
+	failed := false
+	e.addrs.Fail = func(op string, a netip.Addr) error {
+		if op == "add" && a == bad && !failed {
+			failed = true
+			return unix.ENOMEM
+		}
+		return nil
+	}
+	res, err := e.r.Sync(t.Context(), d)
+	if err == nil || !strings.Contains(err.Error(), "adding address "+bad.String()) {
+		t.Errorf("sync error %v, want one naming %s", err, bad)
+	}
+	if res.Addresses.Added != 199 || res.Services.Added != 200 || res.Destinations.Added != 400 {
+		t.Errorf("first sync: %s", &res)
+	}
+	if owned := e.r.Owned().Addresses; len(owned) != 199 || owned[bad] {
+		t.Errorf("%d addresses owned (the failed one: %t), want 199 without it", len(owned), owned[bad])
+	}
+	res = e.sync(d)
+	if res.Addresses.Added != 1 || len(e.r.Owned().Addresses) != 200 {
+		t.Errorf("second sync: %s; %d owned, want the one left bound and 200 owned", &res, len(e.r.Owned().Addresses))
+	}
 }

@@ -1,5 +1,7 @@
 package reconciler
 
+import "github.com/ipvsd/ipvsd/ipvs"
+
 // NewInMemory is New with the ownership record and the published desired
 // state kept in memory (New's Defaults would put them under /run), for
 // benchmarks that measure the reconciler without its file writes.
@@ -7,4 +9,30 @@ func NewInMemory(cfg Config, deps Deps) (*Reconciler, error) {
 	cfg.Defaults()
 	cfg.RecordPath = ""
 	return newReconciler(cfg, deps)
+}
+
+// ModelCopies counts the services whose model keeps its own copy of the
+// real servers instead of sharing the desired value's, and the services
+// modelled.
+func (r *Reconciler) ModelCopies() (copies, services int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.svcs {
+		services++
+		if !st.shared {
+			copies++
+		}
+	}
+	return copies, services
+}
+
+// DesiredDests returns the real servers of k's desired value as held
+// (the slice itself, not a copy).
+func (r *Reconciler) DesiredDests(k ipvs.Key) []ipvs.Destination {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w := r.want.byKey[k]; w != nil && w.vs != nil {
+		return w.vs.Destinations
+	}
+	return nil
 }

@@ -16,13 +16,29 @@ type svcState struct {
 	// have models the kernel's service after our writes. Connection
 	// counts in it are stale; the drain check reads them afresh.
 	have ipvs.ServiceWithDests
+	// shared: have.Destinations is want's slice, which nothing changes,
+	// so the model is copied before it is changed. A service whose real
+	// servers are as desired (nearly every one) then holds them once,
+	// not twice: a third of the reconciler's heap at 10,000 services x
+	// 10 real servers (issue 15).
+	shared bool
 }
 
 func (st *svcState) find(dk ipvs.DestKey) int {
 	return slices.IndexFunc(st.have.Destinations, func(d ipvs.Destination) bool { return d.DestKey == dk })
 }
 
+// own makes have.Destinations the model's own slice, with room for extra
+// more, before it is changed.
+func (st *svcState) own(extra int) {
+	if st.shared {
+		st.have.Destinations = append(make([]ipvs.Destination, 0, len(st.have.Destinations)+extra), st.have.Destinations...)
+		st.shared = false
+	}
+}
+
 func (st *svcState) setDest(d ipvs.Destination) {
+	st.own(1)
 	if i := st.find(d.DestKey); i >= 0 {
 		st.have.Destinations[i] = d
 		return
@@ -32,8 +48,26 @@ func (st *svcState) setDest(d ipvs.Destination) {
 
 func (st *svcState) removeDest(dk ipvs.DestKey) {
 	if i := st.find(dk); i >= 0 {
+		st.own(0)
 		st.have.Destinations = slices.Delete(st.have.Destinations, i, i+1)
 	}
+}
+
+// applied records that want, normalized, was applied without error: when
+// the model's real servers are want's, it shares want's slice instead of
+// keeping a copy of it.
+func (st *svcState) applied(want *desired.VirtualServer) {
+	st.want = want
+	if st.shared || len(st.have.Destinations) != len(want.Destinations) {
+		return
+	}
+	for _, d := range st.have.Destinations {
+		i, ok := slices.BinarySearchFunc(want.Destinations, d.DestKey, func(w ipvs.Destination, k ipvs.DestKey) int { return w.DestKey.Compare(k) })
+		if !ok || want.Destinations[i] != d.Canonical() {
+			return
+		}
+	}
+	st.have.Destinations, st.shared = want.Destinations, true
 }
 
 // refreshModel replaces the model of one service with what a full dump
@@ -49,6 +83,7 @@ func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceWithDests) {
 		r.svcs[k] = st
 	}
 	st.have = ipvs.ServiceWithDests{Service: have.Service.Canonical(), Destinations: slices.Clone(have.Destinations)}
+	st.shared = false
 	r.drains.prune(k, func(dk ipvs.DestKey) bool { return st.find(dk) >= 0 })
 }
 

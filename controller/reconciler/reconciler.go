@@ -227,8 +227,9 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 	addrs := r.planAddresses(res.Full, &res)
 	plans = r.claim(plans, &addrs, &res)
 
-	r.bindAddresses(&addrs, &res)
+	binding := r.bindAddresses(&addrs, &res)
 	r.applyPlans(ctx, plans, now, &res)
+	r.bindWait(&addrs, binding, &res)
 	r.retries.prune(r.want.dirty)
 	r.checkDrains(actual, now, &res)
 	r.unbindAddresses(&addrs, &res)

@@ -60,7 +60,7 @@ func (s *wantedState) replace(d desired.State) (changed bool) {
 			w.gen = s.gen
 		default:
 			var c bool
-			w, c = s.set(k, in)
+			w, c = s.set(k, in, false)
 			w.gen = s.gen
 			changed = c || changed
 		}
@@ -101,7 +101,7 @@ func (s *wantedState) update(u desired.Update) (changed bool) {
 		if w != nil && w.vs != nil && sameAsNormalized(in, w.vs) {
 			continue
 		}
-		_, c := s.set(k, in)
+		_, c := s.set(k, in, u.HandedOver)
 		changed = c || changed
 	}
 	if u.SetAddresses {
@@ -111,14 +111,21 @@ func (s *wantedState) update(u desired.Update) (changed bool) {
 }
 
 // set records in as the desired value of k, normalized and validated, and
-// marks k for the next sync if that changes anything.
-func (s *wantedState) set(k ipvs.Key, in *desired.VirtualServer) (w *wanted, changed bool) {
+// marks k for the next sync if that changes anything. keep: in's real
+// servers were handed over (Update.HandedOver), and are kept as they are
+// when they need no normalizing.
+func (s *wantedState) set(k ipvs.Key, in *desired.VirtualServer, keep bool) (w *wanted, changed bool) {
 	w = s.byKey[k]
 	if w == nil {
 		w = &wanted{}
 		s.byKey[k] = w
 	}
-	n := in.Normalize()
+	var n desired.VirtualServer
+	if keep {
+		n = in.NormalizeKeep()
+	} else {
+		n = in.Normalize()
+	}
 	if err := n.ValidateNormalized(); err != nil {
 		w.errs = nil
 		return w, s.markInvalid(k, w, err)

@@ -1,6 +1,7 @@
 package runstate
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,15 @@ const maxRecordSize = 64 << 20
 // The directory is created 0700 when missing and checked as checkDir does
 // when it exists.
 func writeFileAtomic(path string, b []byte) error {
+	return writeFileAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// writeFileAtomicFunc is writeFileAtomic with the content written by
+// write, through a buffer, so a large file need not be in memory whole.
+func writeFileAtomicFunc(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return err
@@ -43,7 +53,11 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(b)
+	bw := bufio.NewWriterSize(f, 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		// CreateTemp makes the file 0600 already; said again so that the
 		// mode does not depend on that.

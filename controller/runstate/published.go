@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -34,7 +35,11 @@ func DesiredPath(recordPath string) string {
 // only those that changed, so a one-service change costs one service's
 // encoding plus copying the others' bytes (not a reflective encoding of
 // the whole table, which was a third of ipvsd run's CPU per change at
-// 1,000 Services: issue 15), and a steady state costs no I/O.
+// 1,000 Services: issue 15), and a steady state costs no I/O. The kept
+// encodings are compact, and indented only as the file is streamed out:
+// indented, they were the largest part of ipvsd run's heap at 10,000
+// Services x 10 endpoints (33 MB), and the whole file was built in one
+// buffer of as much again at each write.
 type DesiredStore struct {
 	Path string
 	enc  map[ipvs.Key]encodedService
@@ -63,7 +68,7 @@ func (s *DesiredStore) Publish(want map[ipvs.Key]*desired.VirtualServer) error {
 		return nil
 	}
 	s.written = false
-	if err := writeFileAtomic(s.Path, s.file()); err != nil {
+	if err := writeFileAtomicFunc(s.Path, s.writeFile); err != nil {
 		return fmt.Errorf("publishing desired state: %w", err)
 	}
 	s.written = true
@@ -89,7 +94,7 @@ func (s *DesiredStore) encode(want map[ipvs.Key]*desired.VirtualServer) (bool, e
 		if e, ok := s.enc[k]; ok && (e.vs == vs || desired.EqualNormalized(e.vs, vs)) {
 			continue
 		}
-		b, err := json.MarshalIndent(encodeService(k, vs), "    ", "  ")
+		b, err := json.Marshal(encodeService(k, vs))
 		if err != nil {
 			return changed, fmt.Errorf("virtual server %s: %w", k, err)
 		}
@@ -100,29 +105,32 @@ func (s *DesiredStore) encode(want map[ipvs.Key]*desired.VirtualServer) (bool, e
 	return changed, nil
 }
 
-// file is the whole file from enc: what json.MarshalIndent(desiredFile,
-// "", "  ") would print, the services in key order.
-func (s *DesiredStore) file() []byte {
+// writeFile writes the whole file from enc: what
+// json.MarshalIndent(desiredFile, "", "  ") would print, the services in
+// key order (each kept encoding indented as MarshalIndent indents it).
+func (s *DesiredStore) writeFile(w io.Writer) error {
 	keys := slices.SortedFunc(maps.Keys(s.enc), ipvs.Key.Compare)
-	size := 64
-	for _, e := range s.enc {
-		size += len(e.b) + 6
-	}
 	var b bytes.Buffer
-	b.Grow(size) // one allocation, not a doubling per few services
 	fmt.Fprintf(&b, "{\n  \"version\": %d,\n  \"services\": [", desiredVersion)
 	for i, k := range keys {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString("\n    ")
-		b.Write(s.enc[k].b)
+		if err := json.Indent(&b, s.enc[k].b, "    ", "  "); err != nil {
+			return fmt.Errorf("virtual server %s: %w", k, err)
+		}
+		// One service's bytes at a time: the buffer stays small.
+		if _, err := b.WriteTo(w); err != nil {
+			return err
+		}
 	}
 	if len(keys) > 0 {
 		b.WriteString("\n  ")
 	}
 	b.WriteString("]\n}\n")
-	return b.Bytes()
+	_, err := b.WriteTo(w)
+	return err
 }
 
 // desiredFile is the on-disk form: services in key order, real servers in

@@ -33,6 +33,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/source/kube"
 	"github.com/ipvsd/ipvsd/controller/source/kube/healthcheck"
 	"github.com/ipvsd/ipvsd/controller/source/kube/informer"
+	"github.com/ipvsd/ipvsd/internal/memlimit"
 )
 
 // newRun is `ipvsd run`, the Kubernetes mode. Flags and the config file
@@ -84,6 +85,9 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, takeOver bool, log *za
 	// Stops the informers too if the loop returns on its own.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Peak RSS is otherwise about twice the live state (GOGC=100): see
+	// internal/memlimit. GOMEMLIMIT in the environment wins.
+	memlimit.Keep(ctx, memlimit.Default, os.Getenv, log.Named("memlimit"))
 	if err := kernelsettings.SetOOMScoreAdj(kernelsettings.OOMScoreAdjPath, int(*cfg.OOMScoreAdj), log); err != nil {
 		// As kube-proxy: a container without CAP_SYS_RESOURCE cannot
 		// lower it, and the proxy runs all the same.

@@ -90,7 +90,7 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 			vss = append(vss, vs)
 		}
 		st.VirtualServers = vss
-		u.Set = append(u.Set, vss...)
+		s.handOver(st, u)
 	}
 	if old != nil {
 		for _, vs := range old.VirtualServers {
@@ -135,6 +135,26 @@ func (s *State) Set(name string, st *ServiceState, u *desired.Update) {
 	if changed {
 		u.SetAddresses = true
 	}
+}
+
+// handOver adds st's virtual servers to u and drops their real servers
+// from st: the State keeps the keys, not the real servers, which the
+// reconciler keeps (u.HandedOver: the same slices, not a copy) (a second copy here was a
+// tenth of the heap at 10,000 Services x 10 endpoints: issue 15). A
+// changed service is translated afresh from the informer caches; a state
+// handed over already is unchanged, and sends nothing again.
+func (s *State) handOver(st *ServiceState, u *desired.Update) {
+	if st.handed {
+		return
+	}
+	u.Set = append(u.Set, st.VirtualServers...)
+	u.HandedOver = true
+	st.realServers = 0
+	for i := range st.VirtualServers {
+		st.realServers += len(st.VirtualServers[i].Destinations)
+		st.VirtualServers[i].Destinations = nil
+	}
+	st.handed = true
 }
 
 // Finish completes u after the Sets of one sync: the addresses to bind,
@@ -275,10 +295,8 @@ func (s *State) count(st *ServiceState, d int) {
 	if st == nil {
 		return
 	}
-	for _, vs := range st.VirtualServers {
-		s.nVS += d
-		s.nRS += d * len(vs.Destinations)
-	}
+	s.nVS += d * len(st.VirtualServers)
+	s.nRS += d * st.realServers
 }
 
 // ServiceObject refers to a Service by its "ns/name", for Events.

@@ -180,3 +180,31 @@ func TestStateOneKeyTwiceInAService(t *testing.T) {
 		t.Errorf("problems %v: want one naming the duplicate", st.Problems)
 	}
 }
+
+// TestStateHandsRealServersOver: Set hands a service's real servers to the
+// reconciler in the Update and keeps none itself (one copy of them in the
+// daemon, not two), yet counts them; a state it holds already is
+// unchanged, and sends nothing again.
+func TestStateHandsRealServersOver(t *testing.T) {
+	s := NewState()
+	st := Translate(service(), sliceList(v4("web-1", 8080, "10.0.0.1", "10.0.0.2", "10.0.0.3")), &testNode, &testOpts, fixedMarks(7))
+	var u desired.Update
+	s.Set("ns/web", &st, &u)
+	sent := 0
+	for _, vs := range u.Set {
+		sent += len(vs.Destinations)
+	}
+	held := 0
+	for _, vs := range s.svcs["ns/web"].VirtualServers {
+		held += len(vs.Destinations)
+	}
+	if _, rs := s.Counts(); sent != 3 || held != 0 || rs != 3 {
+		t.Errorf("the update carries %d real servers, the state holds %d and counts %d; want 3, 0 and 3", sent, held, rs)
+	}
+	again := *s.svcs["ns/web"]
+	u = desired.Update{}
+	s.Set("ns/web", &again, &u)
+	if _, rs := s.Counts(); len(u.Set) != 0 || len(u.Delete) != 0 || rs != 3 {
+		t.Errorf("setting the held state again sent %d and deleted %d virtual servers, counts %d real servers; want 0, 0 and 3", len(u.Set), len(u.Delete), rs)
+	}
+}

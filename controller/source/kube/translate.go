@@ -90,6 +90,10 @@ type ServiceState struct {
 	// family this service has endpoints but none on this node while a
 	// traffic policy is Local (each policy and family once).
 	NoLocal []NoLocal
+	// handed: State.Set handed the real servers to the reconciler and
+	// dropped them from st; realServers counts them.
+	handed      bool
+	realServers int
 }
 
 // NoLocal is a traffic policy ("internal" or "external") that is Local and
@@ -300,6 +304,9 @@ func (t *translator) dests(set []endpointPort, proto ipvs.Protocol) []ipvs.Desti
 	for _, e := range set {
 		out = append(out, ipvs.Destination{DestKey: ipvs.DestKey{Address: e.addr, Port: e.port}, Weight: 1, Forwarding: ipvs.Masquerade})
 	}
+	// Sorted as the reconciler keeps them, so it keeps this slice, handed
+	// over, instead of a sorted copy (desired.Update.HandedOver).
+	slices.SortFunc(out, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	return out
 }
 

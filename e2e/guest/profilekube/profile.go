@@ -36,7 +36,9 @@ type Config struct {
 	Idle time.Duration
 	// Args is the `ipvsd ...` command line; it must turn profiling on and
 	// serve it at PprofURL.
-	Args     []string
+	Args []string
+	// Env is added to the daemon's environment (GOMEMLIMIT=off, say).
+	Env      []string
 	PprofURL string // e.g. http://127.0.0.1:10249/debug/pprof
 	// Out receives the profiles and the figure lines (the console).
 	Out io.Writer
@@ -227,6 +229,9 @@ func startDaemon(cfg Config) (*daemon, error) {
 	}
 	d := &daemon{cmd: exec.Command("ipvsd", cfg.Args...), done: make(chan struct{}), log: logf}
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if len(cfg.Env) > 0 {
+		d.cmd.Env = append(os.Environ(), cfg.Env...)
+	}
 	d.start = time.Now()
 	if err := d.cmd.Start(); err != nil {
 		logf.Close()

@@ -32,6 +32,9 @@ func TestProfileKube(t *testing.T) {
 		Out:      os.Stdout,
 		Log:      "/tmp/ipvsd.log",
 	}
+	if v := os.Getenv("PROFILE_GOMEMLIMIT"); v != "" {
+		cfg.Env = []string{"GOMEMLIMIT=" + v}
+	}
 	c := guestutil.Client(t, apiserver.GuestAdminKubeconfig)
 	f, err := Run(context.Background(), c, cfg)
 	if b, rerr := os.ReadFile(cfg.Log); rerr == nil && (err != nil || testing.Verbose()) {

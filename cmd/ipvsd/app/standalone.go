@@ -196,15 +196,11 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 		return err
 	}
 	defer p.Close()
-	watch := f.watchInterval
-	if watch == 0 {
-		watch = -1
-	}
 	bgpp, err := newBGPPart(ctx, log, bgp.NewMetrics(p.metrics.Registry), bgpCfg)
 	if err != nil {
 		return err
 	}
-	src, err := standalone.New(standalone.Options{ConfigPath: f.config, WatchInterval: watch}, standalone.Deps{
+	src, err := standalone.New(standalone.Options{ConfigPath: f.config, WatchInterval: watchInterval(f.watchInterval)}, standalone.Deps{
 		Trigger:       p.prog.Trigger,
 		HostAddresses: p.env.HostAddresses,
 		Prober:        probe.NetProber{Dialer: &net.Dialer{}},
@@ -231,6 +227,15 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 	// A stop asked for (SIGTERM) is a restart or an upgrade: graceful
 	// restart keeps the routes where it was negotiated.
 	return errors.Join(runErr, bgpp.stop(ctx.Err() != nil), stopHTTP())
+}
+
+// watchInterval is the source's WatchInterval for the flag's: 0 (no
+// watch) is the source's -1.
+func watchInterval(flag time.Duration) time.Duration {
+	if flag == 0 {
+		return -1
+	}
+	return flag
 }
 
 // runUntilDone runs the source's health checks and file watch beside the

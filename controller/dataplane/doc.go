@@ -24,6 +24,7 @@
 // Syncs are paced by controller/runner: at most one per MinSyncInterval,
 // retried with backoff after an error, and at least one per
 // FullResyncInterval. A full resync is due FullResyncInterval after the
-// last one ended, or 100 times its duration if that is longer: repairing
-// drift in a 100,000-real-server table must not keep an idle daemon busy.
+// last one ended, or 100 times its duration if that is longer (not the
+// cold start's, nor while a conflict waits): repairing drift in a
+// 100,000-real-server table must not keep an idle daemon busy.
 package dataplane

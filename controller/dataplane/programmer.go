@@ -143,6 +143,9 @@ type Programmer struct {
 	// long it took.
 	lastFull     time.Time
 	lastFullTook time.Duration
+	// conflicted: the last sync found desired virtual servers someone
+	// else holds.
+	conflicted bool
 	// lastSettings is when the kernel settings were last ensured.
 	lastSettings time.Time
 	// settingsErr and failoverErr are the last such errors logged.
@@ -214,10 +217,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	// for partial syncs, or every change would wait for the next one.
 	full := p.fullDue(start)
 	if full {
-		defer func() {
-			end := p.deps.Clock.Now()
-			p.lastFull, p.lastFullTook = end, end.Sub(start)
-		}()
+		defer p.fullDone(start, p.lastFull.IsZero())
 		p.deps.IPVS.RequestFullResync()
 	}
 	p.ensureSettings(start, full)
@@ -244,6 +244,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if cr, ok := p.src.(ConflictReporter); ok {
 		cr.Conflicts(res.Conflicts)
 	}
+	p.conflicted = len(res.Conflicts) > 0
 	if p.deps.Metrics != nil {
 		p.deps.Metrics.SetConflicts(len(res.Conflicts))
 	}
@@ -268,8 +269,24 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 const fullResyncShare = 100
 
 // fullInterval is the time from the end of a full resync to the next.
+// A conflict keeps FullResyncInterval: only a full resync sees that the
+// foreign virtual server has gone, and the Service waits for it.
 func (p *Programmer) fullInterval() time.Duration {
+	if p.conflicted {
+		return p.cfg.FullResyncInterval
+	}
 	return max(p.cfg.FullResyncInterval, fullResyncShare*p.lastFullTook)
+}
+
+// fullDone records the end of a full resync that began at start. The
+// first one, the cold start, programs everything and stretches nothing:
+// what a repair costs is measured by the next.
+func (p *Programmer) fullDone(start time.Time, first bool) {
+	end := p.deps.Clock.Now()
+	p.lastFull, p.lastFullTook = end, end.Sub(start)
+	if first {
+		p.lastFullTook = 0
+	}
 }
 
 // fullDue says whether the sync starting at now is a full resync: the

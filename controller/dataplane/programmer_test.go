@@ -110,6 +110,8 @@ type slowFullIPVS struct {
 	clock *stepClock
 	took  time.Duration
 	asked bool
+	// conflict: every sync reports a conflict.
+	conflict bool
 }
 
 func (f *slowFullIPVS) RequestFullResync() { f.asked = true }
@@ -118,14 +120,19 @@ func (f *slowFullIPVS) Sync(ctx context.Context, st desired.State) (reconciler.R
 	if f.asked {
 		f.clock.now, f.asked = f.clock.now.Add(f.took), false
 	}
-	return f.fakeIPVS.Sync(ctx, st)
+	res, err := f.fakeIPVS.Sync(ctx, st)
+	if f.conflict {
+		res.Conflicts = []ipvs.Key{{Family: ipvs.IPv4, Protocol: ipvs.TCP, Port: 80}}
+	}
+	return res, err
 }
 
 // TestFullResyncInterval: the next full resync is due an interval after
 // the last one ended (one that outlasts the interval leaves room for
 // partial syncs), or a hundred times its duration if that is longer, so a
-// large table's dumps take at most 1 % of the time; the kernel settings
-// are still checked every interval.
+// large table's dumps take at most 1 % of the time; the first, the cold
+// start, and a conflict (which only a full resync can see go) stretch
+// nothing; the kernel settings are still checked every interval.
 func TestFullResyncInterval(t *testing.T) {
 	const full, partial = "src.Changes(full)", "src.Changes"
 	type step struct {
@@ -133,22 +140,30 @@ func TestFullResyncInterval(t *testing.T) {
 		want []string
 	}
 	for _, tc := range []struct {
-		name  string
-		took  time.Duration
-		steps []step
+		name     string
+		took     time.Duration
+		conflict bool
+		steps    []step
 	}{
-		{"a quick resync keeps the interval", 100 * time.Millisecond, []step{
+		{"a quick resync keeps the interval", 100 * time.Millisecond, false, []step{
 			{30 * time.Second, []string{partial}},
 			{29 * time.Second, []string{partial}},
 			{time.Second, []string{"settings.Ensure", full}},
 		}},
-		{"a slow one stretches it", 90 * time.Second, []step{
+		{"a slow one stretches it", 90 * time.Second, false, []step{
 			// The settings count from their last check, at the start of
-			// the full resync; the next full one from its end, +90 s.
+			// a full resync, the next full one from its end: the cold
+			// start ends at +90 s.
 			{30 * time.Second, []string{"settings.Ensure", partial}},
-			{30 * time.Second, []string{partial}},
+			{30 * time.Second, []string{"settings.Ensure", full}}, // +150 s to +240 s
+			{30 * time.Second, []string{"settings.Ensure", partial}},
 			{8900 * time.Second, []string{"settings.Ensure", partial}},
 			{30 * time.Second, []string{partial}},
+			{60 * time.Second, []string{"settings.Ensure", full}}, // +9260 s
+		}},
+		{"a conflict keeps the interval", 90 * time.Second, true, []step{
+			{30 * time.Second, []string{"settings.Ensure", partial}},
+			{30 * time.Second, []string{"settings.Ensure", full}}, // +150 s to +240 s
 			{60 * time.Second, []string{"settings.Ensure", full}},
 		}},
 	} {
@@ -156,7 +171,7 @@ func TestFullResyncInterval(t *testing.T) {
 			c := &calls{}
 			clock := &stepClock{now: time.Unix(1_000_000, 0)}
 			p, err := New(Config{FullResyncInterval: time.Minute}, Deps{
-				IPVS: &slowFullIPVS{fakeIPVS: fakeIPVS{c: c}, clock: clock, took: tc.took}, Settings: &fakeSettings{c: c}, Clock: clock})
+				IPVS: &slowFullIPVS{fakeIPVS: fakeIPVS{c: c}, clock: clock, took: tc.took, conflict: tc.conflict}, Settings: &fakeSettings{c: c}, Clock: clock})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,12 +24,7 @@ func BenchmarkOneServiceAdd(b *testing.B) {
 	extra := firewall.Part{Services: []firewall.VirtualServer{{
 		Key: ipvs.Key{Family: ipvs.IPv4, Address: netip.MustParseAddr("10.97.0.1"), Protocol: ipvs.TCP, Port: 80}, HasEndpoints: true}}}
 	for _, n := range []int{1000, 10000} {
-		st := firewalltest.Services(n)
-		with := firewall.State{}
-		with.Apply(st.Whole())
-		with.Apply(firewall.Update{Options: st.Options, Parts: map[string]firewall.Part{"ns/new": extra}})
-		add := firewall.Update{Options: st.Options, Parts: map[string]firewall.Part{"ns/new": extra}}
-		del := firewall.Update{Options: st.Options, Parts: map[string]firewall.Part{"ns/new": {}}}
+		o := firewalltest.NewService(n, extra)
 		for _, mode := range []struct {
 			name     string
 			add, del func(*firewall.Firewall) error
@@ -37,23 +32,23 @@ func BenchmarkOneServiceAdd(b *testing.B) {
 			{"whole", func(fw *firewall.Firewall) error {
 				// Building the whole Desired is part of that cost: the
 				// source did it at every change of a service's part.
-				_, err := fw.Sync(ctx, with.Desired())
+				_, err := fw.Sync(ctx, o.With.Desired())
 				return err
 			}, func(fw *firewall.Firewall) error {
-				_, err := fw.Sync(ctx, st.Desired())
+				_, err := fw.Sync(ctx, o.Without.Desired())
 				return err
 			}},
 			{"update", func(fw *firewall.Firewall) error {
-				_, err := fw.Apply(ctx, add)
+				_, err := fw.Apply(ctx, o.Add)
 				return err
 			}, func(fw *firewall.Firewall) error {
-				_, err := fw.Apply(ctx, del)
+				_, err := fw.Apply(ctx, o.Del)
 				return err
 			}},
 		} {
 			b.Run(fmt.Sprintf("%s/%d", mode.name, n), func(b *testing.B) {
 				e, c := newCountedEnv(b, zap.NewNop())
-				if _, err := e.fw.Repair(ctx, st.Whole()); err != nil {
+				if _, err := e.fw.Repair(ctx, o.Without.Whole()); err != nil {
 					b.Fatal(err)
 				}
 				// One round first: the first partial update after the

@@ -66,3 +66,21 @@ func ServicePart(i int) firewall.Part {
 	}
 	return p
 }
+
+// OneService is Services(n) without and with one more service, "ns/new",
+// and the updates that add and remove it: what the benchmarks of a
+// one-service change apply.
+type OneService struct {
+	Without, With firewall.State
+	Add, Del      firewall.Update
+}
+
+// NewService is the OneService of Services(n) and extra, the new part.
+func NewService(n int, extra firewall.Part) OneService {
+	o := OneService{Without: Services(n)}
+	o.Add = firewall.Update{Options: o.Without.Options, Parts: map[string]firewall.Part{"ns/new": extra}}
+	o.Del = firewall.Update{Options: o.Without.Options, Parts: map[string]firewall.Part{"ns/new": {}}}
+	o.With.Apply(o.Without.Whole())
+	o.With.Apply(o.Add)
+	return o
+}

@@ -110,32 +110,27 @@ func BenchmarkOneServiceAdd(b *testing.B) {
 	ctx := context.Background()
 	extra := firewall.Part{Services: []firewall.VirtualServer{{Key: key("10.97.0.1", ipvs.TCP, 443), Kind: firewall.ClusterIP, HasEndpoints: true}}}
 	for _, n := range []int{1000, 10000} {
-		st := firewalltest.Services(n)
-		with := firewall.State{}
-		with.Apply(st.Whole())
-		with.Apply(firewall.Update{Options: st.Options, Parts: map[string]firewall.Part{"ns/new": extra}})
-		add := firewall.Update{Options: st.Options, Parts: map[string]firewall.Part{"ns/new": extra}}
-		del := firewall.Update{Options: st.Options, Parts: map[string]firewall.Part{"ns/new": {}}}
+		o := firewalltest.NewService(n, extra)
 		for _, mode := range []struct {
 			name string
 			do   func(*firewall.Firewall, bool) (firewall.Result, error)
 		}{
 			{"whole", func(fw *firewall.Firewall, in bool) (firewall.Result, error) {
 				if in {
-					return fw.Sync(ctx, with.Desired())
+					return fw.Sync(ctx, o.With.Desired())
 				}
-				return fw.Sync(ctx, st.Desired())
+				return fw.Sync(ctx, o.Without.Desired())
 			}},
 			{"update", func(fw *firewall.Firewall, in bool) (firewall.Result, error) {
 				if in {
-					return fw.Apply(ctx, add)
+					return fw.Apply(ctx, o.Add)
 				}
-				return fw.Apply(ctx, del)
+				return fw.Apply(ctx, o.Del)
 			}},
 		} {
 			b.Run(fmt.Sprintf("%s/%d", mode.name, n), func(b *testing.B) {
 				fw := newIPv4Firewall(b)
-				if _, err := fw.Repair(ctx, st.Whole()); err != nil {
+				if _, err := fw.Repair(ctx, o.Without.Whole()); err != nil {
 					b.Fatal(err)
 				}
 				// One round first: the first partial update after the

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,6 +105,15 @@ const bindAlongside = 64
 // thousand lines of a cold start were 3 % of its CPU.
 const logEachVIP = 16
 
+// vipLevel is the level of each VIP's line in a sync that binds or
+// unbinds n of them.
+func vipLevel(n int) zapcore.Level {
+	if n > logEachVIP {
+		return zap.DebugLevel
+	}
+	return zap.InfoLevel
+}
+
 // bindAddresses binds p.add, or starts to on a goroutine: then it
 // returns the channel bindWait completes it from (nil: done). Nothing is
 // captured, so a sync that binds nothing allocates nothing.
@@ -138,10 +148,7 @@ func (r *Reconciler) bind(addrs []netip.Addr) []error {
 
 // recordBinds records the outcome of binding p.add.
 func (r *Reconciler) recordBinds(p *addrPlan, errs []error, res *Result) {
-	level := zap.InfoLevel
-	if len(p.add) > logEachVIP {
-		level = zap.DebugLevel
-	}
+	level := vipLevel(len(p.add))
 	bound := 0
 	for i, a := range p.add {
 		if err := errs[i]; err != nil {
@@ -173,11 +180,7 @@ func (r *Reconciler) unbindAddresses(p *addrPlan, res *Result) {
 		r.ownership.disownAddr(a)
 		if err == nil {
 			res.Addresses.Deleted++
-			if len(p.del) > logEachVIP {
-				r.log.Debug("unbound VIP", zap.Stringer("address", a))
-			} else {
-				r.log.Info("unbound VIP", zap.Stringer("address", a))
-			}
+			r.log.Log(vipLevel(len(p.del)), "unbound VIP", zap.Stringer("address", a))
 		}
 	}
 	for _, a := range p.unclaim {

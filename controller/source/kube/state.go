@@ -211,18 +211,13 @@ func (s *State) part(name string) firewall.Part {
 		return firewall.Part{}
 	}
 	p := firewall.Part{Services: st.Firewall, Hairpins: st.Hairpins}
-	for i, f := range st.Firewall {
-		if f.Kind != firewall.NodePort && s.owner[f.Key.Canonical()] != name {
-			// Copy only when one is left out: usually none is, and the
-			// translation's slice is shared, read-only.
-			p.Services = slices.Clone(st.Firewall[:i])
-			for _, f := range st.Firewall[i+1:] {
-				if f.Kind == firewall.NodePort || s.owner[f.Key.Canonical()] == name {
-					p.Services = append(p.Services, f)
-				}
-			}
-			break
-		}
+	notOurs := func(f firewall.VirtualServer) bool {
+		return f.Kind != firewall.NodePort && s.owner[f.Key.Canonical()] != name
+	}
+	// Copy only when one is left out: usually none is, and the
+	// translation's slice is shared, read-only.
+	if slices.ContainsFunc(st.Firewall, notOurs) {
+		p.Services = slices.DeleteFunc(slices.Clone(st.Firewall), notOurs)
 	}
 	return p
 }

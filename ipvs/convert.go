@@ -112,11 +112,10 @@ func (s Service) Canonical() Service {
 }
 
 // Canonical returns d as the kernel would list it back after it was
-// written: the address unmapped and the read-only counters cleared.
+// written: the address unmapped. (A DestinationState's Canonical is that of
+// its Destination, without the counters.)
 func (d Destination) Canonical() Destination {
 	d.Address = d.Address.Unmap()
-	d.ActiveConns, d.InactiveConns, d.PersistConns = 0, 0, 0
-	d.Stats = Stats{}
 	return d
 }
 

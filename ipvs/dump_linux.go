@@ -78,7 +78,7 @@ func (c *genlConn) dump() ([]ServiceWithDests, error) {
 // getDests lists one service's real servers (one GET_DEST dump). The dump
 // cannot tell a missing service from one without real servers, so an empty
 // list is confirmed with a GET_SERVICE request, which fails with ESRCH.
-func (c *genlConn) getDests(k Key) ([]Destination, error) {
+func (c *genlConn) getDests(k Key) ([]DestinationState, error) {
 	dests, err := c.dumpDests(k)
 	if err != nil || len(dests) > 0 {
 		return dests, err
@@ -89,7 +89,7 @@ func (c *genlConn) getDests(k Key) ([]Destination, error) {
 	return dests, nil
 }
 
-func (c *genlConn) dumpDests(k Key) ([]Destination, error) {
+func (c *genlConn) dumpDests(k Key) ([]DestinationState, error) {
 	// A service deleted since the service dump yields an empty list, not
 	// an error: the kernel's dest dump silently ends when it finds no
 	// service.
@@ -97,7 +97,7 @@ func (c *genlConn) dumpDests(k Key) ([]Destination, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
 	}
-	out := make([]Destination, 0, len(msgs))
+	out := make([]DestinationState, 0, len(msgs))
 	for _, m := range msgs {
 		attrs, err := nestedIn(m, ipvsCmdAttrDest)
 		if err != nil {
@@ -214,9 +214,9 @@ func parseService(attrs []syscall.NetlinkRouteAttr) (Service, error) {
 	return s, nil
 }
 
-func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (Destination, error) {
+func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (DestinationState, error) {
 	var (
-		d         Destination
+		d         DestinationState
 		addr      []byte
 		fam       = svcFamily
 		stats32   []byte

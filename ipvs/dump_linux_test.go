@@ -107,9 +107,12 @@ func TestParseDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Destination{
-		DestKey: DestKey{Address: netip.MustParseAddr("10.1.2.3"), Port: 8080}, Weight: 70000, Forwarding: Tunnel,
-		UpperThreshold: 100, LowerThreshold: 10, ActiveConns: 5, InactiveConns: 6, PersistConns: 7,
+	want := DestinationState{
+		Destination: Destination{
+			DestKey: DestKey{Address: netip.MustParseAddr("10.1.2.3"), Port: 8080}, Weight: 70000, Forwarding: Tunnel,
+			UpperThreshold: 100, LowerThreshold: 10,
+		},
+		ActiveConns: 5, InactiveConns: 6, PersistConns: 7,
 		Stats: Stats{1<<33 + 1, 1<<33 + 2, 1<<33 + 3, 1<<33 + 4, 1<<33 + 5, 1<<33 + 6, 1<<33 + 7, 1<<33 + 8, 1<<33 + 9, 1<<33 + 10},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {

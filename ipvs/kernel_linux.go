@@ -78,7 +78,7 @@ func (h *Handle) Dump() ([]ServiceWithDests, error) {
 // GetDestinations returns one virtual server's real servers with their
 // counters, in the kernel's order, reading only that service: ESRCH if it
 // does not exist.
-func (h *Handle) GetDestinations(k Key) ([]Destination, error) {
+func (h *Handle) GetDestinations(k Key) ([]DestinationState, error) {
 	k = k.Canonical()
 	if err := validateKey(k); err != nil {
 		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)

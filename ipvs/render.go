@@ -145,7 +145,7 @@ func renderService(b *bytes.Buffer, s ServiceWithDests, opts RenderOptions, svcP
 	}
 }
 
-func renderDest(b *bytes.Buffer, d Destination, proto Protocol, opts RenderOptions) {
+func renderDest(b *bytes.Buffer, d DestinationState, proto Protocol, opts RenderOptions) {
 	name := Endpoint(d.Address, d.Port, proto, opts.Names)
 	// ipvsadm cuts an IPv4 real server's name to its 28-column field
 	// (a long host name from /etc/hosts can be longer); IPv6 ones overflow.

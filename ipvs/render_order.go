@@ -22,12 +22,12 @@ func ordered(in []ServiceWithDests, o Order) []ServiceWithDests {
 	case OrderIpvsadm:
 		mergeSort(out, func(a, b ServiceWithDests) int { return ipvsadmCmpService(a.Key, b.Key) })
 		for _, s := range out {
-			mergeSort(s.Destinations, func(a, b Destination) int { return ipvsadmCmpDest(a.DestKey, b.DestKey) })
+			mergeSort(s.Destinations, func(a, b DestinationState) int { return ipvsadmCmpDest(a.DestKey, b.DestKey) })
 		}
 	case OrderKey:
 		slices.SortStableFunc(out, func(a, b ServiceWithDests) int { return a.Key.Compare(b.Key) })
 		for _, s := range out {
-			slices.SortStableFunc(s.Destinations, func(a, b Destination) int { return a.DestKey.Compare(b.DestKey) })
+			slices.SortStableFunc(s.Destinations, func(a, b DestinationState) int { return a.DestKey.Compare(b.DestKey) })
 		}
 	}
 	return out

@@ -33,9 +33,9 @@ func fwm(f Family, mark uint32, sched string, mod ...func(*Service)) ServiceWith
 	return ServiceWithDests{Service: s}
 }
 
-func dst(ap string, fwd Forwarding, weight int, mod ...func(*Destination)) Destination {
+func dst(ap string, fwd Forwarding, weight int, mod ...func(*DestinationState)) DestinationState {
 	a := netip.MustParseAddrPort(ap)
-	d := Destination{DestKey: DestKey{Address: a.Addr(), Port: a.Port()}, Forwarding: fwd, Weight: weight}
+	d := DestinationState{Destination: Destination{DestKey: DestKey{Address: a.Addr(), Port: a.Port()}, Forwarding: fwd, Weight: weight}}
 	for _, m := range mod {
 		m(&d)
 	}
@@ -48,7 +48,7 @@ func persist(t uint32, mask uint8) func(*Service) {
 }
 func pe(n string) func(*Service) { return func(s *Service) { s.PEName = n } }
 
-func with(s ServiceWithDests, ds ...Destination) ServiceWithDests {
+func with(s ServiceWithDests, ds ...DestinationState) ServiceWithDests {
 	s.Destinations = ds
 	return s
 }
@@ -65,7 +65,7 @@ func capturedTable() []ServiceWithDests {
 		svc(TCP, "10.0.0.4:22", "mh", flags(FlagMHFallback|FlagMHPort)),
 		svc(TCP, "10.0.0.6:80", "none"),
 		with(svc(TCP, "10.0.0.1:80", "rr"),
-			dst("10.0.1.1:8080", Masquerade, 3, func(d *Destination) { d.UpperThreshold, d.LowerThreshold = 100, 50 }),
+			dst("10.0.1.1:8080", Masquerade, 3, func(d *DestinationState) { d.UpperThreshold, d.LowerThreshold = 100, 50 }),
 			dst("10.0.1.2:8080", Masquerade, 1)),
 		svc(TCP, "10.0.0.8:80", "sed", persist(10, 0), pe("sip")),
 		svc(TCP, "10.0.0.9:80", "fo", persist(360, 32)),
@@ -149,10 +149,10 @@ func TestRenderGolden(t *testing.T) {
 		OutBytes: 1 << 62, CPS: 7, InPPS: 123_456_789, OutPPS: 3, InBPS: 1_000_000_000, OutBPS: 42}
 	table := []ServiceWithDests{
 		with(svc(TCP, "192.0.2.10:80", "wrr", func(s *Service) { s.Stats = big }),
-			dst("198.51.100.2:80", Masquerade, 5, func(d *Destination) {
+			dst("198.51.100.2:80", Masquerade, 5, func(d *DestinationState) {
 				d.ActiveConns, d.InactiveConns, d.PersistConns, d.Stats = 12, 3456, 7, big
 			}),
-			dst("198.51.100.1:80", Masquerade, 0, func(d *Destination) { d.ActiveConns = 4 })),
+			dst("198.51.100.1:80", Masquerade, 0, func(d *DestinationState) { d.ActiveConns = 4 })),
 		with(svc(UDP, "[::1:2]:53", "rr"), dst("[::ffff:0:0:1]:53", Masquerade, 1)),
 		fwm(IPv6, 3, "sh", flags(FlagSHFallback)),
 		svc(TCP, "10.0.0.1:443", "mh", flags(FlagMHPort), persist(300, 16), pe("sip")),

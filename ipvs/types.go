@@ -218,7 +218,10 @@ func (d DestKey) Compare(o DestKey) int {
 // Less reports whether d sorts before o (see Compare).
 func (d DestKey) Less(o DestKey) bool { return d.Compare(o) < 0 }
 
-// Destination is a real server.
+// Destination is a real server as it is written: its key and what the
+// kernel lets a writer set. Desired state holds a hundred thousand of them
+// at 10,000 Services, so the kernel's counters are not in it
+// (DestinationState): they would more than double its size.
 type Destination struct {
 	DestKey
 	Weight     int
@@ -227,8 +230,12 @@ type Destination struct {
 	// server takes (0: no limit).
 	UpperThreshold uint32
 	LowerThreshold uint32
+}
 
-	// Read from the kernel; ignored when writing.
+// DestinationState is a real server as the kernel reports it: what was
+// written and the kernel's connection counts and stats.
+type DestinationState struct {
+	Destination
 	ActiveConns   uint32
 	InactiveConns uint32
 	PersistConns  uint32
@@ -254,7 +261,42 @@ type Stats struct {
 // dump returns them.
 type ServiceWithDests struct {
 	Service
+	Destinations []DestinationState
+}
+
+// ServiceConfig is one virtual server and its real servers as written,
+// without the kernel's counters: what a writer compares with what it wants,
+// and how ipvsd models what it wrote.
+type ServiceConfig struct {
+	Service
 	Destinations []Destination
+}
+
+// Config is s as it was written: canonical (see Service.Canonical and
+// Destination.Canonical), in the dump's order, in a slice of its own.
+func (s ServiceWithDests) Config() ServiceConfig {
+	return ServiceConfig{Service: s.Service.Canonical(), Destinations: Configs(s.Destinations)}
+}
+
+// Listed is ds as a dump lists them right after they are written: each
+// canonical, every counter zero. It lets what is wanted be rendered and
+// compared as what the kernel holds.
+func Listed(ds []Destination) []DestinationState {
+	out := make([]DestinationState, len(ds))
+	for i, d := range ds {
+		out[i].Destination = d.Canonical()
+	}
+	return out
+}
+
+// Configs are ds as they were written: each canonical, in ds's order, in a
+// slice of their own.
+func Configs(ds []DestinationState) []Destination {
+	out := make([]Destination, len(ds))
+	for i, d := range ds {
+		out[i] = d.Canonical()
+	}
+	return out
 }
 
 // Kernel is the narrow interface over the kernel's IPVS table. The real
@@ -270,7 +312,7 @@ type Kernel interface {
 	// GetDestinations returns one virtual server's real servers and stats
 	// (ESRCH if there is no such service). It reads only that service, so
 	// watching a few services costs the same however large the table is.
-	GetDestinations(Key) ([]Destination, error)
+	GetDestinations(Key) ([]DestinationState, error)
 	AddService(Service) error
 	// UpdateService changes scheduler, flags, timeout and netmask in place.
 	UpdateService(Service) error

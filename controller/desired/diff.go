@@ -22,7 +22,7 @@ import (
 // deleted at once, because IPVS keeps scheduling datagrams of an existing
 // UDP "connection" to a weight-0 real server until its entry expires, so
 // waiting gains nothing.
-func Diff(want *VirtualServer, actual *ipvs.ServiceWithDests) []Op {
+func Diff(want *VirtualServer, actual *ipvs.ServiceConfig) []Op {
 	if want == nil {
 		return DiffNormalized(nil, actual)
 	}
@@ -32,7 +32,7 @@ func Diff(want *VirtualServer, actual *ipvs.ServiceWithDests) []Op {
 
 // DiffNormalized is Diff for a normalized desired value (as the reconciler keeps
 // them), walking both sorted real server lists in step.
-func DiffNormalized(want *VirtualServer, actual *ipvs.ServiceWithDests) []Op {
+func DiffNormalized(want *VirtualServer, actual *ipvs.ServiceConfig) []Op {
 	if want == nil {
 		if actual == nil {
 			return nil

@@ -27,7 +27,6 @@ func TestNormalizeKeep(t *testing.T) {
 		{"none", nil, true},
 		{"unsorted", []ipvs.Destination{dest(b), dest(a)}, false},
 		{"mapped address", []ipvs.Destination{dest(mapped)}, false},
-		{"stats", []ipvs.Destination{{DestKey: ipvs.DestKey{Address: a, Port: 80}, ActiveConns: 3}}, false},
 	} {
 		in := desired.VirtualServer{Service: ipvs.Service{Key: ipvs.Key{Family: ipvs.IPv4, Address: a, Protocol: ipvs.TCP, Port: 80}, Scheduler: "rr"}, Destinations: tc.dests}
 		orig := slices.Clone(tc.dests)

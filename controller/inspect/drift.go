@@ -117,13 +117,14 @@ func Compare(want []desired.VirtualServer, actual []ipvs.ServiceWithDests, recor
 }
 
 func compareService(w *desired.VirtualServer, h *ipvs.ServiceWithDests) *Drift {
-	ops := desired.Diff(w, h)
+	written := h.Config()
+	ops := desired.Diff(w, &written)
 	if len(ops) == 0 {
 		return nil
 	}
 	d := &Drift{Kind: Changed, Service: w.Key.String(), Owner: w.Owner}
 	haveDests := map[ipvs.DestKey]ipvs.Destination{}
-	for _, hd := range h.Destinations {
+	for _, hd := range written.Destinations {
 		haveDests[hd.DestKey] = hd
 	}
 	for _, op := range ops {
@@ -135,7 +136,7 @@ func compareService(w *desired.VirtualServer, h *ipvs.ServiceWithDests) *Drift {
 				Changes: []string{fmt.Sprintf("want weight %d %s", op.Dest.Weight, op.Dest.Forwarding)}})
 		case desired.OpUpdateDest:
 			d.Destinations = append(d.Destinations, DestDrift{Kind: Changed, Destination: op.Dest.DestKey.String(),
-				Changes: destChanges(haveDests[op.Dest.DestKey].Canonical(), op.Dest)})
+				Changes: destChanges(haveDests[op.Dest.DestKey], op.Dest)})
 		case desired.OpDrainDest, desired.OpDeleteDest:
 			kind := Extra
 			if op.Kind == desired.OpDrainDest && haveDests[op.Dest.DestKey].Weight == 0 {

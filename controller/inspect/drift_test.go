@@ -30,8 +30,8 @@ func TestCompare(t *testing.T) {
 		{Service: ipvs.Service{Key: db, Scheduler: "rr"}, Owner: "db"},
 	}
 	actual := []ipvs.ServiceWithDests{
-		{Service: ipvs.Service{Key: web, Scheduler: "wlc", Timeout: 60, Netmask: 32}, Destinations: []ipvs.Destination{
-			dest("10.0.0.2:80", 5), dest("10.0.0.3:80", 0), dest("10.0.0.4:80", 1)}},
+		{Service: ipvs.Service{Key: web, Scheduler: "wlc", Timeout: 60, Netmask: 32}, Destinations: ipvs.Listed([]ipvs.Destination{
+			dest("10.0.0.2:80", 5), dest("10.0.0.3:80", 0), dest("10.0.0.4:80", 1)})},
 		{Service: ipvs.Service{Key: gone, Scheduler: "rr"}},
 		{Service: ipvs.Service{Key: db, Scheduler: "rr"}},
 		{Service: ipvs.Service{Key: other, Scheduler: "rr"}},
@@ -63,12 +63,12 @@ func TestCompareInSyncAndDraining(t *testing.T) {
 	web := tcp("192.0.2.1:80")
 	desired := []desired.VirtualServer{{Service: ipvs.Service{Key: web, Scheduler: "rr"}, Owner: "web", Destinations: []ipvs.Destination{dest("10.0.0.1:80", 1)}}}
 	actual := []ipvs.ServiceWithDests{{Service: ipvs.Service{Key: web, Scheduler: "rr", Netmask: 32, Stats: ipvs.Stats{Conns: 9}},
-		Destinations: []ipvs.Destination{{DestKey: dest("10.0.0.1:80", 1).DestKey, Weight: 1, ActiveConns: 3}}}}
+		Destinations: []ipvs.DestinationState{{Destination: dest("10.0.0.1:80", 1), ActiveConns: 3}}}}
 	rec := runstate.Record{Services: map[ipvs.Key]string{web: "web"}}
 	if got := inspect.Compare(desired, actual, rec); len(got) != 0 {
 		t.Errorf("in sync, got %+v", got)
 	}
-	actual[0].Destinations = append(actual[0].Destinations, dest("10.0.0.2:80", 0))
+	actual[0].Destinations = append(actual[0].Destinations, ipvs.DestinationState{Destination: dest("10.0.0.2:80", 0)})
 	got := inspect.Compare(desired, actual, rec)
 	if len(got) != 1 || !got[0].Settled() {
 		t.Errorf("a draining real server: %+v, want one settled entry", got)

@@ -22,7 +22,7 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 		if err := r.deps.Kernel.AddService(op.Service); err != nil {
 			return &OpError{Op: op.Kind, Service: k, Err: err}
 		}
-		r.svcs[k] = &svcState{have: ipvs.ServiceWithDests{Service: op.Service}}
+		r.svcs[k] = &svcState{have: ipvs.ServiceConfig{Service: op.Service}}
 		res.Services.Added++
 		r.log.Debug("added virtual server", zap.Stringer("service", k), zap.String("owner", want.Owner))
 

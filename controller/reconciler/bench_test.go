@@ -107,9 +107,9 @@ func BenchmarkFullResync10k(b *testing.B) {
 // resync without the fake's dump.
 func BenchmarkDiff10k(b *testing.B) {
 	d := bigDesired(benchServices, benchDests)
-	actual := make([]ipvs.ServiceWithDests, len(d.Services))
+	actual := make([]ipvs.ServiceConfig, len(d.Services))
 	for i, vs := range d.Services {
-		actual[i] = ipvs.ServiceWithDests{Service: vs.Service, Destinations: vs.Destinations}
+		actual[i] = ipvs.ServiceConfig{Service: vs.Service, Destinations: vs.Destinations}
 	}
 	for b.Loop() {
 		for i := range d.Services {

@@ -63,9 +63,9 @@ func (r *Reconciler) checkDrains(actual map[ipvs.Key]*ipvs.ServiceWithDests, now
 }
 
 // checkIdle compares k's draining real servers with fresh counts.
-func (r *Reconciler) checkIdle(k ipvs.Key, dests []ipvs.Destination, now time.Time, res *Result) {
+func (r *Reconciler) checkIdle(k ipvs.Key, dests []ipvs.DestinationState, now time.Time, res *Result) {
 	for _, dk := range r.drains.of(k) {
-		i := slices.IndexFunc(dests, func(d ipvs.Destination) bool { return d.DestKey == dk })
+		i := slices.IndexFunc(dests, func(d ipvs.DestinationState) bool { return d.DestKey == dk })
 		switch {
 		case i < 0:
 			// Removed behind our back; nothing left to drain.
@@ -90,8 +90,8 @@ func (r *Reconciler) finishDrain(k ipvs.Key, dk ipvs.DestKey, why string, res *R
 
 // readDests returns the current real servers of the given services: from
 // the full dump when this sync took one, else one read per service.
-func (r *Reconciler) readDests(keys []ipvs.Key, actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) (map[ipvs.Key][]ipvs.Destination, error) {
-	out := make(map[ipvs.Key][]ipvs.Destination, len(keys))
+func (r *Reconciler) readDests(keys []ipvs.Key, actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) (map[ipvs.Key][]ipvs.DestinationState, error) {
+	out := make(map[ipvs.Key][]ipvs.DestinationState, len(keys))
 	if actual != nil {
 		for _, k := range keys {
 			if a := actual[k]; a != nil {

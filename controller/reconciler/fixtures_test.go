@@ -99,7 +99,7 @@ func (e *env) driftWeb() {
 
 // addServices puts services into k as another tool would, failing the test
 // on the first error.
-func addServices(t *testing.T, k *ipvstest.Fake, svcs ...ipvs.ServiceWithDests) {
+func addServices(t *testing.T, k *ipvstest.Fake, svcs ...ipvs.ServiceConfig) {
 	t.Helper()
 	for _, s := range svcs {
 		must(t, k.AddService(s.Service))

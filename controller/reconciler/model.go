@@ -13,9 +13,9 @@ type svcState struct {
 	// want is the normalized desired value last applied without error; nil
 	// means the next sync must diff this service again.
 	want *desired.VirtualServer
-	// have models the kernel's service after our writes. Connection
-	// counts in it are stale; the drain check reads them afresh.
-	have ipvs.ServiceWithDests
+	// have models the kernel's service after our writes, without the
+	// kernel's counters (the drain check reads them afresh).
+	have ipvs.ServiceConfig
 	// shared: have.Destinations is want's slice, which nothing changes,
 	// so the model is copied before it is changed. A service whose real
 	// servers are as desired (nearly every one) then holds them once,
@@ -72,7 +72,7 @@ func (st *svcState) applied(want *desired.VirtualServer) {
 
 // refreshModel replaces the model of one service with what a full dump
 // found, keeping drains of real servers that are still there.
-func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceWithDests) {
+func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceConfig) {
 	if have == nil {
 		r.dropService(k)
 		return
@@ -82,7 +82,7 @@ func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceWithDests) {
 		st = &svcState{}
 		r.svcs[k] = st
 	}
-	st.have = ipvs.ServiceWithDests{Service: have.Service.Canonical(), Destinations: slices.Clone(have.Destinations)}
+	st.have = ipvs.ServiceConfig{Service: have.Service.Canonical(), Destinations: slices.Clone(have.Destinations)}
 	st.shared = false
 	r.drains.prune(k, func(dk ipvs.DestKey) bool { return st.find(dk) >= 0 })
 }

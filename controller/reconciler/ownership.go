@@ -154,7 +154,7 @@ type serviceReader interface {
 // model's word. It returns what to diff the deletion against (nil: the
 // service is gone already) and whether to plan it at all; a failed read
 // is reported and retried on the next sync.
-func (r *Reconciler) readBeforeDelete(k ipvs.Key, st *svcState, res *Result) (have *ipvs.ServiceWithDests, plan bool) {
+func (r *Reconciler) readBeforeDelete(k ipvs.Key, st *svcState, res *Result) (have *ipvs.ServiceConfig, plan bool) {
 	if r.excluded(k) {
 		r.release(k, "its address is in ipvs.excludeCIDRs")
 		return nil, false
@@ -176,7 +176,7 @@ func (r *Reconciler) readBeforeDelete(k ipvs.Key, st *svcState, res *Result) (ha
 	if !r.keepsOwnership(k, &got) {
 		return nil, false
 	}
-	return &got, true
+	return written(&got), true
 }
 
 // dropUnrecordable removes plans that would create a virtual server the

@@ -16,7 +16,7 @@ import (
 // addForeign creates a virtual server as another tool would.
 func addForeign(t *testing.T, e *env, k ipvs.Key, dests ...ipvs.Destination) {
 	t.Helper()
-	addServices(t, e.kernel, ipvs.ServiceWithDests{Service: ipvs.Service{Key: k, Scheduler: "sh"}, Destinations: dests})
+	addServices(t, e.kernel, ipvs.ServiceConfig{Service: ipvs.Service{Key: k, Scheduler: "sh"}, Destinations: dests})
 }
 
 func TestForeignServicesUntouched(t *testing.T) {

@@ -23,7 +23,7 @@ type plan struct {
 	// refresh: a full dump was taken; have replaces the model (nil: the
 	// service is not in the kernel).
 	refresh bool
-	have    *ipvs.ServiceWithDests
+	have    *ipvs.ServiceConfig
 }
 
 // creates reports whether the plan adds the virtual server: the first op
@@ -42,7 +42,7 @@ func (p *plan) ops() []desired.Op { return desired.DiffNormalized(p.want, p.have
 func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, now time.Time, res *Result) []plan {
 	var plans []plan
 	var waiting []ipvs.Key
-	add := func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceWithDests, refresh bool) {
+	add := func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceConfig, refresh bool) {
 		plans = append(plans, plan{key: k, want: vs, wasOwned: r.ownership.owns(k), refresh: refresh, have: have})
 	}
 	if actual != nil {
@@ -59,13 +59,13 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, no
 				r.conflicts[k] = true
 				continue
 			}
-			add(k, w.vs, a, true)
+			add(k, w.vs, written(a), true)
 		}
 		for k := range r.ownership.owned.Services {
 			if r.want.byKey[k] == nil {
 				res.Planned++
 				if a := actual[k]; a == nil || r.keepsOwnership(k, a) {
-					add(k, nil, a, true)
+					add(k, nil, written(a), true)
 				}
 			}
 		}
@@ -99,7 +99,7 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, no
 				if st != nil && st.want != nil && desired.EqualNormalized(st.want, w.vs) {
 					continue
 				}
-				var have *ipvs.ServiceWithDests
+				var have *ipvs.ServiceConfig
 				if st != nil {
 					have = &st.have
 				}
@@ -115,6 +115,15 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, no
 	}
 	slices.SortFunc(plans, func(a, b plan) int { return a.key.Compare(b.key) })
 	return plans
+}
+
+// written is a dumped service as it was written (nil for nil).
+func written(a *ipvs.ServiceWithDests) *ipvs.ServiceConfig {
+	if a == nil {
+		return nil
+	}
+	c := a.Config()
+	return &c
 }
 
 // dropCreates removes plans that would create a service we have not yet

@@ -62,7 +62,7 @@ func randomDesired(rng *rand.Rand) desired.State {
 
 // foreignServices live next to ours: one on a VIP we use, with a port we
 // never manage, one on an address we never use.
-var foreignServices = []ipvs.ServiceWithDests{
+var foreignServices = []ipvs.ServiceConfig{
 	{Service: ipvs.Service{Key: desiredtest.TCP("192.0.2.1:9999"), Scheduler: "sh"}, Destinations: []ipvs.Destination{desiredtest.Dest("10.9.0.1:80", 7)}},
 	{Service: ipvs.Service{Key: desiredtest.UDP("203.0.113.9:53"), Scheduler: "rr"}, Destinations: []ipvs.Destination{desiredtest.Dest("10.9.0.2:53", 1)}},
 }

@@ -175,7 +175,7 @@ func FromDestination(d ipvs.Destination) Destination {
 }
 
 // FromConns is what the kernel counts for d.
-func FromConns(d ipvs.Destination) *Conns {
+func FromConns(d ipvs.DestinationState) *Conns {
 	return &Conns{ActiveConns: d.ActiveConns, InactiveConns: d.InactiveConns, PersistConns: d.PersistConns, Stats: Stats(d.Stats)}
 }
 

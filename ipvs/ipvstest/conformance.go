@@ -56,26 +56,24 @@ var cmpAddrs = cmpopts.EquateComparable(netip.Addr{})
 
 // dumpCanonical dumps k in key order with counters cleared, ready to
 // compare with what was written.
-func dumpCanonical(t *testing.T, k ipvs.Kernel) []ipvs.ServiceWithDests {
+func dumpCanonical(t *testing.T, k ipvs.Kernel) []ipvs.ServiceConfig {
 	t.Helper()
-	got, err := k.Dump()
+	dump, err := k.Dump()
 	if err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
-	for i := range got {
-		got[i].Service = got[i].Service.Canonical()
-		for j := range got[i].Destinations {
-			got[i].Destinations[j] = got[i].Destinations[j].Canonical()
-		}
+	got := make([]ipvs.ServiceConfig, len(dump))
+	for i := range dump {
+		got[i] = dump[i].Config()
 		slices.SortFunc(got[i].Destinations, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	}
-	slices.SortFunc(got, func(a, b ipvs.ServiceWithDests) int { return a.Key.Compare(b.Key) })
+	slices.SortFunc(got, func(a, b ipvs.ServiceConfig) int { return a.Key.Compare(b.Key) })
 	return got
 }
 
 // expectTable builds the canonical table a dump should show.
-func expectTable(svcs ...ipvs.ServiceWithDests) []ipvs.ServiceWithDests {
-	out := make([]ipvs.ServiceWithDests, len(svcs))
+func expectTable(svcs ...ipvs.ServiceConfig) []ipvs.ServiceConfig {
+	out := make([]ipvs.ServiceConfig, len(svcs))
 	for i, s := range svcs {
 		out[i].Service = s.Service.Canonical()
 		out[i].Destinations = make([]ipvs.Destination, len(s.Destinations))
@@ -84,11 +82,11 @@ func expectTable(svcs ...ipvs.ServiceWithDests) []ipvs.ServiceWithDests {
 		}
 		slices.SortFunc(out[i].Destinations, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
 	}
-	slices.SortFunc(out, func(a, b ipvs.ServiceWithDests) int { return a.Key.Compare(b.Key) })
+	slices.SortFunc(out, func(a, b ipvs.ServiceConfig) int { return a.Key.Compare(b.Key) })
 	return out
 }
 
-func checkTable(t *testing.T, k ipvs.Kernel, what string, want []ipvs.ServiceWithDests) {
+func checkTable(t *testing.T, k ipvs.Kernel, what string, want []ipvs.ServiceConfig) {
 	t.Helper()
 	if diff := cmp.Diff(want, dumpCanonical(t, k), cmpAddrs, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("%s: table differs (-want +got):\n%s", what, diff)
@@ -100,15 +98,15 @@ func testServiceLifecycle(t *testing.T, newKernel NewKernel) {
 		t.Run(s.Key.String(), func(t *testing.T) {
 			k := newKernel(t)
 			must(t, k.AddService(s))
-			checkTable(t, k, "after add", expectTable(ipvs.ServiceWithDests{Service: s}))
+			checkTable(t, k, "after add", expectTable(ipvs.ServiceConfig{Service: s}))
 
 			u := s
 			u.Scheduler, u.Flags, u.Timeout, u.Netmask, u.PEName = "wrr", 0, 0, 0, ""
 			must(t, k.UpdateService(u))
-			checkTable(t, k, "after update to plain wrr", expectTable(ipvs.ServiceWithDests{Service: u}))
+			checkTable(t, k, "after update to plain wrr", expectTable(ipvs.ServiceConfig{Service: u}))
 
 			must(t, k.UpdateService(s))
-			checkTable(t, k, "after update back", expectTable(ipvs.ServiceWithDests{Service: s}))
+			checkTable(t, k, "after update back", expectTable(ipvs.ServiceConfig{Service: s}))
 
 			must(t, k.DeleteService(s.Key))
 			checkTable(t, k, "after delete", nil)
@@ -127,28 +125,28 @@ func testDestinationLifecycle(t *testing.T, newKernel NewKernel) {
 				must(t, k.AddDestination(s.Key, d))
 				ds = append(ds, d)
 			}
-			checkTable(t, k, "after adding real servers", expectTable(ipvs.ServiceWithDests{Service: s, Destinations: ds}))
+			checkTable(t, k, "after adding real servers", expectTable(ipvs.ServiceConfig{Service: s, Destinations: ds}))
 
 			// Drain one (weight 0), change another's method and limits.
 			ds[1].Weight = 0
 			ds[2].Forwarding, ds[2].UpperThreshold, ds[2].LowerThreshold = ipvs.Masquerade, 100, 10
 			must(t, k.UpdateDestination(s.Key, ds[1]))
 			must(t, k.UpdateDestination(s.Key, ds[2]))
-			checkTable(t, k, "after updating real servers", expectTable(ipvs.ServiceWithDests{Service: s, Destinations: ds}))
+			checkTable(t, k, "after updating real servers", expectTable(ipvs.ServiceConfig{Service: s, Destinations: ds}))
 
 			// Updating the service keeps its real servers.
 			u := s
 			u.Scheduler = "rr"
 			must(t, k.UpdateService(u))
-			checkTable(t, k, "after updating the service", expectTable(ipvs.ServiceWithDests{Service: u, Destinations: ds}))
+			checkTable(t, k, "after updating the service", expectTable(ipvs.ServiceConfig{Service: u, Destinations: ds}))
 
 			must(t, k.DeleteDestination(s.Key, ds[0].DestKey))
-			checkTable(t, k, "after deleting a real server", expectTable(ipvs.ServiceWithDests{Service: u, Destinations: ds[1:]}))
+			checkTable(t, k, "after deleting a real server", expectTable(ipvs.ServiceConfig{Service: u, Destinations: ds[1:]}))
 
 			// Deleting the service takes its real servers with it.
 			must(t, k.DeleteService(s.Key))
 			must(t, k.AddService(s))
-			checkTable(t, k, "after re-adding the service", expectTable(ipvs.ServiceWithDests{Service: s}))
+			checkTable(t, k, "after re-adding the service", expectTable(ipvs.ServiceConfig{Service: s}))
 		})
 	}
 }
@@ -171,7 +169,7 @@ func testDumpCopies(t *testing.T, newKernel NewKernel) {
 	must(t, err)
 	got[0].Scheduler = "changed"
 	got[0].Destinations[0].Weight = 99
-	checkTable(t, k, "after changing a dump's result", expectTable(ipvs.ServiceWithDests{Service: s, Destinations: []ipvs.Destination{d}}))
+	checkTable(t, k, "after changing a dump's result", expectTable(ipvs.ServiceConfig{Service: s, Destinations: []ipvs.Destination{d}}))
 }
 
 func must(t *testing.T, err error) {

@@ -13,13 +13,13 @@ import (
 )
 
 // sortedDests reads key's real servers in address order, counters kept.
-func sortedDests(t *testing.T, k ipvs.Kernel, key ipvs.Key) []ipvs.Destination {
+func sortedDests(t *testing.T, k ipvs.Kernel, key ipvs.Key) []ipvs.DestinationState {
 	t.Helper()
 	ds, err := k.GetDestinations(key)
 	if err != nil {
 		t.Fatalf("GetDestinations(%s): %v", key, err)
 	}
-	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
+	slices.SortFunc(ds, func(a, b ipvs.DestinationState) int { return a.DestKey.Compare(b.DestKey) })
 	return ds
 }
 
@@ -47,10 +47,7 @@ func testGetDestinations(t *testing.T, newKernel NewKernel) {
 			if s.Key == skip {
 				continue
 			}
-			got := sortedDests(t, k, s.Key)
-			for i := range got {
-				got[i] = got[i].Canonical()
-			}
+			got := ipvs.Configs(sortedDests(t, k, s.Key))
 			if diff := cmp.Diff(want[s.Key], got, cmpAddrs, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("%s: GetDestinations(%s) differs (-want +got):\n%s", what, s.Key, diff)
 			}
@@ -61,7 +58,7 @@ func testGetDestinations(t *testing.T, newKernel NewKernel) {
 	dump, err := k.Dump()
 	must(t, err)
 	for _, sd := range dump {
-		slices.SortFunc(sd.Destinations, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
+		slices.SortFunc(sd.Destinations, func(a, b ipvs.DestinationState) int { return a.DestKey.Compare(b.DestKey) })
 		if diff := cmp.Diff(sd.Destinations, sortedDests(t, k, sd.Key), cmpAddrs, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("GetDestinations(%s) differs from Dump (-dump +get):\n%s", sd.Key, diff)
 		}

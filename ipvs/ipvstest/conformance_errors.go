@@ -143,8 +143,8 @@ func testErrors(t *testing.T, newKernel NewKernel) {
 			must(t, k.AddDestination(v4Key, v4Dest))
 			must(t, k.AddDestination(v6Key, v6Dest))
 			want := expectTable(
-				ipvs.ServiceWithDests{Service: v4Svc, Destinations: []ipvs.Destination{v4Dest}},
-				ipvs.ServiceWithDests{Service: v6Svc, Destinations: []ipvs.Destination{v6Dest}})
+				ipvs.ServiceConfig{Service: v4Svc, Destinations: []ipvs.Destination{v4Dest}},
+				ipvs.ServiceConfig{Service: v6Svc, Destinations: []ipvs.Destination{v6Dest}})
 
 			err := tc.call(k)
 			if !errors.Is(err, tc.want) {

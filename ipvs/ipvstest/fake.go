@@ -65,7 +65,7 @@ type Fake struct {
 
 type fakeService struct {
 	svc   ipvs.Service
-	dests map[ipvs.DestKey]*ipvs.Destination
+	dests map[ipvs.DestKey]*ipvs.DestinationState
 }
 
 type failure struct {
@@ -164,7 +164,7 @@ func (f *Fake) begin(op Op, key ipvs.Key, dk ipvs.DestKey) error {
 
 // GetDestinations returns a copy of one service's real servers in address
 // order; ESRCH if the service does not exist.
-func (f *Fake) GetDestinations(k ipvs.Key) ([]ipvs.Destination, error) {
+func (f *Fake) GetDestinations(k ipvs.Key) ([]ipvs.DestinationState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k = k.Canonical()
@@ -175,7 +175,7 @@ func (f *Fake) GetDestinations(k ipvs.Key) ([]ipvs.Destination, error) {
 	return ds, nil
 }
 
-func (f *Fake) getDestinations(k ipvs.Key) ([]ipvs.Destination, error) {
+func (f *Fake) getDestinations(k ipvs.Key) ([]ipvs.DestinationState, error) {
 	if err := f.begin(OpGetDestinations, k, ipvs.DestKey{}); err != nil {
 		return nil, err
 	}
@@ -210,12 +210,12 @@ func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 }
 
 // sortedDests copies the service's real servers in address order.
-func (fs *fakeService) sortedDests() []ipvs.Destination {
-	ds := make([]ipvs.Destination, 0, len(fs.dests))
+func (fs *fakeService) sortedDests() []ipvs.DestinationState {
+	ds := make([]ipvs.DestinationState, 0, len(fs.dests))
 	for _, d := range fs.dests {
 		ds = append(ds, *d)
 	}
-	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return a.DestKey.Compare(b.DestKey) })
+	slices.SortFunc(ds, func(a, b ipvs.DestinationState) int { return a.DestKey.Compare(b.DestKey) })
 	return ds
 }
 

@@ -37,7 +37,7 @@ func (f *Fake) addService(s ipvs.Service) error {
 	if err := checkService(s); err != nil {
 		return err
 	}
-	f.services[s.Key] = &fakeService{svc: s, dests: map[ipvs.DestKey]*ipvs.Destination{}}
+	f.services[s.Key] = &fakeService{svc: s, dests: map[ipvs.DestKey]*ipvs.DestinationState{}}
 	return nil
 }
 
@@ -143,7 +143,7 @@ func (f *Fake) addDestination(k ipvs.Key, d ipvs.Destination) error {
 	if err := checkUnicast(d.Address); err != nil {
 		return err
 	}
-	fs.dests[d.DestKey] = &d
+	fs.dests[d.DestKey] = &ipvs.DestinationState{Destination: d}
 	return nil
 }
 

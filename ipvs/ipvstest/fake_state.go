@@ -16,19 +16,19 @@ import (
 // SetConns sets a real server's active and inactive connection counts, to
 // simulate traffic or a drain in progress.
 func (f *Fake) SetConns(k ipvs.Key, dk ipvs.DestKey, active, inactive uint32) error {
-	return f.withDest(k, dk, func(d *ipvs.Destination) {
+	return f.withDest(k, dk, func(d *ipvs.DestinationState) {
 		d.ActiveConns, d.InactiveConns = active, inactive
 	})
 }
 
 // SetPersistConns sets a real server's persistent connection count.
 func (f *Fake) SetPersistConns(k ipvs.Key, dk ipvs.DestKey, n uint32) error {
-	return f.withDest(k, dk, func(d *ipvs.Destination) { d.PersistConns = n })
+	return f.withDest(k, dk, func(d *ipvs.DestinationState) { d.PersistConns = n })
 }
 
 // SetDestStats sets a real server's counters.
 func (f *Fake) SetDestStats(k ipvs.Key, dk ipvs.DestKey, s ipvs.Stats) error {
-	return f.withDest(k, dk, func(d *ipvs.Destination) { d.Stats = s })
+	return f.withDest(k, dk, func(d *ipvs.DestinationState) { d.Stats = s })
 }
 
 // SetServiceStats sets a service's counters.
@@ -44,7 +44,7 @@ func (f *Fake) SetServiceStats(k ipvs.Key, s ipvs.Stats) error {
 	return nil
 }
 
-func (f *Fake) withDest(k ipvs.Key, dk ipvs.DestKey, set func(*ipvs.Destination)) error {
+func (f *Fake) withDest(k ipvs.Key, dk ipvs.DestKey, set func(*ipvs.DestinationState)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k = k.Canonical()

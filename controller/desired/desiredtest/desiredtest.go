@@ -30,7 +30,7 @@ func VServer(k ipvs.Key, sched string, dests ...ipvs.Destination) desired.Virtua
 	return desired.VirtualServer{Service: ipvs.Service{Key: k, Scheduler: sched}, Owner: "test", Destinations: dests}
 }
 
-// Actual is a virtual server as a kernel dump returns it.
-func Actual(k ipvs.Key, sched string, dests ...ipvs.Destination) *ipvs.ServiceWithDests {
-	return &ipvs.ServiceWithDests{Service: ipvs.Service{Key: k, Scheduler: sched}, Destinations: dests}
+// Actual is a virtual server as it was written (a dump's Config).
+func Actual(k ipvs.Key, sched string, dests ...ipvs.Destination) *ipvs.ServiceConfig {
+	return &ipvs.ServiceConfig{Service: ipvs.Service{Key: k, Scheduler: sched}, Destinations: dests}
 }

@@ -149,7 +149,7 @@ func (f *Faults) write(op ipvstest.Op, k ipvs.Key, dk ipvs.DestKey, do func() er
 func (f *Faults) Dump() ([]ipvs.ServiceWithDests, error) { return f.kernel.Dump() }
 
 // GetDestinations implements ipvs.Kernel; reads are not faulted.
-func (f *Faults) GetDestinations(k ipvs.Key) ([]ipvs.Destination, error) {
+func (f *Faults) GetDestinations(k ipvs.Key) ([]ipvs.DestinationState, error) {
 	return f.kernel.GetDestinations(k)
 }
 

@@ -32,11 +32,7 @@ func render(d desired.State, fw firewall.Desired, n Notes) string {
 	var svcs []ipvs.ServiceWithDests
 	var b strings.Builder
 	for _, vs := range d.Services {
-		s := ipvs.ServiceWithDests{Service: vs.Service.Canonical()}
-		for _, dst := range vs.Destinations {
-			s.Destinations = append(s.Destinations, dst.Canonical())
-		}
-		svcs = append(svcs, s)
+		svcs = append(svcs, ipvs.ServiceWithDests{Service: vs.Service.Canonical(), Destinations: ipvs.Listed(vs.Destinations)})
 		fmt.Fprintf(&b, "owner %s: %s drain=%v\n", vs.Owner, vs.Key, vs.DrainTimeout)
 	}
 	b.WriteString(ipvs.RenderString(svcs, ipvs.RenderOptions{Order: ipvs.OrderKey, Info: ipvs.Info{Version: 0x010201, ConnTabSize: 4096}}))

@@ -101,7 +101,7 @@ func TestDumpCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	totals := func(d ipvs.Destination) ipvs.Destination {
+	totals := func(d ipvs.DestinationState) ipvs.DestinationState {
 		d.Stats.CPS, d.Stats.InPPS, d.Stats.OutPPS, d.Stats.InBPS, d.Stats.OutBPS = 0, 0, 0, 0, 0
 		return d
 	}

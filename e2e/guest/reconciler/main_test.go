@@ -73,11 +73,7 @@ func expectTable(t *testing.T, h *ipvs.Handle, svcs []ipvs.ServiceWithDests) str
 func asTable(vss []desired.VirtualServer) []ipvs.ServiceWithDests {
 	out := make([]ipvs.ServiceWithDests, 0, len(vss))
 	for _, vs := range vss {
-		s := ipvs.ServiceWithDests{Service: vs.Service.Canonical()}
-		for _, d := range vs.Destinations {
-			s.Destinations = append(s.Destinations, d.Canonical())
-		}
-		out = append(out, s)
+		out = append(out, ipvs.ServiceWithDests{Service: vs.Service.Canonical(), Destinations: ipvs.Listed(vs.Destinations)})
 	}
 	return out
 }

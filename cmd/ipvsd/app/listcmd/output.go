@@ -40,7 +40,7 @@ func newListing(info ipvs.Info, svcs []ipvs.ServiceWithDests, ro ipvs.RenderOpti
 			}
 		}
 		for _, d := range s.Destinations {
-			dv := ipvsjson.FromDestination(d)
+			dv := ipvsjson.FromDestination(d.Destination)
 			dv.Conns = ipvsjson.FromConns(d)
 			v.Destinations = append(v.Destinations, dv)
 		}

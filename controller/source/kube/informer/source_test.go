@@ -73,7 +73,7 @@ func kernelLines(k *ipvstest.Fake) []string {
 	for _, s := range dump {
 		l := s.Key.String() + " " + s.Scheduler + " ->"
 		ds := slices.Clone(s.Destinations)
-		slices.SortFunc(ds, func(a, b ipvs.Destination) int { return a.Address.Compare(b.Address) })
+		slices.SortFunc(ds, func(a, b ipvs.DestinationState) int { return a.Address.Compare(b.Address) })
 		for _, d := range ds {
 			l += fmt.Sprintf(" %s", d.DestKey)
 		}

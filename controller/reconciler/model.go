@@ -71,7 +71,8 @@ func (st *svcState) applied(want *desired.VirtualServer) {
 }
 
 // refreshModel replaces the model of one service with what a full dump
-// found, keeping drains of real servers that are still there.
+// found, keeping drains of real servers that are still there. have is the
+// plan's own copy (written), which the model takes over.
 func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceConfig) {
 	if have == nil {
 		r.dropService(k)
@@ -82,7 +83,7 @@ func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceConfig) {
 		st = &svcState{}
 		r.svcs[k] = st
 	}
-	st.have = ipvs.ServiceConfig{Service: have.Service.Canonical(), Destinations: slices.Clone(have.Destinations)}
+	st.have = ipvs.ServiceConfig{Service: have.Service.Canonical(), Destinations: have.Destinations}
 	st.shared = false
 	r.drains.prune(k, func(dk ipvs.DestKey) bool { return st.find(dk) >= 0 })
 }

@@ -161,7 +161,7 @@ func (r *Reconciler) readBeforeDelete(k ipvs.Key, st *svcState, res *Result) (ha
 	}
 	g, ok := r.deps.Kernel.(serviceReader)
 	if !ok {
-		return &st.have, true
+		return &ipvs.ServiceConfig{Service: st.have.Service, Destinations: slices.Clone(st.have.Destinations)}, true
 	}
 	res.Dumps++
 	got, err := g.GetService(k)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -92,18 +93,30 @@ func cpuTime(pid int) (time.Duration, error) {
 }
 
 // peakRSS is VmHWM in KiB, 0 when unknown.
-func peakRSS(pid int) int {
+func peakRSS(pid int) int { return statusKiB(pid, "VmHWM") }
+
+// statusKiB is one "kB" field of /proc/PID/status, 0 when unknown.
+func statusKiB(pid int, field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 			return n
 		}
 	}
 	return 0
+}
+
+// rssSplit prints what the resident set is made of now: anonymous memory
+// (the Go heap, stacks and runtime) and file pages (the binary's text and
+// data as far as they were touched), which VmHWM, the peak, sums.
+func rssSplit(w io.Writer, pid int, when string) {
+	for _, f := range []string{"RssAnon", "RssFile"} {
+		figure(w, f+when, strconv.Itoa(statusKiB(pid, f)), "KiB")
+	}
 }
 
 // restoreFloor saves the table the daemon left, clears it and times

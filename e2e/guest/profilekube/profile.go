@@ -87,6 +87,7 @@ func Run(ctx context.Context, c kubernetes.Interface, cfg Config) (Figures, erro
 	}
 	f.PeakRSSKiB = peakRSS(d.pid())
 	figure(cfg.Out, "peak_rss", strconv.Itoa(f.PeakRSSKiB), "KiB")
+	rssSplit(cfg.Out, d.pid(), "_at_end")
 	if err := d.stop(); err != nil {
 		return f, err
 	}
@@ -118,6 +119,7 @@ func coldPhase(ctx context.Context, cfg Config, d *daemon, f *Figures) error {
 	figure(cfg.Out, "cold_start", seconds(f.ColdStart), "s")
 	figure(cfg.Out, "real_servers", strconv.Itoa(f.RealServers), "count")
 	figure(cfg.Out, "peak_rss_after_cold", strconv.Itoa(f.PeakRSSColdKiB), "KiB")
+	rssSplit(cfg.Out, d.pid(), "_after_cold")
 	return nil
 }
 

@@ -87,31 +87,70 @@ func TestPublishEncodesWhatChanged(t *testing.T) {
 	}
 }
 
-// TestPublishKeepsCompactEncodings: what the store keeps between writes
-// is each virtual server's compact encoding, no more than the file it
-// streams out (the kept encodings were the largest part of ipvsd run's
-// heap at 10,000 Services when they were kept indented).
-func TestPublishKeepsCompactEncodings(t *testing.T) {
+// TestPublishCopiesTheFileItWrote: unchanged lines come from the file
+// last written, never from a file that is not that one (replaced, edited),
+// and a line too long to copy is encoded again; the file is right in every
+// case.
+func TestPublishCopiesTheFileItWrote(t *testing.T) {
 	want := map[ipvs.Key]*desired.VirtualServer{}
+	var keys []ipvs.Key
 	for i := range 100 {
 		k := ipvs.Key{Family: ipvs.IPv4, Address: netip.AddrFrom4([4]byte{10, 96, byte(i / 250), byte(i%250 + 1)}), Protocol: ipvs.TCP, Port: 80}
 		vs := &desired.VirtualServer{Service: ipvs.Service{Key: k, Scheduler: "rr"}, Owner: fmt.Sprintf("prof/s%05d:http", i)}
-		for j := range 10 {
-			vs.Destinations = append(vs.Destinations, ipvs.Destination{DestKey: ipvs.DestKey{Address: netip.AddrFrom4([4]byte{10, byte(64 + j), 0, byte(i + 1)}), Port: 8080}, Weight: 1})
+		n := 10
+		if i == 50 {
+			n = 2000 // a line of some 120 kB, beyond the reader's 64 kB buffer
+		}
+		for j := range n {
+			vs.Destinations = append(vs.Destinations, ipvs.Destination{DestKey: ipvs.DestKey{Address: netip.AddrFrom4([4]byte{10, byte(64 + j/250), byte(j % 250), byte(i + 1)}), Port: 8080}, Weight: 1})
 		}
 		want[k] = vs
+		keys = append(keys, k)
 	}
 	ds := DesiredStore{Path: DesiredPath(t.TempDir() + "/state.json")}
-	mustDo(t, ds.Publish(want))
-	b, err := os.ReadFile(ds.Path)
-	mustDo(t, err)
-	checkFile(t, "100 virtual servers", want, b)
-	kept := 0
-	for _, e := range ds.enc {
-		kept += len(e.b)
+	reweigh := func(i int) {
+		vs := *want[keys[i]]
+		vs.Destinations = slices.Clone(vs.Destinations)
+		vs.Destinations[0].Weight++
+		want[keys[i]] = &vs
 	}
-	if kept > len(b) {
-		t.Errorf("the store keeps %d bytes of encodings for a file of %d: want no more", kept, len(b))
+	for _, step := range []struct {
+		name        string
+		change      func()
+		wantEncodes int
+	}{
+		{"first write", func() {}, 100},
+		{"one weight: copied but for it and the long line", func() { reweigh(3) }, 2},
+		{"the long line's own weight", func() { reweigh(50) }, 1},
+		{"replaced by a copy: encoded whole", func() {
+			b, err := os.ReadFile(ds.Path)
+			mustDo(t, err)
+			mustDo(t, os.Remove(ds.Path))
+			mustDo(t, os.WriteFile(ds.Path, b, 0o600))
+			reweigh(3)
+		}, 100},
+		{"cut short by hand: encoded whole", func() {
+			b, err := os.ReadFile(ds.Path)
+			mustDo(t, err)
+			mustDo(t, os.WriteFile(ds.Path, b[:len(b)/2], 0o600))
+			reweigh(4)
+		}, 100},
+		{"the first and last removed, one added", func() {
+			delete(want, keys[0])
+			delete(want, keys[99])
+			k := ipvs.Key{Family: ipvs.IPv4, Address: netip.MustParseAddr("10.96.0.200"), Protocol: ipvs.UDP, Port: 53}
+			want[k] = &desired.VirtualServer{Service: ipvs.Service{Key: k, Scheduler: "rr"}, Owner: "added"}
+		}, 2},
+	} {
+		before := ds.encodes
+		step.change()
+		mustDo(t, ds.Publish(want))
+		if n := ds.encodes - before; n != step.wantEncodes {
+			t.Errorf("%s: %d virtual servers encoded, want %d", step.name, n, step.wantEncodes)
+		}
+		b, err := os.ReadFile(ds.Path)
+		mustDo(t, err)
+		checkFile(t, step.name, want, b)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -30,31 +31,34 @@ func DesiredPath(recordPath string) string {
 	return filepath.Join(filepath.Dir(recordPath), DesiredFileName)
 }
 
-// DesiredStore publishes the validated desired virtual servers. It keeps
-// each virtual server's encoding from the last write and encodes again
-// only those that changed, so a one-service change costs one service's
-// encoding plus copying the others' bytes (not a reflective encoding of
-// the whole table, which was a third of ipvsd run's CPU per change at
-// 1,000 Services: issue 15), and a steady state costs no I/O. The kept
-// encodings are compact, and indented only as the file is streamed out:
-// indented, they were the largest part of ipvsd run's heap at 10,000
-// Services x 10 endpoints (33 MB), and the whole file was built in one
-// buffer of as much again at each write.
+// DesiredStore publishes the validated desired virtual servers. The file
+// holds a virtual server per line, in key order, and the store encodes only
+// the virtual servers that changed since it last wrote it, copying every
+// other line from the file it wrote before: a one-service change costs one
+// service's encoding and a copy of the file (a reflective encoding of the
+// whole table was a third of ipvsd run's CPU per change at 1,000
+// Services: issue 15), and a steady state costs no I/O. The encodings are
+// not kept in memory: at 10,000 Services x 10 endpoints they were 7 MB of
+// the daemon's heap, and the page cache holds the file anyway.
 type DesiredStore struct {
 	Path string
-	enc  map[ipvs.Key]encodedService
-	// keys are enc's, in key order: kept as services come and go, since
-	// sorting 10,000 keys at every write was most of a change's CPU.
+	// pub is the value each virtual server in the file was encoded from
+	// (or is to be, if in stale); keys are pub's keys in key order, kept
+	// as services come and go, since sorting 10,000 keys at every write
+	// was most of a change's CPU.
+	pub  map[ipvs.Key]*desired.VirtualServer
 	keys []ipvs.Key
-	// written: enc is what the file holds.
+	// stale are the virtual servers whose line in the file is not their
+	// value (added or changed since the last write).
+	stale map[ipvs.Key]bool
+	// inFile are the keys of the file's lines as last written, and file
+	// that file's identity; a file not as written (replaced, edited, never
+	// written) is not copied from.
+	inFile  []ipvs.Key
+	file    os.FileInfo
+	rd      *bufio.Reader // reused for the copying
 	written bool
 	encodes int // virtual servers encoded, for tests of the cost
-}
-
-// encodedService is one virtual server and its encoding in the file.
-type encodedService struct {
-	vs *desired.VirtualServer
-	b  []byte
 }
 
 // Publish writes want atomically unless it equals what was last written.
@@ -63,33 +67,41 @@ func (s *DesiredStore) Publish(want map[ipvs.Key]*desired.VirtualServer) error {
 	if s.Path == "" {
 		return nil
 	}
-	changed, err := s.encode(want)
-	if err != nil {
-		return fmt.Errorf("encoding desired state: %w", err)
-	}
-	if s.written && !changed {
+	if !s.note(want) && s.written {
 		return nil
 	}
 	s.written = false
-	if err := writeFileAtomicFunc(s.Path, s.writeFile); err != nil {
+	err := writeFileAtomicFunc(s.Path, s.writeFile)
+	if errors.Is(err, errFileNotAsWritten) {
+		// Changed under us while copied from: encode every line.
+		s.file = nil
+		err = writeFileAtomicFunc(s.Path, s.writeFile)
+	}
+	if err != nil {
 		return fmt.Errorf("publishing desired state: %w", err)
 	}
-	s.written = true
+	s.written, s.inFile, s.stale = true, append(s.inFile[:0], s.keys...), nil
+	if s.file, err = os.Stat(s.Path); err != nil {
+		s.file = nil // encoded whole next time; the file is written
+	}
 	return nil
 }
 
-// encode brings enc to want and reports whether anything changed. A
-// virtual server is encoded again only when it is another value: the
-// same pointer is the same value, since the reconciler replaces what a
-// change sets.
-func (s *DesiredStore) encode(want map[ipvs.Key]*desired.VirtualServer) (bool, error) {
-	if s.enc == nil {
-		s.enc = map[ipvs.Key]encodedService{}
+// note brings pub and keys to want, marks what the file must encode
+// afresh, and reports whether anything changed. The same pointer is the
+// same value, since the reconciler replaces what a change sets.
+func (s *DesiredStore) note(want map[ipvs.Key]*desired.VirtualServer) bool {
+	if s.pub == nil {
+		s.pub = map[ipvs.Key]*desired.VirtualServer{}
+	}
+	if s.stale == nil {
+		s.stale = map[ipvs.Key]bool{}
 	}
 	changed := false
-	for k := range s.enc {
+	for k := range s.pub {
 		if _, ok := want[k]; !ok {
-			delete(s.enc, k)
+			delete(s.pub, k)
+			delete(s.stale, k)
 			if i, found := slices.BinarySearchFunc(s.keys, k, ipvs.Key.Compare); found {
 				s.keys = slices.Delete(s.keys, i, i+1)
 			}
@@ -97,42 +109,108 @@ func (s *DesiredStore) encode(want map[ipvs.Key]*desired.VirtualServer) (bool, e
 		}
 	}
 	for k, vs := range want {
-		if e, ok := s.enc[k]; ok && (e.vs == vs || desired.EqualNormalized(e.vs, vs)) {
+		old, had := s.pub[k]
+		if had && (old == vs || desired.EqualNormalized(old, vs)) {
 			continue
 		}
-		b, err := json.Marshal(encodeService(k, vs))
-		if err != nil {
-			return changed, fmt.Errorf("virtual server %s: %w", k, err)
-		}
-		if _, had := s.enc[k]; !had {
+		if !had {
 			i, _ := slices.BinarySearchFunc(s.keys, k, ipvs.Key.Compare)
 			s.keys = slices.Insert(s.keys, i, k)
 		}
-		s.enc[k] = encodedService{vs: vs, b: b}
-		s.encodes++
+		s.pub[k], s.stale[k] = vs, true
 		changed = true
 	}
-	return changed, nil
+	return changed
 }
 
-// writeFile writes the whole file from enc: what json.Marshal(desiredFile)
-// would print, the services in key order, with a newline before each
-// service and before the closing bracket so that the file diffs a service
-// per line. The kept encodings are copied as they are: indenting them
-// (json.Indent re-scans every byte) made each change at 10,000 Services
-// cost seconds of CPU under emulation, for a file only ipvsd reads.
+// errFileNotAsWritten: the file copied from ended early or was replaced.
+var errFileNotAsWritten = errors.New("the desired state file is not as ipvsd wrote it")
+
+// writeFile writes the whole file: what json.Marshal(desiredFile) would
+// print, the services in key order, with a newline before each service
+// and before the closing bracket so that the file diffs a service per
+// line. Lines of services not stale are copied from the old file.
 func (s *DesiredStore) writeFile(w io.Writer) error {
+	old, closeOld := s.openAsWritten()
+	defer closeOld()
 	bw := bufio.NewWriterSize(w, 64<<10)
-	fmt.Fprintf(bw, "{\"version\":%d,\"services\":[", desiredVersion)
+	fmt.Fprintf(bw, desiredHeader, desiredVersion)
+	j := 0 // the next line of old, a service of inFile
 	for i, k := range s.keys {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
 		bw.WriteByte('\n')
-		bw.Write(s.enc[k].b)
+		var line []byte
+		if old != nil {
+			var err error
+			if line, j, err = s.lineOf(old, k, j); err != nil {
+				return err
+			}
+		}
+		if line == nil || s.stale[k] {
+			b, err := json.Marshal(encodeService(k, s.pub[k]))
+			if err != nil {
+				return fmt.Errorf("encoding virtual server %s: %w", k, err)
+			}
+			line = b
+			s.encodes++
+		}
+		bw.Write(line)
 	}
 	bw.WriteString("\n]}\n")
 	return bw.Flush()
+}
+
+// desiredHeader is the file's first line.
+const desiredHeader = "{\"version\":%d,\"services\":["
+
+// openAsWritten opens the file for copying from if it is the one last
+// written, and skips its header line; nil if not.
+func (s *DesiredStore) openAsWritten() (*bufio.Reader, func()) {
+	if s.file == nil {
+		return nil, func() {}
+	}
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return nil, func() {}
+	}
+	fi, err := f.Stat()
+	if err != nil || !os.SameFile(fi, s.file) || fi.Size() != s.file.Size() || !fi.ModTime().Equal(s.file.ModTime()) {
+		f.Close()
+		return nil, func() {}
+	}
+	if s.rd == nil {
+		s.rd = bufio.NewReaderSize(f, 64<<10)
+	}
+	r := s.rd
+	r.Reset(f)
+	if _, err := r.ReadSlice('\n'); err != nil {
+		f.Close()
+		return nil, func() {}
+	}
+	return r, func() { f.Close() }
+}
+
+// lineOf returns k's encoding from the old file, whose next line is that
+// of inFile[j], and the index of the line after it; nil when k has no line
+// there or its line does not fit the reader's buffer (it is encoded
+// instead). The slice is valid until the next read.
+func (s *DesiredStore) lineOf(old *bufio.Reader, k ipvs.Key, j int) ([]byte, int, error) {
+	for ; j < len(s.inFile) && s.inFile[j].Compare(k) <= 0; j++ {
+		line, err := old.ReadSlice('\n')
+		full := errors.Is(err, bufio.ErrBufferFull)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = old.ReadSlice('\n')
+		}
+		if err != nil {
+			return nil, j, fmt.Errorf("%w: %w", errFileNotAsWritten, err)
+		}
+		if s.inFile[j] == k && !full {
+			return bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte(",")), j + 1, nil
+		}
+	}
+	return nil, j, nil
 }
 
 // desiredFile is the on-disk form: services in key order, real servers in

@@ -40,15 +40,16 @@ type watches struct {
 type touchFunc func(key string, endpoints bool)
 
 func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc, nodeTouched func(), log *zap.Logger) *watches {
-	// No periodic informer resync: the sync loop re-translates every
-	// service on its own full resync, from the cache.
+	// No periodic informer resync: every change is an event, and the sync
+	// loop's full resync compares what was translated with the kernel.
+	slim := &slimmer{}
 	svcF := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithTransform(transform),
+		informers.WithTransform(slim.transform),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.LabelSelector = "!" + labelServiceProxyName + ",!" + labelHeadless
 		}))
 	nodeF := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithTransform(transform),
+		informers.WithTransform(slim.transform),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", nodeName).String()
 		}))

@@ -98,7 +98,7 @@ func (k Key) Canonical() Key {
 // Canonical returns s as the kernel would list it back after it was written:
 // the key canonical, the persistent flag implied by a timeout, the
 // scheduler flags named for the scheduler, the netmask spelled out as the
-// family's full length when zero, and the stats cleared. Comparing the
+// family's full length when zero. Comparing the
 // canonical forms of a desired and a dumped service tells whether an
 // update is needed.
 func (s Service) Canonical() Service {
@@ -107,7 +107,6 @@ func (s Service) Canonical() Service {
 	if s.Netmask == 0 {
 		s.Netmask = fullPrefix(s.Family)
 	}
-	s.Stats = Stats{}
 	return s
 }
 

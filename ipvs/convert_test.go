@@ -115,7 +115,7 @@ func TestCanonicalKey(t *testing.T) {
 }
 
 func TestCanonicalService(t *testing.T) {
-	in := Service{Key: Key{Family: IPv6, FWMark: 3}, Scheduler: "rr", Timeout: 60, Flags: FlagMHPort, Stats: Stats{Conns: 1}}
+	in := Service{Key: Key{Family: IPv6, FWMark: 3}, Scheduler: "rr", Timeout: 60, Flags: FlagMHPort}
 	want := Service{Key: Key{Family: IPv6, FWMark: 3}, Scheduler: "rr", Timeout: 60, Netmask: 128, Flags: FlagPersistent | FlagSHPort}
 	if got := in.Canonical(); got != want {
 		t.Errorf("Canonical() = %+v, want %+v", got, want)

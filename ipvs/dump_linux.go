@@ -70,7 +70,8 @@ func (c *genlConn) dump() ([]ServiceWithDests, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ServiceWithDests{Service: s, Destinations: dests})
+		s.Destinations = dests
+		out = append(out, s)
 	}
 	return out, nil
 }
@@ -144,9 +145,9 @@ func nestedIn(m []byte, typ uint16) ([]syscall.NetlinkRouteAttr, error) {
 	return nil, fmt.Errorf("reply has no attribute %d", typ)
 }
 
-func parseService(attrs []syscall.NetlinkRouteAttr) (Service, error) {
+func parseService(attrs []syscall.NetlinkRouteAttr) (ServiceWithDests, error) {
 	var (
-		s         Service
+		s         ServiceWithDests
 		af        uint16
 		addr      []byte
 		flags     uint32

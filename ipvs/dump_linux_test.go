@@ -59,9 +59,11 @@ func TestParseService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Service{
-		Key:       Key{Family: IPv4, Address: netip.MustParseAddr("192.0.2.1"), Protocol: TCP, Port: 443},
-		Scheduler: "sh", Flags: FlagPersistent | FlagSHFallback | FlagSHPort, Timeout: 300, Netmask: 24,
+	want := ServiceWithDests{
+		Service: Service{
+			Key:       Key{Family: IPv4, Address: netip.MustParseAddr("192.0.2.1"), Protocol: TCP, Port: 443},
+			Scheduler: "sh", Flags: FlagPersistent | FlagSHFallback | FlagSHPort, Timeout: 300, Netmask: 24,
+		},
 		Stats: Stats{1<<40 + 1, 1<<40 + 2, 1<<40 + 3, 1<<40 + 4, 1<<40 + 5, 1<<40 + 6, 1<<40 + 7, 1<<40 + 8, 1<<40 + 9, 1<<40 + 10},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
@@ -82,8 +84,8 @@ func TestParseFWMarkServiceWith32BitStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Service{Key: Key{Family: IPv6, FWMark: 0xfffffffe}, Scheduler: "mh", Flags: FlagMHPort,
-		Netmask: 64, PEName: "sip", Stats: Stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}
+	want := ServiceWithDests{Service: Service{Key: Key{Family: IPv6, FWMark: 0xfffffffe}, Scheduler: "mh", Flags: FlagMHPort,
+		Netmask: 64, PEName: "sip"}, Stats: Stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 		t.Errorf("parseService (-want +got):\n%s", diff)
 	}

@@ -36,5 +36,6 @@ func (h *Handle) GetService(k Key) (ServiceWithDests, error) {
 	if err != nil {
 		return ServiceWithDests{}, err
 	}
-	return ServiceWithDests{Service: s, Destinations: dests}, nil
+	s.Destinations = dests
+	return s, nil
 }

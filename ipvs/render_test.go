@@ -147,8 +147,10 @@ func TestRenderMatchesCapturedIpvsadm(t *testing.T) {
 func TestRenderGolden(t *testing.T) {
 	big := Stats{Conns: 99_999_999, InPkts: 100_000_000, OutPkts: 999_999_999_999, InBytes: 12_345_678_901_234,
 		OutBytes: 1 << 62, CPS: 7, InPPS: 123_456_789, OutPPS: 3, InBPS: 1_000_000_000, OutBPS: 42}
+	counted := svc(TCP, "192.0.2.10:80", "wrr")
+	counted.Stats = big
 	table := []ServiceWithDests{
-		with(svc(TCP, "192.0.2.10:80", "wrr", func(s *Service) { s.Stats = big }),
+		with(counted,
 			dst("198.51.100.2:80", Masquerade, 5, func(d *DestinationState) {
 				d.ActiveConns, d.InactiveConns, d.PersistConns, d.Stats = 12, 3456, 7, big
 			}),

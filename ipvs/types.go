@@ -155,8 +155,6 @@ type Service struct {
 	Netmask uint8
 	// PEName is the persistence engine ("sip"), usually empty.
 	PEName string
-	// Stats are read from the kernel; ignored when writing.
-	Stats Stats
 }
 
 // Forwarding is a real server's packet forwarding method.
@@ -261,6 +259,9 @@ type Stats struct {
 // dump returns them.
 type ServiceWithDests struct {
 	Service
+	// Stats are the service's counters. They are not in Service, which
+	// desired state and ipvsd's model hold once per virtual server.
+	Stats        Stats
 	Destinations []DestinationState
 }
 

@@ -6,10 +6,15 @@ import (
 )
 
 // Desired state holds one Destination per real server: 100,000 of them at
-// 10,000 Services x 10 endpoints. The kernel's counters live in
-// DestinationState so that they do not ride along (144 bytes a real server
-// with them, 56 without).
-func TestDestinationHoldsOnlyWhatIsWritten(t *testing.T) {
+// 10,000 Services x 10 endpoints, and a Service per virtual server in
+// several places (desired state, the model, the ownership record). The
+// kernel's counters live in DestinationState and ServiceWithDests so that
+// they do not ride along (144 bytes a real server with them, 56 without;
+// 80 bytes more a service).
+func TestWrittenTypesHoldOnlyWhatIsWritten(t *testing.T) {
+	if got, limit := unsafe.Sizeof(Service{}), uintptr(88); got > limit {
+		t.Errorf("Service is %d bytes, want at most %d: keep the kernel's counters in ServiceWithDests", got, limit)
+	}
 	if got, limit := unsafe.Sizeof(Destination{}), uintptr(56); got > limit {
 		t.Errorf("Destination is %d bytes, want at most %d: keep the kernel's counters in DestinationState", got, limit)
 	}

@@ -62,7 +62,7 @@ func TestCompare(t *testing.T) {
 func TestCompareInSyncAndDraining(t *testing.T) {
 	web := tcp("192.0.2.1:80")
 	desired := []desired.VirtualServer{{Service: ipvs.Service{Key: web, Scheduler: "rr"}, Owner: "web", Destinations: []ipvs.Destination{dest("10.0.0.1:80", 1)}}}
-	actual := []ipvs.ServiceWithDests{{Service: ipvs.Service{Key: web, Scheduler: "rr", Netmask: 32, Stats: ipvs.Stats{Conns: 9}},
+	actual := []ipvs.ServiceWithDests{{Service: ipvs.Service{Key: web, Scheduler: "rr", Netmask: 32}, Stats: ipvs.Stats{Conns: 9},
 		Destinations: []ipvs.DestinationState{{Destination: dest("10.0.0.1:80", 1), ActiveConns: 3}}}}
 	rec := runstate.Record{Services: map[ipvs.Key]string{web: "web"}}
 	if got := inspect.Compare(desired, actual, rec); len(got) != 0 {

@@ -65,6 +65,7 @@ type Fake struct {
 
 type fakeService struct {
 	svc   ipvs.Service
+	stats ipvs.Stats
 	dests map[ipvs.DestKey]*ipvs.DestinationState
 }
 
@@ -204,7 +205,7 @@ func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 	out := make([]ipvs.ServiceWithDests, 0, len(keys))
 	for _, k := range keys {
 		fs := f.services[k]
-		out = append(out, ipvs.ServiceWithDests{Service: fs.svc, Destinations: fs.sortedDests()})
+		out = append(out, ipvs.ServiceWithDests{Service: fs.svc, Stats: fs.stats, Destinations: fs.sortedDests()})
 	}
 	return out, nil
 }

@@ -67,8 +67,7 @@ func (f *Fake) updateService(s ipvs.Service) error {
 	if err := checkService(s); err != nil {
 		return err
 	}
-	s.Stats = fs.svc.Stats
-	fs.svc = s
+	fs.svc = s // the counters stay
 	return nil
 }
 

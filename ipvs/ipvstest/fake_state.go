@@ -40,7 +40,7 @@ func (f *Fake) SetServiceStats(k ipvs.Key, s ipvs.Stats) error {
 	if !ok {
 		return fmt.Errorf("setting stats of %s: %w", k, unix.ESRCH)
 	}
-	fs.svc.Stats = s
+	fs.stats = s
 	return nil
 }
 

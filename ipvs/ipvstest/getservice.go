@@ -19,5 +19,6 @@ func (f *Fake) GetService(k ipvs.Key) (ipvs.ServiceWithDests, error) {
 	if err != nil {
 		return ipvs.ServiceWithDests{}, fmt.Errorf("reading virtual server %s: %w", k, err)
 	}
-	return ipvs.ServiceWithDests{Service: f.services[k].svc, Destinations: ds}, nil
+	fs := f.services[k]
+	return ipvs.ServiceWithDests{Service: fs.svc, Stats: fs.stats, Destinations: ds}, nil
 }

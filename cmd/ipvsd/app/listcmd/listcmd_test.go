@@ -89,7 +89,7 @@ func runList(t *testing.T, k fakeKernel, opts Options) (string, string, error) {
 
 func TestRun(t *testing.T) {
 	key := ipvs.Key{Family: ipvs.IPv4, Address: netip.MustParseAddr("10.96.0.10"), Protocol: ipvs.TCP, Port: 80}
-	k := fakeKernel{{Service: ipvs.Service{Key: key, Scheduler: "rr", Stats: ipvs.Stats{InBytes: math.MaxUint64}}}}
+	k := fakeKernel{{Service: ipvs.Service{Key: key, Scheduler: "rr"}, Stats: ipvs.Stats{InBytes: math.MaxUint64}}}
 
 	_, _, err := runList(t, k, Options{Numeric: true, Service: &Selector{Protocol: ipvs.TCP, Address: "10.9.9.9:80"}})
 	if !errors.Is(err, ErrNoSuchService) || !errors.Is(err, unix.ESRCH) || err.Error() != "No such service" {

@@ -32,10 +32,10 @@ func table() (fakeKernel, runstate.Record) {
 	mark := ipvs.Key{Family: ipvs.IPv6, FWMark: 7}
 	ssh := ipvs.Key{Family: ipvs.IPv4, Address: netip.MustParseAddr("192.0.2.9"), Protocol: ipvs.TCP, Port: 22}
 	k := fakeKernel{
-		{Service: ipvs.Service{Key: web, Scheduler: "rr", Flags: ipvs.FlagPersistent, Timeout: 300, Netmask: 24, Stats: stats(100)},
+		{Service: ipvs.Service{Key: web, Scheduler: "rr", Flags: ipvs.FlagPersistent, Timeout: 300, Netmask: 24}, Stats: stats(100),
 			Destinations: []ipvs.DestinationState{dest("10.100.1.2:8080", 1, ipvs.Masquerade, 1), dest("10.100.2.2:8080", 0, ipvs.DirectRoute, 0)}},
 		// Not persistent: the kernel's netmask means nothing and is left out.
-		{Service: ipvs.Service{Key: dns, Scheduler: "wrr", Flags: ipvs.FlagOnePacket, Netmask: 128, Stats: stats(200)},
+		{Service: ipvs.Service{Key: dns, Scheduler: "wrr", Flags: ipvs.FlagOnePacket, Netmask: 128}, Stats: stats(200),
 			Destinations: []ipvs.DestinationState{dest("[2001:db8::10]:53", 2, ipvs.Tunnel, 2)}},
 		{Service: ipvs.Service{Key: sip, Scheduler: "sh", Flags: ipvs.FlagPersistent | ipvs.FlagSHPort, Timeout: 60, Netmask: 32, PEName: "sip"},
 			Destinations: []ipvs.DestinationState{dest("127.0.0.1:5060", 1, ipvs.Local, 3)}},

@@ -70,15 +70,8 @@ func TestPublishEncodesWhatChanged(t *testing.T) {
 		{"none left", func() { clear(want) }, 0},
 		{"one back", func() { want[webKey] = &changedWeb }, 1},
 	} {
-		before := ds.encodes
 		step.change()
-		mustDo(t, ds.Publish(want))
-		if n := ds.encodes - before; n != step.wantEncodes {
-			t.Errorf("%s: %d virtual servers encoded, want %d", step.name, n, step.wantEncodes)
-		}
-		b, err := os.ReadFile(ds.Path)
-		mustDo(t, err)
-		checkFile(t, step.name, want, b)
+		publishStep(t, &ds, step.name, want, step.wantEncodes)
 		got, err := LoadDesired(ds.Path)
 		mustDo(t, err)
 		if len(got) != len(want) {
@@ -142,16 +135,23 @@ func TestPublishCopiesTheFileItWrote(t *testing.T) {
 			want[k] = &desired.VirtualServer{Service: ipvs.Service{Key: k, Scheduler: "rr"}, Owner: "added"}
 		}, 2},
 	} {
-		before := ds.encodes
 		step.change()
-		mustDo(t, ds.Publish(want))
-		if n := ds.encodes - before; n != step.wantEncodes {
-			t.Errorf("%s: %d virtual servers encoded, want %d", step.name, n, step.wantEncodes)
-		}
-		b, err := os.ReadFile(ds.Path)
-		mustDo(t, err)
-		checkFile(t, step.name, want, b)
+		publishStep(t, &ds, step.name, want, step.wantEncodes)
 	}
+}
+
+// publishStep publishes want and checks that it encoded wantEncodes
+// virtual servers and that the file is the whole table.
+func publishStep(t *testing.T, ds *DesiredStore, step string, want map[ipvs.Key]*desired.VirtualServer, wantEncodes int) {
+	t.Helper()
+	before := ds.encodes
+	mustDo(t, ds.Publish(want))
+	if n := ds.encodes - before; n != wantEncodes {
+		t.Errorf("%s: %d virtual servers encoded, want %d", step, n, wantEncodes)
+	}
+	b, err := os.ReadFile(ds.Path)
+	mustDo(t, err)
+	checkFile(t, step, want, b)
 }
 
 // BenchmarkPublishOneChange10000: one real server's weight changed in a

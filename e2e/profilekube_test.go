@@ -16,7 +16,8 @@ import (
 // x PROFILE_ENDPOINTS endpoints, created from the host before the daemon
 // starts, then a cold start, PROFILE_CHANGES single-endpoint changes and
 // PROFILE_IDLE seconds idle; PROFILE_GOMEMLIMIT, if set, is the daemon's
-// GOMEMLIMIT ("off" measures it without a soft memory limit). It runs
+// GOMEMLIMIT, which leaves collection to Go's defaults and that limit
+// ("off": none), to measure without ipvsd's pacing (internal/gcpace). It runs
 // only when IPVSD_PROFILE_KUBE_DIR names the directory for the profiles;
 // IPVSD_BIN profiles another build of ipvsd (a "before" binary) instead
 // of the tree's.

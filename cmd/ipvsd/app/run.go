@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	componentbaseconfig "k8s.io/component-base/config/v1alpha1"
 	"k8s.io/component-base/metrics/legacyregistry"
+
 	// Registers client-go's request metrics with component-base.
 	_ "k8s.io/component-base/metrics/prometheus/restclient"
 	"k8s.io/klog/v2"
@@ -33,7 +34,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/source/kube"
 	"github.com/ipvsd/ipvsd/controller/source/kube/healthcheck"
 	"github.com/ipvsd/ipvsd/controller/source/kube/informer"
-	"github.com/ipvsd/ipvsd/internal/memlimit"
+	"github.com/ipvsd/ipvsd/internal/gcpace"
 )
 
 // newRun is `ipvsd run`, the Kubernetes mode. Flags and the config file
@@ -86,8 +87,8 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, takeOver bool, log *za
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Peak RSS is otherwise about twice the live state (GOGC=100): see
-	// internal/memlimit. GOMEMLIMIT in the environment wins.
-	memlimit.Keep(ctx, memlimit.Default, os.Getenv, log.Named("memlimit"))
+	// internal/gcpace. GOGC or GOMEMLIMIT in the environment wins.
+	gcpace.Keep(ctx, gcpace.Default, os.Getenv, log.Named("gcpace"))
 	if err := kernelsettings.SetOOMScoreAdj(kernelsettings.OOMScoreAdjPath, int(*cfg.OOMScoreAdj), log); err != nil {
 		// As kube-proxy: a container without CAP_SYS_RESOURCE cannot
 		// lower it, and the proxy runs all the same.

@@ -111,10 +111,11 @@ func statusKiB(pid int, field string) int {
 }
 
 // rssSplit prints what the resident set is made of now: anonymous memory
-// (the Go heap, stacks and runtime) and file pages (the binary's text and
-// data as far as they were touched), which VmHWM, the peak, sums.
+// (the Go heap, stacks and runtime) and the binary's pages as far as they
+// were touched (file pages; shared memory in the lab, whose binaries live
+// in the initramfs), which VmHWM, the peak, sums.
 func rssSplit(w io.Writer, pid int, when string) {
-	for _, f := range []string{"RssAnon", "RssFile"} {
+	for _, f := range []string{"RssAnon", "RssFile", "RssShmem"} {
 		figure(w, f+when, strconv.Itoa(statusKiB(pid, f)), "KiB")
 	}
 }

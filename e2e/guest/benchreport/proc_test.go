@@ -154,12 +154,22 @@ func (p *proc) idle(t *testing.T, mode string, n int, window time.Duration) {
 
 var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
+// metricsClient fetches /metrics: at 10,000 Services the text is large
+// and the emulated CPU takes seconds to render it.
+var metricsClient = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+
 // metric sums the samples of name (any labels) in the Prometheus text at
-// url; ok is false when there is none.
+// url; ok is false when there is none or the fetch failed.
 func metric(url, name string) (float64, bool) {
-	resp, err := httpClient.Get(url)
+	v, err := scrape(url, name)
+	return v, err == nil
+}
+
+// scrape is metric with the reason it found no sample.
+func scrape(url, name string) (float64, error) {
+	resp, err := metricsClient.Get(url)
 	if err != nil {
-		return 0, false
+		return 0, err
 	}
 	defer resp.Body.Close()
 	var sum float64
@@ -176,15 +186,21 @@ func metric(url, name string) (float64, bool) {
 			sum, found = sum+v, true
 		}
 	}
-	return sum, found
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("reading %s: %w", url, err)
+	}
+	if !found {
+		return 0, fmt.Errorf("no sample of %s", name)
+	}
+	return sum, nil
 }
 
 // mustMetric is metric that fails t when the sample is missing.
 func mustMetric(t *testing.T, url, name string) float64 {
 	t.Helper()
-	v, ok := metric(url, name)
-	if !ok {
-		t.Fatalf("no %s at %s", name, url)
+	v, err := scrape(url, name)
+	if err != nil {
+		t.Fatalf("%s at %s: %v", name, url, err)
 	}
 	return v
 }

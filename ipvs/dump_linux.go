@@ -58,11 +58,11 @@ func (c *genlConn) dump() ([]ServiceWithDests, error) {
 	}
 	out := make([]ServiceWithDests, 0, len(msgs))
 	for _, m := range msgs {
-		attrs, err := nestedIn(m, ipvsCmdAttrService)
+		nest, err := nestedValue(m, ipvsCmdAttrService)
 		if err != nil {
 			return nil, fmt.Errorf("parsing a virtual server: %w", err)
 		}
-		s, err := parseService(attrs)
+		s, err := parseService(nest)
 		if err != nil {
 			return nil, err
 		}
@@ -100,11 +100,11 @@ func (c *genlConn) dumpDests(k Key) ([]DestinationState, error) {
 	}
 	out := make([]DestinationState, 0, len(msgs))
 	for _, m := range msgs {
-		attrs, err := nestedIn(m, ipvsCmdAttrDest)
+		nest, err := nestedValue(m, ipvsCmdAttrDest)
 		if err != nil {
 			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
 		}
-		d, err := parseDestination(k.Family, attrs)
+		d, err := parseDestination(k.Family, nest)
 		if err != nil {
 			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
 		}
@@ -145,7 +145,7 @@ func nestedIn(m []byte, typ uint16) ([]syscall.NetlinkRouteAttr, error) {
 	return nil, fmt.Errorf("reply has no attribute %d", typ)
 }
 
-func parseService(attrs []syscall.NetlinkRouteAttr) (ServiceWithDests, error) {
+func parseService(nest []byte) (ServiceWithDests, error) {
 	var (
 		s         ServiceWithDests
 		af        uint16
@@ -155,9 +155,8 @@ func parseService(attrs []syscall.NetlinkRouteAttr) (ServiceWithDests, error) {
 		stats32   []byte
 		haveStats bool
 	)
-	for _, a := range attrs {
-		v := a.Value
-		switch a.Attr.Type & nlaTypeMask {
+	err := walkAttrs(nest, func(typ uint16, v []byte) error {
+		switch typ {
 		case svcAttrAF:
 			af = u16(v)
 		case svcAttrProtocol:
@@ -185,10 +184,14 @@ func parseService(attrs []syscall.NetlinkRouteAttr) (ServiceWithDests, error) {
 		case svcAttrStats64:
 			st, err := parseStats(v)
 			if err != nil {
-				return s, err
+				return err
 			}
 			s.Stats, haveStats = st, true
 		}
+		return nil
+	})
+	if err != nil {
+		return s, err
 	}
 	fam, err := afToFamily(af)
 	if err != nil {
@@ -215,7 +218,7 @@ func parseService(attrs []syscall.NetlinkRouteAttr) (ServiceWithDests, error) {
 	return s, nil
 }
 
-func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (DestinationState, error) {
+func parseDestination(svcFamily Family, nest []byte) (DestinationState, error) {
 	var (
 		d         DestinationState
 		addr      []byte
@@ -223,9 +226,8 @@ func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (Desti
 		stats32   []byte
 		haveStats bool
 	)
-	for _, a := range attrs {
-		v := a.Value
-		switch a.Attr.Type & nlaTypeMask {
+	err := walkAttrs(nest, func(typ uint16, v []byte) error {
+		switch typ {
 		case destAttrAddr:
 			addr = v
 		case destAttrPort:
@@ -251,7 +253,7 @@ func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (Desti
 			// other family than its service.
 			f, err := afToFamily(u16(v))
 			if err != nil {
-				return d, err
+				return err
 			}
 			fam = f
 		case destAttrStats:
@@ -259,10 +261,14 @@ func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (Desti
 		case destAttrStats64:
 			st, err := parseStats(v)
 			if err != nil {
-				return d, err
+				return err
 			}
 			d.Stats, haveStats = st, true
 		}
+		return nil
+	})
+	if err != nil {
+		return d, err
 	}
 	if !haveStats && stats32 != nil {
 		st, err := parseStats(stats32)
@@ -271,7 +277,6 @@ func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (Desti
 		}
 		d.Stats = st
 	}
-	var err error
 	d.Address, err = addrFrom(fam, addr)
 	return d, err
 }
@@ -281,23 +286,23 @@ func parseDestination(svcFamily Family, attrs []syscall.NetlinkRouteAttr) (Desti
 // already mixes u32 counters with u64 byte counts.
 func parseStats(b []byte) (Stats, error) {
 	var s Stats
-	attrs, err := nl.ParseRouteAttr(b)
-	if err != nil {
-		return s, fmt.Errorf("parsing stats: %w", err)
-	}
 	fields := [...]*uint64{nil, &s.Conns, &s.InPkts, &s.OutPkts, &s.InBytes, &s.OutBytes,
 		&s.CPS, &s.InPPS, &s.OutPPS, &s.InBPS, &s.OutBPS}
-	for _, a := range attrs {
-		t := int(a.Attr.Type & nlaTypeMask)
+	err := walkAttrs(b, func(typ uint16, v []byte) error {
+		t := int(typ)
 		if t <= 0 || t >= len(fields) {
-			continue // IPVS_STATS_ATTR_PAD and anything newer
+			return nil // IPVS_STATS_ATTR_PAD and anything newer
 		}
-		switch len(a.Value) {
+		switch len(v) {
 		case 8:
-			*fields[t] = native.Uint64(a.Value)
+			*fields[t] = native.Uint64(v)
 		case 4:
-			*fields[t] = uint64(native.Uint32(a.Value))
+			*fields[t] = uint64(native.Uint32(v))
 		}
+		return nil
+	})
+	if err != nil {
+		return s, fmt.Errorf("parsing stats: %w", err)
 	}
 	return s, nil
 }

@@ -2,7 +2,6 @@ package ipvs
 
 import (
 	"net/netip"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,17 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// attrs serialises a nest the way the kernel sends one and parses it back
-// as parseService and parseDestination receive it.
-func attrs(t *testing.T, build func(*nl.RtAttr)) []syscall.NetlinkRouteAttr {
+// attrs serialises a nest the way the kernel sends one: the value
+// parseService and parseDestination receive.
+func attrs(t *testing.T, build func(*nl.RtAttr)) []byte {
 	t.Helper()
 	top := nl.NewRtAttr(ipvsCmdAttrService, nil)
 	build(top)
-	got, err := nl.ParseRouteAttr(top.Serialize()[4:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return top.Serialize()[attrHeaderLen:]
 }
 
 func stats64(a *nl.RtAttr, typ int, base uint64) {
@@ -128,11 +123,7 @@ func TestServiceKeyAttrRoundTrip(t *testing.T) {
 		{Family: IPv6, Address: netip.MustParseAddr("2001:db8::1"), Protocol: UDP, Port: 53},
 		{Family: IPv6, FWMark: 7},
 	} {
-		a, err := nl.ParseRouteAttr(serviceKeyAttr(k).Serialize()[4:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := parseService(a)
+		s, err := parseService(serviceKeyAttr(k).Serialize()[attrHeaderLen:])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,11 +24,11 @@ func (h *Handle) GetService(k Key) (ServiceWithDests, error) {
 	if len(msgs) != 1 {
 		return ServiceWithDests{}, fmt.Errorf("reading virtual server %s: %d replies: %w", k, len(msgs), unix.ESRCH)
 	}
-	attrs, err := nestedIn(msgs[0], ipvsCmdAttrService)
+	nest, err := nestedValue(msgs[0], ipvsCmdAttrService)
 	if err != nil {
 		return ServiceWithDests{}, fmt.Errorf("parsing virtual server %s: %w", k, err)
 	}
-	s, err := parseService(attrs)
+	s, err := parseService(nest)
 	if err != nil {
 		return ServiceWithDests{}, fmt.Errorf("parsing virtual server %s: %w", k, err)
 	}

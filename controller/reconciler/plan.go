@@ -117,12 +117,15 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, no
 	return plans
 }
 
-// written is a dumped service as it was written (nil for nil).
+// written is a dumped service as it was written (nil for nil), its real
+// servers sorted as desired values keep them: the kernel lists them newest
+// first, and the diff would otherwise sort a copy.
 func written(a *ipvs.ServiceWithDests) *ipvs.ServiceConfig {
 	if a == nil {
 		return nil
 	}
 	c := a.Config()
+	slices.SortFunc(c.Destinations, func(x, y ipvs.Destination) int { return x.DestKey.Compare(y.DestKey) })
 	return &c
 }
 

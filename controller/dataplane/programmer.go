@@ -70,6 +70,14 @@ type IPVS interface {
 	RequestFullResync()
 }
 
+// Prefetcher is an IPVS that can take a full resync's dump ahead, beside
+// partial syncs (reconciler.Reconciler with a Dumper): PrefetchDump starts
+// one if none is under way and reports whether it is done, calling ready
+// when one it started is.
+type Prefetcher interface {
+	PrefetchDump(ready func()) bool
+}
+
 // Firewall is the part of firewall.Firewall the programmer uses.
 type Firewall interface {
 	Apply(context.Context, firewall.Update) (firewall.Result, error)
@@ -143,6 +151,9 @@ type Programmer struct {
 	// long it took.
 	lastFull     time.Time
 	lastFullTook time.Duration
+	// prefetchStart is when the due full resync's dump began, taken ahead
+	// (zero: none under way).
+	prefetchStart time.Time
 	// conflicted: the last sync found desired virtual servers someone
 	// else holds.
 	conflicted bool
@@ -217,7 +228,13 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	// for partial syncs, or every change would wait for the next one.
 	full := p.fullDue(start)
 	if full {
-		defer p.fullDone(start, p.lastFull.IsZero())
+		// A full resync whose dump was taken ahead lasted from the dump's
+		// start: its share of the time counts the dump.
+		began := start
+		if !p.prefetchStart.IsZero() {
+			began, p.prefetchStart = p.prefetchStart, time.Time{}
+		}
+		defer p.fullDone(began, p.lastFull.IsZero())
 		p.deps.IPVS.RequestFullResync()
 	}
 	p.ensureSettings(start, full)
@@ -298,6 +315,14 @@ func (p *Programmer) fullDone(start time.Time, first bool) {
 func (p *Programmer) fullDue(now time.Time) bool {
 	changed := p.triggered.Swap(false)
 	if !p.lastFull.IsZero() && now.Sub(p.lastFull) < p.fullInterval() {
+		return false
+	}
+	// Due: the dump is taken ahead while changes go on, and the full
+	// resync runs once it is done (ready triggers a sync).
+	if pf, ok := p.deps.IPVS.(Prefetcher); ok && !p.lastFull.IsZero() && !pf.PrefetchDump(p.run.Trigger) {
+		if p.prefetchStart.IsZero() {
+			p.prefetchStart = now
+		}
 		return false
 	}
 	if p.lastFull.IsZero() || !changed || p.fullPostponed {

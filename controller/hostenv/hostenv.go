@@ -41,7 +41,10 @@ type Options struct {
 // Env is an opened host environment. Close releases its handles.
 type Env struct {
 	IPVS *ipvs.Handle
-	Link *netlinkutil.Dummy
+	// IPVSDump is a second IPVS handle, whose dumps (a full resync's,
+	// taken ahead) do not hold up IPVS's writes.
+	IPVSDump *ipvs.Handle
+	Link     *netlinkutil.Dummy
 	// Addresses binds VIPs on Link; nil only with Options.ExistingLink
 	// and no link.
 	Addresses reconciler.AddressBinder
@@ -64,15 +67,22 @@ func Open(opts Options, log *zap.Logger) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening IPVS: %w", err)
 	}
+	dump, err := ipvs.New(opts.NetnsPath)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("opening IPVS for dumps: %w", err)
+	}
 	nl, err := netlinkutil.OpenHandle(opts.NetnsPath)
 	if err != nil {
 		h.Close()
+		dump.Close()
 		return nil, fmt.Errorf("opening netlink: %w", err)
 	}
 	d := netlinkutil.NewDummy(nl, opts.Interface)
 	binder, err := openLink(d, opts, log)
 	if err != nil {
 		h.Close()
+		dump.Close()
 		nl.Close()
 		return nil, fmt.Errorf("dummy interface %s: %w", opts.Interface, err)
 	}
@@ -87,7 +97,7 @@ func Open(opts Options, log *zap.Logger) (*Env, error) {
 			log.Warn("setting IPVS sysctls", zap.Error(err))
 		}
 	}
-	return &Env{IPVS: h, Link: d, Addresses: binder, Conntrack: Conntrack{nl}, nl: nl, serviceLinks: opts.ServiceLinks}, nil
+	return &Env{IPVS: h, IPVSDump: dump, Link: d, Addresses: binder, Conntrack: Conntrack{nl}, nl: nl, serviceLinks: opts.ServiceLinks}, nil
 }
 
 // openLink makes sure the dummy link exists and is up, or with
@@ -115,7 +125,11 @@ func openLink(d *netlinkutil.Dummy, opts Options, log *zap.Logger) (reconciler.A
 
 // Deps returns the reconciler's collaborators on this host.
 func (e *Env) Deps(log *zap.Logger) reconciler.Deps {
-	return reconciler.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
+	d := reconciler.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
+	if e.IPVSDump != nil {
+		d.Dumper = e.IPVSDump
+	}
+	return d
 }
 
 // OtherDummy is another program's dummy link, name (kube-proxy's
@@ -129,7 +143,11 @@ func (e *Env) OtherDummy(name string) *netlinkutil.Dummy { return netlinkutil.Ne
 // Close releases the handles. Kernel state is left as it is.
 func (e *Env) Close() error {
 	e.nl.Close()
-	return e.IPVS.Close()
+	var dumpErr error
+	if e.IPVSDump != nil {
+		dumpErr = e.IPVSDump.Close()
+	}
+	return errors.Join(e.IPVS.Close(), dumpErr)
 }
 
 // HostAddresses are the host's own addresses, loopback, the VIPs on our

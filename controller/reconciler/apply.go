@@ -80,6 +80,7 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 // deleteDest deletes one real server and, for UDP, the conntrack entries
 // that would keep steering clients to it.
 func (r *Reconciler) deleteDest(k ipvs.Key, dk ipvs.DestKey, res *Result) error {
+	r.wrote(k)
 	err := r.deps.Kernel.DeleteDestination(k, dk)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return &OpError{Op: desired.OpDeleteDest, Service: k, Dest: dk, Err: err}

@@ -32,6 +32,8 @@ type env struct {
 	now    time.Time
 	cfg    reconciler.Config
 	r      *reconciler.Reconciler
+	// dumper, when set before restart, takes full resyncs' dumps ahead.
+	dumper reconciler.Dumper
 }
 
 func newEnv(t *testing.T) *env {
@@ -56,6 +58,7 @@ func (e *env) restart() {
 		Kernel:    e.kernel,
 		Addresses: e.addrs,
 		Conntrack: e.ct,
+		Dumper:    e.dumper,
 		Now:       func() time.Time { return e.now },
 		Log:       zaptest.NewLogger(e.t),
 	})

@@ -146,6 +146,7 @@ func (r *Reconciler) dropCreates(plans []plan) []plan {
 // record in step with what succeeded. It returns false when the service
 // must be looked at again on the next sync.
 func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
+	r.wrote(p.key)
 	if p.refresh {
 		r.refreshModel(p.key, p.have)
 	}

@@ -90,6 +90,9 @@ type Deps struct {
 	// Conntrack removes UDP conntrack entries of deleted real servers; nil
 	// skips the cleanup.
 	Conntrack ConntrackCleaner
+	// Dumper, when set, takes a full resync's dump ahead, beside partial
+	// syncs (PrefetchDump); nil dumps on Kernel when the resync runs.
+	Dumper Dumper
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *zap.Logger
@@ -121,6 +124,8 @@ type Reconciler struct {
 	adoptable Adoptable         // another program's, ipvsd may take over
 	// justAdopted are the services adopted by the sync running.
 	justAdopted []ipvs.Key
+	// pf is the dump being taken ahead of the next full resync, if any.
+	pf *prefetch
 }
 
 // New validates cfg (after Defaults) and loads the ownership record. The

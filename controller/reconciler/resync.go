@@ -49,7 +49,10 @@ func (r *Reconciler) dumpIfDue(now time.Time, res *Result) (map[ipvs.Key]*ipvs.S
 	}
 	res.Full = true
 	res.Dumps++
-	dump, err := r.deps.Kernel.Dump()
+	dump, ok, err := r.takePrefetched(res)
+	if !ok {
+		dump, err = r.deps.Kernel.Dump()
+	}
 	if err != nil {
 		r.resync.request()
 		return nil, fmt.Errorf("dumping IPVS table: %w", err)

@@ -1,0 +1,113 @@
+package reconciler
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
+
+// A full resync compares the kernel with the model. Its dump of 100,000
+// real servers took four minutes under emulation, and a change that came
+// meanwhile waited for it: the p99 of event-to-kernel latency at 10,000
+// Services was a full resync's length. With Deps.Dumper the dump is taken
+// ahead, on a netlink socket of its own, while partial syncs go on; the
+// full resync then uses it, after reading again every virtual server
+// written since it began (its dump may predate the write).
+
+// Dumper lists the kernel's whole IPVS table. It must not share a socket
+// (or a lock) with Deps.Kernel, or the dump would hold up the writes it is
+// taken beside: a second ipvs.Handle serves.
+type Dumper interface {
+	Dump() ([]ipvs.ServiceWithDests, error)
+}
+
+// prefetch is a dump taken ahead of a full resync.
+type prefetch struct {
+	done chan struct{} // closed when dump and err are set
+	dump []ipvs.ServiceWithDests
+	err  error
+	// written are the virtual servers written since the dump began.
+	written map[ipvs.Key]bool
+}
+
+// PrefetchDump makes sure the next full resync's dump is being taken in
+// the background and reports whether it is done, so that the full resync
+// need not wait for it. ready is called, from another goroutine, when a
+// dump this call started is done. Without a Dumper (or a kernel that reads
+// one virtual server) it reports true at once: the full resync dumps.
+func (r *Reconciler) PrefetchDump(ready func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.deps.Kernel.(serviceReader); !ok || r.deps.Dumper == nil {
+		return true
+	}
+	if pf := r.pf; pf != nil {
+		select {
+		case <-pf.done:
+			return true
+		default:
+			return false
+		}
+	}
+	pf := &prefetch{done: make(chan struct{}), written: map[ipvs.Key]bool{}}
+	r.pf = pf
+	go func() {
+		pf.dump, pf.err = r.deps.Dumper.Dump()
+		close(pf.done)
+		ready()
+	}()
+	return false
+}
+
+// wrote records that k is written, for a dump taken ahead.
+func (r *Reconciler) wrote(k ipvs.Key) {
+	if r.pf != nil {
+		r.pf.written[k] = true
+	}
+}
+
+// takePrefetched returns the dump taken ahead, if one is done, with the
+// virtual servers written since it began read again (ok false: there is
+// none; the caller dumps). One still being taken is dropped: the caller's
+// own dump is newer.
+func (r *Reconciler) takePrefetched(res *Result) (dump []ipvs.ServiceWithDests, ok bool, err error) {
+	pf := r.pf
+	if pf == nil {
+		return nil, false, nil
+	}
+	r.pf = nil
+	select {
+	case <-pf.done:
+	default:
+		return nil, false, nil
+	}
+	if pf.err != nil {
+		return nil, true, pf.err
+	}
+	if len(pf.written) == 0 {
+		return pf.dump, true, nil
+	}
+	g := r.deps.Kernel.(serviceReader) // PrefetchDump checked
+	out := pf.dump[:0:0]
+	for i := range pf.dump {
+		if !pf.written[pf.dump[i].Key] {
+			out = append(out, pf.dump[i])
+		}
+	}
+	var errs []error
+	for k := range pf.written {
+		res.Dumps++
+		s, err := g.GetService(k)
+		switch {
+		case errors.Is(err, unix.ESRCH):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("reading virtual server %s again: %w", k, err))
+		default:
+			out = append(out, s)
+		}
+	}
+	return out, true, errors.Join(errs...)
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/ipvsd/ipvsd/controller/source/standalone"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/config"
 	"github.com/ipvsd/ipvsd/controller/source/standalone/probe"
+	"github.com/ipvsd/ipvsd/internal/gcpace"
 	"github.com/ipvsd/ipvsd/netlinkutil"
 )
 
@@ -165,6 +166,8 @@ func runStandalone(ctx context.Context, stderr io.Writer, f standaloneFlags) (er
 		return fmt.Errorf("profiling: %w", err)
 	}
 	defer func() { err = errors.Join(err, stopProfiling()) }()
+	// As in Kubernetes mode: 307 MB peak RSS at 10,000 x 10 without.
+	gcpace.Keep(ctx, gcpace.Default, os.Getenv, log.Named("gcpace"))
 	openFW, err := firewallOpener(f.iptablesMode, log)
 	if err != nil {
 		return err

@@ -1,6 +1,10 @@
 package reconciler
 
-import "github.com/ipvsd/ipvsd/ipvs"
+import (
+	"time"
+
+	"github.com/ipvsd/ipvsd/ipvs"
+)
 
 // NewInMemory is New with the ownership record and the published desired
 // state kept in memory (New's Defaults would put them under /run), for
@@ -35,4 +39,28 @@ func (r *Reconciler) DesiredDests(k ipvs.Key) []ipvs.Destination {
 		return w.vs.Destinations
 	}
 	return nil
+}
+
+// PublishInBackgroundAfter sets how long a write of desired.json in the
+// sync may take before the writes move to the background, and returns a
+// function that puts it back.
+func PublishInBackgroundAfter(d time.Duration) (restore func()) {
+	old := backgroundAfter
+	backgroundAfter = d
+	return func() { backgroundAfter = old }
+}
+
+// PublishedInBackground reports whether desired.json is written in the
+// background, and returns a channel closed when the write under way (or
+// the next) ends.
+func (r *Reconciler) PublishedInBackground() (bool, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.publisher.bg
+	if w == nil {
+		return false, nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return true, w.idle
 }

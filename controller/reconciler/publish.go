@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"sync"
 	"time"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
@@ -13,12 +14,24 @@ import (
 // so a write costs O(n): changes are coalesced into at most one write per
 // interval, which keeps a burst of one-service changes O(1) each, and an
 // unchanged state costs nothing.
+//
+// Once a write takes longer than backgroundAfter, the writes go to a
+// goroutine of their own: at 10,000 Services under the lab's emulation one
+// took 0.3 s, a third of the CPU of the changes it followed, and the next
+// change waited for it. The background writer takes the latest state
+// handed to it (one handed over meanwhile replaces one not yet written);
+// its error is reported by the next sync.
 type publisher struct {
 	store    runstate.DesiredStore // an empty Path publishes nothing
 	interval time.Duration
 	pending  bool // the valid desired services changed since last written
 	last     time.Time
+	bg       *backgroundWriter // nil: writes are made in the sync
 }
+
+// backgroundAfter is how long a write in the sync may take before the
+// writes move to the background.
+var backgroundAfter = 100 * time.Millisecond
 
 // changed notes that the valid desired services changed.
 func (p *publisher) changed() { p.pending = true }
@@ -30,14 +43,77 @@ func (p *publisher) due(now time.Time) bool {
 
 // write publishes want, the valid desired services, and starts a new
 // interval even when it fails, so a failing disk is not retried on every
-// sync.
+// sync. In the background it returns the last background write's error.
 func (p *publisher) write(now time.Time, want map[ipvs.Key]*desired.VirtualServer) error {
 	p.last = now
-	if err := p.store.Publish(want); err != nil {
+	if p.bg != nil {
+		p.pending = false
+		return p.bg.hand(want)
+	}
+	start := time.Now()
+	err := p.store.Publish(want)
+	if time.Since(start) > backgroundAfter {
+		// From now on the store is the writer's alone.
+		p.bg = newBackgroundWriter(&p.store)
+	}
+	if err != nil {
 		return err
 	}
 	p.pending = false
 	return nil
+}
+
+// backgroundWriter publishes the latest state handed to it.
+type backgroundWriter struct {
+	mu     sync.Mutex
+	next   map[ipvs.Key]*desired.VirtualServer // not yet written; nil: none
+	err    error                               // of the last write, not yet reported
+	wake   chan struct{}
+	idle   chan struct{} // closed and replaced as each write ends, for tests
+	writes int
+}
+
+func newBackgroundWriter(store *runstate.DesiredStore) *backgroundWriter {
+	w := &backgroundWriter{wake: make(chan struct{}, 1), idle: make(chan struct{})}
+	go w.run(store)
+	return w
+}
+
+// hand gives the writer want (the valid desired values are never changed
+// in place, so the map's values may be shared) and returns the error of a
+// write since the last call.
+func (w *backgroundWriter) hand(want map[ipvs.Key]*desired.VirtualServer) error {
+	w.mu.Lock()
+	w.next = want
+	err := w.err
+	w.err = nil
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+func (w *backgroundWriter) run(store *runstate.DesiredStore) {
+	for range w.wake {
+		w.mu.Lock()
+		want := w.next
+		w.next = nil
+		w.mu.Unlock()
+		if want == nil {
+			continue
+		}
+		err := store.Publish(want)
+		w.mu.Lock()
+		if err != nil {
+			w.err = err
+		}
+		w.writes++
+		close(w.idle)
+		w.idle = make(chan struct{})
+		w.mu.Unlock()
+	}
 }
 
 // wait is how long until a pending change may be written: zero when nothing

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -69,5 +70,41 @@ func TestDesiredStatePublished(t *testing.T) {
 	}
 	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".desired.json.*")); len(matches) != 0 {
 		t.Errorf("temporary files left behind: %v", matches)
+	}
+}
+
+// TestDesiredStatePublishedInTheBackground: once a write of desired.json
+// takes too long, the file is written beside the syncs, and still follows
+// every change.
+func TestDesiredStatePublishedInTheBackground(t *testing.T) {
+	defer reconciler.PublishInBackgroundAfter(0)()
+	e := newEnv(t)
+	path := runstate.DesiredPath(e.cfg.RecordPath)
+	d := webDesired()
+	e.sync(d) // written in the sync, and found slow
+	if bg, _ := e.r.PublishedInBackground(); !bg {
+		t.Fatal("a slow write left the writes in the sync")
+	}
+	for i, w := range []int{7, 8} {
+		d.Services[1].Destinations[0].Weight = w
+		e.advance(time.Minute) // past the publish interval
+		_, idle := e.r.PublishedInBackground()
+		e.sync(d)
+		select {
+		case <-idle:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("change %d: desired.json not written within 30 s", i)
+		}
+		got, err := runstate.LoadDesired(path)
+		must(t, err)
+		found := false
+		for _, vs := range got {
+			if vs.Key == dns && len(vs.Destinations) == 1 && vs.Destinations[0].Weight == w {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("change %d: desired.json does not hold dns's weight %d: %+v", i, w, got)
+		}
 	}
 }

@@ -69,8 +69,9 @@ bench: deps build
 # kube-proxy v1.35.4 (IPVS mode) in each Kubernetes VM. MODES=datapath
 # (item 4) measures connection setup from a client pod through one
 # ClusterIP and directly to its backend, DP_CONNS of each, while every
-# Service is programmed by ipvsd run and then by kube-proxy in nftables
-# mode, in one VM per size (adds plot-datapath.png). Writes
+# Service is programmed by ipvsd run and kube-proxy in nftables mode side
+# by side (two node namespaces of one VM per size, connections
+# interleaved; DP_KUBE_PROXY=0: ipvsd alone) (adds plot-datapath.png). Writes
 # BENCH_REPORT_DIR/{table.txt,plot.png,figures.txt}. Hours at the default
 # sizes; SIZES=100,1000 for a quick run. Not part of make test.
 SIZES            ?= 1000,10000,50000
@@ -81,7 +82,8 @@ DP_CONNS         ?= 2000
 BENCH_REPORT_DIR ?= bench-report
 bench-report: deps build
 	$(GO) run ./e2e/cmd/benchreport -sizes $(SIZES) -modes $(MODES) -changes $(CHANGES) -idle $(IDLE) -dp-conns $(DP_CONNS) \
-		-out $(BENCH_REPORT_DIR) -ipvsd $(BIN) $(if $(filter 1,$(KUBE_PROXY)),-kube-proxy)
+		-out $(BENCH_REPORT_DIR) -ipvsd $(BIN) $(if $(filter 1,$(KUBE_PROXY)),-kube-proxy) \
+		$(if $(filter 0,$(DP_KUBE_PROXY)),-dp-kube-proxy=false)
 
 # fuzz: every Fuzz* target in the tree for FUZZTIME each, one at a time
 # (go test -fuzz takes one target per run). Targets are found with go test

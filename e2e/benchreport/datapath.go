@@ -18,17 +18,21 @@ const KubeProxyNFT = "kube-proxy-nft"
 // PathDirect) dp_PATH_conns, dp_PATH_p50_s, dp_PATH_p99_s and
 // dp_PATH_conns_per_s.
 const (
-	KeyDPReady  = "dp_ready_s"       // process start until the kernel holds every Service
-	KeyDPCPU    = "dp_proxy_cpu_pct" // the proxy's CPU over the client loop, % of a core
-	dpPrefix    = "dp_"
-	PathCluster = "cluster" // through the measured Service's ClusterIP
-	PathDirect  = "direct"  // the same client to the backend pod's address
-	dpConns     = "conns"
-	dpP50       = "p50_s"
-	dpP99       = "p99_s"
-	dpPerSecond = "conns_per_s"
-	sizeTarget  = 1.1 // ClusterIP p99 at the largest size over the smallest
-	nftTarget   = 1.0 // ClusterIP p99 of ipvsd over kube-proxy nftables
+	KeyDPReady = "dp_ready_s"       // process start until the kernel holds every Service
+	KeyDPCPU   = "dp_proxy_cpu_pct" // the proxy's CPU over the client loop, % of a core
+	// KeyDPSideBySide is 1 when the proxies of this size ran at once in
+	// one VM, their connections interleaved (0 or absent: one after the
+	// other, as before).
+	KeyDPSideBySide = "dp_side_by_side"
+	dpPrefix        = "dp_"
+	PathCluster     = "cluster" // through the measured Service's ClusterIP
+	PathDirect      = "direct"  // the same client to the backend pod's address
+	dpConns         = "conns"
+	dpP50           = "p50_s"
+	dpP99           = "p99_s"
+	dpPerSecond     = "conns_per_s"
+	sizeTarget      = 1.1 // ClusterIP p99 at the largest size over the smallest
+	nftTarget       = 1.0 // ClusterIP p99 of ipvsd over kube-proxy nftables
 )
 
 // Path is the figures of the connections over one path: how many, the
@@ -46,7 +50,10 @@ type DataPath struct {
 	Ready float64
 	// ProxyCPU is the proxy process's CPU while the client ran, in
 	// percent of one core: work of its own (a resync) slows the client.
-	ProxyCPU        float64
+	ProxyCPU float64
+	// SideBySide: measured at once with the other proxy of its size (see
+	// KeyDPSideBySide).
+	SideBySide      bool
 	Cluster, Direct Path
 }
 
@@ -63,6 +70,9 @@ func Summarize(firstByte []float64, total float64) Path {
 // DataPathLines are d's figure lines for mode at n services.
 func DataPathLines(mode string, n int, d DataPath) []string {
 	out := []string{FigureLine(mode, n, KeyDPReady, d.Ready), FigureLine(mode, n, KeyDPCPU, d.ProxyCPU)}
+	if d.SideBySide {
+		out = append(out, FigureLine(mode, n, KeyDPSideBySide, 1))
+	}
 	for _, p := range []struct {
 		name string
 		p    Path
@@ -85,6 +95,9 @@ func (d *DataPath) set(key string, v float64) bool {
 		return true
 	case KeyDPCPU:
 		d.ProxyCPU = v
+		return true
+	case KeyDPSideBySide:
+		d.SideBySide = v == 1
 		return true
 	}
 	rest, ok := strings.CutPrefix(key, dpPrefix)
@@ -179,11 +192,14 @@ func pathCols(p Path) []string {
 }
 
 // dataPathRatios are the ratios of the targets: the ClusterIP's p99 at
-// each larger size over the smallest, for each proxy, and at each size
-// ipvsd's figures over kube-proxy nftables'. Each also over the direct
-// path measured beside it: the proxies and the sizes run one after the
+// each larger size over the smallest, for each proxy, also over the
+// direct path measured beside it (the sizes run in VMs one after the
 // other on a shared, emulated CPU whose load changes between them, and
-// the interleaved direct connections saw the same load.
+// the interleaved direct connections saw the same load); and at each size
+// ipvsd's figures over kube-proxy nftables', paired: both proxies ran at
+// once in one VM, their connections interleaved. The direct path's ratio
+// is the check of the pairing: neither proxy translates it, so it is near
+// 1 when both nodes saw the same load and the same per-packet work.
 func dataPathRatios(rows []Result) string {
 	by := map[string]map[int]DataPath{}
 	var sizes []int
@@ -216,13 +232,23 @@ func dataPathRatios(rows []Result) string {
 		i, ok1 := by[Kube][n]
 		k, ok2 := by[KubeProxyNFT][n]
 		if ok1 && ok2 {
-			lines = append(lines, fmt.Sprintf("ipvsd over kube-proxy nft at %d Services: ClusterIP p50 %s, p99 %s (target <= %.1f), conn/s %s; each p99 over its own direct p99: %s",
-				n, num(ratio(i.Cluster.P50, k.Cluster.P50), 2), num(ratio(i.Cluster.P99, k.Cluster.P99), 2), nftTarget,
-				num(ratio(i.Cluster.Rate, k.Cluster.Rate), 2), num(ratio(i.ClusterOverDirect(), k.ClusterOverDirect()), 2)))
+			lines = append(lines, fmt.Sprintf("ipvsd over kube-proxy nft at %d Services, %s: ClusterIP p50 %s, p99 %s (target <= %.1f), conn/s %s; direct p50 %s, p99 %s",
+				n, pairing(i, k), num(ratio(i.Cluster.P50, k.Cluster.P50), 2), num(ratio(i.Cluster.P99, k.Cluster.P99), 2), nftTarget,
+				num(ratio(i.Cluster.Rate, k.Cluster.Rate), 2), num(ratio(i.Direct.P50, k.Direct.P50), 2), num(ratio(i.Direct.P99, k.Direct.P99), 2)))
 		}
 	}
 	if len(lines) == 0 {
 		return ""
 	}
 	return "ratios:\n  " + strings.Join(lines, "\n  ") + "\n"
+}
+
+// pairing says how two proxies' figures at one size were measured: at
+// once in one VM, each on a node namespace of its own with their
+// connections interleaved, or one after the other.
+func pairing(a, b DataPath) string {
+	if a.SideBySide && b.SideBySide {
+		return "side by side in one VM"
+	}
+	return "one after the other"
 }

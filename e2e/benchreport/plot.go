@@ -85,7 +85,7 @@ func Plot(results []Result, path string) error {
 // milliseconds on a linear one from zero, so a ratio reads as a height)
 // and writes it as a PNG to path.
 func PlotDataPath(results []Result, path string) error {
-	p := newPlot("ipvsd data path: TCP connect to first byte (kernel lab, emulated CPU: compare within a run)", "milliseconds")
+	p := newPlot("ipvsd data path: TCP connect to first byte (kernel lab, emulated CPU: compare within a VM)", "milliseconds")
 	lo, hi, err := addSeries(p, results, dataPathSeries(), path)
 	if err != nil {
 		return err

@@ -106,3 +106,41 @@ func TestSetupLoop(t *testing.T) {
 		t.Error("a loop with source ports beyond 65535 ran")
 	}
 }
+
+// TestSetupLoopFrom: two client namespaces each reach "their own" server
+// at the same address (two nodes' pods alike), their connections taking
+// turns; every connection is answered by the server of the namespace its
+// target names, so each socket was made in that namespace.
+func TestSetupLoopFrom(t *testing.T) {
+	var targets []Target
+	for _, name := range []string{"a", "b"} {
+		cli, srv := NewNS(t, "nt-lf-cli"+name), NewNS(t, "nt-lf-srv"+name)
+		Link(t, cli, "eth0", "10.77.5.1/24", srv, "eth0", "10.77.5.2/24")
+		srv.ServeTCP(t, 9100, "server "+name)
+		targets = append(targets, Target{From: cli, Addr: "10.77.5.2:9100"})
+	}
+	got, err := SetupLoopFrom(targets, 2, 5, 20000, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d targets' setups, want 2", len(got))
+	}
+	for k, name := range []string{"a", "b"} {
+		if len(got[k]) != 5 {
+			t.Errorf("from %s: %d setups, want 5 (warm-up not kept)", targets[k].From.Name, len(got[k]))
+		}
+		for _, s := range got[k] {
+			if s.Greeting != "server "+name {
+				t.Errorf("from %s: greeted by %q, want %q", targets[k].From.Name, s.Greeting, "server "+name)
+			}
+		}
+	}
+	bad := []Target{targets[0], {From: targets[1].From, Addr: "10.77.5.2:9101"}}
+	if _, err := SetupLoopFrom(bad, 0, 1, 20100, 10*time.Second); err == nil || !strings.Contains(err.Error(), "10.77.5.2:9101") || !strings.Contains(err.Error(), "nt-lf-clib") {
+		t.Errorf("a closed port: error %v, want one naming 10.77.5.2:9101 and nt-lf-clib", err)
+	}
+	if _, err := SetupLoopFrom([]Target{{Addr: "10.77.5.2:9100"}}, 0, 1, 20200, time.Second); err == nil {
+		t.Error("a target without a namespace ran")
+	}
+}

@@ -5,8 +5,9 @@
 // in IPVS mode beside `ipvsd run` in the same VM, measured by
 // e2e/guest/benchreport. Mode datapath (item 4) measures connection setup
 // through one ClusterIP and directly to its backend while every Service
-// is programmed, by `ipvsd run` and then by the real kube-proxy in
-// nftables mode, in one VM. It writes the figures, text tables (also
+// is programmed, by `ipvsd run` and the real kube-proxy in nftables mode
+// side by side in one VM (each on a node namespace of its own, their
+// connections interleaved). It writes the figures, text tables (also
 // printed) and PNG plots to -out. One VM per mode and size.
 //
 //	go run ./e2e/cmd/benchreport -sizes 100,1000 -modes standalone,kube,datapath [-kube-proxy]
@@ -29,10 +30,12 @@ type options struct {
 	changes   int
 	idle      int
 	dpConns   int
-	out       string
-	ipvsd     string
-	memoryMB  int
-	vmTimeout time.Duration
+	// dpKubeProxy runs kube-proxy nftables beside ipvsd in datapath VMs.
+	dpKubeProxy bool
+	out         string
+	ipvsd       string
+	memoryMB    int
+	vmTimeout   time.Duration
 	// coldTimeout bounds one cold start in the guest (0: by size).
 	coldTimeout time.Duration
 	// from re-renders a figures.txt of an earlier run without a VM.
@@ -67,6 +70,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.changes, "changes", 200, "single-backend or single-endpoint changes per run")
 	fs.IntVar(&o.idle, "idle", 60, "idle window in seconds")
 	fs.IntVar(&o.dpConns, "dp-conns", 2000, "datapath: measured connections through the ClusterIP, and as many directly, after 100 of each to warm up")
+	fs.BoolVar(&o.dpKubeProxy, "dp-kube-proxy", true, "datapath: run the real kube-proxy v1.35.4 nftables beside ipvsd (false: ipvsd alone, for sizes kube-proxy does not sync in time)")
 	fs.StringVar(&o.out, "out", "bench-report", "directory for figures.txt, table.txt, plot.png and the consoles")
 	fs.StringVar(&o.ipvsd, "ipvsd", "bin/ipvsd", "the static ipvsd binary to measure")
 	fs.IntVar(&o.memoryMB, "memory", 4096, "guest memory in MB")

@@ -52,10 +52,12 @@ func TestVMTimeoutGrowsWithTheTable(t *testing.T) {
 }
 
 // TestDataPathVM: the datapath mode runs its own guest test with the
-// real kube-proxy, and its bound holds two cold starts, not the changes.
+// real kube-proxy beside ipvsd unless told otherwise, and its bound holds
+// one cold start (both proxies start at once) and the connections, not
+// the changes.
 func TestDataPathVM(t *testing.T) {
 	o, err := parseFlags([]string{"-modes", "datapath", "-sizes", "100,10000", "-dp-conns", "500"})
-	if err != nil || !slices.Equal(o.modes, []string{"datapath"}) || o.dpConns != 500 {
+	if err != nil || !slices.Equal(o.modes, []string{"datapath"}) || o.dpConns != 500 || !o.dpKubeProxy {
 		t.Fatalf("got %+v, %v", o, err)
 	}
 	for _, c := range []struct{ mode, want string }{{"datapath", "^TestDataPath$"}, {"kube", "^TestKube$"}, {"standalone", "^TestStandalone$"}} {
@@ -63,12 +65,20 @@ func TestDataPathVM(t *testing.T) {
 			t.Errorf("%s runs %s, want %s", c.mode, got, c.want)
 		}
 	}
-	if got := vmTimeout(o, "datapath", 10000); got < 2*coldTimeout(o, 10000) || got >= vmTimeout(o, "kube", 10000) {
-		t.Errorf("datapath VM at 10,000 bound %s: want at least two cold starts (%s) and less than a kube VM with 200 changes (%s)", got, 2*coldTimeout(o, 10000), vmTimeout(o, "kube", 10000))
+	if got := vmTimeout(o, "datapath", 10000); got < coldTimeout(o, 10000)+15*time.Minute || got >= vmTimeout(o, "kube", 10000) {
+		t.Errorf("datapath VM at 10,000 bound %s: want at least a cold start (%s) and a quarter of an hour, and less than a kube VM with 200 changes (%s)", got, coldTimeout(o, 10000), vmTimeout(o, "kube", 10000))
+	}
+	more := o
+	more.dpConns = 5000
+	if d := vmTimeout(more, "datapath", 100) - vmTimeout(o, "datapath", 100); d != 4*4500*20*time.Millisecond {
+		t.Errorf("4,500 more connections per path added %s to the bound, want 20 ms for each of 4 x 4,500", d)
 	}
 	o.coldTimeout = time.Hour
-	if got := vmTimeout(o, "datapath", 100); got < 2*time.Hour {
-		t.Errorf("-cold-timeout 1h: a datapath VM bound of %s, want room for two such cold starts", got)
+	if got := vmTimeout(o, "datapath", 100); got < time.Hour+15*time.Minute {
+		t.Errorf("-cold-timeout 1h: a datapath VM bound of %s, want room for such a cold start", got)
+	}
+	if o, err := parseFlags([]string{"-modes", "datapath", "-dp-kube-proxy=false"}); err != nil || o.dpKubeProxy {
+		t.Errorf("-dp-kube-proxy=false: %+v, %v", o, err)
 	}
 	if _, err := parseFlags([]string{"-dp-conns", "0"}); err == nil || !strings.Contains(err.Error(), "-dp-conns") {
 		t.Errorf("-dp-conns 0: %v", err)

@@ -78,11 +78,12 @@ func runVM(o options, tests lab.Binary, mode string, n int, figures *bytes.Buffe
 			"BENCH_IDLE_SECONDS":         strconv.Itoa(o.idle),
 			"BENCH_COLD_TIMEOUT_SECONDS": strconv.Itoa(int(coldTimeout(o, n).Seconds())),
 			"BENCH_DP_CONNS":             strconv.Itoa(o.dpConns),
+			"BENCH_DP_KUBE_PROXY":        map[bool]string{true: "1", false: "0"}[o.dpKubeProxy],
 		},
 	}
 	tests.Args = []string{"-test.v", "-test.timeout=" + cfg.Timeout.String(), "-test.run=" + guestTests(o, mode)}
 	if mode != "standalone" {
-		if mode == "datapath" || o.kubeProxy {
+		if (mode == "datapath" && o.dpKubeProxy) || (mode == "kube" && o.kubeProxy) {
 			bins, err := apiserver.EnsureBinaries()
 			if err != nil {
 				return 0, err
@@ -163,15 +164,16 @@ func coldTimeout(o options, n int) time.Duration {
 // emulation), twice over with kube-proxy. It only stops a hung guest;
 // the guest fails a change that never arrives on its own.
 //
-// A datapath VM has two cold starts (ipvsd's and kube-proxy nftables'),
-// each followed by twice dp-conns connections plus the warm-up, each given
-// 20 ms (a few under emulation), and no changes.
+// A datapath VM has one cold start (ipvsd's and kube-proxy nftables' at
+// once) and four times dp-conns connections plus the warm-up (each
+// proxy's ClusterIP and direct), each given 20 ms (a few under
+// emulation), and no changes.
 func vmTimeout(o options, mode string, n int) time.Duration {
 	if o.vmTimeout > 0 {
 		return o.vmTimeout
 	}
 	if mode == "datapath" {
-		return 2*coldTimeout(o, n) + 15*time.Minute + 2*time.Duration(2*(o.dpConns+100))*20*time.Millisecond
+		return coldTimeout(o, n) + 15*time.Minute + time.Duration(4*(o.dpConns+100))*20*time.Millisecond
 	}
 	perChange := 10*time.Second + time.Duration(n)*10*time.Millisecond
 	d := coldTimeout(o, n) + 15*time.Minute + time.Duration(max(o.changes, 1))*perChange

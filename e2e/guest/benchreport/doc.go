@@ -6,7 +6,8 @@
 // latency of each single-backend change, peak RSS, idle CPU and IPVS
 // netlink writes per change. TestDataPath (item 4) times connection
 // setup from a client pod through one ClusterIP and directly to its
-// backend under `ipvsd run` and then the real kube-proxy in nftables mode.
-// Its tests carry the `lab` build tag and
-// refuse to run outside the VM.
+// backend under `ipvsd run` and the real kube-proxy in nftables mode side
+// by side, each programming a node namespace of its own, their
+// connections interleaved. Its tests carry the `lab` build tag and refuse
+// to run outside the VM.
 package benchreport

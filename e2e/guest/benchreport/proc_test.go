@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ipvsd/ipvsd/e2e/benchreport"
+	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
 
 // proc is one daemon under measurement.
@@ -31,11 +32,24 @@ type proc struct {
 // clock of the cold start starts just before the exec.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startCmd(t, name, exec.Command(name, args...))
+}
+
+// startIn is start with the process in network namespace ns (`ip netns
+// exec` execs it in place: the PID, its CPU and its RSS are name's).
+func startIn(t *testing.T, ns *nettest.NS, name string, args ...string) *proc {
+	t.Helper()
+	return startCmd(t, name, ns.Command(name, args...))
+}
+
+// startCmd runs cmd as start does.
+func startCmd(t *testing.T, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
 	logf, err := os.CreateTemp("", name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{name: name, cmd: exec.Command(name, args...), log: logf.Name(), exited: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, log: logf.Name(), exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
@@ -160,14 +174,20 @@ var metricsClient = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Tran
 
 // metric sums the samples of name (any labels) in the Prometheus text at
 // url; ok is false when there is none or the fetch failed.
-func metric(url, name string) (float64, bool) {
-	v, err := scrape(url, name)
+func metric(url, name string) (float64, bool) { return metricVia(metricsClient, url, name) }
+
+// metricVia is metric fetched with c (a node namespace's client).
+func metricVia(c *http.Client, url, name string) (float64, bool) {
+	v, err := scrapeVia(c, url, name)
 	return v, err == nil
 }
 
 // scrape is metric with the reason it found no sample.
-func scrape(url, name string) (float64, error) {
-	resp, err := metricsClient.Get(url)
+func scrape(url, name string) (float64, error) { return scrapeVia(metricsClient, url, name) }
+
+// scrapeVia is scrape fetched with c.
+func scrapeVia(c *http.Client, url, name string) (float64, error) {
+	resp, err := c.Get(url)
 	if err != nil {
 		return 0, err
 	}

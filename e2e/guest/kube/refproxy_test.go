@@ -4,23 +4,16 @@ package kube
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/ipvsd/ipvsd/e2e/apiserver"
 	"github.com/ipvsd/ipvsd/e2e/guestutil"
 	"github.com/ipvsd/ipvsd/e2e/nettest"
 )
@@ -46,7 +39,7 @@ func startRefProxy(t *testing.T) *refProxy {
 		t.Fatalf("the real kube-proxy is not in the guest (the host test ships it): %v", err)
 	}
 	p := &refProxy{ns: nettest.NewNS(t, "kp-ref"), exited: make(chan struct{})}
-	kubeconfig := forwardAPI(t, p.ns)
+	kubeconfig := guestutil.ForwardAPI(t, p.ns)
 	logf, err := os.CreateTemp("", "kube-proxy-*.log")
 	if err != nil {
 		t.Fatal(err)
@@ -100,77 +93,6 @@ func (p *refProxy) virtualServer(t testing.TB, proto, vipPort string) string {
 		t.Fatalf("ipvsadm -Ln in %s: %v\n%s", p.ns.Name, err, out)
 	}
 	return listingBlock(string(out), proto, vipPort)
-}
-
-// forwardAPI makes the API server reachable from ns, which has no route
-// out: a forwarder listens on the namespace's 127.0.0.1 (a name in the
-// serving certificate) at the API server's port and relays each
-// connection from the node's namespace. It returns a copy of the
-// kube-proxy kubeconfig pointing there.
-func forwardAPI(t *testing.T, ns *nettest.NS) string {
-	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(apiserver.GuestProxyKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var target string
-	for _, c := range cfg.Clusters {
-		u, err := url.Parse(c.Server)
-		if err != nil {
-			t.Fatal(err)
-		}
-		target = u.Host
-		c.Server = "https://" + net.JoinHostPort("127.0.0.1", u.Port())
-	}
-	if target == "" {
-		t.Fatalf("%s names no cluster", apiserver.GuestProxyKubeconfig)
-	}
-	_, port, _ := net.SplitHostPort(target)
-	l := ns.Listen(t, "tcp", net.JoinHostPort("127.0.0.1", port))
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return // closed in t.Cleanup
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); relay(c, target) }()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	path := filepath.Join(t.TempDir(), "kube-proxy.kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// relay copies c to and from a new connection to target until either
-// side closes. The dial runs on an unswitched thread: the node's
-// namespace.
-func relay(c net.Conn, target string) {
-	defer c.Close()
-	up, err := net.DialTimeout("tcp", target, 10*time.Second)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		// An error (a reset, the other copy closing) ends the relay as
-		// EOF does; the client sees its connection close.
-		_, _ = io.Copy(dst, src)
-		done <- struct{}{}
-	}
-	go cp(up, c)
-	go cp(c, up)
-	<-done // one side ended: close both, which ends the other copy
-	c.Close()
-	up.Close()
-	<-done
 }
 
 // topologyCases are hint sets tried at once, with this node in zone-a, on

@@ -166,7 +166,6 @@ func (p *proc) idle(t *testing.T, mode string, n int, window time.Duration) {
 	figure(mode, n, benchreport.KeyIdleSeconds, took.Seconds())
 }
 
-var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // metricsClient fetches /metrics: at 10,000 Services the text is large
 // and the emulated CPU takes seconds to render it.

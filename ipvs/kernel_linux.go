@@ -24,6 +24,10 @@ type Handle struct {
 	// scale report's "netlink writes per change" (issue 15). Counted here
 	// because every write of the table passes through these six methods.
 	writes atomic.Uint64
+	// singles counts the single-call writes (under mu), for Sendmsgs.
+	singles uint64
+	// batchBuf is the last batch's buffer, kept for the next.
+	batchBuf []byte
 }
 
 var _ Kernel = (*Handle)(nil)
@@ -127,6 +131,7 @@ func (h *Handle) AddService(s Service) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.NewService(ms); err != nil {
 		return fmt.Errorf("adding virtual server %s: %w", s.Key, err)
 	}
@@ -143,6 +148,7 @@ func (h *Handle) UpdateService(s Service) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.UpdateService(ms); err != nil {
 		return fmt.Errorf("updating virtual server %s: %w", s.Key, err)
 	}
@@ -159,6 +165,7 @@ func (h *Handle) DeleteService(k Key) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.DelService(ms); err != nil {
 		return fmt.Errorf("deleting virtual server %s: %w", k, err)
 	}
@@ -175,6 +182,7 @@ func (h *Handle) AddDestination(k Key, d Destination) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.NewDestination(ms, md); err != nil {
 		return fmt.Errorf("adding real server %s to %s: %w", d.DestKey, k, err)
 	}
@@ -192,6 +200,7 @@ func (h *Handle) UpdateDestination(k Key, d Destination) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.UpdateDestination(ms, md); err != nil {
 		return fmt.Errorf("updating real server %s in %s: %w", d.DestKey, k, err)
 	}
@@ -208,6 +217,7 @@ func (h *Handle) DeleteDestination(k Key, dk DestKey) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.DelDestination(ms, md); err != nil {
 		return fmt.Errorf("deleting real server %s from %s: %w", dk, k, err)
 	}

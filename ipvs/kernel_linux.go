@@ -12,9 +12,10 @@ import (
 )
 
 // Handle is the real Kernel: the IPVS table of one network namespace.
-// Writes go through moby/ipvs; reads use our own generic netlink dump,
-// which sees the 64-bit counters and persistent connection counts that
-// moby/ipvs ignores. One mutex serialises every call: both sockets carry
+// Single writes go through moby/ipvs, batches (Apply) and reads through
+// our own generic netlink socket: the dump sees the 64-bit counters and
+// persistent connection counts that moby/ipvs ignores, and a batch packs
+// many requests per sendmsg where moby sends one and waits. One mutex serialises every call: both sockets carry
 // request/reply exchanges that must not interleave.
 type Handle struct {
 	mu   sync.Mutex
@@ -22,7 +23,8 @@ type Handle struct {
 	genl *genlConn
 	// writes counts the write requests sent, failed ones included: the
 	// scale report's "netlink writes per change" (issue 15). Counted here
-	// because every write of the table passes through these six methods.
+	// because every write of the table passes through these six methods
+	// or Apply, which counts each request of a batch.
 	writes atomic.Uint64
 	// singles counts the single-call writes (under mu), for Sendmsgs.
 	singles uint64

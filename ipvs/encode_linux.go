@@ -53,7 +53,7 @@ func appendWrite(b []byte, family uint16, w Write) ([]byte, error) {
 		return b, err
 	}
 	start := len(b)
-	b = append(b, make([]byte, unix.SizeofNlMsghdr)...)
+	b = append(b, noHeader[:]...)
 	b = append(b, writeCmds[w.Op], ipvsGenlVersion, 0, 0)
 	b = appendService(b, ms)
 	if md != nil {
@@ -65,6 +65,9 @@ func appendWrite(b []byte, family uint16, w Write) ([]byte, error) {
 	native.PutUint16(h[6:8], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
 	return b, nil
 }
+
+// noHeader is the room for a request's header, filled in last.
+var noHeader [unix.SizeofNlMsghdr]byte
 
 // appendService is moby/ipvs's fillService.
 func appendService(b []byte, s *mobyipvs.Service) []byte {

@@ -116,7 +116,7 @@ func writeOf(op desired.Op) ipvs.Write {
 		w.Op = ipvs.WriteAddDest
 	case desired.OpUpdateDest:
 		w.Op = ipvs.WriteUpdateDest
-	case desired.OpDeleteDest, desired.OpDrainDest:
+	case desired.OpDeleteDest:
 		w.Op = ipvs.WriteDeleteDest
 	}
 	return w

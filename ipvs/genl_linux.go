@@ -38,6 +38,16 @@ const (
 type genlConn struct {
 	sock   *nl.NetlinkSocket
 	family uint16
+	pid    uint32
+	// seq numbers this socket's requests. Every reply carries its
+	// request's number, so replies to an abandoned request are skipped.
+	seq uint32
+	// maxBatch is how many write requests one sendmsg may carry: as many
+	// as the receive buffer holds acks for (setUpBatches).
+	maxBatch int
+	// sendmsgs counts the batches of writes sent.
+	sendmsgs uint64
+	acks     *ackReader
 }
 
 // receiveTimeout bounds each wait for a kernel reply, so a lost reply
@@ -55,6 +65,14 @@ func dialGenl(ns netns.NsHandle) (*genlConn, error) {
 		return nil, fmt.Errorf("setting netlink receive timeout: %w", err)
 	}
 	c := &genlConn{sock: sock}
+	if c.pid, err = sock.GetPid(); err != nil {
+		sock.Close()
+		return nil, fmt.Errorf("reading the netlink port id: %w", err)
+	}
+	if c.maxBatch, err = setUpBatches(sock.GetFd()); err != nil {
+		sock.Close()
+		return nil, err
+	}
 	if err := c.resolveFamily(); err != nil {
 		sock.Close()
 		return nil, err
@@ -104,6 +122,8 @@ func (c *genlConn) ipvs(cmd uint8, flags int, attrs ...nl.NetlinkRequestData) ([
 // returned as the bare syscall.Errno so callers can wrap it.
 func (c *genlConn) exchange(family int, cmd uint8, flags int, attrs ...nl.NetlinkRequestData) ([][]byte, error) {
 	req := newRequest(family, cmd, flags, attrs...)
+	c.seq++
+	req.Seq = c.seq // ours, not nl's: writeBatch numbers from the same counter
 	if err := c.sock.Send(req); err != nil {
 		return nil, fmt.Errorf("sending netlink request: %w", err)
 	}
@@ -120,7 +140,10 @@ func (c *genlConn) exchange(family int, cmd uint8, flags int, attrs ...nl.Netlin
 
 // request is an IPVS command, asking for an ack.
 func (c *genlConn) request(cmd uint8, flags int, attrs ...nl.NetlinkRequestData) *nl.NetlinkRequest {
-	return newRequest(int(c.family), cmd, flags, attrs...)
+	req := newRequest(int(c.family), cmd, flags, attrs...)
+	c.seq++
+	req.Seq = c.seq
+	return req
 }
 
 func newRequest(family int, cmd uint8, flags int, attrs ...nl.NetlinkRequestData) *nl.NetlinkRequest {

@@ -12,9 +12,10 @@ import (
 )
 
 // Handle is the real Kernel: the IPVS table of one network namespace.
-// Writes go through moby/ipvs; reads use our own generic netlink dump,
-// which sees the 64-bit counters and persistent connection counts that
-// moby/ipvs ignores. One mutex serialises every call: both sockets carry
+// Single writes go through moby/ipvs, batches (Apply) and reads through
+// our own generic netlink socket: the dump sees the 64-bit counters and
+// persistent connection counts that moby/ipvs ignores, and a batch packs
+// many requests per sendmsg where moby sends one and waits. One mutex serialises every call: both sockets carry
 // request/reply exchanges that must not interleave.
 type Handle struct {
 	mu   sync.Mutex
@@ -22,8 +23,13 @@ type Handle struct {
 	genl *genlConn
 	// writes counts the write requests sent, failed ones included: the
 	// scale report's "netlink writes per change" (issue 15). Counted here
-	// because every write of the table passes through these six methods.
+	// because every write of the table passes through these six methods
+	// or Apply, which counts each request of a batch.
 	writes atomic.Uint64
+	// singles counts the single-call writes (under mu), for Sendmsgs.
+	singles uint64
+	// batchBuf is the last batch's buffer, kept for the next.
+	batchBuf []byte
 }
 
 var _ Kernel = (*Handle)(nil)
@@ -127,6 +133,7 @@ func (h *Handle) AddService(s Service) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.NewService(ms); err != nil {
 		return fmt.Errorf("adding virtual server %s: %w", s.Key, err)
 	}
@@ -143,6 +150,7 @@ func (h *Handle) UpdateService(s Service) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.UpdateService(ms); err != nil {
 		return fmt.Errorf("updating virtual server %s: %w", s.Key, err)
 	}
@@ -159,6 +167,7 @@ func (h *Handle) DeleteService(k Key) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.DelService(ms); err != nil {
 		return fmt.Errorf("deleting virtual server %s: %w", k, err)
 	}
@@ -175,6 +184,7 @@ func (h *Handle) AddDestination(k Key, d Destination) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.NewDestination(ms, md); err != nil {
 		return fmt.Errorf("adding real server %s to %s: %w", d.DestKey, k, err)
 	}
@@ -192,6 +202,7 @@ func (h *Handle) UpdateDestination(k Key, d Destination) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.UpdateDestination(ms, md); err != nil {
 		return fmt.Errorf("updating real server %s in %s: %w", d.DestKey, k, err)
 	}
@@ -208,6 +219,7 @@ func (h *Handle) DeleteDestination(k Key, dk DestKey) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes.Add(1)
+	h.singles++
 	if err := h.moby.DelDestination(ms, md); err != nil {
 		return fmt.Errorf("deleting real server %s from %s: %w", dk, k, err)
 	}

@@ -12,14 +12,15 @@ import (
 	"github.com/ipvsd/ipvsd/ipvs"
 )
 
-// do runs one op against the kernel and, on success, updates the model and
-// the counts. want is the desired virtual server (nil when deleting it).
+// do runs one op against the kernel (or takes its outcome when the write
+// went ahead in a batch, see batch.go) and, on success, updates the model
+// and the counts. want is the desired virtual server (nil when deleting it).
 func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Time, res *Result) error {
 	k := op.Service.Key
 	st := r.svcs[k]
 	switch op.Kind {
 	case desired.OpAddService:
-		if err := r.deps.Kernel.AddService(op.Service); err != nil {
+		if err := r.write(op); err != nil {
 			return &OpError{Op: op.Kind, Service: k, Err: err}
 		}
 		r.svcs[k] = &svcState{have: ipvs.ServiceConfig{Service: op.Service}}
@@ -27,14 +28,14 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 		r.log.Debug("added virtual server", zap.Stringer("service", k), zap.String("owner", want.Owner))
 
 	case desired.OpUpdateService:
-		if err := r.deps.Kernel.UpdateService(op.Service); err != nil {
+		if err := r.write(op); err != nil {
 			return &OpError{Op: op.Kind, Service: k, Err: err}
 		}
 		st.have.Service = op.Service
 		res.Services.Updated++
 
 	case desired.OpDeleteService:
-		err := r.deps.Kernel.DeleteService(k)
+		err := r.write(op)
 		if err != nil && !errors.Is(err, unix.ESRCH) {
 			return &OpError{Op: op.Kind, Service: k, Err: err}
 		}
@@ -45,14 +46,14 @@ func (r *Reconciler) do(op desired.Op, want *desired.VirtualServer, now time.Tim
 		}
 
 	case desired.OpAddDest:
-		if err := r.deps.Kernel.AddDestination(k, op.Dest); err != nil {
+		if err := r.write(op); err != nil {
 			return &OpError{Op: op.Kind, Service: k, Dest: op.Dest.DestKey, Err: err}
 		}
 		st.setDest(op.Dest)
 		res.Destinations.Added++
 
 	case desired.OpUpdateDest:
-		if err := r.deps.Kernel.UpdateDestination(k, op.Dest); err != nil {
+		if err := r.write(op); err != nil {
 			return &OpError{Op: op.Kind, Service: k, Dest: op.Dest.DestKey, Err: err}
 		}
 		st.setDest(op.Dest)

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -24,6 +25,11 @@ type plan struct {
 	// service is not in the kernel).
 	refresh bool
 	have    *ipvs.ServiceConfig
+	// diffed holds the ops while the plan's group is applied (isDiffed),
+	// and ahead the outcomes of those that went ahead (batch.go).
+	diffed   []desired.Op
+	isDiffed bool
+	ahead    []aheadWrite
 }
 
 // creates reports whether the plan adds the virtual server: the first op
@@ -31,7 +37,12 @@ type plan struct {
 func (p *plan) creates() bool { return p.want != nil && p.have == nil }
 
 // ops are the plan's operations, diffed now.
-func (p *plan) ops() []desired.Op { return desired.DiffNormalized(p.want, p.have) }
+func (p *plan) ops() []desired.Op {
+	if p.isDiffed {
+		return p.diffed
+	}
+	return desired.DiffNormalized(p.want, p.have)
+}
 
 // planServices decides which virtual servers to diff. With a full dump
 // (actual non-nil) every owned or desired service is diffed against the
@@ -152,6 +163,7 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 	}
 	ok := true
 	addFailed := false
+	r.ahead = p.ahead
 	for _, op := range p.ops() {
 		if addFailed && (op.Kind == desired.OpDrainDest || op.Kind == desired.OpDeleteDest) {
 			// Keep the old real servers while the new ones are missing:
@@ -175,6 +187,13 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 		if op.Kind == desired.OpAddDest || op.Kind == desired.OpUpdateDest {
 			addFailed = true
 		}
+	}
+	if len(r.ahead) > 0 {
+		// Writes went ahead that applyPlan did not take: the model lacks
+		// them; re-read the kernel (cannot happen while the two agree).
+		res.fail(fmt.Errorf("%d batched writes of %s not taken", len(r.ahead), p.key))
+		r.resync.request()
+		r.ahead, ok = nil, false
 	}
 	if p.want == nil {
 		if ok {

@@ -126,6 +126,9 @@ type Reconciler struct {
 	justAdopted []ipvs.Key
 	// pf is the dump being taken ahead of the next full resync, if any.
 	pf *prefetch
+	// ahead are the outcomes of the writes of the plan being applied
+	// that went ahead in a batch (batch.go).
+	ahead []aheadWrite
 }
 
 // New validates cfg (after Defaults) and loads the ownership record. The
@@ -279,12 +282,14 @@ func (r *Reconciler) claim(plans []plan, addrs *addrPlan, res *Result) []plan {
 }
 
 // applyPlans runs the plans in key order until ctx ends; what is not done
-// is looked at again on the next sync.
+// is looked at again on the next sync. Plans go in groups whose writes
+// are batched where the kernel allows (prefetch); ctx is checked between
+// groups, since a group's writes may already be in the kernel.
 func (r *Reconciler) applyPlans(ctx context.Context, plans []plan, now time.Time, res *Result) {
-	for i, p := range plans {
+	for lo := 0; lo < len(plans); {
 		if err := ctx.Err(); err != nil {
 			res.fail(fmt.Errorf("sync interrupted: %w", err))
-			for _, q := range plans[i:] {
+			for _, q := range plans[lo:] {
 				r.want.markDirty(q.key)
 			}
 			if res.Full {
@@ -294,12 +299,18 @@ func (r *Reconciler) applyPlans(ctx context.Context, plans []plan, now time.Time
 			}
 			return
 		}
-		if r.applyPlan(p, now, res) {
-			r.retries.succeeded(p.key)
-			continue
+		hi := lo + r.prefetch(plans[lo:])
+		for i := lo; i < hi; i++ {
+			p := plans[i]
+			plans[i].diffed, plans[i].ahead = nil, nil // held for the group only
+			if r.applyPlan(p, now, res) {
+				r.retries.succeeded(p.key)
+				continue
+			}
+			r.want.markDirty(p.key)
+			r.retries.failed(p.key, p.want, now, res.lastError())
 		}
-		r.want.markDirty(p.key)
-		r.retries.failed(p.key, p.want, now, res.lastError())
+		lo = hi
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 type NewKernel func(t *testing.T) ipvs.Kernel
 
 // RunConformance runs one table of behaviour against a Kernel: every write
-// and its effect on Dump and GetDestinations, and every error with its
-// errno. Run against the fake on the host and against ipvs.Handle in the
+// and its effect on Dump and GetDestinations, every error with its errno,
+// and the same writes batched (the Kernel must be an ipvs.Batcher). Run against the fake on the host and against ipvs.Handle in the
 // kernel lab, it proves the fake fails exactly where the kernel does.
 func RunConformance(t *testing.T, newKernel NewKernel) {
 	t.Run("ServiceLifecycle", func(t *testing.T) { testServiceLifecycle(t, newKernel) })
@@ -24,6 +24,7 @@ func RunConformance(t *testing.T, newKernel NewKernel) {
 	t.Run("Errors", func(t *testing.T) { testErrors(t, newKernel) })
 	t.Run("DumpReturnsCopies", func(t *testing.T) { testDumpCopies(t, newKernel) })
 	t.Run("GetDestinations", func(t *testing.T) { testGetDestinations(t, newKernel) })
+	t.Run("Batch", func(t *testing.T) { testBatch(t, newKernel) })
 }
 
 // ServiceVarieties are services of every kind the kernel distinguishes:

@@ -58,6 +58,7 @@ type Fake struct {
 	mu       sync.Mutex
 	services map[ipvs.Key]*fakeService
 	calls    [numOps]int
+	batches  int
 	failures []failure
 	hook     Hook
 	info     ipvs.Info
@@ -128,6 +129,7 @@ func (f *Fake) ResetCalls() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = [numOps]int{}
+	f.batches = 0
 }
 
 // FailNext makes the next call of op on key fail with err (wrapped as the

@@ -136,7 +136,12 @@ func written(a *ipvs.ServiceWithDests) *ipvs.ServiceConfig {
 		return nil
 	}
 	c := a.Config()
-	slices.SortFunc(c.Destinations, func(x, y ipvs.Destination) int { return x.DestKey.Compare(y.DestKey) })
+	byKey := func(x, y ipvs.Destination) int { return x.DestKey.Compare(y.DestKey) }
+	if slices.IsSortedFunc(c.Destinations, func(x, y ipvs.Destination) int { return byKey(y, x) }) {
+		slices.Reverse(c.Destinations) // as the kernel lists what ipvsd added in order
+	} else {
+		slices.SortFunc(c.Destinations, byKey)
+	}
 	return &c
 }
 

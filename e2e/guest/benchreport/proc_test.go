@@ -166,7 +166,6 @@ func (p *proc) idle(t *testing.T, mode string, n int, window time.Duration) {
 	figure(mode, n, benchreport.KeyIdleSeconds, took.Seconds())
 }
 
-
 // metricsClient fetches /metrics: at 10,000 Services the text is large
 // and the emulated CPU takes seconds to render it.
 var metricsClient = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}

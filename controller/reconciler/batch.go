@@ -29,10 +29,10 @@ type aheadWrite struct {
 	err error
 }
 
-// prefetch diffs a group of plans from the start of plans, carries out
+// sendAhead diffs a group of plans from the start of plans, carries out
 // ahead what can go ahead, and returns the group's size. Without a
 // Batcher the group is one plan and nothing goes ahead.
-func (r *Reconciler) prefetch(plans []plan) int {
+func (r *Reconciler) sendAhead(plans []plan) int {
 	b, ok := r.deps.Kernel.(ipvs.Batcher)
 	if !ok {
 		return 1
@@ -132,7 +132,7 @@ func (r *Reconciler) write(op desired.Op) error {
 	a := r.ahead[0]
 	r.ahead = r.ahead[1:]
 	if a.w.Op != w.Op || a.w.Service.Key != w.Service.Key || a.w.Dest.DestKey != w.Dest.DestKey {
-		// Cannot happen while applyPlan and prefetch agree; if it did, the
+		// Cannot happen while applyPlan and sendAhead agree; if it did, the
 		// kernel holds writes the model lacks: the caller re-reads it.
 		r.ahead = nil
 		r.resync.request()

@@ -65,12 +65,11 @@ func (p *publisher) write(now time.Time, want map[ipvs.Key]*desired.VirtualServe
 
 // backgroundWriter publishes the latest state handed to it.
 type backgroundWriter struct {
-	mu     sync.Mutex
-	next   map[ipvs.Key]*desired.VirtualServer // not yet written; nil: none
-	err    error                               // of the last write, not yet reported
-	wake   chan struct{}
-	idle   chan struct{} // closed and replaced as each write ends, for tests
-	writes int
+	mu   sync.Mutex
+	next map[ipvs.Key]*desired.VirtualServer // not yet written; nil: none
+	err  error                               // of the last write, not yet reported
+	wake chan struct{}
+	idle chan struct{} // closed and replaced as each write ends, for tests
 }
 
 func newBackgroundWriter(store *runstate.DesiredStore) *backgroundWriter {
@@ -109,7 +108,6 @@ func (w *backgroundWriter) run(store *runstate.DesiredStore) {
 		if err != nil {
 			w.err = err
 		}
-		w.writes++
 		close(w.idle)
 		w.idle = make(chan struct{})
 		w.mu.Unlock()

@@ -283,7 +283,7 @@ func (r *Reconciler) claim(plans []plan, addrs *addrPlan, res *Result) []plan {
 
 // applyPlans runs the plans in key order until ctx ends; what is not done
 // is looked at again on the next sync. Plans go in groups whose writes
-// are batched where the kernel allows (prefetch); ctx is checked between
+// are batched where the kernel allows (sendAhead); ctx is checked between
 // groups, since a group's writes may already be in the kernel.
 func (r *Reconciler) applyPlans(ctx context.Context, plans []plan, now time.Time, res *Result) {
 	for lo := 0; lo < len(plans); {
@@ -299,7 +299,7 @@ func (r *Reconciler) applyPlans(ctx context.Context, plans []plan, now time.Time
 			}
 			return
 		}
-		hi := lo + r.prefetch(plans[lo:])
+		hi := lo + r.sendAhead(plans[lo:])
 		for i := lo; i < hi; i++ {
 			p := plans[i]
 			plans[i].diffed, plans[i].ahead = nil, nil // held for the group only

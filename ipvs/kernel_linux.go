@@ -15,8 +15,9 @@ import (
 // Single writes go through moby/ipvs, batches (Apply) and reads through
 // our own generic netlink socket: the dump sees the 64-bit counters and
 // persistent connection counts that moby/ipvs ignores, and a batch packs
-// many requests per sendmsg where moby sends one and waits. One mutex serialises every call: both sockets carry
-// request/reply exchanges that must not interleave.
+// many requests per sendmsg where moby sends one and waits. One mutex
+// serialises every call: both sockets carry request/reply exchanges that
+// must not interleave.
 type Handle struct {
 	mu   sync.Mutex
 	moby *mobyipvs.Handle

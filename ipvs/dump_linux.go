@@ -76,6 +76,61 @@ func (c *genlConn) dump() ([]ServiceWithDests, error) {
 	return out, nil
 }
 
+// counters lists every service's counters in the kernel's order: the
+// dump's services, each with its real servers' connection counts summed
+// from their messages, none of them parsed further or kept.
+func (c *genlConn) counters() ([]ServiceCounters, error) {
+	msgs, err := c.ipvs(ipvsCmdGetService, unix.NLM_F_DUMP)
+	if err != nil {
+		return nil, fmt.Errorf("listing virtual servers: %w", err)
+	}
+	out := make([]ServiceCounters, 0, len(msgs))
+	for _, m := range msgs {
+		nest, err := nestedValue(m, ipvsCmdAttrService)
+		if err != nil {
+			return nil, fmt.Errorf("parsing a virtual server: %w", err)
+		}
+		s, err := parseService(nest)
+		if err != nil {
+			return nil, err
+		}
+		sc := ServiceCounters{Key: s.Key, Stats: s.Stats}
+		if sc.ActiveConns, sc.InactiveConns, err = c.sumDestConns(s.Key); err != nil {
+			return nil, err
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// sumDestConns adds up the active and inactive connections of k's real
+// servers (one GET_DEST dump; a service deleted since the service dump
+// has none).
+func (c *genlConn) sumDestConns(k Key) (active, inactive uint64, err error) {
+	msgs, err := c.ipvs(ipvsCmdGetDest, unix.NLM_F_DUMP, serviceKeyAttr(k))
+	if err != nil {
+		return 0, 0, fmt.Errorf("listing real servers of %s: %w", k, err)
+	}
+	for _, m := range msgs {
+		nest, err := nestedValue(m, ipvsCmdAttrDest)
+		if err == nil {
+			err = walkAttrs(nest, func(typ uint16, v []byte) error {
+				switch typ {
+				case destAttrActiveConns:
+					active += uint64(u32(v))
+				case destAttrInactConns:
+					inactive += uint64(u32(v))
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("parsing a real server of %s: %w", k, err)
+		}
+	}
+	return active, inactive, nil
+}
+
 // getDests lists one service's real servers (one GET_DEST dump). The dump
 // cannot tell a missing service from one without real servers, so an empty
 // list is confirmed with a GET_SERVICE request, which fails with ESRCH.

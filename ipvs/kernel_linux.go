@@ -82,6 +82,15 @@ func (h *Handle) Dump() ([]ServiceWithDests, error) {
 	return h.genl.dump()
 }
 
+// Counters implements CounterReader: one GET_SERVICE dump and one GET_DEST
+// dump per service, each real server's connection counts added up as its
+// message is read.
+func (h *Handle) Counters() ([]ServiceCounters, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.genl.counters()
+}
+
 // GetDestinations returns one virtual server's real servers with their
 // counters, in the kernel's order, reading only that service: ESRCH if it
 // does not exist.

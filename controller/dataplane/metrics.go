@@ -23,6 +23,8 @@ type Metrics struct {
 	// extra are more gatherers /metrics serves (client-go's, which live
 	// on component-base's global registry).
 	extra prometheus.Gatherers
+	// stats are our virtual servers' counters, nil without a kernel.
+	stats *statsGatherer
 
 	syncDuration *prometheus.HistogramVec
 	syncErrors   prometheus.Counter
@@ -40,8 +42,10 @@ type Metrics struct {
 // StatsConfig says how the per-virtual-server counters are read and
 // labelled; see NewMetrics.
 type StatsConfig struct {
-	// Kernel is read at each scrape; nil exports no counters.
-	Kernel ipvs.Kernel
+	// Kernel is read at each scrape; nil exports no counters. Give it an
+	// IPVS handle of its own where there is one: a scrape of a large table
+	// must not hold up the writes.
+	Kernel ipvs.CounterReader
 	// Owned maps our virtual servers to their owner labels; foreign ones
 	// are never exported.
 	Owned func() map[ipvs.Key]string
@@ -78,7 +82,7 @@ func NewMetrics(stats StatsConfig, now func() time.Time) *Metrics {
 	m.Registry.MustRegister(m.syncDuration, m.syncErrors, m.conflicts,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if stats.Kernel != nil && stats.Owned != nil {
-		m.Registry.MustRegister(newStatsCollector(stats))
+		m.stats = newStatsGatherer(stats)
 	}
 	return m
 }
@@ -139,9 +143,18 @@ func (m *Metrics) Liveness(timeout time.Duration) Liveness {
 // MetricsHandler.
 func (m *Metrics) AddGatherer(g prometheus.Gatherer) { m.extra = append(m.extra, g) }
 
+// Gatherer gathers everything /metrics serves.
+func (m *Metrics) Gatherer() prometheus.Gatherer {
+	g := prometheus.Gatherers{m.Registry}
+	if m.stats != nil {
+		g = append(g, m.stats)
+	}
+	return append(g, m.extra...)
+}
+
 // MetricsHandler serves /metrics.
 func (m *Metrics) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(append(prometheus.Gatherers{m.Registry}, m.extra...), promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.Gatherer(), promhttp.HandlerOpts{})
 }
 
 // PrefixGatherer passes on only the families of g whose name starts with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -186,6 +187,14 @@ func (r *Reconciler) Owned() runstate.Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ownership.owned.Clone()
+}
+
+// OwnedServices returns a copy of the record's virtual servers and their
+// owners only: what a metrics scrape labels its series with.
+func (r *Reconciler) OwnedServices() map[ipvs.Key]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.ownership.owned.Services)
 }
 
 // Sync makes d the whole desired state and reconciles the kernel towards

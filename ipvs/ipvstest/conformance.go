@@ -15,7 +15,7 @@ import (
 type NewKernel func(t *testing.T) ipvs.Kernel
 
 // RunConformance runs one table of behaviour against a Kernel: every write
-// and its effect on Dump and GetDestinations, every error with its errno,
+// and its effect on Dump, GetDestinations and Counters, every error with its errno,
 // and the same writes batched (the Kernel must be an ipvs.Batcher). Run against the fake on the host and against ipvs.Handle in the
 // kernel lab, it proves the fake fails exactly where the kernel does.
 func RunConformance(t *testing.T, newKernel NewKernel) {
@@ -24,6 +24,7 @@ func RunConformance(t *testing.T, newKernel NewKernel) {
 	t.Run("Errors", func(t *testing.T) { testErrors(t, newKernel) })
 	t.Run("DumpReturnsCopies", func(t *testing.T) { testDumpCopies(t, newKernel) })
 	t.Run("GetDestinations", func(t *testing.T) { testGetDestinations(t, newKernel) })
+	t.Run("Counters", func(t *testing.T) { testCounters(t, newKernel) })
 	t.Run("Batch", func(t *testing.T) { testBatch(t, newKernel) })
 }
 

@@ -76,3 +76,42 @@ func testGetDestinations(t *testing.T, newKernel NewKernel) {
 	ds[0].Weight = 99
 	check("after changing a result", gone.Key)
 }
+
+// testCounters: Counters lists exactly the services Dump does, in the same
+// order, each with Dump's stats and its real servers' connection counts
+// summed, and then lists a deleted service no more.
+func testCounters(t *testing.T, newKernel NewKernel) {
+	k := newKernel(t)
+	cr, ok := k.(ipvs.CounterReader)
+	if !ok {
+		t.Fatalf("%T is not an ipvs.CounterReader", k)
+	}
+	svcs := ServiceVarieties()
+	for i, s := range svcs {
+		must(t, k.AddService(s))
+		for j := range i % 3 {
+			must(t, k.AddDestination(s.Key, ipvs.Destination{DestKey: destKey(s.Family, j), Weight: 1}))
+		}
+	}
+	check := func(what string) {
+		t.Helper()
+		dump, err := k.Dump()
+		must(t, err)
+		want := make([]ipvs.ServiceCounters, len(dump))
+		for i, s := range dump {
+			want[i] = ipvs.ServiceCounters{Key: s.Key, Stats: s.Stats}
+			for _, d := range s.Destinations {
+				want[i].ActiveConns += uint64(d.ActiveConns)
+				want[i].InactiveConns += uint64(d.InactiveConns)
+			}
+		}
+		got, err := cr.Counters()
+		must(t, err)
+		if diff := cmp.Diff(want, got, cmpAddrs); diff != "" {
+			t.Errorf("%s: Counters differs from Dump (-dump +counters):\n%s", what, diff)
+		}
+	}
+	check("after adding")
+	must(t, k.DeleteService(svcs[2].Key))
+	check("after deleting " + svcs[2].Key.String())
+}

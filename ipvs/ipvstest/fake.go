@@ -212,6 +212,25 @@ func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 	return out, nil
 }
 
+// Counters implements ipvs.CounterReader in key order. It fails where Dump
+// does (a failure injected for OpDump fails it too): the kernel reads
+// both with the same service dump.
+func (f *Fake) Counters() ([]ipvs.ServiceCounters, error) {
+	dump, err := f.Dump()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ipvs.ServiceCounters, len(dump))
+	for i, s := range dump {
+		out[i] = ipvs.ServiceCounters{Key: s.Key, Stats: s.Stats}
+		for _, d := range s.Destinations {
+			out[i].ActiveConns += uint64(d.ActiveConns)
+			out[i].InactiveConns += uint64(d.InactiveConns)
+		}
+	}
+	return out, nil
+}
+
 // sortedDests copies the service's real servers in address order.
 func (fs *fakeService) sortedDests() []ipvs.DestinationState {
 	ds := make([]ipvs.DestinationState, 0, len(fs.dests))

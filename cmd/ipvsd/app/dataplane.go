@@ -71,8 +71,15 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 		env.Close()
 		return nil, err
 	}
+	// Scrapes read the counters on the dump handle: at 10,000 virtual
+	// servers one takes seconds under emulation, and on the writers'
+	// handle every change would wait for it.
+	var counters ipvs.CounterReader = env.IPVS
+	if env.IPVSDump != nil {
+		counters = env.IPVSDump
+	}
 	m := dataplane.NewMetrics(dataplane.StatsConfig{
-		Kernel: env.IPVS, Owned: func() map[ipvs.Key]string { return engine.Owned().Services },
+		Kernel: counters, Owned: engine.OwnedServices,
 		Labels: o.statsLabels, OwnerLabels: o.ownerLabels,
 	}, nil)
 	m.Registry.MustRegister(netlinkWrites(env.IPVS))

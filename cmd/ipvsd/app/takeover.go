@@ -99,7 +99,7 @@ type takeOverSource struct {
 func newTakeOverSource(ctx context.Context, src programSource, left *kubeProxyLeftovers, engine *reconciler.Reconciler, log *zap.Logger) *takeOverSource {
 	return &takeOverSource{
 		programSource: src, ctx: ctx, remove: left.remove, log: log,
-		owned: func() map[ipvs.Key]string { return engine.Owned().Services },
+		owned: engine.OwnedServices,
 		done:  func() { engine.Adopt(reconciler.Adoptable{}) },
 	}
 }

@@ -79,7 +79,7 @@ func Run(ctx context.Context, c kubernetes.Interface, cfg Config) (Figures, erro
 	if err := coldPhase(ctx, cfg, d, &f); err != nil {
 		return f, errors.Join(err, d.exitErr())
 	}
-	if err := changesPhase(ctx, c, cfg, &f); err != nil {
+	if err := changesPhase(ctx, c, cfg, d, &f); err != nil {
 		return f, errors.Join(err, d.exitErr())
 	}
 	if err := idlePhase(ctx, cfg, d, &f); err != nil {
@@ -108,7 +108,7 @@ func coldPhase(ctx context.Context, cfg Config, d *daemon, f *Figures) error {
 			return d.exited()
 		})
 	}()
-	err := profileUntil(ctx, cfg, "cold", done)
+	err := profileUntil(ctx, cfg, d.pid(), "cold", done)
 	if err == nil && f.ColdStart == 0 {
 		err = fmt.Errorf("cold start: the daemon exited before %d real servers were programmed", want)
 	}
@@ -124,7 +124,7 @@ func coldPhase(ctx context.Context, cfg Config, d *daemon, f *Figures) error {
 }
 
 // changesPhase makes the changes one at a time while profiling.
-func changesPhase(ctx context.Context, c kubernetes.Interface, cfg Config, f *Figures) error {
+func changesPhase(ctx context.Context, c kubernetes.Interface, cfg Config, d *daemon, f *Figures) error {
 	done := make(chan error, 1)
 	go func() {
 		var errs []error
@@ -139,7 +139,7 @@ func changesPhase(ctx context.Context, c kubernetes.Interface, cfg Config, f *Fi
 		}
 		done <- errors.Join(errs...)
 	}()
-	if err := profileUntil(ctx, cfg, "changes", done); err != nil {
+	if err := profileUntil(ctx, cfg, d.pid(), "changes", done); err != nil {
 		return err
 	}
 	figure(cfg.Out, "change_p50", seconds(Percentile(f.Changes, 50)), "s")
@@ -166,11 +166,20 @@ func idlePhase(ctx context.Context, cfg Config, d *daemon, f *Figures) error {
 }
 
 // profileUntil takes CPU profiles of one window each until done has
-// reported (checked after each window), then a heap profile.
-func profileUntil(ctx context.Context, cfg Config, phase string, done <-chan error) error {
+// reported (checked after each window), then a heap profile. After each
+// window it also takes a heap profile (the live heap at the last
+// collection, no collection forced) and prints the resident set, so the
+// window where the peak was reached can be told and its heap read.
+func profileUntil(ctx context.Context, cfg Config, pid int, phase string, done <-chan error) error {
 	for k := 1; ; k++ {
 		if err := profile(ctx, cfg, fmt.Sprintf("%s-cpu-%d", phase, k), "/profile?seconds="+strconv.Itoa(int(cfg.Window.Seconds()))); err != nil {
 			return err
+		}
+		if err := profile(ctx, cfg, fmt.Sprintf("%s-heap-%d", phase, k), "/heap"); err != nil {
+			return err
+		}
+		for _, f := range []string{"VmRSS", "VmHWM", "RssAnon"} {
+			figure(cfg.Out, fmt.Sprintf("%s_%s_%d", f, phase, k), strconv.Itoa(statusKiB(pid, f)), "KiB")
 		}
 		select {
 		case err := <-done:

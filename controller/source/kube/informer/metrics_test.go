@@ -55,7 +55,7 @@ func TestMetricsAndHealthz(t *testing.T) {
 		t.Errorf("last success too old: %d, want 503", c)
 	}
 
-	families, err := m.Registry.Gather()
+	families, err := m.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

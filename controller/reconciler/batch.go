@@ -44,6 +44,18 @@ func (r *Reconciler) sendAhead(plans []plan) int {
 		n++
 	}
 	group := plans[:n]
+	// Each plan's outcomes go in one slice for the group, each plan's part
+	// with room for what can go ahead of it: appending to a slice per plan
+	// was a sixth of what a cold start allocated.
+	room := 0
+	for i := range group {
+		room += canGoAhead(group[i].diffed)
+	}
+	outcomes := make([]aheadWrite, room)
+	for i := range group {
+		k := canGoAhead(group[i].diffed)
+		group[i].ahead, outcomes = outcomes[:0:k], outcomes[k:]
+	}
 	r.runAhead(b, group, func(ops []desired.Op, _ []aheadWrite) []desired.Op {
 		return ops[:firstRound(ops)]
 	})
@@ -60,8 +72,12 @@ func (r *Reconciler) sendAhead(plans []plan) int {
 // runAhead carries out, in one batch, the ops pick chooses of each plan
 // of group, and appends their outcomes to the plans' ahead.
 func (r *Reconciler) runAhead(b ipvs.Batcher, group []plan, pick func([]desired.Op, []aheadWrite) []desired.Op) {
-	var ws []ipvs.Write
-	var owner []int
+	// The batch's buffers are the reconciler's, kept between batches.
+	ws, owner := r.batchWrites[:0], r.batchOwner[:0]
+	defer func() {
+		clear(ws) // what they point to may go
+		r.batchWrites, r.batchOwner = ws[:0], owner[:0]
+	}()
 	for i := range group {
 		for _, op := range pick(group[i].diffed, group[i].ahead) {
 			ws = append(ws, writeOf(op))

@@ -127,6 +127,9 @@ type Reconciler struct {
 	justAdopted []ipvs.Key
 	// pf is the dump being taken ahead of the next full resync, if any.
 	pf *prefetch
+	// batchWrites and batchOwner are runAhead's buffers.
+	batchWrites []ipvs.Write
+	batchOwner  []int
 	// ahead are the outcomes of the writes of the plan being applied
 	// that went ahead in a batch (batch.go).
 	ahead []aheadWrite

@@ -126,6 +126,10 @@ type Deps struct {
 	}
 	// Metrics records every sync; nil keeps none.
 	Metrics *Metrics
+	// Settled, if set, is called once the first sync (the cold start,
+	// which is a full one) has ended: the daemons pace the collector
+	// tighter from then on (gcpace.Pacer.Settle).
+	Settled func()
 	Clock   runner.Clock
 	Log     *zap.Logger
 }
@@ -303,6 +307,9 @@ func (p *Programmer) fullDone(start time.Time, first bool) {
 	p.lastFull, p.lastFullTook = end, end.Sub(start)
 	if first {
 		p.lastFullTook = 0
+		if p.deps.Settled != nil {
+			p.deps.Settled()
+		}
 	}
 }
 

@@ -229,6 +229,37 @@ func TestChangeGoesBeforeADueFullResync(t *testing.T) {
 	}
 }
 
+// TestSettledAfterTheColdStart: Deps.Settled is called once, when the
+// first sync (the cold start) ends, and not by the syncs or full resyncs
+// after it.
+func TestSettledAfterTheColdStart(t *testing.T) {
+	c := &calls{}
+	clock := &stepClock{now: time.Unix(1_000_000, 0)}
+	settled := 0
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c: c}, Clock: clock,
+		Settled: func() { c.add("settled"); settled++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{c: c}
+	if settled != 0 {
+		t.Fatalf("settled %d times before any sync", settled)
+	}
+	for i := range 3 {
+		clock.now = clock.now.Add(time.Minute) // each sync after the first a full resync
+		if _, err := p.SyncOnce(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		got := c.take()
+		if (i == 0) != slices.Contains(got, "settled") || (i == 0 && got[len(got)-1] != "settled") {
+			t.Errorf("sync %d: %q; want \"settled\" last after the first sync only", i, got)
+		}
+	}
+	if settled != 1 {
+		t.Errorf("settled %d times, want once", settled)
+	}
+}
+
 // IPVS (whole or incremental, as the source says), then the source is
 // told; the firewall is compared with the kernel when it was just opened
 // and on every full resync, and merely synced in between.

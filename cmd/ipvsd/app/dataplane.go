@@ -50,6 +50,8 @@ type planeOptions struct {
 	// (standalone mode), recording the daemons ipvsd starts beside the
 	// ownership record.
 	failover bool
+	// settled is called once the cold start is programmed (nil: nothing).
+	settled func()
 }
 
 // reconcilerBackstopResync is the reconciler's own full-resync interval
@@ -83,7 +85,7 @@ func openPlane(o planeOptions, log *zap.Logger) (*plane, error) {
 		Labels: o.statsLabels, OwnerLabels: o.ownerLabels,
 	}, nil)
 	m.Registry.MustRegister(netlinkWrites(env.IPVS))
-	deps := dataplane.Deps{IPVS: engine, OpenFirewall: o.openFirewall, Metrics: m, Log: log}
+	deps := dataplane.Deps{IPVS: engine, OpenFirewall: o.openFirewall, Metrics: m, Settled: o.settled, Log: log}
 	if o.settings != nil {
 		deps.Settings = kernelsettings.New(*o.settings, kernelsettings.Deps{IPVS: env.IPVS, Log: log.Named("kernel")})
 	}

@@ -88,7 +88,7 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, takeOver bool, log *za
 	defer cancel()
 	// Peak RSS is otherwise about twice the live state (GOGC=100): see
 	// internal/gcpace. GOGC or GOMEMLIMIT in the environment wins.
-	gcpace.Keep(ctx, gcpace.Default, os.Getenv, log.Named("gcpace"))
+	pacer := gcpace.Keep(ctx, gcpace.Default, os.Getenv, log.Named("gcpace"))
 	if err := kernelsettings.SetOOMScoreAdj(kernelsettings.OOMScoreAdjPath, int(*cfg.OOMScoreAdj), log); err != nil {
 		// As kube-proxy: a container without CAP_SYS_RESOURCE cannot
 		// lower it, and the proxy runs all the same.
@@ -108,7 +108,7 @@ func runKube(ctx context.Context, cfg proxyconfig.Config, takeOver bool, log *za
 	if err != nil {
 		return err
 	}
-	p, err := openKubePlane(cfg, fw, log)
+	p, err := openKubePlane(cfg, fw, pacer.Settle, log)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,8 @@ func takeOverKubeProxy(ctx context.Context, p *plane, src *informer.Source, log 
 
 // openKubePlane opens the dataplane with the Kubernetes mode's settings:
 // fw already open, kube-proxy's kernel settings kept at each resync.
-func openKubePlane(cfg proxyconfig.Config, fw *firewall.Firewall, log *zap.Logger) (*plane, error) {
+// settled is called once the cold start is programmed.
+func openKubePlane(cfg proxyconfig.Config, fw *firewall.Firewall, settled func(), log *zap.Logger) (*plane, error) {
 	exclude, err := proxyconfig.ExcludeCIDRs(&cfg.KubeProxyConfiguration)
 	if err != nil {
 		return nil, err
@@ -173,7 +174,7 @@ func openKubePlane(cfg proxyconfig.Config, fw *firewall.Firewall, log *zap.Logge
 		programmer:   dataplane.Config{MinSyncInterval: cfg.IPVS.MinSyncPeriod.Duration, FullResyncInterval: cfg.IPVS.SyncPeriod.Duration},
 		openFirewall: func(context.Context) (dataplane.Firewall, error) { return fw, nil },
 		statsLabels:  informer.StatsLabels, ownerLabels: informer.OwnerLabels,
-		settings: &settings,
+		settings: &settings, settled: settled,
 	}, log)
 }
 

@@ -36,7 +36,7 @@ var servicesLine = []byte("services:")
 // that lost a part of itself to the list: Parser then parses the file
 // whole.
 func splitFile(data []byte) (layout, bool) {
-	if hasDocumentMarker(data) || bytes.ContainsAny(data, "\t\r") {
+	if hasDocumentMarker(data) || containsAnyByte(data, "\t\r") {
 		return layout{}, false
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
@@ -72,7 +72,7 @@ func splitFile(data []byte) (layout, bool) {
 	// Items are contiguous, so each is a slice of data from its first
 	// line to the next item's.
 	off := len(data) - sumLen(lines[i:])
-	start := off
+	start, itemsFrom := off, off
 	for ; i < len(lines); i++ {
 		line := lines[i]
 		if startsItem(line, ind) {
@@ -86,18 +86,31 @@ func splitFile(data []byte) (layout, bool) {
 		off += len(line)
 	}
 	l.items = append(l.items, data[start:off:off])
+	itemsTo := off
 	for ; i < len(lines); i++ {
 		if !headerLine(lines[i]) {
 			return layout{}, false
 		}
 		l.header = append(l.header, lines[i]...)
 	}
-	for _, it := range l.items {
-		if bytes.ContainsAny(it, "&*!|>%?") {
-			return layout{}, false
-		}
+	// The items are one run of data, searched once for each character
+	// (a search per item and character set was a third of a one-weight
+	// reload of 10,000 services).
+	if containsAnyByte(data[itemsFrom:itemsTo], "&*!|>%?") {
+		return layout{}, false
 	}
 	return l, true
+}
+
+// containsAnyByte reports whether b holds any of chars' bytes, with one
+// vectorised search per byte.
+func containsAnyByte(b []byte, chars string) bool {
+	for i := range len(chars) {
+		if bytes.IndexByte(b, chars[i]) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func sumLen(lines [][]byte) int {

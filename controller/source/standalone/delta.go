@@ -22,37 +22,35 @@ type Delta struct {
 // one removed and one added; a changed service is one whose settings or
 // backends differ in any way.
 func Compare(old, cur *config.Config) Delta {
+	d, _ := Changes(old, cur)
+	return d
+}
+
+// Changes is Compare, with the names of the services going from old to
+// cur adds, removes or changes, in one walk: a reload needs both, and at
+// 10,000 services a walk indexes them all.
+func Changes(old, cur *config.Config) (Delta, []string) {
 	var d Delta
+	var names []string
 	diffServices(old, cur, func(o, s *config.Service) {
 		switch {
 		case o == nil:
 			d.ServicesAdded++
 			d.BackendsAdded += len(s.Backends)
+			names = append(names, s.Name)
 		case s == nil:
 			d.ServicesRemoved++
 			d.BackendsRemoved += len(o.Backends)
+			names = append(names, o.Name)
 		default:
 			d.ServicesChanged++
 			added, removed := compareBackends(o.Backends, s.Backends)
 			d.BackendsAdded += added
 			d.BackendsRemoved += removed
-		}
-	})
-	return d
-}
-
-// ChangedServices names the services that going from old to cur adds,
-// removes or changes.
-func ChangedServices(old, cur *config.Config) []string {
-	var names []string
-	diffServices(old, cur, func(o, s *config.Service) {
-		if s != nil {
 			names = append(names, s.Name)
-		} else {
-			names = append(names, o.Name)
 		}
 	})
-	return names
+	return d, names
 }
 
 // diffServices calls visit for each service, matched by name, that

@@ -189,9 +189,9 @@ func (s *Source) ReloadContent(why string, content []byte) error {
 		return err
 	}
 	s.metrics.reloads.WithLabelValues("ok").Inc()
+	delta, changed := Changes(s.cfg, cfg)
 	s.log.Info("config reloaded", append([]zap.Field{zap.String("trigger", why), zap.Int("services", len(cfg.Services)),
-		zap.Int("servicesParsed", s.deps.Parser.Stats().Parsed)}, Compare(s.cfg, cfg).fields()...)...)
-	changed := ChangedServices(s.cfg, cfg)
+		zap.Int("servicesParsed", s.deps.Parser.Stats().Parsed)}, delta.fields()...)...)
 	s.dirty.mark(changed...)
 	old := s.byName
 	s.cfg, s.content = cfg, content

@@ -52,26 +52,18 @@ var native = binary.NativeEndian
 // dump lists every service (one GET_SERVICE dump) and then each service's
 // real servers (one GET_DEST dump per service), in the kernel's order.
 func (c *genlConn) dump() ([]ServiceWithDests, error) {
-	msgs, err := c.ipvs(ipvsCmdGetService, unix.NLM_F_DUMP)
-	if err != nil {
-		return nil, fmt.Errorf("listing virtual servers: %w", err)
-	}
-	out := make([]ServiceWithDests, 0, len(msgs))
-	for _, m := range msgs {
-		nest, err := nestedValue(m, ipvsCmdAttrService)
-		if err != nil {
-			return nil, fmt.Errorf("parsing a virtual server: %w", err)
-		}
-		s, err := parseService(nest)
-		if err != nil {
-			return nil, err
+	var out []ServiceWithDests
+	err := c.eachService(func(s ServiceWithDests, n int) error {
+		if out == nil {
+			out = make([]ServiceWithDests, 0, n) // held through a full resync
 		}
 		dests, err := c.dumpDests(s.Key)
-		if err != nil {
-			return nil, err
-		}
 		s.Destinations = dests
 		out = append(out, s)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -80,27 +72,45 @@ func (c *genlConn) dump() ([]ServiceWithDests, error) {
 // dump's services, each with its real servers' connection counts summed
 // from their messages, none of them parsed further or kept.
 func (c *genlConn) counters() ([]ServiceCounters, error) {
+	var out []ServiceCounters
+	err := c.eachService(func(s ServiceWithDests, n int) error {
+		if out == nil {
+			out = make([]ServiceCounters, 0, n)
+		}
+		sc := ServiceCounters{Key: s.Key, Stats: s.Stats}
+		var err error
+		sc.ActiveConns, sc.InactiveConns, err = c.sumDestConns(s.Key)
+		out = append(out, sc)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachService dumps the services (one GET_SERVICE dump) and calls fn with
+// each, without its real servers, and how many were listed, in the
+// kernel's order, until fn fails.
+func (c *genlConn) eachService(fn func(s ServiceWithDests, listed int) error) error {
 	msgs, err := c.ipvs(ipvsCmdGetService, unix.NLM_F_DUMP)
 	if err != nil {
-		return nil, fmt.Errorf("listing virtual servers: %w", err)
+		return fmt.Errorf("listing virtual servers: %w", err)
 	}
-	out := make([]ServiceCounters, 0, len(msgs))
 	for _, m := range msgs {
 		nest, err := nestedValue(m, ipvsCmdAttrService)
 		if err != nil {
-			return nil, fmt.Errorf("parsing a virtual server: %w", err)
+			return fmt.Errorf("parsing a virtual server: %w", err)
 		}
 		s, err := parseService(nest)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		sc := ServiceCounters{Key: s.Key, Stats: s.Stats}
-		if sc.ActiveConns, sc.InactiveConns, err = c.sumDestConns(s.Key); err != nil {
-			return nil, err
+		if err := fn(s, len(msgs)); err != nil {
+			return err
 		}
-		out = append(out, sc)
 	}
-	return out, nil
+	return nil
 }
 
 // sumDestConns adds up the active and inactive connections of k's real

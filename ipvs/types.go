@@ -310,6 +310,16 @@ type ServiceCounters struct {
 	InactiveConns uint64
 }
 
+// Counters are s's counters, its real servers' connections summed.
+func (s *ServiceWithDests) Counters() ServiceCounters {
+	c := ServiceCounters{Key: s.Key, Stats: s.Stats}
+	for _, d := range s.Destinations {
+		c.ActiveConns += uint64(d.ActiveConns)
+		c.InactiveConns += uint64(d.InactiveConns)
+	}
+	return c
+}
+
 // CounterReader reads every virtual server's counters, ours and foreign
 // alike. Unlike Dump it holds no real server: at 100,000 of them a scrape
 // that dumped them all kept some 20 MB for a few numbers per service.

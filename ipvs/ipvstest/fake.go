@@ -221,12 +221,8 @@ func (f *Fake) Counters() ([]ipvs.ServiceCounters, error) {
 		return nil, err
 	}
 	out := make([]ipvs.ServiceCounters, len(dump))
-	for i, s := range dump {
-		out[i] = ipvs.ServiceCounters{Key: s.Key, Stats: s.Stats}
-		for _, d := range s.Destinations {
-			out[i].ActiveConns += uint64(d.ActiveConns)
-			out[i].InactiveConns += uint64(d.InactiveConns)
-		}
+	for i := range dump {
+		out[i] = dump[i].Counters()
 	}
 	return out, nil
 }

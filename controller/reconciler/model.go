@@ -72,13 +72,17 @@ func (st *svcState) applied(want *desired.VirtualServer) {
 
 // refreshModel replaces the model of one service with what a full dump
 // found, keeping drains of real servers that are still there. have is the
-// plan's own copy (written), which the model takes over.
+// plan's own copy (written), which the model takes over, or the model
+// itself (asDumped: the dump found it as it is), which stays as it is.
 func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceConfig) {
 	if have == nil {
 		r.dropService(k)
 		return
 	}
 	st := r.svcs[k]
+	if st != nil && have == &st.have {
+		return
+	}
 	if st == nil {
 		st = &svcState{}
 		r.svcs[k] = st

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
@@ -49,7 +48,7 @@ type Env struct {
 	// and no link.
 	Addresses reconciler.AddressBinder
 	Conntrack Conntrack
-	nl        *netlink.Handle
+	nl        *netlinkutil.RouteHandle
 	// serviceLinks are Options.ServiceLinks.
 	serviceLinks []string
 }

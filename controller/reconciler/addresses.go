@@ -135,15 +135,14 @@ func (r *Reconciler) bindWait(p *addrPlan, done chan []error, res *Result) {
 	}
 }
 
-// bind adds each address, returning each one's error (nil: bound). It
-// touches nothing of the reconciler but the address binder, so it may
-// run beside the IPVS writes.
+// bind adds each address, in batches, returning each one's error (nil:
+// bound). It touches nothing of the reconciler but the address binder,
+// so it may run beside the IPVS writes.
 func (r *Reconciler) bind(addrs []netip.Addr) []error {
-	errs := make([]error, len(addrs))
-	for i, a := range addrs {
-		errs[i] = r.deps.Addresses.AddAddress(a)
+	if len(addrs) == 0 {
+		return nil
 	}
-	return errs
+	return r.deps.Addresses.AddAddresses(addrs)
 }
 
 // recordBinds records the outcome of binding p.add.
@@ -170,8 +169,12 @@ func (r *Reconciler) recordBinds(p *addrPlan, errs []error, res *Result) {
 // unbindAddresses runs after the services were reconciled, so a VIP goes
 // only once the virtual servers on it are gone.
 func (r *Reconciler) unbindAddresses(p *addrPlan, res *Result) {
-	for _, a := range p.del {
-		err := r.deps.Addresses.DelAddress(a)
+	var errs []error
+	if len(p.del) > 0 {
+		errs = r.deps.Addresses.DelAddresses(p.del)
+	}
+	for i, a := range p.del {
+		err := errs[i]
 		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 			res.fail(fmt.Errorf("deleting address %s: %w", a, err))
 			p.failed = true

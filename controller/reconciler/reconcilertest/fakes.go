@@ -48,7 +48,7 @@ func (f *Addresses) RemoveDummy(a netip.Addr) {
 	delete(f.dummy, a)
 }
 
-// Writes counts successful AddAddress and DelAddress calls.
+// Writes counts the addresses AddAddresses and DelAddresses changed.
 func (f *Addresses) Writes() int { f.mu.Lock(); defer f.mu.Unlock(); return f.writes }
 
 // Addresses implements reconciler.AddressBinder.
@@ -67,10 +67,19 @@ func (f *Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
 	return all, nil
 }
 
-// AddAddress implements reconciler.AddressBinder.
-func (f *Addresses) AddAddress(a netip.Addr) error {
+// AddAddresses implements reconciler.AddressBinder: each address on its
+// own, as the kernel answers each request of a batch.
+func (f *Addresses) AddAddresses(as []netip.Addr) []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	errs := make([]error, len(as))
+	for i, a := range as {
+		errs[i] = f.addLocked(a)
+	}
+	return errs
+}
+
+func (f *Addresses) addLocked(a netip.Addr) error {
 	if f.Fail != nil {
 		if err := f.Fail("add", a); err != nil {
 			return err
@@ -84,10 +93,19 @@ func (f *Addresses) AddAddress(a netip.Addr) error {
 	return nil
 }
 
-// DelAddress implements reconciler.AddressBinder.
-func (f *Addresses) DelAddress(a netip.Addr) error {
+// DelAddresses implements reconciler.AddressBinder, each address on its
+// own.
+func (f *Addresses) DelAddresses(as []netip.Addr) []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	errs := make([]error, len(as))
+	for i, a := range as {
+		errs[i] = f.delLocked(a)
+	}
+	return errs
+}
+
+func (f *Addresses) delLocked(a netip.Addr) error {
 	if f.Fail != nil {
 		if err := f.Fail("del", a); err != nil {
 			return err

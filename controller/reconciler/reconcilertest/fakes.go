@@ -18,6 +18,7 @@ type Addresses struct {
 	dummy  map[netip.Addr]bool
 	other  map[netip.Addr]bool
 	writes int
+	calls  int
 	// Fail, when non-nil, is asked before each write.
 	Fail func(op string, a netip.Addr) error
 }
@@ -51,6 +52,10 @@ func (f *Addresses) RemoveDummy(a netip.Addr) {
 // Writes counts the addresses AddAddresses and DelAddresses changed.
 func (f *Addresses) Writes() int { f.mu.Lock(); defer f.mu.Unlock(); return f.writes }
 
+// Calls counts AddAddresses and DelAddresses calls: batches, not
+// addresses.
+func (f *Addresses) Calls() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+
 // Addresses implements reconciler.AddressBinder.
 func (f *Addresses) Addresses() (map[netip.Addr]bool, error) {
 	f.mu.Lock()
@@ -72,6 +77,7 @@ func (f *Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
 func (f *Addresses) AddAddresses(as []netip.Addr) []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
 	errs := make([]error, len(as))
 	for i, a := range as {
 		errs[i] = f.addLocked(a)
@@ -98,6 +104,7 @@ func (f *Addresses) addLocked(a netip.Addr) error {
 func (f *Addresses) DelAddresses(as []netip.Addr) []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
 	errs := make([]error, len(as))
 	for i, a := range as {
 		errs[i] = f.delLocked(a)

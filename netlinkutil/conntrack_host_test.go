@@ -54,17 +54,17 @@ func TestKernelDeleteUDPConntrack(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if n := countFlows(t, h, stale); n != 2 {
+	if n := countFlows(t, h.Handle, stale); n != 2 {
 		t.Fatalf("%d conntrack entries for %s, want 2 (one per client socket)", n, stale)
 	}
 	n, err := DeleteUDPConntrack(h, vip, 53, backend, 9001)
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteUDPConntrack: deleted %d, %v; want 2", n, err)
 	}
-	if n := countFlows(t, h, stale); n != 0 {
+	if n := countFlows(t, h.Handle, stale); n != 0 {
 		t.Errorf("%d entries for %s survived", n, stale)
 	}
-	if n := countFlows(t, h, other); n != 1 {
+	if n := countFlows(t, h.Handle, other); n != 1 {
 		t.Errorf("%d entries for %s, want the 1 that is not ours to delete", n, other)
 	}
 }

@@ -152,32 +152,60 @@ func (d *Dummy) Addresses() ([]netip.Prefix, error) {
 // IPv6 addresses skip duplicate address detection so they work at once
 // rather than after DAD's second or so of "tentative". Adding an address
 // the interface already has fails with a wrapped EEXIST.
-func (d *Dummy) AddAddress(ip netip.Addr) error {
-	return d.modify(ip, "adding %s to %s: %w", Handle.AddrAdd)
-}
+func (d *Dummy) AddAddress(ip netip.Addr) error { return d.AddAddresses([]netip.Addr{ip})[0] }
 
 // DelAddress removes the host address ip from the interface. Removing an
 // address it does not have fails with a wrapped EADDRNOTAVAIL.
-func (d *Dummy) DelAddress(ip netip.Addr) error {
-	return d.modify(ip, "removing %s from %s: %w", Handle.AddrDel)
+func (d *Dummy) DelAddress(ip netip.Addr) error { return d.DelAddresses([]netip.Addr{ip})[0] }
+
+// AddAddresses binds each ip as AddAddress does, many to one sendmsg, and
+// returns each one's error (nil: bound): one already there fails with
+// EEXIST and the others are bound all the same.
+func (d *Dummy) AddAddresses(ips []netip.Addr) []error {
+	return d.modify(ips, "adding %s to %s: %w", Handle.AddrAddBatch)
 }
 
-func (d *Dummy) modify(ip netip.Addr, format string, op func(Handle, netlink.Link, *netlink.Addr) error) error {
-	a, err := hostAddr(ip)
-	if err != nil {
-		return err
+// DelAddresses removes each ip as DelAddress does, many to one sendmsg,
+// and returns each one's error (nil: removed).
+func (d *Dummy) DelAddresses(ips []netip.Addr) []error {
+	return d.modify(ips, "removing %s from %s: %w", Handle.AddrDelBatch)
+}
+
+// modify runs op on the valid addresses of ips, in one batch, and wraps
+// each error with the address and the link.
+func (d *Dummy) modify(ips []netip.Addr, format string, op func(Handle, netlink.Link, []*netlink.Addr) []error) []error {
+	errs := make([]error, len(ips))
+	addrs := make([]*netlink.Addr, 0, len(ips))
+	sent := make([]int, 0, len(ips)) // the index in ips of each of addrs
+	for i, ip := range ips {
+		a, err := hostAddr(ip)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		addrs, sent = append(addrs, a), append(sent, i)
+	}
+	if len(addrs) == 0 {
+		return errs
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	results := make([]error, len(addrs))
 	l, err := d.linkLocked()
 	if err == nil {
-		err = op(d.h, l, a)
-		d.forgetIfGone(err)
+		results = op(d.h, l, addrs)
 	}
-	if err != nil {
-		return fmt.Errorf(format, HostPrefix(ip), d.name, err)
+	for j, i := range sent {
+		e := results[j]
+		if err != nil {
+			e = err
+		}
+		d.forgetIfGone(e)
+		if e != nil {
+			errs[i] = fmt.Errorf(format, HostPrefix(ips[i]), d.name, e)
+		}
 	}
-	return nil
+	return errs
 }
 
 // HostPrefix is ip as a single-address prefix: /32 for IPv4 (IPv4-mapped

@@ -23,7 +23,7 @@ func bridgeLink(name string) netlink.Link {
 	return &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
 }
 
-func openHandle(t *testing.T, nsPath string) *netlink.Handle {
+func openHandle(t *testing.T, nsPath string) *RouteHandle {
 	t.Helper()
 	h, err := OpenHandle(nsPath)
 	if err != nil {
@@ -33,7 +33,7 @@ func openHandle(t *testing.T, nsPath string) *netlink.Handle {
 	return h
 }
 
-func deleteLink(t *testing.T, h *netlink.Handle, name string) {
+func deleteLink(t *testing.T, h *RouteHandle, name string) {
 	t.Cleanup(func() {
 		if l, err := h.LinkByName(name); err == nil {
 			if err := h.LinkDel(l); err != nil {

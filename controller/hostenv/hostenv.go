@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
@@ -49,7 +48,7 @@ type Env struct {
 	// and no link.
 	Addresses reconciler.AddressBinder
 	Conntrack Conntrack
-	nl        *netlink.Handle
+	nl        *netlinkutil.RouteHandle
 	// serviceLinks are Options.ServiceLinks.
 	serviceLinks []string
 }
@@ -215,8 +214,8 @@ func (a Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
 	return out, nil
 }
 
-func (a Addresses) AddAddress(ip netip.Addr) error { return a.D.AddAddress(ip) }
-func (a Addresses) DelAddress(ip netip.Addr) error { return a.D.DelAddress(ip) }
+func (a Addresses) AddAddresses(ips []netip.Addr) []error { return a.D.AddAddresses(ips) }
+func (a Addresses) DelAddresses(ips []netip.Addr) []error { return a.D.DelAddresses(ips) }
 
 // Conntrack adapts netlink's conntrack deletion to reconciler.ConntrackCleaner.
 type Conntrack struct{ H netlinkutil.ConntrackHandle }

@@ -92,12 +92,11 @@ func (p *addrPlan) classify(mine, onLink, local, adopt map[netip.Addr]bool) {
 
 // bindAlongside is the number of VIPs from which a sync binds them on a
 // goroutine beside its IPVS writes instead of before them. A cold start
-// binds every VIP, and the kernel's cost per address grows with the
-// addresses on the link: at 10,000 Services binding took as long as all
-// the IPVS writes (a quarter of the cold start's CPU each, in the lab),
-// and the kernel serves the two on different locks (RTNL, the IPVS
-// mutex). A few VIPs are still bound first, so that a new virtual server
-// finds its address there.
+// binds every VIP, and the kernel serves the two on different locks
+// (RTNL, the IPVS mutex): at 10,000 Services the 1,000 VIPs took 11.8 s
+// one request at a time and 1.6 s batched in the lab, beside writes that
+// last longer. A few VIPs are still bound first, so that a new virtual
+// server finds its address there.
 const bindAlongside = 64
 
 // logEachVIP is the number of VIPs a sync logs one by one at Info; a sync
@@ -135,15 +134,14 @@ func (r *Reconciler) bindWait(p *addrPlan, done chan []error, res *Result) {
 	}
 }
 
-// bind adds each address, returning each one's error (nil: bound). It
-// touches nothing of the reconciler but the address binder, so it may
-// run beside the IPVS writes.
+// bind adds each address, in batches, returning each one's error (nil:
+// bound). It touches nothing of the reconciler but the address binder,
+// so it may run beside the IPVS writes.
 func (r *Reconciler) bind(addrs []netip.Addr) []error {
-	errs := make([]error, len(addrs))
-	for i, a := range addrs {
-		errs[i] = r.deps.Addresses.AddAddress(a)
+	if len(addrs) == 0 {
+		return nil
 	}
-	return errs
+	return r.deps.Addresses.AddAddresses(addrs)
 }
 
 // recordBinds records the outcome of binding p.add.
@@ -170,8 +168,12 @@ func (r *Reconciler) recordBinds(p *addrPlan, errs []error, res *Result) {
 // unbindAddresses runs after the services were reconciled, so a VIP goes
 // only once the virtual servers on it are gone.
 func (r *Reconciler) unbindAddresses(p *addrPlan, res *Result) {
-	for _, a := range p.del {
-		err := r.deps.Addresses.DelAddress(a)
+	var errs []error
+	if len(p.del) > 0 {
+		errs = r.deps.Addresses.DelAddresses(p.del)
+	}
+	for i, a := range p.del {
+		err := errs[i]
 		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 			res.fail(fmt.Errorf("deleting address %s: %w", a, err))
 			p.failed = true

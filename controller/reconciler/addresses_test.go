@@ -109,3 +109,38 @@ func TestManyAddressesBoundAlongside(t *testing.T) {
 		t.Errorf("second sync: %s; %d owned, want the one left bound and 200 owned", &res, len(e.r.Owned().Addresses))
 	}
 }
+
+// TestAddressesInOneBatch: a sync hands the binder all its VIPs in one
+// call each way, and each address's failure stays its own: the others of
+// the batch are bound (or unbound) and owned as usual.
+func TestAddressesInOneBatch(t *testing.T) {
+	e := newEnv(t)
+	d := bigDesired(200, 1)
+	res := e.sync(d)
+	if res.Addresses.Added != len(d.Addresses) {
+		t.Errorf("first sync: %s", &res)
+	}
+	if calls := e.addrs.Calls(); calls != 1 {
+		t.Errorf("binding %d VIPs took %d calls, want 1", len(d.Addresses), calls)
+	}
+	stuck := d.Addresses[3]
+	e.addrs.Fail = func(op string, a netip.Addr) error {
+		if op == "del" && a == stuck {
+			return unix.EBUSY
+		}
+		return nil
+	}
+	res, err := e.r.Sync(t.Context(), desired.State{})
+	if err == nil || !strings.Contains(err.Error(), "deleting address "+stuck.String()) {
+		t.Errorf("sync error %v, want one naming %s", err, stuck)
+	}
+	if res.Addresses.Deleted != len(d.Addresses)-1 {
+		t.Errorf("second sync: %s, want all VIPs but %s unbound", &res, stuck)
+	}
+	if calls := e.addrs.Calls(); calls != 2 {
+		t.Errorf("unbinding took %d calls, want 1", calls-1)
+	}
+	if owned := e.r.Owned().Addresses; len(owned) != 1 || !owned[stuck] {
+		t.Errorf("owned after unbinding %v, want only %s", owned, stuck)
+	}
+}

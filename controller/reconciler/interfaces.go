@@ -10,8 +10,13 @@ type AddressBinder interface {
 	Addresses() (map[netip.Addr]bool, error)
 	// LocalAddresses returns the addresses on any link, dummy included.
 	LocalAddresses() (map[netip.Addr]bool, error)
-	AddAddress(netip.Addr) error
-	DelAddress(netip.Addr) error
+	// AddAddresses binds each address and returns each one's error (nil:
+	// bound), in as few kernel round trips as it can: one address's
+	// failure (EEXIST, say) does not fail the others.
+	AddAddresses([]netip.Addr) []error
+	// DelAddresses unbinds each address, each with its own error
+	// (EADDRNOTAVAIL for one not there).
+	DelAddresses([]netip.Addr) []error
 }
 
 // ConntrackCleaner removes UDP conntrack entries that still point a client

@@ -43,6 +43,23 @@ func sameAddress(a netlink.Addr, ip net.IP, ones int, ignoreLen bool) bool {
 func (f *Fake) AddrAdd(link netlink.Link, addr *netlink.Addr) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.addrAddLocked(link, addr)
+}
+
+// AddrAddBatch adds each address as AddrAdd would, each with its own
+// outcome, as the kernel handles the requests of one sendmsg. An error
+// queued for "AddrAdd" fails one address of the batch.
+func (f *Fake) AddrAddBatch(link netlink.Link, addrs []*netlink.Addr) []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	errs := make([]error, len(addrs))
+	for i, a := range addrs {
+		errs[i] = f.addrAddLocked(link, a)
+	}
+	return errs
+}
+
+func (f *Fake) addrAddLocked(link netlink.Link, addr *netlink.Addr) error {
 	if err := f.injected("AddrAdd"); err != nil {
 		return err
 	}
@@ -68,6 +85,22 @@ func (f *Fake) AddrAdd(link netlink.Link, addr *netlink.Addr) error {
 func (f *Fake) AddrDel(link netlink.Link, addr *netlink.Addr) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.addrDelLocked(link, addr)
+}
+
+// AddrDelBatch removes each address as AddrDel would, each with its own
+// outcome. An error queued for "AddrDel" fails one address of the batch.
+func (f *Fake) AddrDelBatch(link netlink.Link, addrs []*netlink.Addr) []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	errs := make([]error, len(addrs))
+	for i, a := range addrs {
+		errs[i] = f.addrDelLocked(link, a)
+	}
+	return errs
+}
+
+func (f *Fake) addrDelLocked(link netlink.Link, addr *netlink.Addr) error {
 	if err := f.injected("AddrDel"); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ type Addresses struct {
 	dummy  map[netip.Addr]bool
 	other  map[netip.Addr]bool
 	writes int
+	calls  int
 	// Fail, when non-nil, is asked before each write.
 	Fail func(op string, a netip.Addr) error
 }
@@ -48,8 +49,12 @@ func (f *Addresses) RemoveDummy(a netip.Addr) {
 	delete(f.dummy, a)
 }
 
-// Writes counts successful AddAddress and DelAddress calls.
+// Writes counts the addresses AddAddresses and DelAddresses changed.
 func (f *Addresses) Writes() int { f.mu.Lock(); defer f.mu.Unlock(); return f.writes }
+
+// Calls counts AddAddresses and DelAddresses calls: batches, not
+// addresses.
+func (f *Addresses) Calls() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
 
 // Addresses implements reconciler.AddressBinder.
 func (f *Addresses) Addresses() (map[netip.Addr]bool, error) {
@@ -67,10 +72,20 @@ func (f *Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
 	return all, nil
 }
 
-// AddAddress implements reconciler.AddressBinder.
-func (f *Addresses) AddAddress(a netip.Addr) error {
+// AddAddresses implements reconciler.AddressBinder: each address on its
+// own, as the kernel answers each request of a batch.
+func (f *Addresses) AddAddresses(as []netip.Addr) []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
+	errs := make([]error, len(as))
+	for i, a := range as {
+		errs[i] = f.addLocked(a)
+	}
+	return errs
+}
+
+func (f *Addresses) addLocked(a netip.Addr) error {
 	if f.Fail != nil {
 		if err := f.Fail("add", a); err != nil {
 			return err
@@ -84,10 +99,20 @@ func (f *Addresses) AddAddress(a netip.Addr) error {
 	return nil
 }
 
-// DelAddress implements reconciler.AddressBinder.
-func (f *Addresses) DelAddress(a netip.Addr) error {
+// DelAddresses implements reconciler.AddressBinder, each address on its
+// own.
+func (f *Addresses) DelAddresses(as []netip.Addr) []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
+	errs := make([]error, len(as))
+	for i, a := range as {
+		errs[i] = f.delLocked(a)
+	}
+	return errs
+}
+
+func (f *Addresses) delLocked(a netip.Addr) error {
 	if f.Fail != nil {
 		if err := f.Fail("del", a); err != nil {
 			return err

@@ -57,6 +57,10 @@ profile_until() {
 	emit "$1-heap" "/tmp/$1.heap"
 }
 dests() { ipvsadm -Ln | grep -c '^  ->' || true; }
+# vips: the addresses on ipvs0 (one dump of at most a thousand or so, cheap
+# enough to poll); the config puts ten services on a VIP.
+vips() { /sbin/ip -4 -o addr show dev ipvs0 2>/dev/null | wc -l; }
+VIPS=$(((N + 9) / 10))
 # mark FILE CONDITION: in the background, write the seconds since start
 # of phase ($ts) to FILE once CONDITION (cheap: polled every 0.2 s) holds.
 mark() {
@@ -137,8 +141,14 @@ pid=$!
 until wget -q -O /dev/null "$PPROF/" 2>/dev/null; do sleep 0.1; done
 figure profiler_up "$(since "$t0")" s
 mark /tmp/cold.done healthy
+# When the first and the last VIP appear: the binding's wall time.
+mark /tmp/vips.first '[ "$(vips)" -gt 0 ]'
+mark /tmp/vips.done '[ "$(vips)" -ge "$VIPS" ]'
 profile_until cold '[ -f /tmp/cold.done ]'
 figure cold_start "$(cat /tmp/cold.done)" s
+figure vip_bind_first "$(cat /tmp/vips.first)" s
+figure vip_bind_all "$(cat /tmp/vips.done)" s
+figure vip_bind_wall "$(awk -v a="$(cat /tmp/vips.first)" -v b="$(cat /tmp/vips.done)" 'BEGIN{printf "%.2f", b-a}')" s
 figure real_servers "$(dests)" count
 figure peak_rss_after_cold "$(awk '/VmHWM/{print $2}' /proc/$pid/status)" KiB
 

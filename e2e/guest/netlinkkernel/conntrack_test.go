@@ -66,8 +66,8 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	}
 	// Round robin over four flows: two each.
 	for _, name := range []string{victim, survivor} {
-		if n := countFlows(t, h, filterFor(name)); n != 2 {
-			logFlows(t, h)
+		if n := countFlows(t, h.Handle, filterFor(name)); n != 2 {
+			logFlows(t, h.Handle)
 			t.Fatalf("%d conntrack entries for %s, want 2", n, filterFor(name))
 		}
 	}
@@ -83,10 +83,10 @@ func TestUDPConntrackAfterRealServerRemoval(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteUDPConntrack(%s): deleted %d, %v; want 2", f, n, err)
 	}
-	if n := countFlows(t, h, f); n != 0 {
+	if n := countFlows(t, h.Handle, f); n != 0 {
 		t.Errorf("%d entries for %s survived", n, victim)
 	}
-	if n := countFlows(t, h, filterFor(survivor)); n != 2 {
+	if n := countFlows(t, h.Handle, filterFor(survivor)); n != 2 {
 		t.Errorf("%d entries for %s, want its 2 untouched", n, survivor)
 	}
 	if err := ih.DelDestination(svc, dests[victim]); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -21,7 +22,7 @@ var (
 
 // newDummy returns ipvs0 on a fresh handle in the VM's namespace and
 // deletes the link afterwards.
-func newDummy(t *testing.T, name string) (*netlinkutil.Dummy, *netlink.Handle) {
+func newDummy(t *testing.T, name string) (*netlinkutil.Dummy, *netlinkutil.RouteHandle) {
 	t.Helper()
 	h, err := netlinkutil.OpenHandle("")
 	if err != nil {
@@ -174,5 +175,68 @@ func TestVIPOnAnotherInterface(t *testing.T) {
 	}
 	if v4.Elsewhere[netip.MustParseAddr("fd96::53")] {
 		t.Error("an IPv4 snapshot reported an IPv6 address")
+	}
+}
+
+// TestVIPBatches binds a thousand VIPs to a real dummy in batches, one of
+// them already there (EEXIST for it alone), checks they are local at
+// once, and removes them. For the record it logs the wall time against
+// the same addresses bound one request at a time on a second dummy in the
+// same VM (no assertion: the VM's timing is emulated).
+func TestVIPBatches(t *testing.T) {
+	d, h := newDummy(t, "ipvs0")
+	single, _ := newDummy(t, "ipvs1")
+	for _, x := range []*netlinkutil.Dummy{d, single} {
+		if _, err := x.Ensure(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ips []netip.Addr
+	for i := range 900 {
+		ips = append(ips, netip.AddrFrom4([4]byte{10, 96, byte(i / 250), byte(i%250 + 1)}))
+	}
+	for i := range 100 {
+		ips = append(ips, netip.AddrFrom16([16]byte{0xfd, 0x96, 14: byte(i >> 8), 15: byte(i + 1)}))
+	}
+	const present = 450
+	if err := d.AddAddress(ips[present]); err != nil {
+		t.Fatal(err)
+	}
+	sent := h.AddrSendmsgs()
+	start := time.Now()
+	errs := d.AddAddresses(ips)
+	batched := time.Since(start)
+	for i, err := range errs {
+		if (i == present) != errors.Is(err, unix.EEXIST) || (i != present && err != nil) {
+			t.Errorf("adding %s: %v", ips[i], err)
+		}
+	}
+	for _, ip := range []netip.Addr{ips[0], ips[len(ips)-1]} {
+		pc, err := net.ListenPacket("udp", netip.AddrPortFrom(ip, 0).String())
+		if err != nil {
+			t.Fatalf("binding to %s: %v", ip, err)
+		}
+		pc.Close()
+	}
+	if got, err := d.Addresses(); err != nil || len(got) != len(ips) {
+		t.Fatalf("listed %d addresses (%v), want %d", len(got), err, len(ips))
+	}
+	start = time.Now()
+	for _, ip := range ips {
+		if err := single.AddAddress(ip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oneByOne := time.Since(start)
+	t.Logf("%d VIPs: batched %v in %d sendmsg calls, one at a time %v (%.1fx)",
+		len(ips), batched.Round(time.Millisecond), h.AddrSendmsgs()-sent, oneByOne.Round(time.Millisecond),
+		oneByOne.Seconds()/batched.Seconds())
+	for i, err := range d.DelAddresses(ips) {
+		if err != nil {
+			t.Errorf("removing %s: %v", ips[i], err)
+		}
+	}
+	if got, err := d.Addresses(); err != nil || len(got) != 0 {
+		t.Errorf("after removal: %v, %v", got, err)
 	}
 }

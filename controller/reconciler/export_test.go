@@ -50,6 +50,15 @@ func PublishInBackgroundAfter(d time.Duration) (restore func()) {
 	return func() { backgroundAfter = old }
 }
 
+// PublishInBackgroundFrom sets from how many desired virtual servers the
+// first write of desired.json goes to the background, and returns a
+// function that puts it back.
+func PublishInBackgroundFrom(n int) (restore func()) {
+	old := backgroundFrom
+	backgroundFrom = n
+	return func() { backgroundFrom = old }
+}
+
 // PublishedInBackground reports whether desired.json is written in the
 // background, and returns a channel closed when the write under way (or
 // the next) ends.

@@ -76,6 +76,38 @@ func TestDesiredStatePublished(t *testing.T) {
 // TestDesiredStatePublishedInTheBackground: once a write of desired.json
 // takes too long, the file is written beside the syncs, and still follows
 // every change.
+// TestLargeDesiredStatePublishedInTheBackgroundAtOnce: a desired state of
+// backgroundFrom virtual servers or more is written in the background
+// from the first write on, and the file then holds it.
+func TestLargeDesiredStatePublishedInTheBackgroundAtOnce(t *testing.T) {
+	d := webDesired()
+	defer reconciler.PublishInBackgroundFrom(len(d.Services))()
+	e := newEnv(t)
+	e.sync(d)
+	if bg, _ := e.r.PublishedInBackground(); !bg {
+		t.Fatal("the first write of a large state was made in the sync")
+	}
+	// Polled: the write may be over before a channel could be taken.
+	var got []desired.VirtualServer
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if got, err = runstate.LoadDesired(runstate.DesiredPath(e.cfg.RecordPath)); err == nil && len(got) == len(d.Services) {
+			break
+		}
+	}
+	if err != nil || len(got) != len(d.Services) {
+		t.Fatalf("desired.json after 30 s: %d virtual servers (%v), want %d", len(got), err, len(d.Services))
+	}
+
+	// One fewer than the bound: written in the sync.
+	defer reconciler.PublishInBackgroundFrom(len(d.Services) + 1)()
+	small := newEnv(t)
+	small.sync(d)
+	if bg, _ := small.r.PublishedInBackground(); bg {
+		t.Error("the first write of a small state went to the background")
+	}
+}
+
 func TestDesiredStatePublishedInTheBackground(t *testing.T) {
 	defer reconciler.PublishInBackgroundAfter(0)()
 	e := newEnv(t)

@@ -99,9 +99,15 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 		masqTarget += " --random-fully"
 	}
 
+	// nat chains see a connection's first packet only, but that is the
+	// packet whose latency a client feels. IPVSD-EXTERNAL and
+	// IPVSD-MARK-MASQ give a packet the same result however often they
+	// run (they set bits or return), so a service address goes (-g)
+	// there and skips the node-port lookup behind it: a VIP that is
+	// also a node port would only run them a second time.
 	nat := Table{Name: "nat", Chains: []Chain{
 		{"IPVSD-PREROUTING", []string{
-			match(roleVS, "dst,dst") + " -j IPVSD-EXTERNAL",
+			match(roleVS, "dst,dst") + " -g IPVSD-EXTERNAL",
 			match(roleNodePorts, "dst,dst") + " -j IPVSD-EXTERNAL",
 		}},
 		{"IPVSD-EXTERNAL", external},
@@ -118,7 +124,7 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 		// local route's src), which the real server could not answer.
 		{"IPVSD-OUTPUT", []string{
 			denied + " -j MARK --set-xmark " + drop + "/" + drop,
-			match(roleVS, "dst,dst") + " -j IPVSD-MARK-MASQ",
+			match(roleVS, "dst,dst") + " -g IPVSD-MARK-MASQ",
 			match(roleNodePorts, "dst,dst") + " -j IPVSD-MARK-MASQ",
 		}},
 		{"IPVSD-MARK-MASQ", []string{"-j MARK --set-xmark " + masq + "/" + masq}},
@@ -153,12 +159,19 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 			// decides where clients go. After the rejects: a
 			// service with no endpoint at all still refuses.
 			"-m mark --mark " + drop + "/" + drop + " -j DROP",
+			// Accept service traffic here so a default-DROP INPUT
+			// policy does not starve IPVS. Every packet to a VIP
+			// needs it; it comes before the VIP reject, which only
+			// takes what is not a service (the two are disjoint), so
+			// a new connection to a service meets one lookup here
+			// instead of three.
+			match(roleVS, "dst,dst") + " -j ACCEPT",
 			// A VIP is not the node: host daemons listening on
 			// 0.0.0.0 must not answer on every service address.
-			"! -p " + icmp + " " + isNew + " " + match(roleVIPs, "dst") + " " + notMatch(roleVS, "dst,dst") + " -j IPVSD-REJECT",
-			// Accept service traffic here so a default-DROP INPUT
-			// policy does not starve IPVS.
-			match(roleVS, "dst,dst") + " -j ACCEPT",
+			// Service traffic was accepted above. Before the
+			// node-port accept: a VIP inside a node-port CIDR is
+			// still not a node port.
+			"! -p " + icmp + " " + isNew + " " + match(roleVIPs, "dst") + " -j IPVSD-REJECT",
 			match(roleNodePorts, "dst,dst") + " -j ACCEPT",
 		}},
 		{"IPVSD-REJECT", []string{
@@ -191,10 +204,19 @@ func Render(d *Desired, f ipvs.Family, o RenderOptions) Ruleset {
 	// CIDR can hold other hosts, whose forwarded traffic must keep its
 	// mark for policy routing. Service addresses are always local (bound
 	// to the VIP link), so their rule needs no such check.
+	//
+	// Not gated on --ctstate NEW: an entry without local endpoints maps
+	// to the drop bit, which must keep dropping an established
+	// connection's later packets, and those packets keep the mark
+	// anyone else's rules may read. Every packet of the node comes
+	// here, so the source test (a set lookup with cluster CIDRs) runs
+	// once, ahead of both marking rules, and pod traffic meets nothing
+	// else.
 	mangle := Table{Name: "mangle", Chains: []Chain{
-		{"IPVSD-PREROUTING", []string{
-			outside + "-j SET --map-set " + set(roleVSFWMark) + " dst,dst --map-mark",
-			outside + match(roleNPFWMark, "dst,dst") + " -m addrtype --dst-type LOCAL -j SET --map-set " + set(roleNPFWMark) + " dst,dst --map-mark",
+		{"IPVSD-PREROUTING", []string{outside + "-j IPVSD-LOCAL-MARK"}},
+		{"IPVSD-LOCAL-MARK", []string{
+			"-j SET --map-set " + set(roleVSFWMark) + " dst,dst --map-mark",
+			match(roleNPFWMark, "dst,dst") + " -m addrtype --dst-type LOCAL -j SET --map-set " + set(roleNPFWMark) + " dst,dst --map-mark",
 		}},
 	}, Jumps: []Jump{
 		{"PREROUTING", "IPVSD-PREROUTING"},

@@ -14,6 +14,11 @@ import (
 // path's reference (the mode every IPVS user is now offered instead).
 const KubeProxyNFT = "kube-proxy-nft"
 
+// KubePaused is `ipvsd run` measured again in the same VM with its
+// process stopped (SIGSTOP) and the kernel still programmed: the control
+// that tells the daemon's own CPU from the kernel's data path.
+const KubePaused = "kube-paused"
+
 // The data path's figure keys: dp_ready_s, and per path (PathCluster,
 // PathDirect) dp_PATH_conns, dp_PATH_p50_s, dp_PATH_p99_s and
 // dp_PATH_conns_per_s.
@@ -141,7 +146,7 @@ func ratio(a, b float64) float64 {
 
 // proxyName is how the data-path table names the program behind a mode.
 func proxyName(mode string) string {
-	return cmp.Or(map[string]string{Kube: "ipvsd", KubeProxyNFT: "kube-proxy nft"}[mode], mode)
+	return cmp.Or(map[string]string{Kube: "ipvsd", KubePaused: "ipvsd (paused)", KubeProxyNFT: "kube-proxy nft"}[mode], mode)
 }
 
 // dataPathRows are the results with data-path figures, by size, ipvsd
@@ -215,7 +220,7 @@ func dataPathRatios(rows []Result) string {
 	var lines []string
 	for _, n := range sizes[1:] {
 		var raw, norm []string
-		for _, mode := range []string{Kube, KubeProxyNFT} {
+		for _, mode := range []string{Kube, KubePaused, KubeProxyNFT} {
 			big, ok1 := by[mode][n]
 			small, ok2 := by[mode][sizes[0]]
 			if ok1 && ok2 {
@@ -230,6 +235,11 @@ func dataPathRatios(rows []Result) string {
 	}
 	for _, n := range sizes {
 		i, ok1 := by[Kube][n]
+		if p, ok := by[KubePaused][n]; ok1 && ok {
+			lines = append(lines, fmt.Sprintf("ipvsd running over paused at %d Services, one after the other in one VM: ClusterIP p50 %s, p99 %s; direct p50 %s, p99 %s",
+				n, num(ratio(i.Cluster.P50, p.Cluster.P50), 2), num(ratio(i.Cluster.P99, p.Cluster.P99), 2),
+				num(ratio(i.Direct.P50, p.Direct.P50), 2), num(ratio(i.Direct.P99, p.Direct.P99), 2)))
+		}
 		k, ok2 := by[KubeProxyNFT][n]
 		if ok1 && ok2 {
 			lines = append(lines, fmt.Sprintf("ipvsd over kube-proxy nft at %d Services, %s: ClusterIP p50 %s, p99 %s (target <= %.1f), conn/s %s; direct p50 %s, p99 %s",

@@ -12,7 +12,8 @@ import (
 )
 
 // fixedDataPath are the data-path figures of two VM runs as the guest
-// prints them: ipvsd and kube-proxy nftables at 100 and 10,000 Services.
+// prints them: ipvsd, kube-proxy nftables and ipvsd paused at 100 and
+// 10,000 Services.
 func fixedDataPath() string {
 	var b strings.Builder
 	for _, r := range []struct {
@@ -21,14 +22,16 @@ func fixedDataPath() string {
 		ready   float64
 		cluster float64 // ms of the slowest ClusterIP connection
 		direct  float64 // and of the slowest direct one
-	}{{Kube, 100, 4.5, 2, 1.5}, {KubeProxyNFT, 100, 6, 2.5, 2}, {Kube, 10000, 300, 2.1, 1.5}, {KubeProxyNFT, 10000, 420, 3, 2}} {
+	}{{Kube, 100, 4.5, 2, 1.5}, {KubeProxyNFT, 100, 6, 2.5, 2}, {Kube, 10000, 300, 2.1, 1.5}, {KubeProxyNFT, 10000, 420, 3, 2},
+		// ipvsd stopped, the kernel still programmed: no ready time.
+		{KubePaused, 100, 0, 1.9, 1.5}, {KubePaused, 10000, 0, 1.95, 1.4}} {
 		var cl, di []float64
 		for k := 1; k <= 100; k++ {
 			cl = append(cl, r.cluster*float64(k)/100/1000)
 			di = append(di, r.direct*float64(k)/100/1000)
 		}
 		// The 10,000 run is of the older kind: the proxies one after the other.
-		d := DataPath{Ready: r.ready, ProxyCPU: r.ready / 100, SideBySide: r.n == 100, Cluster: Summarize(cl, 0.5), Direct: Summarize(di, 0.4)}
+		d := DataPath{Ready: r.ready, ProxyCPU: r.ready / 100, SideBySide: r.n == 100 && r.mode != KubePaused, Cluster: Summarize(cl, 0.5), Direct: Summarize(di, 0.4)}
 		for _, l := range DataPathLines(r.mode, r.n, d) {
 			b.WriteString("[ 1.0] " + l + "\n")
 		}

@@ -82,7 +82,7 @@ func Parse(r io.Reader) ([]Result, error) {
 }
 
 func modeOrder(m string) int {
-	return map[string]int{Standalone: 0, Kube: 1, KubeProxy: 2, KubeProxyNFT: 3}[m]
+	return map[string]int{Standalone: 0, Kube: 1, KubePaused: 2, KubeProxy: 3, KubeProxyNFT: 4}[m]
 }
 
 func add(byKey map[[2]string]*Result, f []string) error {

@@ -55,6 +55,21 @@ func NewNS(t testing.TB, name string) *NS {
 	return ns
 }
 
+// Current is the calling thread's namespace (an isolated test binary's
+// own, see RunIsolated), so the package's servers and clients can run
+// there beside the namespaces it creates. It is not deleted; its handle
+// is closed in t.Cleanup.
+func Current(t testing.TB) *NS {
+	t.Helper()
+	var h netns.NsHandle
+	err := onLockedThread(func() (err error) { h, err = netns.Get(); return err })
+	if err != nil {
+		t.Fatalf("the current namespace: %v", err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return &NS{Name: "current", handle: h}
+}
+
 // Handle is the namespace's file descriptor handle.
 func (ns *NS) Handle() netns.NsHandle { return ns.handle }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,7 +50,8 @@ func TestDataPath(t *testing.T) {
 	if os.Getenv("BENCH_DP_KUBE_PROXY") != "0" {
 		nodes = append(nodes, newDPNode(t, benchreport.KubeProxyNFT, "dp-b"))
 	}
-	targets := 2 * len(nodes)
+	// The paused loop's targets take source ports after the others'.
+	targets := 2 * 2 * len(nodes)
 	if dpFirstPort+targets*(dpWarmup+conns) > 32768 {
 		t.Fatalf("BENCH_DP_CONNS=%d: %d targets x %d source ports from %d reach the ephemeral range (32768); at most %d", conns, targets, dpWarmup+conns, dpFirstPort, (32768-dpFirstPort)/targets-dpWarmup)
 	}
@@ -60,7 +62,8 @@ func TestDataPath(t *testing.T) {
 	for _, nd := range nodes {
 		nd.onlyItsProxy(t)
 	}
-	measureDataPath(t, nodes, svcs, conns)
+	next := measureDataPath(t, nodes, svcs, conns)
+	measurePaused(t, nodes, svcs, conns, next)
 	for _, nd := range nodes {
 		nd.logRules(t)
 	}
@@ -68,39 +71,86 @@ func TestDataPath(t *testing.T) {
 
 // measureDataPath runs the client loop against Service 0's ClusterIP and
 // its first endpoint from every node's client pod, and prints each
-// proxy's data-path figures at len(svcs) Services.
-func measureDataPath(t *testing.T, nodes []*dpNode, svcs []service, conns int) {
+// proxy's data-path figures at len(svcs) Services. It returns the first
+// source port it left unused.
+func measureDataPath(t *testing.T, nodes []*dpNode, svcs []service, conns int) int {
 	t.Helper()
-	n := len(svcs)
-	cluster := netip.AddrPortFrom(svcs[0].vip, 80).String()
-	direct := netip.AddrPortFrom(benchreport.EndpointIP(0, 0), targetPort).String()
-	var targets []nettest.Target
-	for _, addr := range []string{cluster, direct} {
-		for _, nd := range nodes {
-			targets = append(targets, nettest.Target{From: nd.client, Addr: addr})
+	targets := dpTargets(nodes, svcs)
+	setups, cpu := clientLoop(t, nodes, targets, len(svcs), conns, dpFirstPort)
+	for i, nd := range nodes {
+		cl, di := setups[i], setups[len(nodes)+i]
+		checkBackends(t, nd.mode, cl, di)
+		dp := benchreport.DataPath{Ready: nd.ready.Seconds(), ProxyCPU: cpu[i], SideBySide: len(nodes) > 1, Cluster: summarize(cl), Direct: summarize(di)}
+		for _, l := range benchreport.DataPathLines(nd.mode, len(svcs), dp) {
+			fmt.Println(l)
 		}
 	}
+	return dpFirstPort + len(targets)*(dpWarmup+conns)
+}
+
+// measurePaused runs the same loop again with ipvsd (node A's proxy)
+// stopped (SIGSTOP, SIGCONT after), from source ports firstPort on, and
+// prints node A's figures. The kernel keeps every virtual server, real
+// server and rule, so what differs from the running row is the daemon's
+// own CPU competing with the client for the VM's emulated vCPUs, not the
+// kernel's data path. The loop keeps every node's targets, as the first
+// had: a loop over fewer targets is faster by itself. It runs after the
+// first loop, under whatever load the host has then: the direct path
+// measured beside it is the check.
+func measurePaused(t *testing.T, nodes []*dpNode, svcs []service, conns, firstPort int) {
+	t.Helper()
+	nd := nodes[0]
+	if err := nd.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("stopping %s: %v", nd.proc.name, err)
+	}
+	defer func() {
+		if err := nd.proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Errorf("resuming %s: %v", nd.proc.name, err)
+		}
+	}()
+	setups, cpu := clientLoop(t, nodes, dpTargets(nodes, svcs), len(svcs), conns, firstPort)
+	checkBackends(t, benchreport.KubePaused, setups[0], setups[len(nodes)])
+	dp := benchreport.DataPath{ProxyCPU: cpu[0], Cluster: summarize(setups[0]), Direct: summarize(setups[len(nodes)])}
+	for _, l := range benchreport.DataPathLines(benchreport.KubePaused, len(svcs), dp) {
+		fmt.Println(l)
+	}
+}
+
+// dpTargets are the loop's targets: from every node's client pod,
+// Service 0's ClusterIP, then from every node its first endpoint's pod
+// address.
+func dpTargets(nodes []*dpNode, svcs []service) []nettest.Target {
+	var targets []nettest.Target
+	for _, addr := range []netip.AddrPort{netip.AddrPortFrom(svcs[0].vip, 80), netip.AddrPortFrom(benchreport.EndpointIP(0, 0), targetPort)} {
+		for _, nd := range nodes {
+			targets = append(targets, nettest.Target{From: nd.client, Addr: addr.String()})
+		}
+	}
+	return targets
+}
+
+// clientLoop runs the client loop over targets from source ports
+// firstPort on and returns each target's setups and each node's proxy
+// CPU over the loop, in percent of a core.
+func clientLoop(t *testing.T, nodes []*dpNode, targets []nettest.Target, n, conns, firstPort int) ([][]nettest.Setup, []float64) {
+	t.Helper()
 	c0 := make([]float64, len(nodes))
 	for i, nd := range nodes {
 		c0[i] = nd.proc.cpuTicks(t)
 	}
 	t0 := time.Now()
-	setups, err := nettest.SetupLoopFrom(targets, dpWarmup, conns, dpFirstPort, dpConnTimeout)
+	setups, err := nettest.SetupLoopFrom(targets, dpWarmup, conns, firstPort, dpConnTimeout)
 	if err != nil {
 		t.Fatalf("at %d Services: %v", n, err)
 	}
 	took := time.Since(t0)
-	t.Logf("at %d Services: %d connections to each of %s and %s from each of %d nodes in %s", n, conns+dpWarmup, cluster, direct, len(nodes), took.Round(time.Millisecond))
+	t.Logf("at %d Services: %d connections to each of %d targets in %s", n, conns+dpWarmup, len(targets), took.Round(time.Millisecond))
+	cpu := make([]float64, len(nodes))
 	for i, nd := range nodes {
-		cpu := 100 * (nd.proc.cpuTicks(t) - c0[i]) / clockTicks / took.Seconds()
+		cpu[i] = 100 * (nd.proc.cpuTicks(t) - c0[i]) / clockTicks / took.Seconds()
 		nd.proc.alive(t)
-		cl, di := setups[i], setups[len(nodes)+i]
-		checkBackends(t, nd.mode, cl, di)
-		dp := benchreport.DataPath{Ready: nd.ready.Seconds(), ProxyCPU: cpu, SideBySide: len(nodes) > 1, Cluster: summarize(cl), Direct: summarize(di)}
-		for _, l := range benchreport.DataPathLines(nd.mode, n, dp) {
-			fmt.Println(l)
-		}
 	}
+	return setups, cpu
 }
 
 // checkBackends requires the ClusterIP's connections to have reached

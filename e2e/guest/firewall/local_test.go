@@ -238,7 +238,7 @@ var counters = regexp.MustCompile(`^\[(\d+):\d+\] `)
 func markedPackets(t *testing.T, m firewall.Mode) int {
 	t.Helper()
 	for _, l := range strings.Split(firewalltest.Sh(t, "", firewalltest.Tool(m, ipvs.IPv4, "save"), "-c", "-t", "mangle"), "\n") {
-		if !strings.Contains(l, "-A IPVSD-PREROUTING") || !strings.Contains(l, "--map-set ipvsd-vs-fwmark-v4") {
+		if !strings.Contains(l, "-A IPVSD-LOCAL-MARK ") || !strings.Contains(l, "--map-set ipvsd-vs-fwmark-v4") {
 			continue
 		}
 		if c := counters.FindStringSubmatch(l); c != nil {

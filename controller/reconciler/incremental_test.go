@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
-	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/ipvs"
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )

@@ -84,6 +84,9 @@ type Result struct {
 	ExitCode int
 	// TimedOut is true when the VM was killed after Config.Timeout.
 	TimedOut bool
+	// SoftLockup is true when the VM was killed early because the guest
+	// kernel reported a CPU stuck for lockupKill or longer.
+	SoftLockup bool
 	// Wall is the wall time of the whole VM run, boot included.
 	Wall time.Duration
 }
@@ -219,9 +222,16 @@ func Boot(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	if err := cmd.Start(); err != nil {
 		return res, fmt.Errorf("starting qemu: %w", err)
 	}
-	res.ExitCode = scanConsole(stdout, out)
+	res.ExitCode = scanConsole(stdout, out, func() {
+		res.SoftLockup = true
+		cancel()
+	})
 	waitErr := cmd.Wait()
 	res.Wall = time.Since(start)
+	if res.SoftLockup {
+		res.ExitCode = -1
+		return res, fmt.Errorf("lab VM killed: the guest kernel reported a CPU stuck for %s or more (soft lockup; trace above)", lockupKill)
+	}
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		res.TimedOut = true
 		res.ExitCode = -1
@@ -235,17 +245,35 @@ func Boot(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 
 var escapes = regexp.MustCompile(`\x1b(\[[0-9;?]*[a-zA-Z]|[()][0-9A-Za-z]|[=>c])`)
 
+// lockupKill is how long a guest CPU may be reported stuck before the VM
+// is killed. Under emulation on a loaded host a vCPU can stall for a
+// while and recover; a minute in the kernel without scheduling has never
+// recovered in this lab (seen once: the reports climbed from 45 s to 186 s
+// until the test's timeout), so waiting longer only delays the failure.
+const lockupKill = 60 * time.Second
+
+var softLockup = regexp.MustCompile(`soft lockup - CPU#\d+ stuck for (\d+)s`)
+
 // scanConsole copies console lines to out and returns the status carried by
-// the exit marker, or -1 if none was seen.
-func scanConsole(r io.Reader, out io.Writer) int {
+// the exit marker, or -1 if none was seen. It calls lockedUp once when the
+// guest kernel reports a CPU stuck for lockupKill or longer, and keeps
+// copying (the traces that follow the report are the useful part).
+func scanConsole(r io.Reader, out io.Writer, lockedUp func()) int {
 	code := -1
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	reported := false
 	for sc.Scan() {
 		line := escapes.ReplaceAllString(strings.ReplaceAll(sc.Text(), "\r", ""), "")
 		if i := strings.Index(line, exitMarker); i >= 0 {
 			if n, err := strconv.Atoi(strings.TrimSpace(line[i+len(exitMarker):])); err == nil {
 				code = n
+			}
+		}
+		if m := softLockup.FindStringSubmatch(line); m != nil && !reported {
+			if secs, err := strconv.Atoi(m[1]); err == nil && time.Duration(secs)*time.Second >= lockupKill {
+				reported = true
+				lockedUp()
 			}
 		}
 		fmt.Fprintln(out, line)
@@ -333,6 +361,13 @@ func runScript(cfg Config) string {
 	var s strings.Builder
 	s.WriteString("#!/bin/sh\n")
 	fmt.Fprintf(&s, "export %s=1 PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", GuestEnv)
+	// The base init keeps the console to emergencies during boot. From here
+	// on warnings reach it too, and with them the stack traces a kernel
+	// BUG or soft lockup prints at the default level: without them a hung
+	// guest says only which process was stuck, not where. A soft lockup
+	// also traces every CPU, so the holder of a lock shows as well.
+	s.WriteString("echo 5 >/proc/sys/kernel/printk\n")
+	s.WriteString("echo 1 >/proc/sys/kernel/softlockup_all_cpu_backtrace 2>/dev/null\n")
 	s.WriteString(packagingScript(cfg.Packaging))
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {

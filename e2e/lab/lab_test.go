@@ -14,18 +14,27 @@ func TestScanConsole(t *testing.T) {
 		name, in string
 		want     int
 		wantOut  string
+		lockups  int
 	}{
-		{"marker", "boot\r\nIPVSD-LAB-EXIT=0\r\n", 0, "boot\nIPVSD-LAB-EXIT=0\n"},
-		{"failure", "x\nIPVSD-LAB-EXIT=3\n[ 1.0] reboot: Power down\n", 3, "x\nIPVSD-LAB-EXIT=3\n[ 1.0] reboot: Power down\n"},
-		{"escapes stripped", "\x1b[?7l\x1b[2Jhello\x1bc\r\n", -1, "hello\n"},
-		{"no marker", "kernel panic\n", -1, "kernel panic\n"},
-		{"garbled marker", "IPVSD-LAB-EXIT=x\n", -1, "IPVSD-LAB-EXIT=x\n"},
+		{"marker", "boot\r\nIPVSD-LAB-EXIT=0\r\n", 0, "boot\nIPVSD-LAB-EXIT=0\n", 0},
+		{"failure", "x\nIPVSD-LAB-EXIT=3\n[ 1.0] reboot: Power down\n", 3, "x\nIPVSD-LAB-EXIT=3\n[ 1.0] reboot: Power down\n", 0},
+		{"escapes stripped", "\x1b[?7l\x1b[2Jhello\x1bc\r\n", -1, "hello\n", 0},
+		{"no marker", "kernel panic\n", -1, "kernel panic\n", 0},
+		{"garbled marker", "IPVSD-LAB-EXIT=x\n", -1, "IPVSD-LAB-EXIT=x\n", 0},
+		{"short stall", "[ 56.9] watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [a:1]\nIPVSD-LAB-EXIT=0\n", 0,
+			"[ 56.9] watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [a:1]\nIPVSD-LAB-EXIT=0\n", 0},
+		{"lockup reported once", "watchdog: BUG: soft lockup - CPU#1 stuck for 71s! [a:1]\n trace\nwatchdog: BUG: soft lockup - CPU#0 stuck for 104s! [b:2]\n", -1,
+			"watchdog: BUG: soft lockup - CPU#1 stuck for 71s! [a:1]\n trace\nwatchdog: BUG: soft lockup - CPU#0 stuck for 104s! [b:2]\n", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if got := scanConsole(strings.NewReader(tt.in), &out); got != tt.want {
+			lockups := 0
+			if got := scanConsole(strings.NewReader(tt.in), &out, func() { lockups++ }); got != tt.want {
 				t.Errorf("status %d, want %d", got, tt.want)
+			}
+			if lockups != tt.lockups {
+				t.Errorf("%d lockups reported, want %d", lockups, tt.lockups)
 			}
 			if out.String() != tt.wantOut {
 				t.Errorf("output %q, want %q", out.String(), tt.wantOut)
@@ -41,6 +50,8 @@ func TestRunScript(t *testing.T) {
 	})
 	want := `#!/bin/sh
 export IPVSD_LAB_GUEST=1 PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+echo 5 >/proc/sys/kernel/printk
+echo 1 >/proc/sys/kernel/softlockup_all_cpu_backtrace 2>/dev/null
 export A='1'
 export B='2'
 cd /lab/bin
@@ -132,6 +143,8 @@ func TestPackagingScript(t *testing.T) {
 	got := runScript(Config{Packaging: PackagingPlainNFTSuffixedLegacy, Script: "true"})
 	want := `#!/bin/sh
 export IPVSD_LAB_GUEST=1 PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+echo 5 >/proc/sys/kernel/printk
+echo 1 >/proc/sys/kernel/softlockup_all_cpu_backtrace 2>/dev/null
 export IPVSD_LAB_PACKAGING='plain-nft+legacy'
 for t in iptables ip6tables; do for s in '' -save -restore; do
 	rm -f /usr/sbin/$t-nft$s

@@ -158,6 +158,10 @@ type Programmer struct {
 	// prefetchStart is when the due full resync's dump began, taken ahead
 	// (zero: none under way).
 	prefetchStart time.Time
+	// sweepStart is when the full resync whose sweep is under way began
+	// (zero: none is); sweepFirst: it is the cold start.
+	sweepStart time.Time
+	sweepFirst bool
 	// conflicted: the last sync found desired virtual servers someone
 	// else holds.
 	conflicted bool
@@ -238,7 +242,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 		if !p.prefetchStart.IsZero() {
 			began, p.prefetchStart = p.prefetchStart, time.Time{}
 		}
-		defer p.fullDone(began, p.lastFull.IsZero())
+		p.sweepStart, p.sweepFirst = began, p.lastFull.IsZero()
 		p.deps.IPVS.RequestFullResync()
 	}
 	p.ensureSettings(start, full)
@@ -279,7 +283,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) > 0 || err != nil {
 		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
 	}
-	return requeue, err
+	return p.sweepGoesOn(res, requeue), err
 }
 
 // fullResyncShare bounds the share of time full resyncs take: the next
@@ -297,6 +301,22 @@ func (p *Programmer) fullInterval() time.Duration {
 		return p.cfg.FullResyncInterval
 	}
 	return max(p.cfg.FullResyncInterval, fullResyncShare*p.lastFullTook)
+}
+
+// sweepGoesOn follows the reconciler's sweep (a full resync compared one
+// slice per sync): while one is under way the next sync comes at once,
+// changes that arrived meanwhile with it; the full resync ends, for its
+// interval, with the sweep's last slice.
+func (p *Programmer) sweepGoesOn(res reconciler.Result, requeue time.Duration) time.Duration {
+	if p.sweepStart.IsZero() {
+		return requeue
+	}
+	if res.SweepLeft > 0 {
+		return time.Nanosecond
+	}
+	p.fullDone(p.sweepStart, p.sweepFirst)
+	p.sweepStart = time.Time{}
+	return requeue
 }
 
 // fullDone records the end of a full resync that began at start. The
@@ -321,6 +341,9 @@ func (p *Programmer) fullDone(start time.Time, first bool) {
 // once in a row so a stream of changes cannot starve it.
 func (p *Programmer) fullDue(now time.Time) bool {
 	changed := p.triggered.Swap(false)
+	if !p.sweepStart.IsZero() {
+		return false // the last one's sweep goes on
+	}
 	if !p.lastFull.IsZero() && now.Sub(p.lastFull) < p.fullInterval() {
 		return false
 	}

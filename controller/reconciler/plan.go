@@ -45,78 +45,34 @@ func (p *plan) ops() []desired.Op {
 }
 
 // planServices decides which virtual servers to diff. With a full dump
-// (actual non-nil) every owned or desired service is diffed against the
-// kernel; otherwise only the dirty ones (desired value changed since it was
-// last applied, or last apply failed) are diffed against the model, so the
-// cost follows the change; a failed one whose retry is not yet due waits
-// (a full resync retries it). Result.Planned counts the services looked at.
-func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, now time.Time, res *Result) []plan {
+// (actual non-nil) a sweep begins (sweep.go): each sync compares a slice of
+// the owned or desired services with the dump, the cold start all of them
+// at once. Otherwise, and for the keys outside the slice, only the dirty
+// ones (desired value changed since it was last applied, or last apply
+// failed) are diffed against the model, so the cost follows the change; a
+// failed one whose retry is not yet due waits (a full resync retries it).
+// Result.Planned counts the services looked at.
+func (r *Reconciler) planServices(actual *tableDump, now time.Time, res *Result) []plan {
 	var plans []plan
-	var waiting []ipvs.Key
 	add := func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceConfig, refresh bool) {
 		plans = append(plans, plan{key: k, want: vs, wasOwned: r.ownership.owns(k), refresh: refresh, have: have})
 	}
 	if actual != nil {
-		// Recomputed from the dump; a fresh map, as a cleared one keeps
-		// the buckets of its largest size for every later range.
-		r.conflicts = map[ipvs.Key]bool{}
-		for k, w := range r.want.byKey {
-			if w.vs == nil {
-				continue // invalid: kept untouched
-			}
-			res.Planned++
-			a := actual[k]
-			if a != nil && !r.ownership.owns(k) && !r.adopt(k, w.vs, a, res) {
-				r.conflicts[k] = true
-				continue
-			}
-			add(k, w.vs, r.asDumped(k, a), true)
-		}
-		for k := range r.ownership.owned.Services {
-			if r.want.byKey[k] == nil {
-				res.Planned++
-				if a := actual[k]; a == nil || r.keepsOwnership(k, a) {
-					add(k, nil, r.asDumped(k, a), true)
-				}
-			}
-		}
+		r.startSweep(actual)
+	}
+	var waiting []ipvs.Key
+	if s := r.sweep; s == nil {
+		waiting = r.planDirty(nil, add, now, res)
 	} else {
-		for k := range r.want.dirty {
-			w := r.want.byKey[k]
-			var wvs *desired.VirtualServer
-			if w != nil {
-				wvs = w.vs
+		slice := r.nextSlice()
+		if s.sliced {
+			inSlice := make(map[ipvs.Key]bool, len(slice))
+			for _, k := range slice {
+				inSlice[k] = true
 			}
-			if st := r.retries.waiting(k, wvs, now); st != nil {
-				waiting = append(waiting, k)
-				res.Errors = append(res.Errors, st.errWaiting(now))
-				continue
-			}
-			res.Planned++
-			switch {
-			case w == nil || w.vs == nil:
-				// No longer desired, or invalid and kept untouched: no
-				// longer a conflict to report.
-				delete(r.conflicts, k)
-				if st := r.svcs[k]; w == nil && st != nil {
-					if have, ok := r.readBeforeDelete(k, st, res); ok {
-						add(k, nil, have, true)
-					}
-				}
-			case r.conflicts[k]:
-				// Rechecked on the next full resync; never written blind.
-			default:
-				st := r.svcs[k]
-				if st != nil && st.want != nil && desired.EqualNormalized(st.want, w.vs) {
-					continue
-				}
-				var have *ipvs.ServiceConfig
-				if st != nil {
-					have = &st.have
-				}
-				add(k, w.vs, have, false)
-			}
+			waiting = r.planDirty(func(k ipvs.Key) bool { return inSlice[k] }, add, now, res)
 		}
+		r.planSlice(slice, add, res)
 	}
 	// Every dirty key is planned, waits for its retry or needs nothing;
 	// what fails is marked again.
@@ -127,6 +83,55 @@ func (r *Reconciler) planServices(actual map[ipvs.Key]*ipvs.ServiceWithDests, no
 	slices.SortFunc(plans, func(a, b plan) int { return a.key.Compare(b.key) })
 	return plans
 }
+
+// planDirty plans the dirty keys, except those skip takes, against the
+// model, and returns those whose retry is not due yet.
+func (r *Reconciler) planDirty(skip func(ipvs.Key) bool, add planAdder, now time.Time, res *Result) (waiting []ipvs.Key) {
+	for k := range r.want.dirty {
+		if skip != nil && skip(k) {
+			continue
+		}
+		w := r.want.byKey[k]
+		var wvs *desired.VirtualServer
+		if w != nil {
+			wvs = w.vs
+		}
+		if st := r.retries.waiting(k, wvs, now); st != nil {
+			waiting = append(waiting, k)
+			res.Errors = append(res.Errors, st.errWaiting(now))
+			continue
+		}
+		res.Planned++
+		switch {
+		case w == nil || w.vs == nil:
+			// No longer desired, or invalid and kept untouched: no
+			// longer a conflict to report.
+			delete(r.conflicts, k)
+			if st := r.svcs[k]; w == nil && st != nil {
+				if have, ok := r.readBeforeDelete(k, st, res); ok {
+					add(k, nil, have, true)
+				}
+			}
+		case r.conflicts[k]:
+			// Rechecked on the next full resync; never written blind.
+		default:
+			st := r.svcs[k]
+			if st != nil && st.want != nil && desired.EqualNormalized(st.want, w.vs) {
+				continue
+			}
+			var have *ipvs.ServiceConfig
+			if st != nil {
+				have = &st.have
+			}
+			add(k, w.vs, have, false)
+		}
+	}
+	return waiting
+}
+
+// planAdder adds a plan for k: vs nil deletes it; refresh: have is read
+// from the kernel and replaces the model.
+type planAdder func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceConfig, refresh bool)
 
 // asDumped is written(a), or the model of k itself when a is exactly
 // what it says: at a full resync nearly every service, which then costs a

@@ -127,6 +127,10 @@ type Reconciler struct {
 	justAdopted []ipvs.Key
 	// pf is the dump being taken ahead of the next full resync, if any.
 	pf *prefetch
+	// sweep is the full resync under way, if any; programmed is set once
+	// the first has ended (from then on sweeps are sliced).
+	sweep      *sweep
+	programmed bool
 	// batchWrites and batchOwner are runAhead's buffers.
 	batchWrites []ipvs.Write
 	batchOwner  []int
@@ -244,22 +248,23 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 	}
 	plans := r.planServices(actual, now, &res)
 	plans = r.saveAdopted(plans, &res)
-	addrs := r.planAddresses(res.Full, &res)
+	addrs := r.planAddresses(actual != nil, &res)
 	plans = r.claim(plans, &addrs, &res)
 
 	binding := r.bindAddresses(&addrs, &res)
 	r.applyPlans(ctx, plans, now, &res)
 	r.bindWait(&addrs, binding, &res)
 	r.retries.prune(r.want.dirty)
-	r.checkDrains(actual, now, &res)
+	r.checkDrains(actual.services(), now, &res)
 	r.unbindAddresses(&addrs, &res)
 	// After the kernel writes: the copy for inspection tools must not
 	// delay programming.
 	r.publish(now, &res)
 
 	r.finish(now, &res)
-	if res.Full {
+	if res.SweepDone {
 		r.resync.finished(r.deps.Now())
+		r.programmed = true
 	}
 	res.report(r.log)
 	return res, errors.Join(res.Errors...)

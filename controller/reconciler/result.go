@@ -24,8 +24,15 @@ func (c Counts) String() string {
 // Result is what one Sync or Apply did. It is returned even when it
 // fails, so a caller can log and export it.
 type Result struct {
-	// Full is set when the sync dumped the kernel and repaired drift.
+	// Full is set when the sync compared virtual servers with a dump and
+	// repaired drift: the whole table, or one slice of a sweep (the dump
+	// is taken by the sweep's first sync).
 	Full bool
+	// SweepLeft counts the virtual servers a sweep under way has still to
+	// compare: the next sync goes on with it. SweepDone is set by the
+	// sync that compared the last.
+	SweepLeft int
+	SweepDone bool
 	// Dumps counts reads of the IPVS table (full or per service).
 	Dumps int
 	// Planned counts the virtual servers the sync looked at: on a full

@@ -43,23 +43,25 @@ func (s *resyncSchedule) finished(now time.Time) {
 // services by key; nil when none is due. On error the resync stays due
 // and the sync must stop: without the dump it cannot tell drift from
 // change.
-func (r *Reconciler) dumpIfDue(now time.Time, res *Result) (map[ipvs.Key]*ipvs.ServiceWithDests, error) {
+func (r *Reconciler) dumpIfDue(now time.Time, res *Result) (*tableDump, error) {
+	if r.sweep != nil {
+		res.Full = true // the sweep goes on with its dump
+		return nil, nil
+	}
 	if !r.resync.due(now) {
 		return nil, nil
 	}
 	res.Full = true
 	res.Dumps++
-	dump, ok, err := r.takePrefetched(res)
+	actual, ok, err := r.takePrefetched(res)
 	if !ok {
+		var dump []ipvs.ServiceWithDests
 		dump, err = r.deps.Kernel.Dump()
+		actual = indexDump(dump)
 	}
 	if err != nil {
 		r.resync.request()
 		return nil, fmt.Errorf("dumping IPVS table: %w", err)
-	}
-	actual := make(map[ipvs.Key]*ipvs.ServiceWithDests, len(dump))
-	for i := range dump {
-		actual[dump[i].Key] = &dump[i]
 	}
 	// Ops that find the kernel unlike the dump ask for another.
 	r.resync.done(now)

@@ -13,6 +13,8 @@ package config
 // Not safe for concurrent use.
 type Parser struct {
 	items  map[string]*parsedItem
+	cross  *crossIndex // items' services, counted
+	gen    uint64      // the parse under way, for parsedItem.seen
 	header string
 	top    *Config // the header's parse, Services empty
 	stats  ParseStats
@@ -22,6 +24,7 @@ type Parser struct {
 type parsedItem struct {
 	text string
 	svc  Service
+	seen uint64 // the last parse whose file holds the item
 }
 
 // ParseStats say what the last Parse cost.
@@ -54,7 +57,7 @@ func (p *Parser) Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	// The services cannot be tied to their text: nothing to remember.
-	p.items, p.header, p.top = nil, "", nil
+	p.items, p.cross, p.header, p.top = nil, nil, "", nil
 	p.stats = ParseStats{Whole: true, Services: len(c.Services), Parsed: len(c.Services)}
 	return c, nil
 }
@@ -65,8 +68,10 @@ func (p *Parser) Load(path string) (*Config, []byte, error) {
 }
 
 // parseSplit parses a cut file: the header and each item not seen in the
-// last accepted file alone, then the checks across services. It reports
-// false, changing nothing, when any of them fails.
+// last accepted file alone, then the checks across services, on what
+// changed only. It reports false, changing nothing, when any of them
+// fails. What it costs beyond the changed items is a lookup of each
+// item's text and a copy of each service: the memory is updated in place.
 func (p *Parser) parseSplit(l layout) (*Config, bool) {
 	top := p.top
 	if string(l.header) != p.header || top == nil {
@@ -76,38 +81,71 @@ func (p *Parser) parseSplit(l layout) (*Config, bool) {
 		}
 		top = c
 	}
-	items := make(map[string]*parsedItem, len(l.items))
+	if p.items == nil {
+		p.items, p.cross = map[string]*parsedItem{}, newCrossIndex()
+	}
+	p.gen++
 	c := *top
 	c.Services = make([]Service, len(l.items))
 	var fresh []int // the items not in memory, in order
 	for i, text := range l.items {
-		if it, ok := p.items[string(text)]; ok {
-			items[it.text] = it
-			c.Services[i] = it.svc
-		} else {
+		it, ok := p.items[string(text)]
+		switch {
+		case !ok:
 			fresh = append(fresh, i)
+		case it.seen == p.gen:
+			return nil, false // the same item twice: Parse says which
+		default:
+			it.seen = p.gen
+			c.Services[i] = it.svc
 		}
 	}
-	parsed := len(fresh)
-	for len(fresh) > 0 {
-		n := min(len(fresh), chunkItems)
-		svcs, ok := parseItems(l.items, fresh[:n])
+	var gone []*parsedItem
+	for _, it := range p.items {
+		if it.seen != p.gen {
+			gone = append(gone, it)
+		}
+	}
+	added, ok := parseFresh(l.items, fresh)
+	if !ok || !p.cross.tryChange(itemServices(gone), itemServices(added)) {
+		return nil, false
+	}
+	for _, it := range gone {
+		delete(p.items, it.text)
+	}
+	for j, i := range fresh {
+		added[j].seen = p.gen
+		p.items[added[j].text] = added[j]
+		c.Services[i] = added[j].svc
+	}
+	p.header, p.top = string(l.header), top
+	p.stats = ParseStats{Services: len(c.Services), Parsed: len(fresh)}
+	return &c, true
+}
+
+// parseFresh parses the items at idx, chunkItems at a time.
+func parseFresh(items [][]byte, idx []int) ([]*parsedItem, bool) {
+	out := make([]*parsedItem, 0, len(idx))
+	for len(idx) > 0 {
+		n := min(len(idx), chunkItems)
+		svcs, ok := parseItems(items, idx[:n])
 		if !ok {
 			return nil, false
 		}
-		for j, i := range fresh[:n] {
-			it := &parsedItem{text: string(l.items[i]), svc: svcs[j]}
-			items[it.text] = it
-			c.Services[i] = it.svc
+		for j, i := range idx[:n] {
+			out = append(out, &parsedItem{text: string(items[i]), svc: svcs[j]})
 		}
-		fresh = fresh[n:]
+		idx = idx[n:]
 	}
-	if !crossValid(c.Services) {
-		return nil, false
+	return out, true
+}
+
+func itemServices(items []*parsedItem) []*Service {
+	out := make([]*Service, len(items))
+	for i, it := range items {
+		out[i] = &it.svc
 	}
-	p.items, p.header, p.top = items, string(l.header), top
-	p.stats = ParseStats{Services: len(c.Services), Parsed: parsed}
-	return &c, true
+	return out
 }
 
 // chunkItems is how many items one parse takes at most: a parse of its
@@ -134,18 +172,4 @@ func parseItems(items [][]byte, idx []int) ([]Service, bool) {
 		return nil, false
 	}
 	return c.Services, true
-}
-
-// crossValid runs validate's checks across services on services that are
-// each valid alone (so each one's path is its name's).
-func crossValid(services []Service) bool {
-	var p problems
-	x := newCrossCheck(len(services))
-	for i := range services {
-		s := &services[i]
-		path := "services[" + s.Name + "]"
-		x.name(i, s.Name, path, &p)
-		x.service(s, path, &p)
-	}
-	return len(p.errs) == 0
 }

@@ -147,6 +147,18 @@ func TestParserParsesWhatChanged(t *testing.T) {
 		{"one added", file(2, flowItems(n, n+1, 1, "")), false, n + 1, 1},
 		{"a bad service", file(2, "- {name: x, vip: 300.0.0.1, port: 80, backends: [{address: 10.0.0.1}]}\n"), true, 0, 0},
 		{"a header edit", append([]byte("masquerade: local\n"), file(3, "")...), false, n, 1},
+		// The checks across services, on the changed ones only.
+		{"a second s1", file(3, "- {name: s1, vip: 192.0.2.9, port: 80, backends: [{address: 10.0.0.1}]}\n"), true, 0, 0},
+		{"s1's virtual server twice", file(3, "- {name: x, vip: 10.96.0.2, port: 80, backends: [{address: 10.0.0.1}]}\n"), true, 0, 0},
+		{"DR on s0's NAT VIP", file(3, "- {name: x, vip: 10.96.0.1, port: 81, forwarding: dr, backends: [{address: 10.0.0.1}]}\n"), true, 0, 0},
+		{"an item twice", file(3, flowItems(7, 8, 1, "")), true, 0, 0},
+		{"back to the last good file", append([]byte("masquerade: local\n"), file(3, "")...), false, n, 0},
+		{"s1 replaced by another s1 on s0's VIP", []byte("masquerade: local\ninterface: ipvs0\nservices:\n" + flowItems(0, 1, 3, "") +
+			"- {name: s1, vip: 10.96.0.1, port: 81, backends: [{address: 10.0.0.1}]}\n" + flowItems(2, n, 1, "")), false, n, 1},
+		{"then DR on that VIP", []byte("masquerade: local\ninterface: ipvs0\nservices:\n" + flowItems(0, 1, 3, "") +
+			"- {name: s1, vip: 10.96.0.1, port: 81, forwarding: dr, backends: [{address: 10.0.0.1}]}\n" + flowItems(2, n, 1, "")), true, 0, 0},
+		{"s0 gone, so DR may have its VIP", []byte("masquerade: local\ninterface: ipvs0\nservices:\n" +
+			"- {name: s1, vip: 10.96.0.1, port: 81, forwarding: dr, backends: [{address: 10.0.0.1}]}\n" + flowItems(2, n, 1, "")), false, n - 1, 1},
 	}
 	for _, st := range steps {
 		sameAsParse(t, p, st.data)

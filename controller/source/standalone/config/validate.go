@@ -111,28 +111,27 @@ func (x *crossCheck) name(i int, name, path string, p *problems) {
 
 // service records s, whose key parsed.
 func (x *crossCheck) service(s *Service, path string, p *problems) {
-	k := s.parsed.key
+	k, vip, nat, mixed := s.crossUse()
 	if other, dup := x.keys[k]; dup {
 		p.add(path, "same virtual server (%s) as services[%s]", k, other)
 	}
 	x.keys[k] = s.Name
-	if k.IsFWMark() {
+	if !vip.IsValid() {
 		return
 	}
 	// A NAT service is masqueraded by VIP and port, and the firewall
 	// rejects new connections to ports of such a VIP that no service
 	// claims, which would cut a DR or TUN service on the same VIP.
-	nat, other := s.forwardings()
-	if nat && other {
+	if mixed {
 		p.add(path+".backends", "mixes nat with dr or tun forwarding: NAT needs masquerading that would break DR and TUN replies")
 	}
 	if nat {
-		x.natVIPs[k.Address] = s.Name
+		x.natVIPs[vip] = s.Name
 	} else {
-		x.otherVIPs[k.Address] = s.Name
+		x.otherVIPs[vip] = s.Name
 	}
-	if a, b := x.natVIPs[k.Address], x.otherVIPs[k.Address]; a != "" && b != "" {
-		p.add(path+".vip", "%s is used by NAT service %s and DR/TUN service %s; give them separate VIPs", k.Address, a, b)
+	if a, b := x.natVIPs[vip], x.otherVIPs[vip]; a != "" && b != "" {
+		p.add(path+".vip", "%s is used by NAT service %s and DR/TUN service %s; give them separate VIPs", vip, a, b)
 	}
 }
 

@@ -44,8 +44,9 @@ func TestFullResyncWaitsForItsDumpAhead(t *testing.T) {
 		{59 * time.Second, false, []string{partial}},
 		{time.Second, false, []string{prefetch, partial}}, // due: the dump starts
 		{5 * time.Second, false, []string{prefetch, partial}},
-		{5 * time.Second, true, []string{prefetch, full}}, // the dump is done: 10 s of resync
-		{999 * time.Second, false, []string{partial}},     // 100 x 10 s
+		{5 * time.Second, true, []string{prefetch, partial}}, // the dump is done: 10 s of resync
+		{0, false, []string{full}},                           // its source's part, at once
+		{999 * time.Second, false, []string{partial}},        // 100 x 10 s
 		{time.Second, false, []string{prefetch, partial}},
 	} {
 		clock.now = clock.now.Add(st.adv)

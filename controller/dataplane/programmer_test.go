@@ -145,26 +145,33 @@ func TestFullResyncInterval(t *testing.T) {
 		conflict bool
 		steps    []step
 	}{
+		// A periodic full resync is two syncs here: the IPVS compare
+		// (with the settings), then at once the source's full pass.
 		{"a quick resync keeps the interval", 100 * time.Millisecond, false, []step{
 			{30 * time.Second, []string{partial}},
 			{29 * time.Second, []string{partial}},
-			{time.Second, []string{"settings.Ensure", full}},
+			{time.Second, []string{"settings.Ensure", partial}},
+			{0, []string{full}},
 		}},
 		{"a slow one stretches it", 90 * time.Second, false, []step{
 			// The settings count from their last check, at the start of
 			// a full resync, the next full one from its end: the cold
 			// start ends at +90 s.
 			{30 * time.Second, []string{"settings.Ensure", partial}},
-			{30 * time.Second, []string{"settings.Ensure", full}}, // +150 s to +240 s
-			{30 * time.Second, []string{"settings.Ensure", partial}},
+			{30 * time.Second, []string{"settings.Ensure", partial}}, // +150 s to +240 s
+			{0, []string{"settings.Ensure", full}},                   // 90 s after the last check
+			{30 * time.Second, []string{partial}},
 			{8900 * time.Second, []string{"settings.Ensure", partial}},
 			{30 * time.Second, []string{partial}},
-			{60 * time.Second, []string{"settings.Ensure", full}}, // +9260 s
+			{60 * time.Second, []string{"settings.Ensure", partial}}, // +9260 s
+			{0, []string{"settings.Ensure", full}},
 		}},
 		{"a conflict keeps the interval", 90 * time.Second, true, []step{
 			{30 * time.Second, []string{"settings.Ensure", partial}},
-			{30 * time.Second, []string{"settings.Ensure", full}}, // +150 s to +240 s
-			{60 * time.Second, []string{"settings.Ensure", full}},
+			{30 * time.Second, []string{"settings.Ensure", partial}}, // +150 s to +240 s
+			{0, []string{"settings.Ensure", full}},
+			{60 * time.Second, []string{"settings.Ensure", partial}},
+			{0, []string{"settings.Ensure", full}},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,24 +206,26 @@ func TestFullResyncInterval(t *testing.T) {
 func TestChangeGoesBeforeADueFullResync(t *testing.T) {
 	c := &calls{}
 	clock := &stepClock{now: time.Unix(1_000_000, 0)}
-	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: fakeIPVS{c: c}, Clock: clock})
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: resyncIPVS{fakeIPVS{c: c}}, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := &fakeSource{c: c}
+	const resync = "ipvs.FullResync"
 	for i, step := range []struct {
+		adv     time.Duration
 		trigger bool
 		want    string
 	}{
-		{true, "src.Changes(full)"},  // the first sync is full, triggered or not
-		{false, "src.Changes(full)"}, // due and nothing waiting
-		{true, "src.Changes"},        // due, but a change waits: it goes first
-		{true, "src.Changes(full)"},  // and the full one is put off only once
-		{true, "src.Changes"},        // not due
+		{0, true, resync},            // the first sync is full, triggered or not
+		{time.Minute, false, resync}, // due and nothing waiting
+		{0, false, "src.Changes(full)"},
+		{time.Minute, true, "src.Changes"}, // due, but a change waits: it goes first
+		{0, true, resync},                  // and the full one is put off only once
+		{0, true, "src.Changes(full)"},
+		{0, true, "src.Changes"}, // not due
 	} {
-		if i > 0 && i < 4 {
-			clock.now = clock.now.Add(time.Minute)
-		}
+		clock.now = clock.now.Add(step.adv)
 		if step.trigger {
 			p.Trigger()
 		}
@@ -228,6 +237,11 @@ func TestChangeGoesBeforeADueFullResync(t *testing.T) {
 		}
 	}
 }
+
+// resyncIPVS records RequestFullResync.
+type resyncIPVS struct{ fakeIPVS }
+
+func (f resyncIPVS) RequestFullResync() { f.c.add("ipvs.FullResync") }
 
 // TestSettledAfterTheColdStart: Deps.Settled is called once, when the
 // first sync (the cold start) ends, and not by the syncs or full resyncs
@@ -296,7 +310,8 @@ func TestProgrammerOrder(t *testing.T) {
 	src.next.Resynced = true
 	step(time.Second, "src.Changes", "fw.Repair", "ipvs.Sync", "src.Programmed")
 	src.next.Resynced = false
-	step(time.Minute, "src.Changes(full)", "fw.Repair", "ipvs.Sync", "src.Programmed")
+	step(time.Minute, "src.Changes", "fw.Apply", "ipvs.Sync", "src.Programmed") // a full resync's IPVS part
+	step(0, "src.Changes(full)", "fw.Repair", "ipvs.Sync", "src.Programmed")    // and the rest, at once
 	if opened != 1 {
 		t.Errorf("firewall opened %d times, want once", opened)
 	}
@@ -398,7 +413,9 @@ func TestProgrammerKernelSettings(t *testing.T) {
 	}{
 		{0, []string{"settings.Ensure", "src.Changes(full)", "ipvs.Apply", "src.Programmed"}},
 		{time.Second, []string{"src.Changes", "ipvs.Apply", "src.Programmed"}},
-		{time.Minute, []string{"settings.Ensure", "src.Changes(full)", "ipvs.Apply", "src.Programmed"}},
+		// A periodic full resync: the source's full pass is its second sync.
+		{time.Minute, []string{"settings.Ensure", "src.Changes", "ipvs.Apply", "src.Programmed"}},
+		{0, []string{"src.Changes(full)", "ipvs.Apply", "src.Programmed"}},
 	} {
 		clock.now = clock.now.Add(st.adv)
 		if _, err := p.SyncOnce(context.Background(), src); err != nil {

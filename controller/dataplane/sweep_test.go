@@ -20,7 +20,7 @@ type sweepIPVS struct {
 	each         time.Duration
 }
 
-func (f *sweepIPVS) RequestFullResync() { f.left = f.slices }
+func (f *sweepIPVS) RequestFullResync() { f.c.add("ipvs.FullResync"); f.left = f.slices }
 
 func (f *sweepIPVS) Sync(ctx context.Context, st desired.State) (reconciler.Result, error) {
 	res, err := f.fakeIPVS.Sync(ctx, st)
@@ -32,12 +32,15 @@ func (f *sweepIPVS) Sync(ctx context.Context, st desired.State) (reconciler.Resu
 	return res, err
 }
 
-// TestSweepGoesOnAtOnce: while the reconciler's sweep is under way each
-// sync asks for the next at once and none starts another full resync; the
-// full resync ends with the sweep's last slice, so its interval counts
-// from there, stretched by the whole sweep's length.
+// TestSweepGoesOnAtOnce: a full resync goes in steps, each sync asking
+// for the next at once and none starting another full resync: the
+// reconciler's sweep, then, but for the cold start (which takes the
+// source's full pass and the firewall's compare with its first slice),
+// the source's full pass in a sync of its own. The full resync ends with
+// its last step, so its interval counts from there, stretched by the
+// whole resync's length.
 func TestSweepGoesOnAtOnce(t *testing.T) {
-	const full, partial = "src.Changes(full)", "src.Changes"
+	const full, partial, resync = "src.Changes(full)", "src.Changes", "ipvs.FullResync"
 	c := &calls{}
 	clock := &stepClock{now: time.Unix(1_000_000, 0)}
 	ipvs := &sweepIPVS{fakeIPVS: fakeIPVS{c: c}, clock: clock, slices: 3, each: time.Second}
@@ -48,19 +51,21 @@ func TestSweepGoesOnAtOnce(t *testing.T) {
 	src := &fakeSource{c: c, next: Change{Whole: &desired.State{}}}
 	type step struct {
 		adv  time.Duration
-		want string
-		now  bool // the next sync is asked for at once
+		want []string // in the sync's calls
+		not  string   // not in them
+		now  bool     // the next sync is asked for at once
 	}
 	for i, st := range []step{
-		{0, full, true}, // the cold start, swept in three syncs here
-		{0, partial, true},
-		{time.Minute, partial, false}, // a minute on, but the sweep's last slice
-		{59 * time.Second, partial, false},
-		{time.Second, full, true}, // a minute after the cold start's sweep ended
-		{0, partial, true},
-		{0, partial, false}, // done at +3 s: 300 s to the next
-		{299 * time.Second, partial, false},
-		{time.Second, full, true},
+		{0, []string{resync, full}, "", true}, // the cold start, swept in three syncs here
+		{0, []string{partial}, resync, true},
+		{time.Minute, []string{partial}, resync, false}, // a minute on, but the sweep's last slice
+		{59 * time.Second, []string{partial}, resync, false},
+		{time.Second, []string{resync, partial}, full, true}, // a minute after the cold start's sweep ended
+		{0, []string{partial}, resync, true},
+		{0, []string{partial}, full, true}, // the sweep's last slice; the source's part next
+		{0, []string{full}, resync, false}, // done at +3 s: 300 s to the next
+		{299 * time.Second, []string{partial}, resync, false},
+		{time.Second, []string{resync, partial}, full, true},
 	} {
 		clock.now = clock.now.Add(st.adv)
 		next, err := p.SyncOnce(context.Background(), src)
@@ -68,8 +73,12 @@ func TestSweepGoesOnAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := c.take()
-		if !slices.Contains(got, st.want) || (next > 0 && next <= time.Millisecond) != st.now {
-			t.Errorf("sync %d: %q, next in %v; want %s and at once %v", i, got, next, st.want, st.now)
+		ok := !slices.Contains(got, st.not) && (next > 0 && next <= time.Millisecond) == st.now
+		for _, w := range st.want {
+			ok = ok && slices.Contains(got, w)
+		}
+		if !ok {
+			t.Errorf("sync %d: %q, next in %v; want %q, not %q, and at once %v", i, got, next, st.want, st.not, st.now)
 		}
 	}
 }

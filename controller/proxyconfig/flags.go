@@ -33,7 +33,7 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.BoolVar(&k.IPTables.MasqueradeAll, "masquerade-all", k.IPTables.MasqueradeAll, "masquerade all traffic to services")
 	fs.Int32Var(k.IPTables.MasqueradeBit, "iptables-masquerade-bit", *k.IPTables.MasqueradeBit, "the fwmark bit (0-31) of packets to masquerade")
 	fs.Int32Var(k.OOMScoreAdj, "oom-score-adj", *k.OOMScoreAdj, "oom_score_adj of the process, -1000 to 1000")
-	fs.DurationVar(&k.ConfigSyncPeriod.Duration, "config-sync-period", k.ConfigSyncPeriod.Duration, "accepted for kube-proxy's sake; no effect (the full resync, --ipvs-sync-period, re-translates every Service)")
+	fs.DurationVar(&k.ConfigSyncPeriod.Duration, "config-sync-period", k.ConfigSyncPeriod.Duration, "accepted for kube-proxy's sake; no effect (the informers follow the API server by watch; the full resync, --ipvs-sync-period, repairs the kernel)")
 	fs.Var(gatesValue{&k.FeatureGates}, "feature-gates", "kube-proxy's feature gates, key=value,...: accepted, and logged as having no effect")
 	fs.StringVar(&c.IPVSD.Interface, "interface", c.IPVSD.Interface, "dummy link holding the service addresses")
 	fs.StringVar(&c.IPVSD.RecordPath, "record", c.IPVSD.RecordPath, "ownership record file")
@@ -50,7 +50,7 @@ func bindClientFlags(fs *pflag.FlagSet, c *Config) {
 
 func bindIPVSFlags(fs *pflag.FlagSet, c *Config) {
 	v := &c.IPVS
-	fs.DurationVar(&v.SyncPeriod.Duration, "ipvs-sync-period", v.SyncPeriod.Duration, "full resync period: every service translated again, the firewall and IPVS compared with the kernel")
+	fs.DurationVar(&v.SyncPeriod.Duration, "ipvs-sync-period", v.SyncPeriod.Duration, "full resync period: IPVS and the firewall compared with the kernel and repaired")
 	fs.DurationVar(&v.MinSyncPeriod.Duration, "ipvs-min-sync-period", v.MinSyncPeriod.Duration, "least time between two syncs (0: program each change at once)")
 	fs.StringVar(&v.Scheduler, "ipvs-scheduler", v.Scheduler, "default IPVS scheduler ("+strings.Join(ipvs.Schedulers, ", ")+")")
 	fs.StringSliceVar(&v.ExcludeCIDRs, "ipvs-exclude-cidrs", v.ExcludeCIDRs, "CIDRs whose virtual servers ipvsd never touches")

@@ -26,9 +26,10 @@ func Ignored(c *Config) []string {
 		{"nftables", !reflect.ValueOf(k.NFTables).IsZero()},
 		{"winkernel", !reflect.ValueOf(k.Winkernel).IsZero()},
 		{"windowsRunAsService", k.WindowsRunAsService},
-		// kube-proxy's informers replay their caches this often; ipvsd's
-		// full resync (ipvs.syncPeriod) re-translates every Service from
-		// the cache anyway, so a replay would add nothing.
+		// kube-proxy's informers replay their caches this often; a replay
+		// would translate again what every event already translated, and
+		// ipvsd's full resync (ipvs.syncPeriod) repairs the kernel from
+		// that state.
 		{"configSyncPeriod", k.ConfigSyncPeriod.Duration != 0 && k.ConfigSyncPeriod.Duration != defaultConfigSync},
 		{"portRange", k.PortRange != ""},
 		{"showHiddenMetricsForVersion", k.ShowHiddenMetricsForVersion != ""},

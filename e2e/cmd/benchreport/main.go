@@ -30,6 +30,9 @@ type options struct {
 	changes   int
 	idle      int
 	dpConns   int
+	// syncPeriod is both daemons' full resync period in seconds (0:
+	// their default).
+	syncPeriod int
 	// dpKubeProxy runs kube-proxy nftables beside ipvsd in datapath VMs.
 	dpKubeProxy bool
 	out         string
@@ -69,6 +72,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.kubeProxy, "kube-proxy", false, "also run the real kube-proxy v1.35.4 in IPVS mode in each kube VM, as the reference (slow)")
 	fs.IntVar(&o.changes, "changes", 200, "single-backend or single-endpoint changes per run")
 	fs.IntVar(&o.idle, "idle", 60, "idle window in seconds")
+	fs.IntVar(&o.syncPeriod, "sync-period", 0, "kube: both daemons' --ipvs-sync-period in seconds, so the first periodic full resync falls among the changes (0: their default, 30 s)")
 	fs.IntVar(&o.dpConns, "dp-conns", 2000, "datapath: measured connections through the ClusterIP, and as many directly, after 100 of each to warm up")
 	fs.BoolVar(&o.dpKubeProxy, "dp-kube-proxy", true, "datapath: run the real kube-proxy v1.35.4 nftables beside ipvsd (false: ipvsd alone, for sizes kube-proxy does not sync in time)")
 	fs.StringVar(&o.out, "out", "bench-report", "directory for figures.txt, table.txt, plot.png and the consoles")
@@ -96,6 +100,9 @@ func parseFlags(args []string) (options, error) {
 		default:
 			errs = append(errs, fmt.Sprintf("-modes: unknown mode %q (standalone, kube, datapath)", m))
 		}
+	}
+	if o.syncPeriod < 0 {
+		errs = append(errs, "-sync-period must not be negative")
 	}
 	if o.changes < 1 || o.idle < 1 || o.dpConns < 1 {
 		errs = append(errs, "-changes, -idle and -dp-conns must be positive")

@@ -78,20 +78,31 @@ func TestKubeProxy(t *testing.T) {
 
 // ipvsdRunArgs are `ipvsd run` with kube-proxy's identity and flags.
 func ipvsdRunArgs() []string {
-	return []string{"run", "--kubeconfig=" + apiserver.GuestProxyKubeconfig,
+	return append([]string{"run", "--kubeconfig=" + apiserver.GuestProxyKubeconfig,
 		"--hostname-override=" + nodeName, "--cluster-cidr=" + clusterCIDR,
-		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249"}
+		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249"}, syncPeriodArgs()...)
+}
+
+// syncPeriodArgs set both daemons' full resync period from
+// BENCH_SYNC_PERIOD_SECONDS (unset: their default), so that a run can
+// make the first periodic full resync fall among the changes.
+func syncPeriodArgs() []string {
+	v := os.Getenv("BENCH_SYNC_PERIOD_SECONDS")
+	if v == "" || v == "0" {
+		return nil
+	}
+	return []string{"--ipvs-sync-period=" + v + "s"}
 }
 
 // kubeProxyArgs are the real kube-proxy's flags in mode (ipvs, nftables)
 // for the same node, API server and ports as ipvsdRunArgs. The conntrack
 // settings are 0, which leaves the kernel's as they are.
 func kubeProxyArgs(mode string) []string {
-	return []string{"--proxy-mode=" + mode, "--kubeconfig=" + apiserver.GuestProxyKubeconfig,
+	return append([]string{"--proxy-mode=" + mode, "--kubeconfig=" + apiserver.GuestProxyKubeconfig,
 		"--hostname-override=" + nodeName, "--cluster-cidr=" + clusterCIDR,
 		"--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249",
 		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0",
-		"--conntrack-tcp-timeout-close-wait=0", "--v=1"}
+		"--conntrack-tcp-timeout-close-wait=0", "--v=1"}, syncPeriodArgs()...)
 }
 
 // measureKube prints the cold start (until ready holds), the changes

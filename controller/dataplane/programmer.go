@@ -341,6 +341,9 @@ func (p *Programmer) sweepGoesOn(res reconciler.Result, requeue time.Duration) t
 func (p *Programmer) fullDone(start time.Time, first bool) {
 	end := p.deps.Clock.Now()
 	p.lastFull, p.lastFullTook = end, end.Sub(start)
+	if p.deps.Metrics != nil {
+		p.deps.Metrics.ObserveFullResync(p.lastFullTook)
+	}
 	if first {
 		p.lastFullTook = 0
 		if p.deps.Settled != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 )
@@ -44,7 +46,8 @@ func TestSweepGoesOnAtOnce(t *testing.T) {
 	c := &calls{}
 	clock := &stepClock{now: time.Unix(1_000_000, 0)}
 	ipvs := &sweepIPVS{fakeIPVS: fakeIPVS{c: c}, clock: clock, slices: 3, each: time.Second}
-	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: ipvs, Clock: clock})
+	m := NewMetrics(StatsConfig{}, nil)
+	p, err := New(Config{FullResyncInterval: time.Minute}, Deps{IPVS: ipvs, Clock: clock, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,5 +83,15 @@ func TestSweepGoesOnAtOnce(t *testing.T) {
 		if !ok {
 			t.Errorf("sync %d: %q, next in %v; want %q, not %q, and at once %v", i, got, next, st.want, st.not, st.now)
 		}
+	}
+	// Two full resyncs ended: the cold start's (63 s, from the first sync
+	// to its last slice a minute on) and the periodic one's (3 s); the
+	// third has begun.
+	var dm dto.Metric
+	if err := m.fullDuration.Write(&dm); err != nil {
+		t.Fatal(err)
+	}
+	if n, sum := dm.GetHistogram().GetSampleCount(), dm.GetHistogram().GetSampleSum(); n != 2 || sum != 66 {
+		t.Errorf("ipvsd_full_resync_duration_seconds: %d observed, %v s in all; want 2 and 66 s", n, sum)
 	}
 }

@@ -73,3 +73,6 @@ func (r *Reconciler) PublishedInBackground() (bool, <-chan struct{}) {
 	defer w.mu.Unlock()
 	return true, w.idle
 }
+
+// SliceDests is the sweep's slice size, in real servers.
+const SliceDests = sliceDests

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/ipvs/ipvstest"
 )
 
@@ -30,7 +31,7 @@ func weightIn(t *testing.T, f *ipvstest.Fake, vs desired.VirtualServer, i int) i
 // hides drift made after the dump.
 func TestFullResyncIsSweptInSlices(t *testing.T) {
 	e := newEnv(t)
-	d := bigDesired(2000, 10) // 20,000 real servers: five slices of 4,096
+	d := bigDesired(2000, 10) // 20,000 real servers: many slices
 	if res := e.sync(d); !res.SweepDone || res.SweepLeft != 0 || res.Services.Added != 2000 {
 		t.Fatalf("cold start in one sync: %s (done %v, left %d)", &res, res.SweepDone, res.SweepLeft)
 	}
@@ -50,8 +51,8 @@ func TestFullResyncIsSweptInSlices(t *testing.T) {
 	if !res.Full || res.SweepDone || res.SweepLeft == 0 || e.kernel.Calls(ipvstest.OpDump) != 1 {
 		t.Fatalf("first slice: %s (left %d, %d dumps)", &res, res.SweepLeft, e.kernel.Calls(ipvstest.OpDump))
 	}
-	if res.Planned > 4096/10+1 || res.Destinations.Updated != 1 || weightIn(t, e.kernel, first, 0) != 1 {
-		t.Fatalf("first slice planned %d, repaired %d (want ~410 and the first service's drift): %s",
+	if res.Planned > reconciler.SliceDests/10+1 || res.Destinations.Updated != 1 || weightIn(t, e.kernel, first, 0) != 1 {
+		t.Fatalf("first slice planned %d, repaired %d (want one slice and the first service's drift): %s",
 			res.Planned, res.Destinations.Updated, &res)
 	}
 
@@ -69,17 +70,21 @@ func TestFullResyncIsSweptInSlices(t *testing.T) {
 		t.Fatalf("deleted service %s is still in the kernel", gone.Key)
 	}
 
+	// A slice is the services of its first SliceDests real servers and
+	// the one that reaches it (the deleted service still counts).
+	perSlice := (reconciler.SliceDests + 9) / 10
+	wantSyncs := (2000 + perSlice - 1) / perSlice
 	syncs := 2
 	e.kernel.ResetCalls()
 	for !res.SweepDone {
-		if syncs > 10 {
+		if syncs > 2*wantSyncs {
 			t.Fatalf("sweep not done after %d syncs: %s", syncs, &res)
 		}
 		res = e.sync(d)
 		syncs++
 	}
-	if syncs != 5 {
-		t.Errorf("sweep took %d syncs, want 5", syncs)
+	if syncs != wantSyncs {
+		t.Errorf("sweep took %d syncs, want %d", syncs, wantSyncs)
 	}
 	if n := e.kernel.Calls(ipvstest.OpDump); n != 0 {
 		t.Errorf("the sweep's later slices dumped %d times", n)

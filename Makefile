@@ -72,17 +72,20 @@ bench: deps build
 # Service is programmed by ipvsd run and kube-proxy in nftables mode side
 # by side (two node namespaces of one VM per size, connections
 # interleaved; DP_KUBE_PROXY=0: ipvsd alone) (adds plot-datapath.png). Writes
-# BENCH_REPORT_DIR/{table.txt,plot.png,figures.txt}. Hours at the default
-# sizes; SIZES=100,1000 for a quick run. Not part of make test.
+# BENCH_REPORT_DIR/{table.txt,plot.png,figures.txt}. SYNC_PERIOD (seconds)
+# sets both daemons' --ipvs-sync-period, so that the first periodic full
+# resync falls among the changes. Hours at the default sizes;
+# SIZES=100,1000 for a quick run. Not part of make test.
 SIZES            ?= 1000,10000,50000
 MODES            ?= standalone,kube
 CHANGES          ?= 200
 IDLE             ?= 60
 DP_CONNS         ?= 2000
+SYNC_PERIOD      ?= 0
 BENCH_REPORT_DIR ?= bench-report
 bench-report: deps build
 	$(GO) run ./e2e/cmd/benchreport -sizes $(SIZES) -modes $(MODES) -changes $(CHANGES) -idle $(IDLE) -dp-conns $(DP_CONNS) \
-		-out $(BENCH_REPORT_DIR) -ipvsd $(BIN) $(if $(filter 1,$(KUBE_PROXY)),-kube-proxy) \
+		-sync-period $(SYNC_PERIOD) -out $(BENCH_REPORT_DIR) -ipvsd $(BIN) $(if $(filter 1,$(KUBE_PROXY)),-kube-proxy) \
 		$(if $(filter 0,$(DP_KUBE_PROXY)),-dp-kube-proxy=false)
 
 # fuzz: every Fuzz* target in the tree for FUZZTIME each, one at a time

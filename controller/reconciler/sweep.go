@@ -121,15 +121,21 @@ func (r *Reconciler) destsOf(k ipvs.Key) int {
 }
 
 // sweepHave is k as the kernel holds it, for the slice being compared:
-// from the dump, or read again if k was written since the dump. ok is
-// false when it cannot be read; k is then compared by the next sweep.
+// from the dump, or read again if k was written since the dump or is
+// missing from it while ipvsd programmed it. The kernel resumes a service
+// dump that spans several replies by counting the services of every
+// network namespace, so a host whose other namespaces change their IPVS
+// tables meanwhile (containers with IPVS of their own) gets dumps that
+// skip some of ours: seen in the lab as 11 of 300 services missing. ok is
+// false when k cannot be read; it is then compared by the next sweep.
 func (r *Reconciler) sweepHave(k ipvs.Key, res *Result) (a *ipvs.ServiceWithDests, ok bool) {
 	s := r.sweep
-	if !s.written[k] {
+	_, canReread := r.deps.Kernel.(serviceReader)
+	if !canReread || !s.written[k] && (s.actual[k] != nil || r.svcs[k] == nil) {
 		return s.actual[k], true
 	}
 	res.Dumps++
-	got, err := r.deps.Kernel.(serviceReader).GetService(k) // sliced only with one
+	got, err := r.deps.Kernel.(serviceReader).GetService(k) // checked above; written only when sliced
 	switch {
 	case errors.Is(err, unix.ESRCH):
 		return nil, true

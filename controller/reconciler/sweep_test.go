@@ -112,3 +112,19 @@ func TestSmallTableSweptAtOnce(t *testing.T) {
 		t.Fatalf("full resync of 100 services: %s (done %v, left %d)", &res, res.SweepDone, res.SweepLeft)
 	}
 }
+
+// TestDumpThatSkipsAServiceIsCheckedByReading: a full resync's dump that
+// lacks a virtual server ipvsd programmed (the kernel's service dump can
+// skip some when another namespace's table changes meanwhile) reads it
+// again instead of creating it anew, which the kernel would refuse.
+func TestDumpThatSkipsAServiceIsCheckedByReading(t *testing.T) {
+	e := newEnv(t)
+	d := bigDesired(50, 10)
+	e.sync(d)
+	e.kernel.SkipInNextDump(d.Services[7].Key, d.Services[30].Key)
+	e.r.RequestFullResync()
+	res, writes, _ := e.syncCounting(d)
+	if len(res.Errors) != 0 || writes != 0 || !res.SweepDone || res.Dumps != 3 {
+		t.Fatalf("full resync with two services missing from its dump: %s, %d writes (want no writes, one dump and two reads)", &res, writes)
+	}
+}

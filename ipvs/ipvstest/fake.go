@@ -62,6 +62,8 @@ type Fake struct {
 	failures []failure
 	hook     Hook
 	info     ipvs.Info
+	// skip are left out of the next Dump (SkipInNextDump).
+	skip map[ipvs.Key]bool
 }
 
 type fakeService struct {
@@ -142,6 +144,19 @@ func (f *Fake) FailNext(op Op, key ipvs.Key, err error) {
 	f.failures = append(f.failures, failure{op: op, key: key.Canonical(), err: err})
 }
 
+// SkipInNextDump leaves keys out of the next Dump, as the kernel does when
+// a service dump that spans several replies meets services added or
+// removed in another network namespace: it resumes by counting every
+// namespace's services, so it skips some of this one's.
+func (f *Fake) SkipInNextDump(keys ...ipvs.Key) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.skip = map[ipvs.Key]bool{}
+	for _, k := range keys {
+		f.skip[k.Canonical()] = true
+	}
+}
+
 // SetHook installs h (nil removes it); it runs after injected failures.
 func (f *Fake) SetHook(h Hook) {
 	f.mu.Lock()
@@ -205,7 +220,12 @@ func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 	}
 	slices.SortFunc(keys, ipvs.Key.Compare)
 	out := make([]ipvs.ServiceWithDests, 0, len(keys))
+	skip := f.skip
+	f.skip = nil
 	for _, k := range keys {
+		if skip[k] {
+			continue
+		}
 		fs := f.services[k]
 		out = append(out, ipvs.ServiceWithDests{Service: fs.svc, Stats: fs.stats, Destinations: fs.sortedDests()})
 	}

@@ -11,19 +11,19 @@
 // back to back, 53 % of the CPU samples while a change waited 247 s
 // behind the resync. GOGC sets the next collection's goal from the live
 // heap the last one found, so it follows any growth at once; the
-// percentage here gives the heap Headroom over what is live, but at
-// least Min bytes of it (at most GOGC=100, Go's default), so a small
-// daemon does not collect after every few allocations. Nothing runs at
-// idle beyond one cheap runtime/metrics read per interval, and GOGC or
-// GOMEMLIMIT in the environment, when set, win.
+// percentage here gives the heap Headroom over what is live, more while
+// the heap is below a floor (at most GOGC=100, Go's default), so a small
+// daemon does not collect after every few allocations. It is set again
+// after every collection, and GOGC or GOMEMLIMIT in the environment, when
+// set, win.
 package gcpace
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -33,39 +33,38 @@ type Config struct {
 	// Headroom is the growth over the live heap, as a fraction of it
 	// (0.25: a quarter).
 	Headroom float64
-	// Min is the least growth in bytes.
-	Min uint64
-	// SettledMin replaces Min once the daemon has settled (Pacer.Settle:
-	// its cold start is programmed). What it allocates then is a change
-	// at a time and a full resync's dump, so less room collects little
-	// more often, and the room a cold start needs to go fast no longer
-	// adds to the resident set. 0 keeps Min.
-	SettledMin uint64
-	// Every is how often the live heap is read.
-	Every time.Duration
+	// Floor is the least heap the collector waits for, live and garbage
+	// together, so that a small heap is not collected after every few
+	// allocations; above Floor/(1+Headroom) of live heap it no longer
+	// matters. A floor on the room over the live heap instead (48 MiB,
+	// before) added to the heap at every size: at 10,000 Services x 10
+	// endpoints the cold start's heap could reach 130 MB over a live 82.
+	Floor uint64
+	// SettledFloor replaces Floor once the daemon has settled
+	// (Pacer.Settle: its cold start is programmed). What it allocates
+	// then is a change at a time and a full resync's dump, so a lower
+	// floor collects little more often. 0 keeps Floor.
+	SettledFloor uint64
 }
 
-// Default is ipvsd's setting: a quarter over the live heap, at least 48
-// MiB, checked every 5 s. With 16 MiB at least, a cold start of 10,000
-// Services x 10 endpoints, which allocates gigabytes while its live heap
-// grows from nothing, collected five times as often as under the soft
-// limit before (whose floor, 128 MiB in all, left some 50 MiB over the
-// live heap), and took twice as long against ipvsadm -R in the lab.
-//
-// Settled, at least 16 MiB: at 10,000 Services x 10 endpoints the live heap
-// is some 85 MB, so 48 MiB of room was a third of the daemon's anonymous
-// memory, and its peak was reached after the cold start, while a full
-// resync's dump was held.
-var Default = Config{Headroom: 0.25, Min: 48 << 20, SettledMin: 16 << 20, Every: 5 * time.Second}
+// Default is ipvsd's setting: a quarter over the live heap, and a heap of
+// 64 MiB at least during the cold start, 32 MiB after it. A cold start
+// of 1,000 Services x 10 endpoints (a live heap of some 15 MB) thus keeps
+// the room it had with 48 MiB over the live heap, which it needs: with 16
+// MiB of room, a cold start of 10,000 Services collected five times as
+// often and took twice as long against ipvsadm -R in the lab.
+var Default = Config{Headroom: 0.25, Floor: 64 << 20, SettledFloor: 32 << 20}
 
-// Percent is the GOGC for a live heap of live bytes: between
-// Headroom*100 and 100.
-func (c Config) Percent(live uint64) int {
+// Percent is the GOGC for a live heap of live bytes and a floor of floor
+// bytes: Headroom*100 at least, more when the floor is above the live heap
+// and its headroom, at most 100 (Go's default).
+func (c Config) Percent(live, floor uint64) int {
+	if live == 0 {
+		return 100
+	}
 	p := c.Headroom * 100
-	if live > 0 {
-		p = max(p, float64(c.Min)*100/float64(live))
-	} else {
-		p = 100
+	if floor > live {
+		p = max(p, float64(floor-live)*100/float64(live))
 	}
 	return int(min(p, 100))
 }
@@ -74,26 +73,60 @@ const liveHeap = "/gc/heap/live:bytes"
 
 // Pacer keeps GOGC following the live heap; see Keep.
 type Pacer struct {
-	c      Config
-	paced  bool
-	settle chan struct{}
-	once   sync.Once
+	c     Config
+	paced bool
+	log   *zap.Logger
+
+	mu      sync.Mutex
+	floor   uint64
+	last    int
+	settled bool
 }
 
-// Settle switches to c.SettledMin at once. Safe to call more than once,
+// Settle switches to c.SettledFloor at once. Safe to call more than once,
 // from any goroutine, and on a nil Pacer or one the environment overrode.
 func (p *Pacer) Settle() {
-	if p == nil || !p.paced || p.c.SettledMin == 0 {
+	if p == nil || !p.paced || p.c.SettledFloor == 0 {
 		return
 	}
-	p.once.Do(func() { close(p.settle) })
+	p.mu.Lock()
+	first := !p.settled
+	p.settled, p.floor = true, p.c.SettledFloor
+	p.mu.Unlock()
+	if first {
+		p.log.Info("garbage collection settled", zap.Uint64("floorBytes", p.c.SettledFloor))
+	}
+	p.set()
 }
 
-// Keep sets GOGC from the live heap and follows it until ctx is done. It
-// does nothing when getenv("GOGC") or getenv("GOMEMLIMIT") is set: the
-// operator chose how to collect.
+// set sets GOGC from the live heap the last collection found.
+func (p *Pacer) set() {
+	sample := []metrics.Sample{{Name: liveHeap}}
+	metrics.Read(sample)
+	var live uint64
+	if sample[0].Value.Kind() == metrics.KindUint64 {
+		live = sample[0].Value.Uint64()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pct := p.c.Percent(live, p.floor)
+	if pct == p.last {
+		return
+	}
+	debug.SetGCPercent(pct)
+	p.log.Debug("garbage collection paced", zap.Int("gogc", pct), zap.Uint64("liveBytes", live))
+	p.last = pct
+}
+
+// Keep sets GOGC from the live heap, again after every collection, until
+// ctx is done. Re-reading the live heap on a timer (every 5 s, before)
+// let a cold start, whose live heap grows by tens of megabytes a second,
+// run on a percentage set for a heap a fraction of its size: its peak was
+// some 1.85 times its live heap. After each collection costs nothing when
+// nothing is allocated. Keep does nothing when getenv("GOGC") or
+// getenv("GOMEMLIMIT") is set: the operator chose how to collect.
 func Keep(ctx context.Context, c Config, getenv func(string) string, log *zap.Logger) *Pacer {
-	p := &Pacer{c: c, settle: make(chan struct{})}
+	p := &Pacer{c: c, log: log, floor: c.Floor, last: -1}
 	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
 		if getenv(v) != "" {
 			log.Info("garbage collection paced by the environment", zap.String(v, getenv(v)))
@@ -101,37 +134,29 @@ func Keep(ctx context.Context, c Config, getenv func(string) string, log *zap.Lo
 		}
 	}
 	p.paced = true
-	sample := []metrics.Sample{{Name: liveHeap}}
-	set := func(c Config) int {
-		metrics.Read(sample)
-		var live uint64
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			live = sample[0].Value.Uint64()
+	p.set()
+	log.Info("garbage collection paced", zap.Int("gogc", p.last), zap.Float64("headroom", c.Headroom), zap.Uint64("floorBytes", c.Floor))
+	afterEachGC(func() bool {
+		if ctx.Err() != nil {
+			return false
 		}
-		pct := c.Percent(live)
-		debug.SetGCPercent(pct)
-		return pct
-	}
-	last := set(c)
-	log.Info("garbage collection paced", zap.Int("gogc", last), zap.Float64("headroom", c.Headroom), zap.Uint64("minBytes", c.Min))
-	go func() {
-		t := time.NewTicker(c.Every)
-		defer t.Stop()
-		settle := p.settle
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-settle:
-				settle, c.Min = nil, c.SettledMin
-				log.Info("garbage collection settled", zap.Uint64("minBytes", c.Min))
-			}
-			if pct := set(c); pct != last {
-				log.Debug("garbage collection paced", zap.Int("gogc", pct))
-				last = pct
-			}
-		}
-	}()
+		p.set()
+		return true
+	})
 	return p
+}
+
+// sentinel is garbage from its birth; its cleanup runs after the
+// collection that finds it. The pointer keeps it out of the tiny
+// allocator, whose objects may never be cleaned up.
+type sentinel struct{ _ *int }
+
+// afterEachGC calls fn, on the runtime's cleanup goroutine, after each
+// garbage collection until fn returns false.
+func afterEachGC(fn func() bool) {
+	runtime.AddCleanup(new(sentinel), func(fn func() bool) {
+		if fn() {
+			afterEachGC(fn)
+		}
+	}, fn)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -204,7 +203,7 @@ func serveKube(ctx context.Context, cfg proxyconfig.Config, p *plane, src *infor
 // kubeClient builds the API client from a kubeconfig file, or from the
 // in-cluster configuration when it is empty, with kube-proxy's
 // clientConnection settings (rate limits, content type).
-func kubeClient(master string, cc componentbaseconfig.ClientConnectionConfiguration) (kubernetes.Interface, string, error) {
+func kubeClient(master string, cc componentbaseconfig.ClientConnectionConfiguration) (informer.Client, string, error) {
 	restCfg, err := restConfig(master, cc.Kubeconfig)
 	if err != nil {
 		return nil, "", err
@@ -212,9 +211,9 @@ func kubeClient(master string, cc componentbaseconfig.ClientConnectionConfigurat
 	restCfg.UserAgent = "ipvsd"
 	restCfg.QPS, restCfg.Burst = cc.QPS, int(cc.Burst)
 	restCfg.ContentType, restCfg.AcceptContentTypes = cc.ContentType, cc.AcceptContentTypes
-	client, err := kubernetes.NewForConfig(restCfg)
+	client, err := informer.NewClient(restCfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("kubernetes client: %w", err)
+		return nil, "", err
 	}
 	return client, restCfg.Host, nil
 }

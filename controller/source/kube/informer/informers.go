@@ -11,8 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 )
@@ -29,7 +29,6 @@ const indexByService = "service"
 // watches are the three informers and their caches.
 type watches struct {
 	services, sliceInf, nodes cache.SharedIndexInformer
-	svcFactory, nodeFactory   informers.SharedInformerFactory
 	serviceLister             corelisters.ServiceLister
 	nodeLister                corelisters.NodeLister
 	nodeName                  string
@@ -39,30 +38,28 @@ type watches struct {
 // change came from an EndpointSlice.
 type touchFunc func(key string, endpoints bool)
 
-func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc, nodeTouched func(), log *zap.Logger) *watches {
+func newInformers(client Client, nodeName string, touch touchFunc, nodeTouched func(), log *zap.Logger) *watches {
 	// No periodic informer resync: every change is an event, and the sync
 	// loop's full resync compares what was translated with the kernel.
 	slim := &slimmer{}
-	svcF := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithTransform(slim.transform),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = "!" + labelServiceProxyName + ",!" + labelHeadless
-		}))
-	nodeF := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithTransform(slim.transform),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", nodeName).String()
-		}))
-	in := &watches{
-		services:      svcF.Core().V1().Services().Informer(),
-		sliceInf:      svcF.Discovery().V1().EndpointSlices().Informer(),
-		nodes:         nodeF.Core().V1().Nodes().Informer(),
-		svcFactory:    svcF,
-		nodeFactory:   nodeF,
-		serviceLister: svcF.Core().V1().Services().Lister(),
-		nodeLister:    nodeF.Core().V1().Nodes().Lister(),
-		nodeName:      nodeName,
+	notOurs := func(o *metav1.ListOptions) {
+		o.LabelSelector = "!" + labelServiceProxyName + ",!" + labelHeadless
 	}
+	thisNode := func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", nodeName).String()
+	}
+	core, disc := client.CoreV1(), client.DiscoveryV1()
+	in := &watches{
+		services: newInformer(client, &corev1.Service{}, cache.Indexers{}, slim, notOurs,
+			core.Services("").List, core.Services("").Watch),
+		sliceInf: newInformer(client, &discoveryv1.EndpointSlice{}, cache.Indexers{indexByService: sliceService}, slim, notOurs,
+			disc.EndpointSlices("").List, disc.EndpointSlices("").Watch),
+		nodes: newInformer(client, &corev1.Node{}, cache.Indexers{}, slim, thisNode,
+			core.Nodes().List, core.Nodes().Watch),
+		nodeName: nodeName,
+	}
+	in.serviceLister = corelisters.NewServiceLister(in.services.GetIndexer())
+	in.nodeLister = corelisters.NewNodeLister(in.nodes.GetIndexer())
 	onService := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { touch(serviceKey(obj), false) },
 		UpdateFunc: func(_, obj any) { touch(serviceKey(obj), false) },
@@ -82,27 +79,21 @@ func newInformers(client kubernetes.Interface, nodeName string, touch touchFunc,
 		UpdateFunc: func(any, any) { nodeTouched() },
 		DeleteFunc: func(any) { nodeTouched() },
 	}
-	// Handlers and indexers are added before the informers start, so they
-	// cannot fail.
+	// Handlers are added before the informers start, so they cannot fail.
 	_ = in.services.SetWatchErrorHandlerWithContext(watchErrors(log, "services"))
 	_ = in.sliceInf.SetWatchErrorHandlerWithContext(watchErrors(log, "endpointslices."+discoveryv1.GroupName))
 	_ = in.nodes.SetWatchErrorHandlerWithContext(watchErrors(log, "nodes"))
 	_, _ = in.services.AddEventHandler(onService)
 	_, _ = in.sliceInf.AddEventHandler(onSlice)
 	_, _ = in.nodes.AddEventHandler(onNode)
-	_ = in.sliceInf.AddIndexers(cache.Indexers{indexByService: func(obj any) ([]string, error) {
-		if k := serviceKey(obj); k != "" {
-			return []string{k}, nil
-		}
-		return nil, nil
-	}})
 	return in
 }
 
 // start runs the informers and waits until their caches hold a full list.
 func (in *watches) start(ctx context.Context) error {
-	in.svcFactory.Start(ctx.Done())
-	in.nodeFactory.Start(ctx.Done())
+	for _, inf := range []cache.SharedIndexInformer{in.services, in.sliceInf, in.nodes} {
+		go inf.RunWithContext(ctx)
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), in.services.HasSynced, in.sliceInf.HasSynced, in.nodes.HasSynced) {
 		return fmt.Errorf("waiting for informers to sync: %w", errors.Join(ctx.Err(), errors.New("not synced")))
 	}
@@ -149,4 +140,40 @@ func (in *watches) node() (*corev1.Node, error) {
 		return nil, nil
 	}
 	return n, err
+}
+
+// sliceService indexes an EndpointSlice by its service's key.
+func sliceService(obj any) ([]string, error) {
+	if k := serviceKey(obj); k != "" {
+		return []string{k}, nil
+	}
+	return nil, nil
+}
+
+// newInformer is a shared informer of one kind, listed and watched with
+// tweak applied and slimmed before its cache. It is what client-go's
+// informer factory builds, without the factory, which links every API
+// group's informers and clients into the binary.
+func newInformer[L runtime.Object](client Client, obj runtime.Object, indexers cache.Indexers, slim *slimmer, tweak func(*metav1.ListOptions),
+	list func(context.Context, metav1.ListOptions) (L, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) cache.SharedIndexInformer {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return list(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return watchFn(ctx, o)
+		},
+	}
+	// client tells the reflector whether it may stream the initial list
+	// (a fake clientset cannot). No namespace index, which the factory
+	// adds: the listers only get by key, and at 10,000 Services the
+	// index's sets were some 2 MB.
+	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), obj,
+		cache.SharedIndexInformerOptions{Indexers: indexers})
+	_ = inf.SetTransform(slim.transform) // before it runs: cannot fail
+	return inf
 }

@@ -11,7 +11,6 @@ import (
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/ipvsd/ipvsd/controller/dataplane"
@@ -57,7 +56,7 @@ type HealthChecks interface {
 // Deps are the source's collaborators; only Client and Trigger are
 // required.
 type Deps struct {
-	Client kubernetes.Interface
+	Client Client
 	// Trigger asks the programmer for a sync (dataplane.Programmer.Trigger).
 	Trigger  func()
 	Recorder record.EventRecorder

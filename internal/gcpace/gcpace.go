@@ -40,29 +40,36 @@ type Config struct {
 	// before) added to the heap at every size: at 10,000 Services x 10
 	// endpoints the cold start's heap could reach 130 MB over a live 82.
 	Floor uint64
-	// SettledFloor replaces Floor once the daemon has settled
-	// (Pacer.Settle: its cold start is programmed). What it allocates
-	// then is a change at a time and a full resync's dump, so a lower
-	// floor collects little more often. 0 keeps Floor.
-	SettledFloor uint64
+	// SettledFloor and SettledHeadroom replace Floor and Headroom once
+	// the daemon has settled (Pacer.Settle: its cold start is
+	// programmed). What it allocates then is a change at a time and a
+	// full resync's dump, so less room collects little more often; the
+	// cold start allocates gigabytes and needs the room to go fast. 0
+	// keeps Floor or Headroom.
+	SettledFloor    uint64
+	SettledHeadroom float64
 }
 
-// Default is ipvsd's setting: a quarter over the live heap, and a heap of
-// 64 MiB at least during the cold start, 32 MiB after it. A cold start
+// Default is ipvsd's setting: a quarter over the live heap and a heap of
+// 64 MiB at least during the cold start, an eighth and 32 MiB after it. A cold start
 // of 1,000 Services x 10 endpoints (a live heap of some 15 MB) thus keeps
 // the room it had with 48 MiB over the live heap, which it needs: with 16
 // MiB of room, a cold start of 10,000 Services collected five times as
 // often and took twice as long against ipvsadm -R in the lab.
-var Default = Config{Headroom: 0.25, Floor: 64 << 20, SettledFloor: 32 << 20}
+//
+// Settled, an eighth: at 10,000 Services x 10 endpoints the peak came
+// after the cold start, while a full resync's dump was held (a live heap
+// of some 110 MB), and a quarter over it was 28 MB of the resident set.
+var Default = Config{Headroom: 0.25, Floor: 64 << 20, SettledFloor: 32 << 20, SettledHeadroom: 0.125}
 
-// Percent is the GOGC for a live heap of live bytes and a floor of floor
-// bytes: Headroom*100 at least, more when the floor is above the live heap
-// and its headroom, at most 100 (Go's default).
-func (c Config) Percent(live, floor uint64) int {
+// Percent is the GOGC for a live heap of live bytes, a headroom and a
+// floor of floor bytes: headroom*100 at least, more when the floor is
+// above the live heap and its headroom, at most 100 (Go's default).
+func Percent(live uint64, headroom float64, floor uint64) int {
 	if live == 0 {
 		return 100
 	}
-	p := c.Headroom * 100
+	p := headroom * 100
 	if floor > live {
 		p = max(p, float64(floor-live)*100/float64(live))
 	}
@@ -77,24 +84,32 @@ type Pacer struct {
 	paced bool
 	log   *zap.Logger
 
-	mu      sync.Mutex
-	floor   uint64
-	last    int
-	settled bool
+	mu       sync.Mutex
+	floor    uint64
+	headroom float64
+	last     int
+	settled  bool
 }
 
-// Settle switches to c.SettledFloor at once. Safe to call more than once,
+// Settle switches to c.SettledFloor and c.SettledHeadroom at once. Safe to call more than once,
 // from any goroutine, and on a nil Pacer or one the environment overrode.
 func (p *Pacer) Settle() {
-	if p == nil || !p.paced || p.c.SettledFloor == 0 {
+	if p == nil || !p.paced {
 		return
 	}
 	p.mu.Lock()
 	first := !p.settled
-	p.settled, p.floor = true, p.c.SettledFloor
+	p.settled = true
+	if p.c.SettledFloor != 0 {
+		p.floor = p.c.SettledFloor
+	}
+	if p.c.SettledHeadroom != 0 {
+		p.headroom = p.c.SettledHeadroom
+	}
+	floor, headroom := p.floor, p.headroom
 	p.mu.Unlock()
 	if first {
-		p.log.Info("garbage collection settled", zap.Uint64("floorBytes", p.c.SettledFloor))
+		p.log.Info("garbage collection settled", zap.Uint64("floorBytes", floor), zap.Float64("headroom", headroom))
 	}
 	p.set()
 }
@@ -109,7 +124,7 @@ func (p *Pacer) set() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pct := p.c.Percent(live, p.floor)
+	pct := Percent(live, p.headroom, p.floor)
 	if pct == p.last {
 		return
 	}
@@ -126,7 +141,7 @@ func (p *Pacer) set() {
 // nothing is allocated. Keep does nothing when getenv("GOGC") or
 // getenv("GOMEMLIMIT") is set: the operator chose how to collect.
 func Keep(ctx context.Context, c Config, getenv func(string) string, log *zap.Logger) *Pacer {
-	p := &Pacer{c: c, log: log, floor: c.Floor, last: -1}
+	p := &Pacer{c: c, log: log, floor: c.Floor, headroom: c.Headroom, last: -1}
 	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
 		if getenv(v) != "" {
 			log.Info("garbage collection paced by the environment", zap.String(v, getenv(v)))

@@ -12,7 +12,6 @@ import (
 )
 
 func TestPercent(t *testing.T) {
-	c := Config{Headroom: 0.25}
 	for _, tc := range []struct {
 		live, floor uint64
 		want        int
@@ -27,7 +26,7 @@ func TestPercent(t *testing.T) {
 		{400 << 20, 0, 25},             // no floor
 		{^uint64(0) >> 1, 1 << 40, 25}, // no overflow
 	} {
-		if got := c.Percent(tc.live, tc.floor); got != tc.want {
+		if got := Percent(tc.live, 0.25, tc.floor); got != tc.want {
 			t.Errorf("Percent(%d, %d) = %d, want %d", tc.live, tc.floor, got, tc.want)
 		}
 	}
@@ -108,7 +107,7 @@ func TestFollowsEachGC(t *testing.T) {
 	held = make([]byte, 128<<20)
 	defer func() { held = nil }()
 	runtime.GC()
-	waitGOGC(t, func() int { return c.Percent(liveNow(), c.Floor) }, "after a collection found 128 MiB more")
+	waitGOGC(t, func() int { return Percent(liveNow(), c.Headroom, c.Floor) }, "after a collection found 128 MiB more")
 	if got := gogc(); got >= 100 || got <= 5 {
 		t.Errorf("GOGC is %d, want it between the headroom and 100", got)
 	}
@@ -117,12 +116,13 @@ func TestFollowsEachGC(t *testing.T) {
 	held = nil
 	runtime.GC()
 	time.Sleep(10 * time.Millisecond)
-	if got, want := gogc(), c.Percent(liveNow(), c.Floor); got == want {
+	if got, want := gogc(), Percent(liveNow(), c.Headroom, c.Floor); got == want {
 		t.Errorf("GOGC is %d after ctx was done and the heap shrank, want it no longer paced", got)
 	}
 }
 
-// TestSettle: until Settle the floor is Floor, then SettledFloor, at once;
+// TestSettle: until Settle the floor is Floor, then SettledFloor, at once,
+// and the headroom SettledHeadroom;
 // an environment that paces the collector is still left alone, and Settle
 // on it (or a nil Pacer) does nothing.
 func TestSettle(t *testing.T) {
@@ -130,16 +130,17 @@ func TestSettle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runtime.GC()
-	// Floor far above any live heap: GOGC=100; settled, one byte: Headroom.
-	c := Config{Headroom: 0.05, Floor: 1 << 40, SettledFloor: 1}
+	// Floor far above any live heap: GOGC=100; settled, one byte: the
+	// settled headroom.
+	c := Config{Headroom: 0.05, Floor: 1 << 40, SettledFloor: 1, SettledHeadroom: 0.08}
 	p := Keep(ctx, c, func(string) string { return "" }, zap.NewNop())
 	if got := gogc(); got != 100 {
 		t.Fatalf("before Settle GOGC is %d, want 100 (the floor's room, capped)", got)
 	}
 	p.Settle()
 	p.Settle() // twice is fine
-	if got := gogc(); got != 5 {
-		t.Fatalf("after Settle GOGC is %d, want 5 (Headroom over the live heap)", got)
+	if got := gogc(); got != 8 {
+		t.Fatalf("after Settle GOGC is %d, want 8 (SettledHeadroom over the live heap)", got)
 	}
 
 	debug.SetGCPercent(100)

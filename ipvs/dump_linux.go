@@ -50,14 +50,15 @@ const (
 var native = binary.NativeEndian
 
 // dump lists every service (one GET_SERVICE dump) and then each service's
-// real servers (one GET_DEST dump per service), in the kernel's order.
-func (c *genlConn) dump() ([]ServiceWithDests, error) {
+// real servers (one GET_DEST dump per service), in the kernel's order;
+// the real servers' stats only withStats.
+func (c *genlConn) dump(withStats bool) ([]ServiceWithDests, error) {
 	var out []ServiceWithDests
 	err := c.eachService(func(s ServiceWithDests, n int) error {
 		if out == nil {
 			out = make([]ServiceWithDests, 0, n) // held through a full resync
 		}
-		dests, err := c.dumpDests(s.Key)
+		dests, err := c.dumpDests(s.Key, withStats)
 		s.Destinations = dests
 		out = append(out, s)
 		return err
@@ -145,7 +146,7 @@ func (c *genlConn) sumDestConns(k Key) (active, inactive uint64, err error) {
 // cannot tell a missing service from one without real servers, so an empty
 // list is confirmed with a GET_SERVICE request, which fails with ESRCH.
 func (c *genlConn) getDests(k Key) ([]DestinationState, error) {
-	dests, err := c.dumpDests(k)
+	dests, err := c.dumpDests(k, true)
 	if err != nil || len(dests) > 0 {
 		return dests, err
 	}
@@ -155,7 +156,7 @@ func (c *genlConn) getDests(k Key) ([]DestinationState, error) {
 	return dests, nil
 }
 
-func (c *genlConn) dumpDests(k Key) ([]DestinationState, error) {
+func (c *genlConn) dumpDests(k Key, withStats bool) ([]DestinationState, error) {
 	// A service deleted since the service dump yields an empty list, not
 	// an error: the kernel's dest dump silently ends when it finds no
 	// service.
@@ -169,7 +170,7 @@ func (c *genlConn) dumpDests(k Key) ([]DestinationState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
 		}
-		d, err := parseDestination(k.Family, nest)
+		d, err := parseDestination(k.Family, nest, withStats)
 		if err != nil {
 			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
 		}
@@ -283,7 +284,7 @@ func parseService(nest []byte) (ServiceWithDests, error) {
 	return s, nil
 }
 
-func parseDestination(svcFamily Family, nest []byte) (DestinationState, error) {
+func parseDestination(svcFamily Family, nest []byte, withStats bool) (DestinationState, error) {
 	var (
 		d         DestinationState
 		addr      []byte
@@ -324,23 +325,26 @@ func parseDestination(svcFamily Family, nest []byte) (DestinationState, error) {
 		case destAttrStats:
 			stats32 = v
 		case destAttrStats64:
+			if !withStats {
+				break
+			}
 			st, err := parseStats(v)
 			if err != nil {
 				return err
 			}
-			d.Stats, haveStats = st, true
+			d.Stats, haveStats = &st, true
 		}
 		return nil
 	})
 	if err != nil {
 		return d, err
 	}
-	if !haveStats && stats32 != nil {
+	if withStats && !haveStats && stats32 != nil {
 		st, err := parseStats(stats32)
 		if err != nil {
 			return d, err
 		}
-		d.Stats = st
+		d.Stats = &st
 	}
 	d.Address, err = addrFrom(fam, addr)
 	return d, err

@@ -87,7 +87,7 @@ func TestParseFWMarkServiceWith32BitStats(t *testing.T) {
 }
 
 func TestParseDestination(t *testing.T) {
-	got, err := parseDestination(IPv6, attrs(t, func(a *nl.RtAttr) {
+	nest := attrs(t, func(a *nl.RtAttr) {
 		a.AddRtAttr(destAttrAddr, []byte{10, 1, 2, 3, 15: 0})
 		a.AddRtAttr(destAttrAddrFamily, nl.Uint16Attr(unix.AF_INET)) // a tunnel of the other family
 		a.AddRtAttr(destAttrPort, nl.BEUint16Attr(8080))
@@ -100,7 +100,8 @@ func TestParseDestination(t *testing.T) {
 		a.AddRtAttr(destAttrPersistConns, nl.Uint32Attr(7))
 		stats32(a, destAttrStats)
 		stats64(a, destAttrStats64, 1<<33)
-	}))
+	})
+	got, err := parseDestination(IPv6, nest, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +111,19 @@ func TestParseDestination(t *testing.T) {
 			UpperThreshold: 100, LowerThreshold: 10,
 		},
 		ActiveConns: 5, InactiveConns: 6, PersistConns: 7,
-		Stats: Stats{1<<33 + 1, 1<<33 + 2, 1<<33 + 3, 1<<33 + 4, 1<<33 + 5, 1<<33 + 6, 1<<33 + 7, 1<<33 + 8, 1<<33 + 9, 1<<33 + 10},
+		Stats: &Stats{1<<33 + 1, 1<<33 + 2, 1<<33 + 3, 1<<33 + 4, 1<<33 + 5, 1<<33 + 6, 1<<33 + 7, 1<<33 + 8, 1<<33 + 9, 1<<33 + 10},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 		t.Errorf("parseDestination (-want +got):\n%s", diff)
+	}
+	// A sync's dump: the same without the stats.
+	got, err = parseDestination(IPv6, nest, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Stats = nil
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("parseDestination without stats (-want +got):\n%s", diff)
 	}
 }
 

@@ -32,7 +32,7 @@ func (h *Handle) GetService(k Key) (ServiceWithDests, error) {
 	if err != nil {
 		return ServiceWithDests{}, fmt.Errorf("parsing virtual server %s: %w", k, err)
 	}
-	dests, err := h.genl.dumpDests(s.Key)
+	dests, err := h.genl.dumpDests(s.Key, true)
 	if err != nil {
 		return ServiceWithDests{}, err
 	}

@@ -79,7 +79,16 @@ func (h *Handle) Writes() uint64 { return h.writes.Load() }
 func (h *Handle) Dump() ([]ServiceWithDests, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.genl.dump()
+	return h.genl.dump(true)
+}
+
+// DumpForSync is Dump without the real servers' stats (DestinationState.
+// Stats nil): what a sync compares with what it wrote, and the connection
+// counts it drains by, in some half the memory.
+func (h *Handle) DumpForSync() ([]ServiceWithDests, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.genl.dump(false)
 }
 
 // Counters implements CounterReader: one GET_SERVICE dump and one GET_DEST

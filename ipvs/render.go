@@ -152,16 +152,17 @@ func renderDest(b *bytes.Buffer, d DestinationState, proto Protocol, opts Render
 	if d.Address.Is4() && len(name) > 28 {
 		name = name[:28]
 	}
+	st := d.Counters()
 	switch opts.Format {
 	case FormatStats:
 		fmt.Fprintf(b, "  -> %-28s", name)
-		counters(b, opts.Exact, d.Stats.Conns, d.Stats.InPkts, d.Stats.OutPkts, d.Stats.InBytes, d.Stats.OutBytes)
+		counters(b, opts.Exact, st.Conns, st.InPkts, st.OutPkts, st.InBytes, st.OutBytes)
 		b.WriteByte('\n')
 	case FormatRate:
 		// ipvsadm prints the connection and packet rates unscaled and
 		// only the byte rates through its scaling.
-		fmt.Fprintf(b, "  -> %-28s %8d %8d %8d", name, d.Stats.CPS, d.Stats.InPPS, d.Stats.OutPPS)
-		counters(b, opts.Exact, d.Stats.InBPS, d.Stats.OutBPS)
+		fmt.Fprintf(b, "  -> %-28s %8d %8d %8d", name, st.CPS, st.InPPS, st.OutPPS)
+		counters(b, opts.Exact, st.InBPS, st.OutBPS)
 		b.WriteByte('\n')
 	case FormatThresholds:
 		fmt.Fprintf(b, "  -> %-28s %-10d %-10d %-10d %-10d\n", name, d.UpperThreshold, d.LowerThreshold, d.ActiveConns, d.InactiveConns)

@@ -152,7 +152,7 @@ func TestRenderGolden(t *testing.T) {
 	table := []ServiceWithDests{
 		with(counted,
 			dst("198.51.100.2:80", Masquerade, 5, func(d *DestinationState) {
-				d.ActiveConns, d.InactiveConns, d.PersistConns, d.Stats = 12, 3456, 7, big
+				d.ActiveConns, d.InactiveConns, d.PersistConns, d.Stats = 12, 3456, 7, &big
 			}),
 			dst("198.51.100.1:80", Masquerade, 0, func(d *DestinationState) { d.ActiveConns = 4 })),
 		with(svc(UDP, "[::1:2]:53", "rr"), dst("[::ffff:0:0:1]:53", Masquerade, 1)),

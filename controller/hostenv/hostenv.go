@@ -126,10 +126,17 @@ func openLink(d *netlinkutil.Dummy, opts Options, log *zap.Logger) (reconciler.A
 func (e *Env) Deps(log *zap.Logger) reconciler.Deps {
 	d := reconciler.Deps{Kernel: e.IPVS, Addresses: e.Addresses, Conntrack: e.Conntrack, Log: log}
 	if e.IPVSDump != nil {
-		d.Dumper = e.IPVSDump
+		d.Dumper = syncDumper{e.IPVSDump}
 	}
 	return d
 }
+
+// syncDumper gives the reconciler dumps without the real servers' stats,
+// which it does not read: a full resync holds its dump until the last
+// slice is compared.
+type syncDumper struct{ h *ipvs.Handle }
+
+func (s syncDumper) Dump() ([]ipvs.ServiceWithDests, error) { return s.h.DumpForSync() }
 
 // OtherDummy is another program's dummy link, name (kube-proxy's
 // kube-ipvs0), on the environment's netlink handle. It is only read, and

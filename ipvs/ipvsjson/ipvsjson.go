@@ -176,7 +176,7 @@ func FromDestination(d ipvs.Destination) Destination {
 
 // FromConns is what the kernel counts for d.
 func FromConns(d ipvs.DestinationState) *Conns {
-	return &Conns{ActiveConns: d.ActiveConns, InactiveConns: d.InactiveConns, PersistConns: d.PersistConns, Stats: Stats(d.Stats)}
+	return &Conns{ActiveConns: d.ActiveConns, InactiveConns: d.InactiveConns, PersistConns: d.PersistConns, Stats: Stats(d.Counters())}
 }
 
 // IPVS is the real server d stands for, without counters.

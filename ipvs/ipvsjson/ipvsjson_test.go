@@ -73,8 +73,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, fwd := range []ipvs.Forwarding{ipvs.Masquerade, ipvs.Local, ipvs.Tunnel, ipvs.DirectRoute} {
 		d := ipvs.Destination{DestKey: ipvs.DestKey{Address: addr("10.0.0.1"), Port: 8080}, Weight: 3, Forwarding: fwd, UpperThreshold: 9, LowerThreshold: 1}
-		counted := ipvs.DestinationState{Destination: d}
-		counted.ActiveConns, counted.Stats.Conns = 4, 5
+		counted := ipvs.DestinationState{Destination: d, Stats: &ipvs.Stats{Conns: 5}}
+		counted.ActiveConns = 4
 		j := FromDestination(counted.Destination)
 		j.Conns = FromConns(counted)
 		var back Destination

@@ -28,7 +28,7 @@ func (f *Fake) SetPersistConns(k ipvs.Key, dk ipvs.DestKey, n uint32) error {
 
 // SetDestStats sets a real server's counters.
 func (f *Fake) SetDestStats(k ipvs.Key, dk ipvs.DestKey, s ipvs.Stats) error {
-	return f.withDest(k, dk, func(d *ipvs.DestinationState) { d.Stats = s })
+	return f.withDest(k, dk, func(d *ipvs.DestinationState) { d.Stats = &s })
 }
 
 // SetServiceStats sets a service's counters.

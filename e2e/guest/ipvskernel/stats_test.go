@@ -111,6 +111,17 @@ func TestDumpCounters(t *testing.T) {
 		t.Errorf("GetDestinations differs from Dump (-dump +get):\n%s", diff)
 	}
 
+	// A sync's dump is the same without the real servers' stats.
+	forSync, err := k.h.DumpForSync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(forSync) != 1 || len(forSync[0].Destinations) != 1 {
+		t.Fatalf("DumpForSync: %+v", forSync)
+	} else if fd := forSync[0].Destinations[0]; fd.Stats != nil || fd.Destination != d.Destination || fd.ActiveConns+fd.InactiveConns != 1 || fd.PersistConns != 1 {
+		t.Errorf("DumpForSync's real server %+v, want %+v with its connection counts and no stats", fd, d.Destination)
+	}
+
 	info, err := k.h.Info()
 	if err != nil {
 		t.Fatal(err)

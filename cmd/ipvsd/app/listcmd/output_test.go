@@ -23,7 +23,7 @@ func table() (fakeKernel, runstate.Record) {
 		return ipvs.DestinationState{
 			Destination: ipvs.Destination{DestKey: ipvs.DestKey{Address: a.Addr(), Port: a.Port()}, Weight: w, Forwarding: fwd,
 				UpperThreshold: n * 10, LowerThreshold: n},
-			ActiveConns: n + 1, InactiveConns: n + 2, PersistConns: n + 3, Stats: stats(uint64(n)),
+			ActiveConns: n + 1, InactiveConns: n + 2, PersistConns: n + 3, Stats: new(stats(uint64(n))),
 		}
 	}
 	web := ipvs.Key{Family: ipvs.IPv4, Address: netip.MustParseAddr("10.96.0.10"), Protocol: ipvs.TCP, Port: 80}

@@ -257,24 +257,19 @@ func (d *Dummy) LocalAddresses(family int) (Local, error) {
 	}
 	// A dump the kernel reports as interrupted (NLM_F_DUMP_INTR) may be
 	// missing addresses: fail, and let the next sync try again.
-	addrs, err := d.h.AddrList(nil, family)
+	out := Local{Elsewhere: map[netip.Addr]bool{}}
+	index := l.Attrs().Index
+	err = d.h.AddrDump(family, func(i int, p netip.Prefix) {
+		switch {
+		case i != index:
+			out.Elsewhere[p.Addr()] = true
+		case p.Addr().Is6() && p.Addr().IsLinkLocalUnicast():
+		default:
+			out.Dummy = append(out.Dummy, p)
+		}
+	})
 	if err != nil {
 		return Local{}, fmt.Errorf("listing addresses (looking for %s's): %w", d.name, err)
-	}
-	out := Local{Elsewhere: map[netip.Addr]bool{}}
-	for _, a := range addrs {
-		p, ok := prefixOf(a)
-		if !ok {
-			continue
-		}
-		if a.LinkIndex != l.Attrs().Index {
-			out.Elsewhere[p.Addr()] = true
-			continue
-		}
-		if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
-			continue
-		}
-		out.Dummy = append(out.Dummy, p)
 	}
 	slices.SortFunc(out.Dummy, func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {
@@ -283,22 +278,4 @@ func (d *Dummy) LocalAddresses(family int) (Local, error) {
 		return a.Bits() - b.Bits()
 	})
 	return out, nil
-}
-
-// prefixOf converts a netlink address, mapping 16-byte IPv4 forms back to
-// IPv4.
-func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
-	if a.IPNet == nil {
-		return netip.Prefix{}, false
-	}
-	ip, ok := netip.AddrFromSlice(a.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ip = ip.Unmap()
-	ones, bits := a.Mask.Size()
-	if bits == 128 && ip.Is4() {
-		ones -= 96
-	}
-	return netip.PrefixFrom(ip, ones), true
 }

@@ -182,9 +182,9 @@ func TestNetlinkErrorsAreWrapped(t *testing.T) {
 	if _, err := d.Ensure(); err != nil {
 		t.Fatal(err)
 	}
-	f.FailNext("AddrList", boom)
+	f.FailNext("AddrDump", boom)
 	if _, err := d.LocalAddresses(unix.AF_UNSPEC); !errors.Is(err, boom) {
-		t.Fatalf("got %v, want the AddrList error", err)
+		t.Fatalf("got %v, want the AddrDump error", err)
 	}
 }
 

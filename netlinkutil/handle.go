@@ -2,6 +2,7 @@ package netlinkutil
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -14,7 +15,7 @@ type Handle interface {
 	LinkAdd(link netlink.Link) error
 	LinkDel(link netlink.Link) error
 	LinkSetUp(link netlink.Link) error
-	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	AddrDump(family int, each func(linkIndex int, p netip.Prefix)) error
 	AddrBatcher
 }
 

@@ -2,6 +2,7 @@ package netlinktest
 
 import (
 	"net"
+	"net/netip"
 	"slices"
 
 	"github.com/vishvananda/netlink"
@@ -147,6 +148,46 @@ func (f *Fake) AddrList(link netlink.Link, family int) ([]netlink.Addr, error) {
 		}
 	}
 	return out, nil
+}
+
+// AddrDump calls each with every address AddrList(nil, family) lists:
+// its link's index and its prefix, IPv4 in its 4-byte form, as the
+// kernel's address dump reports them.
+func (f *Fake) AddrDump(family int, each func(linkIndex int, p netip.Prefix)) error {
+	f.mu.Lock()
+	err := f.injected("AddrDump")
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	addrs, err := f.AddrList(nil, family)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if p, ok := prefixOf(a); ok {
+			each(a.LinkIndex, p)
+		}
+	}
+	return nil
+}
+
+// prefixOf converts a netlink address, mapping 16-byte IPv4 forms back to
+// IPv4.
+func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
+	if a.IPNet == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ip = ip.Unmap()
+	ones, bits := a.Mask.Size()
+	if bits == 128 && ip.Is4() {
+		ones -= 96
+	}
+	return netip.PrefixFrom(ip, ones), true
 }
 
 func copyAddr(a netlink.Addr) netlink.Addr {

@@ -121,8 +121,8 @@ func (in *watches) serviceSlices(key string) ([]*discoveryv1.EndpointSlice, erro
 	}
 	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
 	for _, o := range objs {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			out = append(out, s)
+		if s, ok := o.(*cachedSlice); ok {
+			out = append(out, s.slice())
 		}
 	}
 	return out, nil

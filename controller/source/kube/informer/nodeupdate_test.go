@@ -75,12 +75,24 @@ func TestSyncTranslatesWhatChanged(t *testing.T) {
 				eps, err := src.inf.serviceSlices("ns/web")
 				return err == nil && len(eps) == 1 && eps[0].Endpoints[1].Addresses[0] == "10.0.0.3"
 			})
+			// The handler runs after the cache has the update: wait for
+			// its mark too, or the sync may come first.
+			waitFor(t, "the slice update handled", func() bool {
+				src.mu.Lock()
+				defer src.mu.Unlock()
+				return src.dirty["ns/web"]
+			})
 		}, false, 1, false, 0, 0},
 		{"a new Service", func() {
 			if _, err := client.CoreV1().Services("ns").Create(ctx, svc("new", "10.96.0.4"), metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the new Service in the cache", func() bool { return slices.Contains(src.inf.serviceKeys(), "ns/new") })
+			waitFor(t, "the new Service handled", func() bool {
+				src.mu.Lock()
+				defer src.mu.Unlock()
+				return src.dirty["ns/new"]
+			})
 		}, false, 1, false, 1, 0},
 		{"a periodic full resync", func() {}, true, 0, false, 4, 1},
 		{"a periodic full resync after a new zone", func() {

@@ -42,18 +42,7 @@ func (sl *slimmer) transform(obj any) (any, error) {
 			Status:     corev1.ServiceStatus{LoadBalancer: o.Status.LoadBalancer},
 		}, nil
 	case *discoveryv1.EndpointSlice:
-		s := &discoveryv1.EndpointSlice{
-			ObjectMeta: slimMeta(o.ObjectMeta,
-				func(k string) bool { return k == corev1.EndpointsLastChangeTriggerTime },
-				func(k string) bool { return k == discoveryv1.LabelServiceName }),
-			AddressType: o.AddressType,
-			Ports:       o.Ports,
-			Endpoints:   make([]discoveryv1.Endpoint, len(o.Endpoints)),
-		}
-		for i, e := range o.Endpoints {
-			s.Endpoints[i] = discoveryv1.Endpoint{Addresses: e.Addresses, Conditions: sharedConditions(e.Conditions), NodeName: sl.nodeName(e.NodeName), Hints: e.Hints}
-		}
-		return s, nil
+		return sl.cacheSlice(o), nil
 	case *corev1.Node:
 		n := &corev1.Node{
 			ObjectMeta: slimMeta(o.ObjectMeta, nil, func(k string) bool { return k == corev1.LabelTopologyZone }),
@@ -91,20 +80,6 @@ func (sl *slimmer) nodeName(n *string) *string {
 	}
 	sl.nodeNames[*n] = n
 	return n
-}
-
-// sharedConditions points c's flags at the shared values.
-func sharedConditions(c discoveryv1.EndpointConditions) discoveryv1.EndpointConditions {
-	share := func(b *bool) *bool {
-		switch {
-		case b == nil:
-			return nil
-		case *b:
-			return &condTrue
-		}
-		return &condFalse
-	}
-	return discoveryv1.EndpointConditions{Ready: share(c.Ready), Serving: share(c.Serving), Terminating: share(c.Terminating)}
 }
 
 // slimMeta keeps identity and the annotations and labels the filters
@@ -155,6 +130,8 @@ func serviceKey(obj any) string {
 	switch o := obj.(type) {
 	case *corev1.Service:
 		return o.Namespace + "/" + o.Name
+	case *cachedSlice:
+		return o.service
 	case *discoveryv1.EndpointSlice:
 		if n := o.Labels[discoveryv1.LabelServiceName]; n != "" {
 			return o.Namespace + "/" + n

@@ -151,6 +151,12 @@ type Programmer struct {
 	// firewall was not open (on demand, or opening failed), handed whole
 	// to it once open.
 	fwQueued firewall.State
+	// repairAside: the periodic firewall repair runs beside the syncs
+	// (in Run; see fwrepair.go). repairing is the one under way, and
+	// fwPending the firewall updates the syncs kept meanwhile.
+	repairAside bool
+	repairing   *fwRepair
+	fwPending   firewall.Update
 	// lastFull is when the last full resync ended, and lastFullTook how
 	// long it took.
 	lastFull     time.Time
@@ -222,6 +228,7 @@ func (p *Programmer) Trigger() {
 // restart drops no connection.
 func (p *Programmer) Run(ctx context.Context, src Source) error {
 	p.src = src
+	p.repairAside = true
 	return p.run.Run(ctx)
 }
 
@@ -251,6 +258,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 		p.deps.IPVS.RequestFullResync()
 	}
 	repair := full && p.sweepFirst || p.repairNext
+	periodic := p.repairNext
 	if p.repairNext {
 		p.repairDue, p.repairNext = false, false
 	}
@@ -261,7 +269,7 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if srcErr != nil {
 		errs = append(errs, srcErr)
 	}
-	if err := p.syncFirewall(ctx, ch, repair || ch.Resynced); err != nil {
+	if err := p.syncFirewall(ctx, ch, repair || ch.Resynced, periodic && !ch.Resynced); err != nil {
 		errs = append(errs, fmt.Errorf("firewall: %w", err))
 	}
 	var res reconciler.Result
@@ -438,11 +446,12 @@ const (
 )
 
 // syncFirewall programs ch's firewall update, opening the firewall when
-// it is first needed. A firewall once opened stays programmed: an empty
+// it is first needed; check compares it with the kernel, beside the syncs
+// when periodic (see fwrepair.go). A firewall once opened stays programmed: an empty
 // state removes our set entries but keeps the constant rules. An update
 // that names no owner costs nothing once the firewall is in sync; the
 // firewall keeps the state by owner, so no update is lost to a failure.
-func (p *Programmer) syncFirewall(ctx context.Context, ch Change, check bool) error {
+func (p *Programmer) syncFirewall(ctx context.Context, ch Change, check, periodic bool) error {
 	u := ch.Firewall
 	if p.fw == nil {
 		if p.deps.OpenFirewall == nil {
@@ -459,6 +468,14 @@ func (p *Programmer) syncFirewall(ctx context.Context, ch Change, check bool) er
 		p.fw, p.fwCheckDue = fw, true
 		u, p.fwQueued = p.fwQueued.Whole(), firewall.State{}
 	}
+	u, ok, repairErr := p.afterRepair(u)
+	if !ok {
+		return nil
+	}
+	if check && periodic && p.repairAside && !p.fwCheckDue {
+		p.startRepair(ctx, u)
+		return repairErr
+	}
 	p.fwCheckDue = p.fwCheckDue || check
 	var err error
 	if p.fwCheckDue {
@@ -472,5 +489,5 @@ func (p *Programmer) syncFirewall(ctx context.Context, ch Change, check bool) er
 	if err == nil {
 		p.fwCheckDue = false
 	}
-	return err
+	return errors.Join(repairErr, err)
 }

@@ -56,6 +56,7 @@ func TestStandalone(t *testing.T) {
 		t.Errorf("%v IPVS writes for %d weight changes that each reached the kernel: the counter misses writes", w1-w0, r.changes)
 	}
 
+	afterFirstResync(t, d, standaloneMetrics+"/metrics", r.coldTimeout)
 	d.idle(t, mode, r.services, r.idle)
 	figure(mode, r.services, benchreport.KeyPeakRSS, d.peakRSSKiB(t))
 	// SIGTERM leaves the table in place: the floor restores the same one.

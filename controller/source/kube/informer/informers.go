@@ -24,14 +24,16 @@ const (
 	labelHeadless         = corev1.IsHeadlessService
 )
 
-const indexByService = "service"
-
 // watches are the three informers and their caches.
 type watches struct {
 	services, sliceInf, nodes cache.SharedIndexInformer
-	serviceLister             corelisters.ServiceLister
-	nodeLister                corelisters.NodeLister
-	nodeName                  string
+	// slices is the EndpointSlices by service, kept by the slice
+	// handler (slicesHandled).
+	slices        sliceIndex
+	slicesHandled cache.ResourceEventHandlerRegistration
+	serviceLister corelisters.ServiceLister
+	nodeLister    corelisters.NodeLister
+	nodeName      string
 }
 
 // touchFunc marks one service ("ns/name") as changed; endpoints says the
@@ -52,7 +54,7 @@ func newInformers(client Client, nodeName string, touch touchFunc, nodeTouched f
 	in := &watches{
 		services: newInformer(client, &corev1.Service{}, cache.Indexers{}, slim, notOurs,
 			core.Services("").List, core.Services("").Watch),
-		sliceInf: newInformer(client, &discoveryv1.EndpointSlice{}, cache.Indexers{indexByService: sliceService}, slim, notOurs,
+		sliceInf: newInformer(client, &discoveryv1.EndpointSlice{}, cache.Indexers{}, slim, notOurs,
 			disc.EndpointSlices("").List, disc.EndpointSlices("").Watch),
 		nodes: newInformer(client, &corev1.Node{}, cache.Indexers{}, slim, thisNode,
 			core.Nodes().List, core.Nodes().Watch),
@@ -66,13 +68,20 @@ func newInformers(client Client, nodeName string, touch touchFunc, nodeTouched f
 		DeleteFunc: func(obj any) { touch(serviceKey(obj), false) },
 	}
 	onSlice := cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { touch(serviceKey(obj), true) },
+		AddFunc: func(obj any) {
+			in.slices.update(nil, obj)
+			touch(serviceKey(obj), true)
+		},
 		UpdateFunc: func(old, obj any) {
+			in.slices.update(old, obj)
 			// A slice moved to another service touches both.
 			touch(serviceKey(old), true)
 			touch(serviceKey(obj), true)
 		},
-		DeleteFunc: func(obj any) { touch(serviceKey(obj), true) },
+		DeleteFunc: func(obj any) {
+			in.slices.update(obj, nil)
+			touch(serviceKey(obj), true)
+		},
 	}
 	onNode := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { nodeTouched() },
@@ -84,7 +93,7 @@ func newInformers(client Client, nodeName string, touch touchFunc, nodeTouched f
 	_ = in.sliceInf.SetWatchErrorHandlerWithContext(watchErrors(log, "endpointslices."+discoveryv1.GroupName))
 	_ = in.nodes.SetWatchErrorHandlerWithContext(watchErrors(log, "nodes"))
 	_, _ = in.services.AddEventHandler(onService)
-	_, _ = in.sliceInf.AddEventHandler(onSlice)
+	in.slicesHandled, _ = in.sliceInf.AddEventHandler(onSlice)
 	_, _ = in.nodes.AddEventHandler(onNode)
 	return in
 }
@@ -94,7 +103,9 @@ func (in *watches) start(ctx context.Context) error {
 	for _, inf := range []cache.SharedIndexInformer{in.services, in.sliceInf, in.nodes} {
 		go inf.RunWithContext(ctx)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), in.services.HasSynced, in.sliceInf.HasSynced, in.nodes.HasSynced) {
+	// The slices are read from the handler's index: wait for the handler
+	// to have seen the whole first list, not only the cache.
+	if !cache.WaitForCacheSync(ctx.Done(), in.services.HasSynced, in.sliceInf.HasSynced, in.slicesHandled.HasSynced, in.nodes.HasSynced) {
 		return fmt.Errorf("waiting for informers to sync: %w", errors.Join(ctx.Err(), errors.New("not synced")))
 	}
 	return nil
@@ -115,15 +126,10 @@ func (in *watches) service(key string) (*corev1.Service, error) {
 
 // serviceSlices returns the cached EndpointSlices of the service "ns/name".
 func (in *watches) serviceSlices(key string) ([]*discoveryv1.EndpointSlice, error) {
-	objs, err := in.sliceInf.GetIndexer().ByIndex(indexByService, key)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
-	for _, o := range objs {
-		if s, ok := o.(*cachedSlice); ok {
-			out = append(out, s.slice())
-		}
+	cached := in.slices.of(key)
+	out := make([]*discoveryv1.EndpointSlice, 0, len(cached))
+	for _, c := range cached {
+		out = append(out, c.slice())
 	}
 	return out, nil
 }
@@ -140,14 +146,6 @@ func (in *watches) node() (*corev1.Node, error) {
 		return nil, nil
 	}
 	return n, err
-}
-
-// sliceService indexes an EndpointSlice by its service's key.
-func sliceService(obj any) ([]string, error) {
-	if k := serviceKey(obj); k != "" {
-		return []string{k}, nil
-	}
-	return nil, nil
 }
 
 // newInformer is a shared informer of one kind, listed and watched with

@@ -40,14 +40,12 @@ type Config struct {
 	// before) added to the heap at every size: at 10,000 Services x 10
 	// endpoints the cold start's heap could reach 130 MB over a live 82.
 	Floor uint64
-	// SettledFloor and SettledHeadroom replace Floor and Headroom once
-	// the daemon has settled (Pacer.Settle: its cold start is
-	// programmed). What it allocates then is a change at a time and a
-	// full resync's dump, so less room collects little more often; the
-	// cold start allocates gigabytes and needs the room to go fast. 0
-	// keeps Floor or Headroom.
-	SettledFloor    uint64
-	SettledHeadroom float64
+	// SettledFloor replaces Floor once the daemon has settled
+	// (Pacer.Settle: its cold start is programmed). What it allocates
+	// then is a change at a time and a full resync's dump, so a lower
+	// floor collects little more often; the cold start allocates
+	// gigabytes and needs the room to go fast. 0 keeps Floor.
+	SettledFloor uint64
 }
 
 // Default is ipvsd's setting: an eighth over the live heap, and a heap of
@@ -87,14 +85,13 @@ type Pacer struct {
 	paced bool
 	log   *zap.Logger
 
-	mu       sync.Mutex
-	floor    uint64
-	headroom float64
-	last     int
-	settled  bool
+	mu      sync.Mutex
+	floor   uint64
+	last    int
+	settled bool
 }
 
-// Settle switches to c.SettledFloor and c.SettledHeadroom at once. Safe to call more than once,
+// Settle switches to c.SettledFloor at once. Safe to call more than once,
 // from any goroutine, and on a nil Pacer or one the environment overrode.
 func (p *Pacer) Settle() {
 	if p == nil || !p.paced {
@@ -106,13 +103,10 @@ func (p *Pacer) Settle() {
 	if p.c.SettledFloor != 0 {
 		p.floor = p.c.SettledFloor
 	}
-	if p.c.SettledHeadroom != 0 {
-		p.headroom = p.c.SettledHeadroom
-	}
-	floor, headroom := p.floor, p.headroom
+	floor := p.floor
 	p.mu.Unlock()
 	if first {
-		p.log.Info("garbage collection settled", zap.Uint64("floorBytes", floor), zap.Float64("headroom", headroom))
+		p.log.Info("garbage collection settled", zap.Uint64("floorBytes", floor))
 	}
 	p.set()
 }
@@ -127,7 +121,7 @@ func (p *Pacer) set() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pct := Percent(live, p.headroom, p.floor)
+	pct := Percent(live, p.c.Headroom, p.floor)
 	if pct == p.last {
 		return
 	}
@@ -144,7 +138,7 @@ func (p *Pacer) set() {
 // nothing is allocated. Keep does nothing when getenv("GOGC") or
 // getenv("GOMEMLIMIT") is set: the operator chose how to collect.
 func Keep(ctx context.Context, c Config, getenv func(string) string, log *zap.Logger) *Pacer {
-	p := &Pacer{c: c, log: log, floor: c.Floor, headroom: c.Headroom, last: -1}
+	p := &Pacer{c: c, log: log, floor: c.Floor, last: -1}
 	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
 		if getenv(v) != "" {
 			log.Info("garbage collection paced by the environment", zap.String(v, getenv(v)))

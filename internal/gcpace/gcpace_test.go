@@ -121,8 +121,7 @@ func TestFollowsEachGC(t *testing.T) {
 	}
 }
 
-// TestSettle: until Settle the floor is Floor, then SettledFloor, at once,
-// and the headroom SettledHeadroom;
+// TestSettle: until Settle the floor is Floor, then SettledFloor, at once;
 // an environment that paces the collector is still left alone, and Settle
 // on it (or a nil Pacer) does nothing.
 func TestSettle(t *testing.T) {
@@ -130,17 +129,16 @@ func TestSettle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runtime.GC()
-	// Floor far above any live heap: GOGC=100; settled, one byte: the
-	// settled headroom.
-	c := Config{Headroom: 0.05, Floor: 1 << 40, SettledFloor: 1, SettledHeadroom: 0.08}
+	// Floor far above any live heap: GOGC=100; settled, one byte: Headroom.
+	c := Config{Headroom: 0.05, Floor: 1 << 40, SettledFloor: 1}
 	p := Keep(ctx, c, func(string) string { return "" }, zap.NewNop())
 	if got := gogc(); got != 100 {
 		t.Fatalf("before Settle GOGC is %d, want 100 (the floor's room, capped)", got)
 	}
 	p.Settle()
 	p.Settle() // twice is fine
-	if got := gogc(); got != 8 {
-		t.Fatalf("after Settle GOGC is %d, want 8 (SettledHeadroom over the live heap)", got)
+	if got := gogc(); got != 5 {
+		t.Fatalf("after Settle GOGC is %d, want 5 (Headroom over the live heap)", got)
 	}
 
 	debug.SetGCPercent(100)

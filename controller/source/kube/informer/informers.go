@@ -52,11 +52,11 @@ func newInformers(client Client, nodeName string, touch touchFunc, nodeTouched f
 	}
 	core, disc := client.CoreV1(), client.DiscoveryV1()
 	in := &watches{
-		services: newInformer(client, &corev1.Service{}, cache.Indexers{}, slim, notOurs,
+		services: newInformer(client, &corev1.Service{}, slim, notOurs,
 			core.Services("").List, core.Services("").Watch),
-		sliceInf: newInformer(client, &discoveryv1.EndpointSlice{}, cache.Indexers{}, slim, notOurs,
+		sliceInf: newInformer(client, &discoveryv1.EndpointSlice{}, slim, notOurs,
 			disc.EndpointSlices("").List, disc.EndpointSlices("").Watch),
-		nodes: newInformer(client, &corev1.Node{}, cache.Indexers{}, slim, thisNode,
+		nodes: newInformer(client, &corev1.Node{}, slim, thisNode,
 			core.Nodes().List, core.Nodes().Watch),
 		nodeName: nodeName,
 	}
@@ -152,7 +152,7 @@ func (in *watches) node() (*corev1.Node, error) {
 // tweak applied and slimmed before its cache. It is what client-go's
 // informer factory builds, without the factory, which links every API
 // group's informers and clients into the binary.
-func newInformer[L runtime.Object](client Client, obj runtime.Object, indexers cache.Indexers, slim *slimmer, tweak func(*metav1.ListOptions),
+func newInformer[L runtime.Object](client Client, obj runtime.Object, slim *slimmer, tweak func(*metav1.ListOptions),
 	list func(context.Context, metav1.ListOptions) (L, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
 ) cache.SharedIndexInformer {
@@ -167,11 +167,12 @@ func newInformer[L runtime.Object](client Client, obj runtime.Object, indexers c
 		},
 	}
 	// client tells the reflector whether it may stream the initial list
-	// (a fake clientset cannot). No namespace index, which the factory
-	// adds: the listers only get by key, and at 10,000 Services the
-	// index's sets were some 2 MB.
+	// (a fake clientset cannot). No index, not even the namespace index
+	// the factory adds: the listers only get by key (the slices by
+	// service are sliceIndex), and at 10,000 Services the index's sets
+	// were some 2 MB.
 	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), obj,
-		cache.SharedIndexInformerOptions{Indexers: indexers})
+		cache.SharedIndexInformerOptions{Indexers: cache.Indexers{}})
 	_ = inf.SetTransform(slim.transform) // before it runs: cannot fail
 	return inf
 }

@@ -66,9 +66,7 @@ func (sl *slimmer) cacheSlice(o *discoveryv1.EndpointSlice) *cachedSlice {
 		addressType: o.AddressType, ports: o.Ports,
 		endpoints: make([]cachedEndpoint, len(o.Endpoints)),
 	}
-	if n := o.Labels[discoveryv1.LabelServiceName]; n != "" {
-		c.service = o.Namespace + "/" + n
-	}
+	c.service = serviceKey(o)
 	c.triggerTime, c.hasTriggerTime = o.Annotations[corev1.EndpointsLastChangeTriggerTime]
 	for i, e := range o.Endpoints {
 		ce := cachedEndpoint{nodeName: sl.nodeName(e.NodeName), hints: e.Hints}

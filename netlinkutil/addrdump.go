@@ -70,19 +70,18 @@ func parseAddrMsg(b []byte) (index int, p netip.Prefix, ok bool) {
 		return 0, p, false
 	}
 	msg := nl.DeserializeIfAddrmsg(b)
+	attrs, err := nl.ParseRouteAttr(b[unix.SizeofIfAddrmsg:])
+	if err != nil {
+		return 0, p, false
+	}
 	var local, address []byte
-	for rest := b[unix.SizeofIfAddrmsg:]; len(rest) >= unix.SizeofRtAttr; {
-		l := int(nl.NativeEndian().Uint16(rest))
-		if l < unix.SizeofRtAttr || l > len(rest) {
-			break
-		}
-		switch nl.NativeEndian().Uint16(rest[2:]) {
+	for _, a := range attrs {
+		switch a.Attr.Type {
 		case unix.IFA_LOCAL:
-			local = rest[unix.SizeofRtAttr:l]
+			local = a.Value
 		case unix.IFA_ADDRESS:
-			address = rest[unix.SizeofRtAttr:l]
+			address = a.Value
 		}
-		rest = rest[min(len(rest), (l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]
 	}
 	if local == nil {
 		local = address

@@ -56,7 +56,7 @@ func (p *Programmer) afterRepair(u firewall.Update) (next firewall.Update, ok bo
 	p.repairing = nil
 	next, p.fwPending = p.fwPending, firewall.Update{}
 	if r.err != nil {
-		// Compared with the kernel again by the next sync, in line.
+		// Compared with the kernel again, in line, by this sync.
 		p.fwCheckDue = true
 		err = fmt.Errorf("repairing beside the syncs: %w", r.err)
 	}

@@ -297,8 +297,11 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 	if p.deps.Metrics != nil {
 		p.deps.Metrics.ObserveSync(p.deps.Clock.Now().Sub(start), err)
 	}
-	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) > 0 || err != nil {
-		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res), zap.Error(err))
+	// A sweep's slices are logged too: what a change waited for is then
+	// in the debug log, with each sync's length.
+	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) > 0 || err != nil || res.Full {
+		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res),
+			zap.Duration("took", p.deps.Clock.Now().Sub(start)), zap.Error(err))
 	}
 	return p.sweepGoesOn(res, requeue), err
 }

@@ -33,6 +33,9 @@ type options struct {
 	// syncPeriod is both daemons' full resync period in seconds (0:
 	// their default).
 	syncPeriod int
+	// trace has the kube guest print what each slow change overlapped
+	// (its figures then carry the cost of the tracing).
+	trace bool
 	// dpKubeProxy runs kube-proxy nftables beside ipvsd in datapath VMs.
 	dpKubeProxy bool
 	out         string
@@ -72,6 +75,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.kubeProxy, "kube-proxy", false, "also run the real kube-proxy v1.35.4 in IPVS mode in each kube VM, as the reference (slow)")
 	fs.IntVar(&o.changes, "changes", 200, "single-backend or single-endpoint changes per run")
 	fs.IntVar(&o.idle, "idle", 60, "idle window in seconds")
+	fs.BoolVar(&o.trace, "trace", false, "kube: log ipvsd's syncs and garbage collections and print those each slow change overlapped (the figures then include the tracing's cost)")
 	fs.IntVar(&o.syncPeriod, "sync-period", 0, "kube: both daemons' --ipvs-sync-period in seconds, so the first periodic full resync falls among the changes (0: their default, 30 s)")
 	fs.IntVar(&o.dpConns, "dp-conns", 2000, "datapath: measured connections through the ClusterIP, and as many directly, after 100 of each to warm up")
 	fs.BoolVar(&o.dpKubeProxy, "dp-kube-proxy", true, "datapath: run the real kube-proxy v1.35.4 nftables beside ipvsd (false: ipvsd alone, for sizes kube-proxy does not sync in time)")

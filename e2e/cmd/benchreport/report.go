@@ -80,6 +80,7 @@ func runVM(o options, tests lab.Binary, mode string, n int, figures *bytes.Buffe
 			"BENCH_DP_CONNS":             strconv.Itoa(o.dpConns),
 			"BENCH_DP_KUBE_PROXY":        map[bool]string{true: "1", false: "0"}[o.dpKubeProxy],
 			"BENCH_SYNC_PERIOD_SECONDS":  strconv.Itoa(o.syncPeriod),
+			"BENCH_TRACE":                map[bool]string{true: "1", false: "0"}[o.trace],
 		},
 	}
 	tests.Args = []string{"-test.v", "-test.timeout=" + cfg.Timeout.String(), "-test.run=" + guestTests(o, mode)}

@@ -49,7 +49,9 @@ func TestKube(t *testing.T) {
 	svcs := readServices(t, r.services)
 	c := bulkClient(t)
 	h := openIPVS(t)
-	d := start(t, "ipvsd", ipvsdRunArgs()...)
+	cmd := exec.Command("ipvsd", append(ipvsdRunArgs(), traceArgs()...)...)
+	cmd.Env = traceEnv()
+	d := startCmd(t, "ipvsd", cmd)
 	measureKube(t, benchreport.Kube, d, h, c, svcs, r, 0, func() bool { return guestutil.HTTPOK(healthzURL) })
 	d.stop(t)
 	restoreFloor(t, benchreport.Kube, r.services)
@@ -118,9 +120,15 @@ func measureKube(t *testing.T, mode string, d *proc, h *ipvs.Handle, c kubernete
 	if mode == benchreport.Kube && !counted {
 		t.Fatalf("ipvsd run's writes counter: %v", err)
 	}
+	var traced changeSpans
 	for k := k0; k < k0+r.changes; k++ {
-		figure(mode, n, benchreport.KeyChange, changeEndpoint(t, d, h, c, svcs, k))
+		secs := changeEndpoint(t, d, h, c, svcs, k)
+		figure(mode, n, benchreport.KeyChange, secs)
+		if mode == benchreport.Kube {
+			traced.add(k, secs)
+		}
 	}
+	traced.report(t, d)
 	if counted {
 		w1 := mustMetric(t, kubeMetrics, "ipvsd_ipvs_netlink_writes_total")
 		figure(mode, n, benchreport.KeyWritesChanges, w1-w0)

@@ -118,11 +118,7 @@ func (c *genlConn) eachService(fn func(s ServiceWithDests, listed int) error) er
 // servers (one GET_DEST dump; a service deleted since the service dump
 // has none).
 func (c *genlConn) sumDestConns(k Key) (active, inactive uint64, err error) {
-	msgs, err := c.ipvs(ipvsCmdGetDest, unix.NLM_F_DUMP, serviceKeyAttr(k))
-	if err != nil {
-		return 0, 0, fmt.Errorf("listing real servers of %s: %w", k, err)
-	}
-	for _, m := range msgs {
+	err = c.stream(ipvsCmdGetDest, keyAttrs(k), func(m []byte) error {
 		nest, err := nestedValue(m, ipvsCmdAttrDest)
 		if err == nil {
 			err = walkAttrs(nest, func(typ uint16, v []byte) error {
@@ -136,8 +132,12 @@ func (c *genlConn) sumDestConns(k Key) (active, inactive uint64, err error) {
 			})
 		}
 		if err != nil {
-			return 0, 0, fmt.Errorf("parsing a real server of %s: %w", k, err)
+			return fmt.Errorf("parsing a real server: %w", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("listing real servers of %s: %w", k, err)
 	}
 	return active, inactive, nil
 }
@@ -160,26 +160,39 @@ func (c *genlConn) dumpDests(k Key, withStats bool) ([]DestinationState, error) 
 	// A service deleted since the service dump yields an empty list, not
 	// an error: the kernel's dest dump silently ends when it finds no
 	// service.
-	msgs, err := c.ipvs(ipvsCmdGetDest, unix.NLM_F_DUMP, serviceKeyAttr(k))
-	if err != nil {
-		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
-	}
-	out := make([]DestinationState, 0, len(msgs))
-	for _, m := range msgs {
+	// The real servers are parsed into the connection's scratch list,
+	// then copied to one of their number: a dump of 10,000 services is
+	// held through a full resync, and growing each list by appending
+	// would leave it room for up to twice as many.
+	scratch := c.dests[:0]
+	err := c.stream(ipvsCmdGetDest, keyAttrs(k), func(m []byte) error {
 		nest, err := nestedValue(m, ipvsCmdAttrDest)
 		if err != nil {
-			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
+			return fmt.Errorf("parsing a real server: %w", err)
 		}
 		d, err := parseDestination(k.Family, nest, withStats)
 		if err != nil {
-			return nil, fmt.Errorf("parsing a real server of %s: %w", k, err)
+			return fmt.Errorf("parsing a real server: %w", err)
 		}
-		out = append(out, d)
+		scratch = append(scratch, d)
+		return nil
+	})
+	c.dests = scratch
+	if err != nil {
+		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
 	}
+	out := make([]DestinationState, len(scratch))
+	copy(out, scratch)
+	clear(scratch) // drop the stats pointers
 	return out, nil
 }
 
 const ipvsCmdAttrDest = 2
+
+// keyAttrs appends the attribute naming k (appendServiceKey).
+func keyAttrs(k Key) func([]byte) []byte {
+	return func(b []byte) []byte { return appendServiceKey(b, k) }
+}
 
 // serviceKeyAttr is the IPVS_CMD_ATTR_SERVICE that names a service: the
 // family and either the mark or protocol, address and port.

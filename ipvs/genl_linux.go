@@ -48,6 +48,10 @@ type genlConn struct {
 	// sendmsgs counts the batches of writes sent.
 	sendmsgs uint64
 	acks     *ackReader
+	// rbuf and wbuf are the receive and request buffers of streamed
+	// dumps (stream), and dests the scratch list dumpDests parses into.
+	rbuf, wbuf []byte
+	dests      []DestinationState
 }
 
 // receiveTimeout bounds each wait for a kernel reply, so a lost reply

@@ -21,12 +21,36 @@ import (
 // change waited for it. The background writer takes the latest state
 // handed to it (one handed over meanwhile replaces one not yet written);
 // its error is reported by the next sync.
+//
+// Writes are also spaced by their cost (publishShare): at 10,000 Services
+// x 10 endpoints one takes some 40 ms natively (BenchmarkPublishOneChange
+// 10000) and 0.3 s or more under the lab's emulation, so one a second
+// during a stream of changes kept a vCPU some 30 % busy, and its garbage
+// added to the collections that slowed the changes they met (issue 15). The file is for inspection;
+// at that size it may then lag the kernel by some seconds under emulation,
+// and by the 1 s interval natively.
 type publisher struct {
 	store    runstate.DesiredStore // an empty Path publishes nothing
 	interval time.Duration
 	pending  bool // the valid desired services changed since last written
 	last     time.Time
-	bg       *backgroundWriter // nil: writes are made in the sync
+	// took is how long the last write in the sync took.
+	took time.Duration
+	bg   *backgroundWriter // nil: writes are made in the sync
+}
+
+// publishShare bounds the share of the time writes of desired.json take:
+// the next is due no sooner than this many times the last one's length
+// after it began.
+const publishShare = 20
+
+// every is the least time from one write to the next.
+func (p *publisher) every() time.Duration {
+	took := p.took
+	if p.bg != nil {
+		took = p.bg.lastTook()
+	}
+	return max(p.interval, publishShare*took)
 }
 
 // backgroundAfter is how long a write in the sync may take before the
@@ -62,7 +86,8 @@ func (p *publisher) write(now time.Time, want map[ipvs.Key]*desired.VirtualServe
 	}
 	start := time.Now()
 	err := p.store.Publish(want)
-	if time.Since(start) > backgroundAfter {
+	p.took = time.Since(start)
+	if p.took > backgroundAfter {
 		// From now on the store is the writer's alone.
 		p.bg = newBackgroundWriter(&p.store)
 	}
@@ -78,6 +103,7 @@ type backgroundWriter struct {
 	mu   sync.Mutex
 	next map[ipvs.Key]*desired.VirtualServer // not yet written; nil: none
 	err  error                               // of the last write, not yet reported
+	took time.Duration                       // the last write's length
 	wake chan struct{}
 	idle chan struct{} // closed and replaced as each write ends, for tests
 }
@@ -113,8 +139,10 @@ func (w *backgroundWriter) run(store *runstate.DesiredStore) {
 		if want == nil {
 			continue
 		}
+		start := time.Now()
 		err := store.Publish(want)
 		w.mu.Lock()
+		w.took = time.Since(start)
 		if err != nil {
 			w.err = err
 		}
@@ -124,13 +152,20 @@ func (w *backgroundWriter) run(store *runstate.DesiredStore) {
 	}
 }
 
+// lastTook is how long the last write took.
+func (w *backgroundWriter) lastTook() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.took
+}
+
 // wait is how long until a pending change may be written: zero when nothing
 // is pending or it is due now.
 func (p *publisher) wait(now time.Time) time.Duration {
 	if !p.pending || p.store.Path == "" {
 		return 0
 	}
-	if wait := p.last.Add(p.interval).Sub(now); wait > 0 {
+	if wait := p.last.Add(p.every()).Sub(now); wait > 0 {
 		return wait
 	}
 	return 0

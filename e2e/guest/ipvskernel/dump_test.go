@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -95,4 +97,24 @@ func TestStreamedDump(t *testing.T) {
 	check("Dump after Counters", full)
 	t.Logf("figure: DumpForSync of %d real servers allocated %.0f bytes per real server in %d allocations",
 		wantDests, float64(after.TotalAlloc-before.TotalAlloc)/wantDests, after.Mallocs-before.Mallocs)
+	const dumps = 20
+	var cpu0, cpu1 syscall.Rusage
+	start := time.Now()
+	must(t, syscall.Getrusage(syscall.RUSAGE_SELF, &cpu0))
+	for range dumps {
+		if _, err := k.h.DumpForSync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, syscall.Getrusage(syscall.RUSAGE_SELF, &cpu1))
+	cpu := time.Duration(cpu1.Utime.Nano() + cpu1.Stime.Nano() - cpu0.Utime.Nano() - cpu0.Stime.Nano())
+	t.Logf("figure: DumpForSync of %d services took %s of wall time and %s of CPU each (mean of %d)",
+		len(forSync), time.Since(start)/dumps, cpu/dumps, dumps)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

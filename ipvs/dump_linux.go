@@ -194,19 +194,12 @@ func keyAttrs(k Key) func([]byte) []byte {
 	return func(b []byte) []byte { return appendServiceKey(b, k) }
 }
 
-// serviceKeyAttr is the IPVS_CMD_ATTR_SERVICE that names a service: the
-// family and either the mark or protocol, address and port.
+// serviceKeyAttr is the IPVS_CMD_ATTR_SERVICE that names a service, for
+// the requests built as nl.NetlinkRequest: appendServiceKey's nested
+// attributes as its payload, so both kinds of request name a service with
+// the same bytes.
 func serviceKeyAttr(k Key) *nl.RtAttr {
-	a := nl.NewRtAttr(ipvsCmdAttrService, nil)
-	a.AddRtAttr(svcAttrAF, nl.Uint16Attr(familyToAF(k.Family)))
-	if k.IsFWMark() {
-		a.AddRtAttr(svcAttrFWMark, nl.Uint32Attr(k.FWMark))
-		return a
-	}
-	a.AddRtAttr(svcAttrProtocol, nl.Uint16Attr(uint16(k.Protocol)))
-	a.AddRtAttr(svcAttrAddr, k.Address.AsSlice())
-	a.AddRtAttr(svcAttrPort, nl.BEUint16Attr(k.Port))
-	return a
+	return nl.NewRtAttr(ipvsCmdAttrService, appendServiceKey(nil, k)[unix.SizeofRtAttr:])
 }
 
 // nestedIn returns the attributes nested in the reply's top-level

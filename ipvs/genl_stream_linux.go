@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,8 +14,9 @@ import (
 // of messages, and each message kept until its service was parsed: 33 of
 // the 37 MB a dump allocated in a lab heap profile, some four collections'
 // worth under the daemon's tight pacing, and collections slowed the
-// changes that met them (issue 15, benchreport -trace). stream reads a dump into one buffer kept on the connection
-// and hands each message to its parser before the next datagram.
+// changes that met them (issue 15, benchreport -trace). stream reads a
+// dump into one buffer kept on the connection and hands each message to
+// its parser before the next datagram.
 
 // streamBufSize is the receive buffer of a streamed dump, what
 // nl.NetlinkSocket uses. A datagram cut short fails the dump (MSG_TRUNC)
@@ -131,19 +131,17 @@ type dumpReader struct {
 // an error.
 func (d *dumpReader) read(b []byte) error {
 	for len(b) > 0 && !d.done {
-		if len(b) < unix.SizeofNlMsghdr {
+		m, rest, ok := splitMsg(b)
+		switch {
+		case !ok && len(b) < unix.SizeofNlMsghdr:
 			return errors.New("short netlink message header")
+		case !ok || !m.whole:
+			return fmt.Errorf("netlink message length %d in a datagram of %d bytes", m.hdr.Len, len(b))
 		}
-		h := *(*unix.NlMsghdr)(unsafe.Pointer(&b[0]))
-		if int(h.Len) < unix.SizeofNlMsghdr || int(h.Len) > len(b) {
-			return fmt.Errorf("netlink message length %d in a datagram of %d bytes", h.Len, len(b))
+		b = rest
+		if m.hdr.Seq == d.seq && m.hdr.Pid == d.pid {
+			d.take(m.hdr, m.data)
 		}
-		data := b[unix.SizeofNlMsghdr:h.Len]
-		b = b[min(nlmAlign(int(h.Len)), len(b)):]
-		if h.Seq != d.seq || h.Pid != d.pid {
-			continue
-		}
-		d.take(h, data)
 	}
 	return nil
 }

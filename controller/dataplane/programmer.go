@@ -294,14 +294,15 @@ func (p *Programmer) sync(ctx context.Context) (time.Duration, error) {
 		errs = append(errs, perr)
 	}
 	err = errors.Join(errs...)
+	took := p.deps.Clock.Now().Sub(start)
 	if p.deps.Metrics != nil {
-		p.deps.Metrics.ObserveSync(p.deps.Clock.Now().Sub(start), err)
+		p.deps.Metrics.ObserveSync(took, err)
 	}
 	// A sweep's slices are logged too: what a change waited for is then
 	// in the debug log, with each sync's length.
 	if ch.Whole != nil || len(ch.Update.Set)+len(ch.Update.Delete) > 0 || err != nil || res.Full {
 		p.log.Debug("synced", zap.Bool("full", full), zap.Stringer("result", &res),
-			zap.Duration("took", p.deps.Clock.Now().Sub(start)), zap.Error(err))
+			zap.Duration("took", took), zap.Error(err))
 	}
 	return p.sweepGoesOn(res, requeue), err
 }

@@ -26,9 +26,9 @@ import (
 // x 10 endpoints one takes some 40 ms natively (BenchmarkPublishOneChange
 // 10000) and 0.3 s or more under the lab's emulation, so one a second
 // during a stream of changes kept a vCPU some 30 % busy, and its garbage
-// added to the collections that slowed the changes they met (issue 15). The file is for inspection;
-// at that size it may then lag the kernel by some seconds under emulation,
-// and by the 1 s interval natively.
+// added to the collections that slowed the changes they met (issue 15).
+// The file is for inspection; at that size it may then lag the kernel by
+// some seconds under emulation, and by the 1 s interval natively.
 type publisher struct {
 	store    runstate.DesiredStore // an empty Path publishes nothing
 	interval time.Duration

@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/internal/nlmsg"
 )
 
 // Bounds of one batch (one sendmsg of many requests).
@@ -231,37 +233,12 @@ func (r *ackReader) deliver(n int, a *ackSet) {
 	for i := range n {
 		d := r.buf[i*ackSlot : i*ackSlot+int(r.hdrs[i].n)]
 		for len(d) > 0 {
-			m, rest, ok := splitMsg(d)
+			m, rest, ok := nlmsg.Split(d)
 			if !ok {
 				break
 			}
-			a.take(r.names[i].Pid, m.hdr, m.data)
+			a.take(r.names[i].Pid, m.Hdr, m.Data)
 			d = rest
 		}
 	}
-}
-
-func nlmAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
-
-// nlMsg is one netlink message of a datagram: its header and payload,
-// the payload cut short (whole false) when the datagram ends first.
-type nlMsg struct {
-	hdr   unix.NlMsghdr
-	data  []byte
-	whole bool
-}
-
-// splitMsg takes the first message off the datagram b; ok is false when b
-// does not begin with a header of a possible length.
-func splitMsg(b []byte) (m nlMsg, rest []byte, ok bool) {
-	if len(b) < unix.SizeofNlMsghdr {
-		return m, nil, false
-	}
-	m.hdr = *(*unix.NlMsghdr)(unsafe.Pointer(&b[0]))
-	if m.hdr.Len < unix.SizeofNlMsghdr {
-		return m, nil, false
-	}
-	end := min(int(m.hdr.Len), len(b))
-	m.data, m.whole = b[unix.SizeofNlMsghdr:end], end == int(m.hdr.Len)
-	return m, b[min(nlmAlign(int(m.hdr.Len)), len(b)):], true
 }

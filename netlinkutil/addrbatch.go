@@ -56,6 +56,8 @@ type addrConn struct {
 	maxBatch int
 	// sendmsgs counts the batches sent.
 	sendmsgs uint64
+	// rbuf receives address dumps (nil until the first).
+	rbuf []byte
 }
 
 func dialAddrConn(ns netns.NsHandle) (*addrConn, error) {

@@ -1,14 +1,15 @@
 package netlinkutil
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/internal/nlmsg"
 )
 
 // AddrDump calls each with every address of every link, of one family
@@ -34,54 +35,46 @@ func (c *addrConn) dump(family int, each func(int, netip.Prefix)) error {
 	if err := c.sock.Send(req); err != nil {
 		return fmt.Errorf("sending address dump request: %w", err)
 	}
-	for {
-		msgs, from, err := c.sock.Receive()
-		if err != nil {
-			return fmt.Errorf("receiving address dump: %w", err)
-		}
-		for _, m := range msgs {
-			if from.Pid != 0 || m.Header.Pid != c.pid || m.Header.Seq != req.Seq {
-				continue // a late ack of an abandoned batch
-			}
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
-					return fmt.Errorf("address dump: %w", netlink.ErrDumpInterrupted)
-				}
-				return nil
-			case unix.NLMSG_ERROR:
-				if len(m.Data) < 4 {
-					return errors.New("address dump: short error reply")
-				}
-				return fmt.Errorf("address dump: %w", syscall.Errno(-int32(nl.NativeEndian().Uint32(m.Data))))
-			case unix.RTM_NEWADDR:
-				if index, p, ok := parseAddrMsg(m.Data); ok {
-					each(index, p)
-				}
-			}
-		}
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, nlmsg.DumpBufSize)
 	}
+	// Late acks of an abandoned batch have older sequence numbers, and
+	// the reader skips them.
+	intr, err := nlmsg.Dump(c.sock.GetFd(), c.rbuf, req.Seq, c.pid, addrReceiveTimeout*time.Nanosecond, func(b []byte) error {
+		if index, p, ok := parseAddrMsg(b); ok {
+			each(index, p)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("address dump: %w", err)
+	case intr:
+		return fmt.Errorf("address dump: %w", netlink.ErrDumpInterrupted)
+	}
+	return nil
 }
 
 // parseAddrMsg reads one RTM_NEWADDR message: an ifaddrmsg, then
-// IFA_LOCAL (the link's own address) or, without it, IFA_ADDRESS.
+// IFA_LOCAL (the link's own address) or, without it, IFA_ADDRESS. Its
+// attributes are read in place: nl.ParseRouteAttr's slice of them per
+// address was 14 of the 27 MB three listings of 10,000 VIPs allocated in
+// a lab heap profile.
 func parseAddrMsg(b []byte) (index int, p netip.Prefix, ok bool) {
 	if len(b) < unix.SizeofIfAddrmsg {
 		return 0, p, false
 	}
 	msg := nl.DeserializeIfAddrmsg(b)
-	attrs, err := nl.ParseRouteAttr(b[unix.SizeofIfAddrmsg:])
-	if err != nil {
-		return 0, p, false
-	}
 	var local, address []byte
-	for _, a := range attrs {
-		switch a.Attr.Type {
+	if !nlmsg.EachAttr(b[unix.SizeofIfAddrmsg:], func(typ uint16, v []byte) {
+		switch typ {
 		case unix.IFA_LOCAL:
-			local = a.Value
+			local = v
 		case unix.IFA_ADDRESS:
-			address = a.Value
+			address = v
 		}
+	}) {
+		return 0, p, false
 	}
 	if local == nil {
 		local = address

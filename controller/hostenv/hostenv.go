@@ -192,31 +192,16 @@ type Addresses struct{ D *netlinkutil.Dummy }
 
 var _ reconciler.AddressBinder = Addresses{}
 
-// Addresses lists the addresses on the dummy link.
-func (a Addresses) Addresses() (map[netip.Addr]bool, error) {
-	ps, err := a.D.Addresses()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[netip.Addr]bool, len(ps))
-	for _, p := range ps {
-		out[p.Addr()] = true
-	}
-	return out, nil
-}
-
-// LocalAddresses lists the addresses on every link, the dummy included.
-func (a Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
+// ListAddresses lists the dummy link's addresses and every other link's
+// from one dump.
+func (a Addresses) ListAddresses() (reconciler.AddressListing, error) {
 	l, err := a.D.LocalAddresses(unix.AF_UNSPEC)
 	if err != nil {
-		return nil, err
+		return reconciler.AddressListing{}, err
 	}
-	out := make(map[netip.Addr]bool, len(l.Dummy)+len(l.Elsewhere))
+	out := reconciler.AddressListing{OnLink: make(map[netip.Addr]bool, len(l.Dummy)), Elsewhere: l.Elsewhere}
 	for _, p := range l.Dummy {
-		out[p.Addr()] = true
-	}
-	for ip := range l.Elsewhere {
-		out[ip] = true
+		out.OnLink[p.Addr()] = true
 	}
 	return out, nil
 }

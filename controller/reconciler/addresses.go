@@ -25,13 +25,15 @@ type addrPlan struct {
 }
 
 // planAddresses decides which VIPs to bind and unbind. It reads the links
-// only when the desired set changed, the last attempt failed, or on full
-// resync; otherwise it costs nothing, however many VIPs there are.
+// only when the desired set changed, the last attempt failed, or on a full
+// resync (actual not nil); otherwise it costs nothing, however many VIPs
+// there are. A full resync on a dump taken ahead uses the listing taken
+// with it, if no VIP was bound or unbound since.
 //
 // Ownership: an address is ours only if we bound it. A desired address
 // already present on any link (ours included) that we did not bind is left
 // alone and never deleted: someone else put it there.
-func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
+func (r *Reconciler) planAddresses(actual *tableDump, res *Result) addrPlan {
 	p := addrPlan{want: r.want.addrs}
 	if r.deps.Addresses == nil {
 		if len(p.want) > 0 {
@@ -40,35 +42,38 @@ func (r *Reconciler) planAddresses(full bool, res *Result) addrPlan {
 		p.skip = true
 		return p
 	}
-	if !full && !r.want.addrsDirty {
+	if actual == nil && !r.want.addrsDirty {
 		p.skip = true
 		return p
 	}
-	onLink, err := r.deps.Addresses.Addresses()
-	if err == nil {
-		var local map[netip.Addr]bool
-		local, err = r.deps.Addresses.LocalAddresses()
-		if err == nil {
-			p.classify(r.ownership.owned.Addresses, onLink, local, r.adoptable.Addresses)
-			return p
-		}
+	l := actual.addresses()
+	var err error
+	if l == nil {
+		var got AddressListing
+		got, err = r.deps.Addresses.ListAddresses()
+		l = &got
 	}
-	res.fail(fmt.Errorf("listing addresses: %w", err))
-	r.want.addrsDone(true)
-	p.skip = true
+	if err != nil {
+		res.fail(fmt.Errorf("listing addresses: %w", err))
+		r.want.addrsDone(true)
+		p.skip = true
+		return p
+	}
+	p.classify(r.ownership.owned.Addresses, l, r.adoptable.Addresses)
 	return p
 }
 
 // classify sorts the desired addresses; adopt are those on another
 // program's link that ipvsd is taking over (Adoptable.Addresses), bound to
 // our link too rather than left as someone else's.
-func (p *addrPlan) classify(mine, onLink, local, adopt map[netip.Addr]bool) {
+func (p *addrPlan) classify(mine map[netip.Addr]bool, l *AddressListing, adopt map[netip.Addr]bool) {
+	onLink := l.OnLink
 	for _, a := range slices.SortedFunc(maps.Keys(p.want), netip.Addr.Compare) {
 		switch {
 		case onLink[a]:
 			// Bound already: by us (recorded) or by someone else (then it
 			// stays theirs).
-		case local[a] && !adopt[a]:
+		case l.Elsewhere[a] && !adopt[a]:
 			// On another interface: binding it again would only create a
 			// second route to ourselves. Not ours, even if it once was.
 			if mine[a] {
@@ -117,6 +122,7 @@ func vipLevel(n int) zapcore.Level {
 // returns the channel bindWait completes it from (nil: done). Nothing is
 // captured, so a sync that binds nothing allocates nothing.
 func (r *Reconciler) bindAddresses(p *addrPlan, res *Result) chan []error {
+	r.wroteAddresses(len(p.add))
 	if len(p.add) < bindAlongside {
 		r.recordBinds(p, r.bind(p.add), res)
 		return nil
@@ -169,6 +175,7 @@ func (r *Reconciler) recordBinds(p *addrPlan, errs []error, res *Result) {
 // only once the virtual servers on it are gone.
 func (r *Reconciler) unbindAddresses(p *addrPlan, res *Result) {
 	var errs []error
+	r.wroteAddresses(len(p.del))
 	if len(p.del) > 0 {
 		errs = r.deps.Addresses.DelAddresses(p.del)
 	}

@@ -1,7 +1,10 @@
 package reconciler_test
 
 import (
+	"net/netip"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
 	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
@@ -45,4 +48,67 @@ func TestFullResyncUsesTheDumpTakenAhead(t *testing.T) {
 		t.Errorf("%d writes, want %d (the drift from before the dump, nothing for web6): %s", got, want, &res)
 	}
 	e.wantState(webTCP + webUDP + webV6 + "  -> [2001:db8::11]:8443          Masq    1      0          0\n" + webLinks)
+}
+
+// TestFullResyncUsesTheListingTakenAhead: the addresses are listed with
+// the dump taken ahead, so the full resync does not list them again
+// (at 10,000 Services that listing was most of its first slice), unless
+// a VIP was bound or unbound since or the listing ahead failed. Drift
+// from before the listing is repaired either way.
+func TestFullResyncUsesTheListingTakenAhead(t *testing.T) {
+	extra := desiredtest.VServer(desiredtest.TCP("192.0.2.9:80"), "rr", desiredtest.Dest("10.0.0.9:80", 1))
+	withExtra := func() desired.State {
+		d := webDesired()
+		d.Services = append(d.Services, extra)
+		d.Addresses = d.ServiceAddresses()
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		// meanwhile runs between the dump ahead and the full resync.
+		meanwhile func(e *env)
+		failList  bool // the listing ahead fails
+		lists     int  // by the full resync
+		links     string
+	}{
+		{name: "listed ahead", meanwhile: func(*env) {}, lists: 0, links: webLinks},
+		{name: "a VIP bound since", meanwhile: func(e *env) { e.sync(withExtra()) }, lists: 1,
+			links: "dummy 192.0.2.1\ndummy 192.0.2.9\ndummy 2001:db8::1\n"},
+		{name: "the listing ahead failed", meanwhile: func(*env) {}, failList: true, lists: 1, links: webLinks},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.dumper = e.kernel
+			e.restart()
+			e.sync(webDesired())
+			e.addrs.RemoveDummy(addr("2001:db8::1")) // drift before the listing
+			if tc.failList {
+				e.addrs.Fail = func(op string, _ netip.Addr) error {
+					if op == "list" {
+						return unix.EINTR
+					}
+					return nil
+				}
+			}
+			ready := make(chan struct{})
+			e.r.PrefetchDump(func() { close(ready) })
+			<-ready
+			e.addrs.Fail = nil
+			if tc.meanwhile(e); t.Failed() {
+				return
+			}
+			e.r.RequestFullResync()
+			before := e.addrs.Lists()
+			res := e.apply(desired.Update{})
+			if !res.Full {
+				t.Fatalf("not a full resync: %s", &res)
+			}
+			if got := e.addrs.Lists() - before; got != tc.lists {
+				t.Errorf("the full resync listed the addresses %d times, want %d", got, tc.lists)
+			}
+			if got := e.addrs.Render(); got != tc.links {
+				t.Errorf("links after the full resync:\n%s\nwant:\n%s", got, tc.links)
+			}
+		})
+	}
 }

@@ -248,7 +248,7 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 	}
 	plans := r.planServices(actual, now, &res)
 	plans = r.saveAdopted(plans, &res)
-	addrs := r.planAddresses(actual != nil, &res)
+	addrs := r.planAddresses(actual, &res)
 	plans = r.claim(plans, &addrs, &res)
 
 	binding := r.bindAddresses(&addrs, &res)

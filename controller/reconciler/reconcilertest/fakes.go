@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipvsd/ipvsd/controller/reconciler"
 )
 
 // Addresses fakes the host's links: ipvsd's dummy link and "other" links
@@ -19,6 +21,7 @@ type Addresses struct {
 	other  map[netip.Addr]bool
 	writes int
 	calls  int
+	lists  int
 	// Fail, when non-nil, is asked before each write.
 	Fail func(op string, a netip.Addr) error
 }
@@ -56,20 +59,28 @@ func (f *Addresses) Writes() int { f.mu.Lock(); defer f.mu.Unlock(); return f.wr
 // addresses.
 func (f *Addresses) Calls() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
 
-// Addresses implements reconciler.AddressBinder.
+// Addresses returns the addresses on the dummy link.
 func (f *Addresses) Addresses() (map[netip.Addr]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return maps.Clone(f.dummy), nil
 }
 
-// LocalAddresses implements reconciler.AddressBinder.
-func (f *Addresses) LocalAddresses() (map[netip.Addr]bool, error) {
+// Lists counts ListAddresses calls.
+func (f *Addresses) Lists() int { f.mu.Lock(); defer f.mu.Unlock(); return f.lists }
+
+// ListAddresses implements reconciler.AddressBinder; Fail is asked with op
+// "list" and the zero address first.
+func (f *Addresses) ListAddresses() (reconciler.AddressListing, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	all := maps.Clone(f.other)
-	maps.Copy(all, f.dummy)
-	return all, nil
+	f.lists++
+	if f.Fail != nil {
+		if err := f.Fail("list", netip.Addr{}); err != nil {
+			return reconciler.AddressListing{}, err
+		}
+	}
+	return reconciler.AddressListing{OnLink: maps.Clone(f.dummy), Elsewhere: maps.Clone(f.other)}, nil
 }
 
 // AddAddresses implements reconciler.AddressBinder: each address on its

@@ -86,7 +86,8 @@ func TestHandChangedServiceLeftAlone(t *testing.T) {
 	if _, ok := n.rec.Owned().Services[ownedState().Services[0].Key]; ok {
 		t.Fatal("the changed service is still recorded")
 	}
-	addrs, err := n.env.Addresses.Addresses()
+	l, err := n.env.Addresses.ListAddresses()
+	addrs := l.OnLink
 	if err != nil || !addrs[netip.MustParseAddr("10.96.0.10")] {
 		t.Fatalf("its VIP was unbound: %v, %v", addrs, err)
 	}

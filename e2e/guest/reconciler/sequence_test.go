@@ -110,7 +110,8 @@ func TestRandomSequences(t *testing.T) {
 			if err != nil || again.Writes() != 0 {
 				t.Fatalf("round %d step %d: repeated sync: %d writes (%s), %v", round, step, again.Writes(), again.String(), err)
 			}
-			addrs, err := n.env.Addresses.Addresses()
+			l, err := n.env.Addresses.ListAddresses()
+			addrs := l.OnLink
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,9 +1,11 @@
 package ipvs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"syscall"
 
 	"github.com/vishvananda/netlink/nl"
@@ -53,18 +55,14 @@ var native = binary.NativeEndian
 // real servers (one GET_DEST dump per service), in the kernel's order;
 // the real servers' stats only withStats.
 func (c *genlConn) dump(withStats bool) ([]ServiceWithDests, error) {
-	var out []ServiceWithDests
-	err := c.eachService(func(s ServiceWithDests, n int) error {
-		if out == nil {
-			out = make([]ServiceWithDests, 0, n) // held through a full resync
-		}
-		dests, err := c.dumpDests(s.Key, withStats)
-		s.Destinations = dests
-		out = append(out, s)
-		return err
-	})
+	out, err := c.services()
 	if err != nil {
 		return nil, err
+	}
+	for i := range out {
+		if out[i].Destinations, err = c.dumpDests(out[i].Key, withStats); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -73,32 +71,29 @@ func (c *genlConn) dump(withStats bool) ([]ServiceWithDests, error) {
 // dump's services, each with its real servers' connection counts summed
 // from their messages, none of them parsed further or kept.
 func (c *genlConn) counters() ([]ServiceCounters, error) {
-	var out []ServiceCounters
-	err := c.eachService(func(s ServiceWithDests, n int) error {
-		if out == nil {
-			out = make([]ServiceCounters, 0, n)
-		}
-		sc := ServiceCounters{Key: s.Key, Stats: s.Stats}
-		var err error
-		sc.ActiveConns, sc.InactiveConns, err = c.sumDestConns(s.Key)
-		out = append(out, sc)
-		return err
-	})
+	svcs, err := c.services()
 	if err != nil {
 		return nil, err
+	}
+	out := make([]ServiceCounters, len(svcs))
+	for i, s := range svcs {
+		out[i] = ServiceCounters{Key: s.Key, Stats: s.Stats}
+		if out[i].ActiveConns, out[i].InactiveConns, err = c.sumDestConns(s.Key); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-// eachService dumps the services (one GET_SERVICE dump) and calls fn with
-// each, without its real servers, and how many were listed, in the
-// kernel's order, until fn fails.
-func (c *genlConn) eachService(fn func(s ServiceWithDests, listed int) error) error {
-	msgs, err := c.ipvs(ipvsCmdGetService, unix.NLM_F_DUMP)
-	if err != nil {
-		return fmt.Errorf("listing virtual servers: %w", err)
-	}
-	for _, m := range msgs {
+// services lists every service, without its real servers, in the
+// kernel's order (one GET_SERVICE dump, streamed: each reply parsed as it
+// comes, not kept as a message until the dump ends). The list is made
+// for as many services as the last dump found, and copied to its size if
+// it grew past that by more than an eighth: a dump of 10,000 services is
+// held through a full resync.
+func (c *genlConn) services() ([]ServiceWithDests, error) {
+	out := make([]ServiceWithDests, 0, c.lastServices)
+	err := c.stream(ipvsCmdGetService, noAttrs, func(m []byte) error {
 		nest, err := nestedValue(m, ipvsCmdAttrService)
 		if err != nil {
 			return fmt.Errorf("parsing a virtual server: %w", err)
@@ -107,12 +102,21 @@ func (c *genlConn) eachService(fn func(s ServiceWithDests, listed int) error) er
 		if err != nil {
 			return err
 		}
-		if err := fn(s, len(msgs)); err != nil {
-			return err
-		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing virtual servers: %w", err)
 	}
-	return nil
+	c.lastServices = len(out)
+	if cap(out) > len(out)+len(out)/8 {
+		out = slices.Clone(out)
+	}
+	return out, nil
 }
+
+// noAttrs adds no attributes to a request.
+func noAttrs(b []byte) []byte { return b }
 
 // sumDestConns adds up the active and inactive connections of k's real
 // servers (one GET_DEST dump; a service deleted since the service dump
@@ -217,6 +221,27 @@ func nestedIn(m []byte, typ uint16) ([]syscall.NetlinkRouteAttr, error) {
 	return nil, fmt.Errorf("reply has no attribute %d", typ)
 }
 
+// knownNames are the IPVS schedulers' and persistence engines' names:
+// parsing a dump of 10,000 services then allocates none of them.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos", "sip"} {
+		m[n] = n
+	}
+	return m
+}()
+
+// attrString is a string attribute's value up to its NUL.
+func attrString(v []byte) string {
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		v = v[:i]
+	}
+	if s, ok := knownNames[string(v)]; ok {
+		return s
+	}
+	return string(v)
+}
+
 func parseService(nest []byte) (ServiceWithDests, error) {
 	var (
 		s         ServiceWithDests
@@ -242,7 +267,7 @@ func parseService(nest []byte) (ServiceWithDests, error) {
 		case svcAttrFWMark:
 			s.FWMark = u32(v)
 		case svcAttrSchedName:
-			s.Scheduler = nl.BytesToString(v)
+			s.Scheduler = attrString(v)
 		case svcAttrFlags:
 			flags = u32(v) // struct ip_vs_flags: flags, then mask
 		case svcAttrTimeout:
@@ -250,7 +275,7 @@ func parseService(nest []byte) (ServiceWithDests, error) {
 		case svcAttrNetmask:
 			netmask = u32(v)
 		case svcAttrPEName:
-			s.PEName = nl.BytesToString(v)
+			s.PEName = attrString(v)
 		case svcAttrStats:
 			stats32 = v
 		case svcAttrStats64:

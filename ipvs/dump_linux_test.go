@@ -142,3 +142,27 @@ func TestServiceKeyAttrRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestAttrString: a name is read up to its NUL, a known one without an
+// allocation of its own, an unknown one as it is.
+func TestAttrString(t *testing.T) {
+	for _, tc := range []struct {
+		v    []byte
+		want string
+	}{
+		{[]byte("wrr\x00"), "wrr"},
+		{[]byte("mh\x00\x00\x00"), "mh"},
+		{[]byte("sip"), "sip"},
+		{[]byte("newsched\x00"), "newsched"},
+		{[]byte("\x00"), ""},
+		{nil, ""},
+	} {
+		if got := attrString(tc.v); got != tc.want {
+			t.Errorf("attrString(%q) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+	v := []byte("wlc\x00")
+	if n := testing.AllocsPerRun(100, func() { _ = attrString(v) }); n != 0 {
+		t.Errorf("attrString of a known scheduler allocated %v times", n)
+	}
+}

@@ -52,6 +52,8 @@ type genlConn struct {
 	// dumps (stream), and dests the scratch list dumpDests parses into.
 	rbuf, wbuf []byte
 	dests      []DestinationState
+	// lastServices is how many services the last service dump found.
+	lastServices int
 }
 
 // receiveTimeout bounds each wait for a kernel reply, so a lost reply

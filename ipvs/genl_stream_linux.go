@@ -35,7 +35,7 @@ func (c *genlConn) stream(cmd uint8, attrs func([]byte) []byte, each func([]byte
 	native.PutUint16(b[4:6], c.family)
 	native.PutUint16(b[6:8], unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_DUMP)
 	native.PutUint32(b[8:12], c.seq)
-	if err := unix.Sendto(c.sock.GetFd(), b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	if err := nlmsg.Send(c.sock.GetFd(), b); err != nil {
 		return fmt.Errorf("sending netlink request: %w", err)
 	}
 	if c.rbuf == nil {

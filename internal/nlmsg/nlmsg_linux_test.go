@@ -103,7 +103,6 @@ func TestDumpReader(t *testing.T) {
 	}
 }
 
-
 // attr is one attribute of type typ, padded to alignment.
 func attr(typ uint16, v []byte) []byte {
 	b := make([]byte, Align(unix.SizeofRtAttr+len(v)))

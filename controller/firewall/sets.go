@@ -98,20 +98,29 @@ func SetSpecs(f ipvs.Family) []SetSpec {
 // Both kinds rewrite the same bits (LocalMarkMask and the drop bit), so a
 // mark left by an earlier rule of ours cannot survive into the other.
 func DesiredSets(d *Desired, f ipvs.Family) []Set {
-	m := map[string][]Entry{}
-	add := func(role string, e Entry) { m[role] = append(m[role], e) }
 	em := newEntryMaker(d, f)
-	for i := range d.Services {
-		em.service(&d.Services[i], add)
-	}
-	for _, h := range d.Hairpins {
-		em.hairpin(h, add)
-	}
-	for _, p := range familyPrefixes(d.ClusterCIDRs, f) {
-		for _, p := range splitZeroPrefixes([]netip.Prefix{p}) {
-			add(roleCluster, Entry{IP: p.Addr(), Bits: p.Bits()})
+	each := func(add func(string, Entry)) {
+		for i := range d.Services {
+			em.service(&d.Services[i], add)
+		}
+		for _, h := range d.Hairpins {
+			em.hairpin(h, add)
+		}
+		for _, p := range familyPrefixes(d.ClusterCIDRs, f) {
+			for _, p := range splitZeroPrefixes([]netip.Prefix{p}) {
+				add(roleCluster, Entry{IP: p.Addr(), Bits: p.Bits()})
+			}
 		}
 	}
+	// Counted first, then made to size: at 10,000 Services the lists
+	// grown by appending were 7 MB of each periodic repair's garbage.
+	n := map[string]int{}
+	each(func(role string, _ Entry) { n[role]++ })
+	m := make(map[string][]Entry, len(n))
+	for role, c := range n {
+		m[role] = make([]Entry, 0, c)
+	}
+	each(func(role string, e Entry) { m[role] = append(m[role], e) })
 
 	sets := make([]Set, 0, len(roleTypes))
 	for _, rt := range roleTypes {

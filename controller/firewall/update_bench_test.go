@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"go.uber.org/zap"
@@ -76,5 +77,20 @@ func BenchmarkOneServiceAdd(b *testing.B) {
 				b.ReportMetric(float64(runs)/float64(b.N), "tool-runs/op")
 			})
 		}
+	}
+}
+
+// BenchmarkDesiredSets: the sets of n services, what every periodic
+// repair computes; B/op is its garbage.
+func BenchmarkDesiredSets(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		o := firewalltest.NewService(n, firewall.Part{})
+		d := o.Without.Desired()
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				firewall.DesiredSets(&d, ipvs.IPv4)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 
@@ -68,7 +67,7 @@ func (r *Reconciler) planAddresses(actual *tableDump, res *Result) addrPlan {
 // our link too rather than left as someone else's.
 func (p *addrPlan) classify(mine map[netip.Addr]bool, l *AddressListing, adopt map[netip.Addr]bool) {
 	onLink := l.OnLink
-	for _, a := range slices.SortedFunc(maps.Keys(p.want), netip.Addr.Compare) {
+	for a := range p.want {
 		switch {
 		case onLink[a]:
 			// Bound already: by us (recorded) or by someone else (then it
@@ -83,7 +82,7 @@ func (p *addrPlan) classify(mine map[netip.Addr]bool, l *AddressListing, adopt m
 			p.add = append(p.add, a)
 		}
 	}
-	for _, a := range slices.SortedFunc(maps.Keys(mine), netip.Addr.Compare) {
+	for a := range mine {
 		if p.want[a] {
 			continue
 		}
@@ -93,6 +92,12 @@ func (p *addrPlan) classify(mine map[netip.Addr]bool, l *AddressListing, adopt m
 			p.unclaim = append(p.unclaim, a)
 		}
 	}
+	// The maps are walked as they are and only what is found is sorted:
+	// a full resync looks at every VIP, and sorting all 10,000 of them
+	// for the few (usually none) to change was garbage every time.
+	slices.SortFunc(p.add, netip.Addr.Compare)
+	slices.SortFunc(p.del, netip.Addr.Compare)
+	slices.SortFunc(p.unclaim, netip.Addr.Compare)
 }
 
 // bindAlongside is the number of VIPs from which a sync binds them on a

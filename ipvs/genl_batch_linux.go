@@ -156,8 +156,8 @@ func (a *ackSet) take(from uint32, h unix.NlMsghdr, data []byte) {
 
 // readAcks reads until every ack of a has come. The kernel queues them all
 // before sendmsg returns, so recvmmsg without waiting normally takes the
-// lot in one call; the blocking receive, with its timeout, is only for
-// what is not there.
+// lot in one call; waiting, up to receiveTimeout, is only for what is not
+// there.
 func (c *genlConn) readAcks(a *ackSet) error {
 	if c.acks == nil {
 		c.acks = newAckReader(c.maxBatch)
@@ -171,12 +171,10 @@ func (c *genlConn) readAcks(a *ackSet) error {
 		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 			return err
 		}
-		msgs, from, err := c.sock.Receive()
-		if err != nil {
+		// Nothing queued yet: wait for it, as a streamed dump does, then
+		// read again.
+		if err := nlmsg.Wait(c.sock.GetFd(), receiveTimeout); err != nil {
 			return err
-		}
-		for _, m := range msgs {
-			a.take(from.Pid, unix.NlMsghdr(m.Header), m.Data)
 		}
 	}
 	return nil

@@ -79,15 +79,15 @@ func Recv(fd int, b []byte, timeout time.Duration) (int, uint32, error) {
 		case errno != unix.EAGAIN:
 			return 0, 0, errno
 		}
-		if err := wait(fd, timeout); err != nil {
+		if err := Wait(fd, timeout); err != nil {
 			return 0, 0, err
 		}
 	}
 }
 
-// wait waits up to timeout for fd to be readable; EAGAIN when it is not,
+// Wait waits up to timeout for fd to be readable; EAGAIN when it is not,
 // what nl.NetlinkSocket.Receive returns on its timeout.
-func wait(fd int, timeout time.Duration) error {
+func Wait(fd int, timeout time.Duration) error {
 	for {
 		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		ready, err := unix.Poll(fds[:], int(timeout.Milliseconds()))

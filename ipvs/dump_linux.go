@@ -161,13 +161,24 @@ func (c *genlConn) getDests(k Key) ([]DestinationState, error) {
 }
 
 func (c *genlConn) dumpDests(k Key, withStats bool) ([]DestinationState, error) {
-	// A service deleted since the service dump yields an empty list, not
-	// an error: the kernel's dest dump silently ends when it finds no
-	// service.
-	// The real servers are parsed into the connection's scratch list,
-	// then copied to one of their number: a dump of 10,000 services is
-	// held through a full resync, and growing each list by appending
-	// would leave it room for up to twice as many.
+	// Copied to a list of their number: a dump of 10,000 services is held
+	// through a full resync, and growing each list by appending would
+	// leave it room for up to twice as many.
+	scratch, err := c.scratchDests(k, withStats)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DestinationState, len(scratch))
+	copy(out, scratch)
+	clear(scratch) // drop the stats pointers
+	return out, nil
+}
+
+// scratchDests lists k's real servers into the connection's scratch list,
+// valid until the next call. A service deleted since the service dump
+// yields an empty list, not an error: the kernel's dest dump silently
+// ends when it finds no service.
+func (c *genlConn) scratchDests(k Key, withStats bool) ([]DestinationState, error) {
 	scratch := c.dests[:0]
 	err := c.stream(ipvsCmdGetDest, keyAttrs(k), func(m []byte) error {
 		nest, err := nestedValue(m, ipvsCmdAttrDest)
@@ -185,10 +196,30 @@ func (c *genlConn) dumpDests(k Key, withStats bool) ([]DestinationState, error) 
 	if err != nil {
 		return nil, fmt.Errorf("listing real servers of %s: %w", k, err)
 	}
-	out := make([]DestinationState, len(scratch))
-	copy(out, scratch)
-	clear(scratch) // drop the stats pointers
-	return out, nil
+	return scratch, nil
+}
+
+// dumpEach is dump streamed: each is called with every service and its
+// real servers, which are only valid during the call, so that a caller
+// keeping part of a dump does not hold all of it meanwhile.
+func (c *genlConn) dumpEach(withStats bool, each func(*ServiceWithDests) error) error {
+	svcs, err := c.services()
+	if err != nil {
+		return err
+	}
+	for i := range svcs {
+		s := &svcs[i]
+		if s.Destinations, err = c.scratchDests(s.Key, withStats); err != nil {
+			return err
+		}
+		err = each(s)
+		clear(s.Destinations) // drop the stats pointers
+		s.Destinations = nil
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const ipvsCmdAttrDest = 2

@@ -91,6 +91,18 @@ func (h *Handle) DumpForSync() ([]ServiceWithDests, error) {
 	return h.genl.dump(false)
 }
 
+// DumpEachForSync is DumpForSync streamed: each is called with every
+// service and its real servers, in the kernel's order, and *s (its real
+// servers included) is only valid during the call. Nothing of the dump
+// is held but what each keeps: a full resync at 10,000 Services x 10
+// keeps only the services unlike what it wrote. An error from each ends
+// the dump with it.
+func (h *Handle) DumpEachForSync(each func(s *ServiceWithDests) error) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.genl.dumpEach(false, each)
+}
+
 // Counters implements CounterReader: one GET_SERVICE dump and one GET_DEST
 // dump per service, each real server's connection counts added up as its
 // message is read.

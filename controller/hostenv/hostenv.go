@@ -136,7 +136,9 @@ func (e *Env) Deps(log *zap.Logger) reconciler.Deps {
 // slice is compared.
 type syncDumper struct{ h *ipvs.Handle }
 
-func (s syncDumper) Dump() ([]ipvs.ServiceWithDests, error) { return s.h.DumpForSync() }
+func (s syncDumper) DumpEach(each func(*ipvs.ServiceWithDests) error) error {
+	return s.h.DumpEachForSync(each)
+}
 
 // OtherDummy is another program's dummy link, name (kube-proxy's
 // kube-ipvs0), on the environment's netlink handle. It is only read, and

@@ -92,6 +92,9 @@ func (d *drainer) prune(k ipvs.Key, present func(ipvs.DestKey) bool) {
 	}
 }
 
+// draining reports whether any of k's real servers drains.
+func (d *drainer) draining(k ipvs.Key) bool { return len(d.bySvc[k]) > 0 }
+
 // of returns the draining real servers of k, sorted.
 func (d *drainer) of(k ipvs.Key) []ipvs.DestKey {
 	return slices.SortedFunc(maps.Keys(d.bySvc[k]), ipvs.DestKey.Compare)

@@ -39,7 +39,7 @@ func (r *Reconciler) startDrain(st *svcState, op desired.Op, want *desired.Virtu
 // checkDrains deletes draining real servers that timed out or have no
 // connections left. Counts come from the full dump when this sync took one;
 // otherwise only services with a check due are read.
-func (r *Reconciler) checkDrains(actual map[ipvs.Key]*ipvs.ServiceWithDests, now time.Time, res *Result) {
+func (r *Reconciler) checkDrains(actual *tableDump, now time.Time, res *Result) {
 	timedOut, due := r.drains.due(now, actual != nil)
 	for _, d := range timedOut {
 		r.finishDrain(d.svc, d.dest, "timeout", res)
@@ -90,18 +90,19 @@ func (r *Reconciler) finishDrain(k ipvs.Key, dk ipvs.DestKey, why string, res *R
 
 // readDests returns the current real servers of the given services: from
 // the full dump when this sync took one, else one read per service.
-func (r *Reconciler) readDests(keys []ipvs.Key, actual map[ipvs.Key]*ipvs.ServiceWithDests, res *Result) (map[ipvs.Key][]ipvs.DestinationState, error) {
+func (r *Reconciler) readDests(keys []ipvs.Key, actual *tableDump, res *Result) (map[ipvs.Key][]ipvs.DestinationState, error) {
 	out := make(map[ipvs.Key][]ipvs.DestinationState, len(keys))
-	if actual != nil {
-		for _, k := range keys {
-			if a := actual[k]; a != nil {
-				out[k] = a.Destinations
-			}
-		}
-		return out, nil
-	}
 	var errs []error
 	for _, k := range keys {
+		if actual != nil {
+			// A matched entry has no real servers: read them.
+			if a, ok := actual.dumped(k); ok {
+				if a != nil {
+					out[k] = a.Destinations
+				}
+				continue
+			}
+		}
 		res.Dumps++
 		ds, err := r.deps.Kernel.GetDestinations(k)
 		if err != nil {

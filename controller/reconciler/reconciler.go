@@ -255,7 +255,7 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 	r.applyPlans(ctx, plans, now, &res)
 	r.bindWait(&addrs, binding, &res)
 	r.retries.prune(r.want.dirty)
-	r.checkDrains(actual.services(), now, &res)
+	r.checkDrains(actual, now, &res)
 	r.unbindAddresses(&addrs, &res)
 	// After the kernel writes: the copy for inspection tools must not
 	// delay programming.

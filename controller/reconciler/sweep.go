@@ -41,6 +41,9 @@ type sweep struct {
 	written map[ipvs.Key]bool
 	// sliced: the sweep may take more than one sync (not the cold start).
 	sliced bool
+	// matched are the keys whose entry in actual has no real servers
+	// because the dump found them as the model holds them (tableDump).
+	matched map[ipvs.Key]bool
 }
 
 // startSweep begins a full resync with the dump actual. The keys are every
@@ -86,6 +89,7 @@ func (r *Reconciler) startSweep(actual *tableDump) {
 		keys:    keys,
 		written: map[ipvs.Key]bool{},
 		sliced:  canReread && r.programmed,
+		matched: actual.matched,
 	}
 }
 
@@ -135,6 +139,7 @@ func (r *Reconciler) sweepHave(k ipvs.Key, res *Result) (a *ipvs.ServiceWithDest
 		return s.actual[k], true
 	}
 	res.Dumps++
+	delete(s.matched, k)                                    // compared with what is read now, not the model
 	got, err := r.deps.Kernel.(serviceReader).GetService(k) // checked above; written only when sliced
 	switch {
 	case errors.Is(err, unix.ESRCH):
@@ -182,12 +187,4 @@ func (r *Reconciler) planSlice(slice []ipvs.Key, add planAdder, res *Result) {
 	} else {
 		res.SweepLeft = len(r.sweep.keys)
 	}
-}
-
-// services is the dump by key; nil for no dump.
-func (t *tableDump) services() map[ipvs.Key]*ipvs.ServiceWithDests {
-	if t == nil {
-		return nil
-	}
-	return t.byKey
 }

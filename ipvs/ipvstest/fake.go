@@ -232,6 +232,28 @@ func (f *Fake) Dump() ([]ipvs.ServiceWithDests, error) {
 	return out, nil
 }
 
+// DumpEach is Dump streamed, as ipvs.Handle.DumpEachForSync: each is
+// called with every service, without the fake's lock held. As the real
+// one reuses its buffer, the fake overwrites each service's real servers
+// once each returns, so a caller that keeps them instead of copying them
+// finds garbage, as it would on the kernel.
+func (f *Fake) DumpEach(each func(s *ipvs.ServiceWithDests) error) error {
+	dump, err := f.Dump()
+	if err != nil {
+		return err
+	}
+	for i := range dump {
+		err := each(&dump[i])
+		for j := range dump[i].Destinations {
+			dump[i].Destinations[j] = ipvs.DestinationState{}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Counters implements ipvs.CounterReader in key order. It fails where Dump
 // does (a failure injected for OpDump fails it too): the kernel reads
 // both with the same service dump.

@@ -5,10 +5,14 @@ package ipvskernel
 import (
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -95,6 +99,42 @@ func TestStreamedDump(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("Dump after Counters", full)
+	// The streamed form hands over the same services and real servers, in
+	// the same order, each only during its call; kept uncopied they would
+	// be overwritten by the next service's.
+	var streamed []ipvs.ServiceWithDests
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err = k.h.DumpEachForSync(func(s *ipvs.ServiceWithDests) error {
+		c := *s
+		c.Destinations = slices.Clone(s.Destinations)
+		streamed = append(streamed, c)
+		return nil
+	})
+	var each runtime.MemStats
+	runtime.ReadMemStats(&each)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("DumpEachForSync", streamed)
+	if diff := cmp.Diff(forSync, streamed, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("DumpEachForSync differs from DumpForSync (-want +got):\n%s", diff)
+	}
+	var none int
+	err = k.h.DumpEachForSync(func(*ipvs.ServiceWithDests) error { none++; return nil })
+	runtime.ReadMemStats(&after)
+	if err != nil || none != 301 {
+		t.Fatalf("DumpEachForSync keeping nothing: %d services, %v", none, err)
+	}
+	t.Logf("figure: DumpEachForSync of %d real servers, keeping none of them, allocated %.0f bytes per real server",
+		wantDests, float64(after.TotalAlloc-each.TotalAlloc)/wantDests)
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	forSync, err = k.h.DumpForSync()
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("figure: DumpForSync of %d real servers allocated %.0f bytes per real server in %d allocations",
 		wantDests, float64(after.TotalAlloc-before.TotalAlloc)/wantDests, after.Mallocs-before.Mallocs)
 	const dumps = 20

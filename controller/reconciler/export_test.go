@@ -74,5 +74,22 @@ func (r *Reconciler) PublishedInBackground() (bool, <-chan struct{}) {
 	return true, w.idle
 }
 
+// WaitPublished waits until the background writer, if any, has written
+// everything handed to it.
+func (r *Reconciler) WaitPublished() {
+	r.mu.Lock()
+	w := r.publisher.bg
+	r.mu.Unlock()
+	for w != nil {
+		w.mu.Lock()
+		idle, done := w.idle, w.next == nil && !w.busy
+		w.mu.Unlock()
+		if done {
+			return
+		}
+		<-idle
+	}
+}
+
 // SliceDests is the sweep's slice size, in real servers.
 const SliceDests = sliceDests

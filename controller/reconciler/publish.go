@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -72,20 +73,22 @@ func (p *publisher) due(now time.Time) bool {
 	return p.pending && p.store.Path != "" && p.wait(now) == 0
 }
 
-// write publishes want, the valid desired services, and starts a new
-// interval even when it fails, so a failing disk is not retried on every
-// sync. In the background it returns the last background write's error.
-func (p *publisher) write(now time.Time, want map[ipvs.Key]*desired.VirtualServer) error {
+// write publishes changes, what changed of the valid desired services
+// since the last write (runstate.DesiredStore.PublishChanges), and starts
+// a new interval even when it fails, so a failing disk is not retried on
+// every sync. In the background it returns the last background write's
+// error.
+func (p *publisher) write(now time.Time, changes map[ipvs.Key]*desired.VirtualServer) error {
 	p.last = now
-	if p.bg == nil && len(want) >= backgroundFrom {
+	if p.bg == nil && len(changes) >= backgroundFrom {
 		p.bg = newBackgroundWriter(&p.store)
 	}
 	if p.bg != nil {
 		p.pending = false
-		return p.bg.hand(want)
+		return p.bg.hand(changes)
 	}
 	start := time.Now()
-	err := p.store.Publish(want)
+	err := p.store.PublishChanges(changes)
 	p.took = time.Since(start)
 	if p.took > backgroundAfter {
 		// From now on the store is the writer's alone.
@@ -98,14 +101,15 @@ func (p *publisher) write(now time.Time, want map[ipvs.Key]*desired.VirtualServe
 	return nil
 }
 
-// backgroundWriter publishes the latest state handed to it.
+// backgroundWriter publishes the changes handed to it.
 type backgroundWriter struct {
 	mu   sync.Mutex
-	next map[ipvs.Key]*desired.VirtualServer // not yet written; nil: none
+	next map[ipvs.Key]*desired.VirtualServer // changes not yet written, the latest of each key; nil: none
 	err  error                               // of the last write, not yet reported
 	took time.Duration                       // the last write's length
 	wake chan struct{}
 	idle chan struct{} // closed and replaced as each write ends, for tests
+	busy bool          // a write is under way, for tests
 }
 
 func newBackgroundWriter(store *runstate.DesiredStore) *backgroundWriter {
@@ -114,12 +118,16 @@ func newBackgroundWriter(store *runstate.DesiredStore) *backgroundWriter {
 	return w
 }
 
-// hand gives the writer want (the valid desired values are never changed
-// in place, so the map's values may be shared) and returns the error of a
-// write since the last call.
-func (w *backgroundWriter) hand(want map[ipvs.Key]*desired.VirtualServer) error {
+// hand gives the writer changes (the valid desired values are never
+// changed in place, so the map's values may be shared), merged over those
+// not written yet, and returns the error of a write since the last call.
+func (w *backgroundWriter) hand(changes map[ipvs.Key]*desired.VirtualServer) error {
 	w.mu.Lock()
-	w.next = want
+	if w.next == nil {
+		w.next = changes
+	} else {
+		maps.Copy(w.next, changes)
+	}
 	err := w.err
 	w.err = nil
 	w.mu.Unlock()
@@ -135,17 +143,19 @@ func (w *backgroundWriter) run(store *runstate.DesiredStore) {
 		w.mu.Lock()
 		want := w.next
 		w.next = nil
+		w.busy = want != nil
 		w.mu.Unlock()
 		if want == nil {
 			continue
 		}
 		start := time.Now()
-		err := store.Publish(want)
+		err := store.PublishChanges(want)
 		w.mu.Lock()
 		w.took = time.Since(start)
 		if err != nil {
 			w.err = err
 		}
+		w.busy = false
 		close(w.idle)
 		w.idle = make(chan struct{})
 		w.mu.Unlock()

@@ -176,6 +176,9 @@ func newReconciler(cfg Config, deps Deps) (*Reconciler, error) {
 		drains:    drainer{checkInterval: cfg.DrainCheckInterval},
 		retries:   retryBackoff{interval: cfg.RetryInterval, max: cfg.MaxRetryInterval},
 	}
+	if r.publisher.store.Path != "" {
+		r.want.unpublished = map[ipvs.Key]bool{}
+	}
 	if err := r.ownership.load(); err != nil {
 		return nil, err
 	}
@@ -276,7 +279,7 @@ func (r *Reconciler) publish(now time.Time, res *Result) {
 	if !r.publisher.due(now) {
 		return
 	}
-	if err := r.publisher.write(now, r.want.valid()); err != nil {
+	if err := r.publisher.write(now, r.want.takeUnpublished()); err != nil {
 		res.fail(err)
 	}
 }

@@ -37,6 +37,10 @@ type wantedState struct {
 	// values changed since they were applied, and work that failed or was
 	// not done. Every other key is as it was last applied.
 	dirty map[ipvs.Key]bool
+	// unpublished are the keys whose valid desired value may have changed
+	// since it was last handed to the publisher (every key marked dirty;
+	// nil when nothing is published, so that it does not grow).
+	unpublished map[ipvs.Key]bool
 
 	// addrs is the desired address set; addrsDirty makes the next sync
 	// reconcile it: it changed, or the last attempt failed.
@@ -257,6 +261,9 @@ func (s *wantedState) markDirty(k ipvs.Key) {
 		s.dirty = map[ipvs.Key]bool{}
 	}
 	s.dirty[k] = true
+	if s.unpublished != nil {
+		s.unpublished[k] = true
+	}
 }
 
 // clearDirty empties the set of keys to look at, once a sync has.
@@ -274,13 +281,18 @@ func (s *wantedState) clearDirty() {
 // now: failed keeps it for the next sync.
 func (s *wantedState) addrsDone(failed bool) { s.addrsDirty = failed }
 
-// valid returns the valid desired services, for publishing.
-func (s *wantedState) valid() map[ipvs.Key]*desired.VirtualServer {
-	want := make(map[ipvs.Key]*desired.VirtualServer, len(s.byKey))
-	for k, w := range s.byKey {
-		if w.vs != nil {
-			want[k] = w.vs
+// takeUnpublished returns what changed of the valid desired services
+// since the last call: each key's value now, nil for one no longer desired
+// or invalid.
+func (s *wantedState) takeUnpublished() map[ipvs.Key]*desired.VirtualServer {
+	out := make(map[ipvs.Key]*desired.VirtualServer, len(s.unpublished))
+	for k := range s.unpublished {
+		var vs *desired.VirtualServer
+		if w := s.byKey[k]; w != nil {
+			vs = w.vs
 		}
+		out[k] = vs
 	}
-	return want
+	s.unpublished = map[ipvs.Key]bool{} // not cleared: see clearDirty
+	return out
 }

@@ -103,16 +103,12 @@ func TestStreamedDump(t *testing.T) {
 	// the same order, each only during its call; kept uncopied they would
 	// be overwritten by the next service's.
 	var streamed []ipvs.ServiceWithDests
-	runtime.GC()
-	runtime.ReadMemStats(&before)
 	err = k.h.DumpEachForSync(func(s *ipvs.ServiceWithDests) error {
 		c := *s
 		c.Destinations = slices.Clone(s.Destinations)
 		streamed = append(streamed, c)
 		return nil
 	})
-	var each runtime.MemStats
-	runtime.ReadMemStats(&each)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,13 +117,15 @@ func TestStreamedDump(t *testing.T) {
 		t.Errorf("DumpEachForSync differs from DumpForSync (-want +got):\n%s", diff)
 	}
 	var none int
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	err = k.h.DumpEachForSync(func(*ipvs.ServiceWithDests) error { none++; return nil })
 	runtime.ReadMemStats(&after)
 	if err != nil || none != 301 {
 		t.Fatalf("DumpEachForSync keeping nothing: %d services, %v", none, err)
 	}
 	t.Logf("figure: DumpEachForSync of %d real servers, keeping none of them, allocated %.0f bytes per real server",
-		wantDests, float64(after.TotalAlloc-each.TotalAlloc)/wantDests)
+		wantDests, float64(after.TotalAlloc-before.TotalAlloc)/wantDests)
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	forSync, err = k.h.DumpForSync()

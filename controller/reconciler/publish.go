@@ -19,8 +19,8 @@ import (
 // Once a write takes longer than backgroundAfter, the writes go to a
 // goroutine of their own: at 10,000 Services under the lab's emulation one
 // took 0.3 s, a third of the CPU of the changes it followed, and the next
-// change waited for it. The background writer takes the latest state
-// handed to it (one handed over meanwhile replaces one not yet written);
+// change waited for it. The background writer takes the changes handed
+// to it (those handed over meanwhile merged over those not yet written);
 // its error is reported by the next sync.
 //
 // Writes are also spaced by their cost (publishShare): at 10,000 Services
@@ -74,13 +74,13 @@ func (p *publisher) due(now time.Time) bool {
 }
 
 // write publishes changes, what changed of the valid desired services
-// since the last write (runstate.DesiredStore.PublishChanges), and starts
-// a new interval even when it fails, so a failing disk is not retried on
-// every sync. In the background it returns the last background write's
-// error.
-func (p *publisher) write(now time.Time, changes map[ipvs.Key]*desired.VirtualServer) error {
+// since the last write (runstate.DesiredStore.PublishChanges), of which
+// there are size, and starts a new interval even when it fails, so a
+// failing disk is not retried on every sync. In the background it returns
+// the last background write's error.
+func (p *publisher) write(now time.Time, changes map[ipvs.Key]*desired.VirtualServer, size int) error {
 	p.last = now
-	if p.bg == nil && len(changes) >= backgroundFrom {
+	if p.bg == nil && size >= backgroundFrom {
 		p.bg = newBackgroundWriter(&p.store)
 	}
 	if p.bg != nil {

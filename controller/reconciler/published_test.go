@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ipvsd/ipvsd/controller/desired"
+	"github.com/ipvsd/ipvsd/controller/desired/desiredtest"
 	"github.com/ipvsd/ipvsd/controller/reconciler"
 	"github.com/ipvsd/ipvsd/controller/runstate"
 	"github.com/ipvsd/ipvsd/ipvs"
@@ -105,6 +107,16 @@ func TestLargeDesiredStatePublishedInTheBackgroundAtOnce(t *testing.T) {
 	small.sync(d)
 	if bg, _ := small.r.PublishedInBackground(); bg {
 		t.Error("the first write of a small state went to the background")
+	}
+	// Grown to the bound by a change of one service: the write after it
+	// goes to the background, although it hands over that one change.
+	grown := d
+	grown.Services = append(slices.Clone(d.Services), desiredtest.VServer(desiredtest.TCP("192.0.2.9:80"), "rr", desiredtest.Dest("10.0.0.9:80", 1)))
+	grown.Addresses = grown.ServiceAddresses()
+	small.advance(time.Minute) // past the publish interval
+	small.sync(grown)
+	if bg, _ := small.r.PublishedInBackground(); !bg {
+		t.Error("the write of a state grown to the bound was made in the sync")
 	}
 }
 

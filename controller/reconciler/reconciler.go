@@ -279,7 +279,7 @@ func (r *Reconciler) publish(now time.Time, res *Result) {
 	if !r.publisher.due(now) {
 		return
 	}
-	if err := r.publisher.write(now, r.want.takeUnpublished()); err != nil {
+	if err := r.publisher.write(now, r.want.takeUnpublished(), r.want.validCount()); err != nil {
 		res.fail(err)
 	}
 }

@@ -281,6 +281,9 @@ func (s *wantedState) clearDirty() {
 // now: failed keeps it for the next sync.
 func (s *wantedState) addrsDone(failed bool) { s.addrsDirty = failed }
 
+// validCount is the number of valid desired services.
+func (s *wantedState) validCount() int { return len(s.byKey) - len(s.invalid) }
+
 // takeUnpublished returns what changed of the valid desired services
 // since the last call: each key's value now, nil for one no longer desired
 // or invalid.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -28,7 +29,7 @@ const (
 	addrAckCost = 1024
 	// addrReceiveTimeout bounds each wait for an ack, so a lost one
 	// surfaces as an error instead of a hung sync.
-	addrReceiveTimeout = 10e9 // nanoseconds
+	addrReceiveTimeout = 10 * time.Second
 )
 
 // The requests of AddrAdd and AddrDel: what netlink.Handle sends, so a
@@ -77,7 +78,7 @@ func dialAddrConn(ns netns.NsHandle) (*addrConn, error) {
 // best effort: before 4.3 they are only longer) and a receive buffer that
 // holds one batch's acks, and sizes batches by what it got.
 func (c *addrConn) setUp() error {
-	tv := unix.NsecToTimeval(addrReceiveTimeout)
+	tv := unix.NsecToTimeval(addrReceiveTimeout.Nanoseconds())
 	if err := c.sock.SetReceiveTimeout(&tv); err != nil {
 		return fmt.Errorf("setting netlink receive timeout: %w", err)
 	}

@@ -3,7 +3,6 @@ package netlinkutil
 import (
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -40,7 +39,7 @@ func (c *addrConn) dump(family int, each func(int, netip.Prefix)) error {
 	}
 	// Late acks of an abandoned batch have older sequence numbers, and
 	// the reader skips them.
-	intr, err := nlmsg.Dump(c.sock.GetFd(), c.rbuf, req.Seq, c.pid, addrReceiveTimeout*time.Nanosecond, func(b []byte) error {
+	intr, err := nlmsg.Dump(c.sock.GetFd(), c.rbuf, req.Seq, c.pid, addrReceiveTimeout, func(b []byte) error {
 		if index, p, ok := parseAddrMsg(b); ok {
 			each(index, p)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,16 +62,18 @@ type DesiredStore struct {
 	encodes int // virtual servers encoded, for tests of the cost
 }
 
-// Publish writes want atomically unless it equals what was last written.
-// A failed write is retried by the next sync.
+// Publish writes want, the whole state, atomically unless it equals what
+// was last written: PublishChanges of want and of what it no longer holds.
+// A failed write is retried by the next call.
 func (s *DesiredStore) Publish(want map[ipvs.Key]*desired.VirtualServer) error {
-	if s.Path == "" {
-		return nil
+	changes := make(map[ipvs.Key]*desired.VirtualServer, len(want))
+	maps.Copy(changes, want)
+	for k := range s.pub {
+		if _, ok := want[k]; !ok {
+			changes[k] = nil
+		}
 	}
-	if !s.note(want) && s.written {
-		return nil
-	}
-	return s.write()
+	return s.PublishChanges(changes)
 }
 
 // PublishChanges is Publish given only what changed since the last call:
@@ -125,23 +128,6 @@ func (s *DesiredStore) init() {
 	if s.stale == nil {
 		s.stale = map[ipvs.Key]bool{}
 	}
-}
-
-// note brings pub and keys to want, marks what the file must encode
-// afresh, and reports whether anything changed. The same pointer is the
-// same value, since the reconciler replaces what a change sets.
-func (s *DesiredStore) note(want map[ipvs.Key]*desired.VirtualServer) bool {
-	s.init()
-	changed := false
-	for k := range s.pub {
-		if _, ok := want[k]; !ok {
-			changed = s.drop(k) || changed
-		}
-	}
-	for k, vs := range want {
-		changed = s.put(k, vs) || changed
-	}
-	return changed
 }
 
 // drop takes k out of what is published.

@@ -138,7 +138,7 @@ type planAdder func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceCon
 // comparison, not a copy of its real servers (4.5 MB of the 10,000
 // services' compare, under the lock changes wait for).
 func (r *Reconciler) asDumped(k ipvs.Key, a *ipvs.ServiceWithDests) *ipvs.ServiceConfig {
-	if st := r.svcs[k]; a != nil && st != nil && (r.sweep != nil && r.sweep.matched[k] || modelIs(&st.have, a)) {
+	if st := r.svcs[k]; a != nil && st != nil && (r.sweep != nil && r.sweep.dump.matched[k] || modelIs(&st.have, a)) {
 		return &st.have
 	}
 	return written(a)

@@ -32,8 +32,10 @@ const sliceDests = 1024
 
 // sweep is a full resync under way.
 type sweep struct {
-	// actual is the dump the sweep began with.
-	actual map[ipvs.Key]*ipvs.ServiceWithDests
+	// dump is the dump the sweep began with. Its matched keys are
+	// dropped as they are read again: compared with what is read then,
+	// not with the model.
+	dump *tableDump
 	// keys are the virtual servers still to compare.
 	keys []ipvs.Key
 	// written are the virtual servers written since the dump: their dump
@@ -41,9 +43,6 @@ type sweep struct {
 	written map[ipvs.Key]bool
 	// sliced: the sweep may take more than one sync (not the cold start).
 	sliced bool
-	// matched are the keys whose entry in actual has no real servers
-	// because the dump found them as the model holds them (tableDump).
-	matched map[ipvs.Key]bool
 }
 
 // startSweep begins a full resync with the dump actual. The keys are every
@@ -85,11 +84,10 @@ func (r *Reconciler) startSweep(actual *tableDump) {
 	r.conflicts = conflicts
 	_, canReread := r.deps.Kernel.(serviceReader)
 	r.sweep = &sweep{
-		actual:  actual.byKey,
+		dump:    actual,
 		keys:    keys,
 		written: map[ipvs.Key]bool{},
 		sliced:  canReread && r.programmed,
-		matched: actual.matched,
 	}
 }
 
@@ -115,7 +113,7 @@ func (r *Reconciler) nextSlice() []ipvs.Key {
 // destsOf is how many real servers comparing k involves.
 func (r *Reconciler) destsOf(k ipvs.Key) int {
 	n := 0
-	if a := r.sweep.actual[k]; a != nil {
+	if a := r.sweep.dump.byKey[k]; a != nil {
 		n = len(a.Destinations)
 	}
 	if w := r.want.byKey[k]; w != nil && w.vs != nil {
@@ -135,11 +133,11 @@ func (r *Reconciler) destsOf(k ipvs.Key) int {
 func (r *Reconciler) sweepHave(k ipvs.Key, res *Result) (a *ipvs.ServiceWithDests, ok bool) {
 	s := r.sweep
 	_, canReread := r.deps.Kernel.(serviceReader)
-	if !canReread || !s.written[k] && (s.actual[k] != nil || r.svcs[k] == nil) {
-		return s.actual[k], true
+	if a := s.dump.byKey[k]; !canReread || !s.written[k] && (a != nil || r.svcs[k] == nil) {
+		return a, true
 	}
 	res.Dumps++
-	delete(s.matched, k)                                    // compared with what is read now, not the model
+	delete(s.dump.matched, k)                               // compared with what is read now, not the model
 	got, err := r.deps.Kernel.(serviceReader).GetService(k) // checked above; written only when sliced
 	switch {
 	case errors.Is(err, unix.ESRCH):

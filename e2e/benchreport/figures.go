@@ -21,7 +21,7 @@ const (
 	KeyRestore       = "restore_s"      // ipvsadm -R of the same table
 	KeyChange        = "change_s"       // one event to the kernel; one line per change
 	KeyPeakRSS       = "peak_rss_kib"   // VmHWM at the end
-	KeyIdleTicks     = "idle_ticks"     // utime+stime over the idle window, in clock ticks
+	KeyIdleTicks     = "idle_ticks"     // utime+stime of the daemon and its waited-for children over the idle window, in clock ticks
 	KeyIdleSeconds   = "idle_s"         // the idle window
 	KeyWritesChanges = "writes_changes" // IPVS netlink writes over all the changes
 	KeyRealServers   = "real_servers"   // in the kernel after the cold start

@@ -115,7 +115,10 @@ func (p *proc) waitFor(t *testing.T, what string, timeout, interval time.Duratio
 	return time.Since(p.started)
 }
 
-// cpuTicks is utime+stime of the process, in clock ticks.
+// cpuTicks is the CPU of the process and of its children it has waited
+// for (utime+stime+cutime+cstime), in clock ticks: a daemon that runs
+// ipset, iptables-restore or iptables-save for its firewall pays for
+// them, and its idle figure must show it.
 func (p *proc) cpuTicks(t *testing.T) float64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
@@ -123,14 +126,18 @@ func (p *proc) cpuTicks(t *testing.T) float64 {
 		t.Fatal(err)
 	}
 	// Fields after the command name, which is in parentheses and may
-	// hold spaces: state is field 3, utime 14, stime 15.
+	// hold spaces: state is field 3, utime 14, stime 15, cutime 16 and
+	// cstime 17.
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("parsing /proc/%d/stat %q: %v %v", p.cmd.Process.Pid, b, err1, err2)
+	var sum float64
+	for _, i := range []int{11, 12, 13, 14} {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			t.Fatalf("parsing /proc/%d/stat %q: %v", p.cmd.Process.Pid, b, err)
+		}
+		sum += v
 	}
-	return ut + st
+	return sum
 }
 
 // peakRSSKiB is VmHWM of the process.

@@ -139,7 +139,7 @@ func HostCleanupTools(x Exec, ipsetPath string) CleanupTools {
 			if err != nil {
 				return nil, fmt.Errorf("finding ipset: %w", err)
 			}
-			return ipsetBinary{path}, nil
+			return newIPSetBinary(path), nil
 		},
 	}
 }

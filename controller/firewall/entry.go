@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -45,35 +44,57 @@ type Entry struct {
 	Mark, MarkMask uint32
 }
 
-func addrString(a netip.Addr, bits int) string {
+// appendAddr appends a as ipset prints it: a full-length prefix (or none)
+// as the bare address.
+func appendAddr(b []byte, a netip.Addr, bits int) []byte {
+	b = a.AppendTo(b)
 	if bits == 0 || bits == a.BitLen() {
-		return a.String()
+		return b
 	}
-	return a.String() + "/" + strconv.Itoa(bits)
+	return strconv.AppendInt(append(b, '/'), int64(bits), 10)
 }
 
 // String prints the element, without extensions.
-func (e Entry) String() string {
-	var b strings.Builder
-	b.WriteString(addrString(e.IP, e.Bits))
+func (e Entry) String() string { return string(e.appendElement(nil)) }
+
+// appendElement appends String's text. The periodic repair prints every
+// desired entry to look it up among the kernel's: at 10,000 Services that
+// was most of the repair's garbage while it printed into new strings.
+func (e Entry) appendElement(b []byte) []byte {
+	b = appendAddr(b, e.IP, e.Bits)
 	if e.Protocol != 0 {
-		fmt.Fprintf(&b, ",%s:%d", strings.ToLower(e.Protocol.String()), e.Port)
+		b = append(b, ',')
+		switch e.Protocol {
+		case ipvs.TCP:
+			b = append(b, "tcp"...)
+		case ipvs.UDP:
+			b = append(b, "udp"...)
+		case ipvs.SCTP:
+			b = append(b, "sctp"...)
+		default:
+			b = append(b, strings.ToLower(e.Protocol.String())...)
+		}
+		b = strconv.AppendUint(append(b, ':'), uint64(e.Port), 10)
 	}
 	if e.IP2.IsValid() {
-		b.WriteString("," + addrString(e.IP2, e.Bits2))
+		b = appendAddr(append(b, ','), e.IP2, e.Bits2)
 	}
-	return b.String()
+	return b
 }
 
 // Extensions prints the entry's extensions as `ipset save` does after the
 // element ("" for none), with a leading space: what `ipset add` takes.
 // The mask is always printed; ipset omits it only when it is 0xffffffff,
 // which we never use (it would clobber other agents' mark bits).
-func (e Entry) Extensions() string {
+func (e Entry) Extensions() string { return string(e.appendExtensions(nil)) }
+
+// appendExtensions appends Extensions' text.
+func (e Entry) appendExtensions(b []byte) []byte {
 	if e.MarkMask == 0 {
-		return ""
+		return b
 	}
-	return fmt.Sprintf(" skbmark %#x/%#x", e.Mark, e.MarkMask)
+	b = strconv.AppendUint(append(b, " skbmark 0x"...), uint64(e.Mark), 16)
+	return strconv.AppendUint(append(b, "/0x"...), uint64(e.MarkMask), 16)
 }
 
 // sameElement reports whether two entries are one ipset element.

@@ -99,7 +99,7 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (*Firewall, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding ipset: %w", err)
 	}
-	tools := Tools{IPTables: map[ipvs.Family]IPTables{}, Options: map[ipvs.Family]RenderOptions{}, IPSet: ipsetBinary{path}}
+	tools := Tools{IPTables: map[ipvs.Family]IPTables{}, Options: map[ipvs.Family]RenderOptions{}, IPSet: newIPSetBinary(path)}
 	var errs []error
 	for _, f := range cfg.Families {
 		b, o, err := newIPTablesBinaries(ctx, x, cfg.Mode, f)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -22,7 +23,13 @@ type IPSet interface {
 	Restore(ctx context.Context, script string) error
 }
 
-type ipsetBinary struct{ path string }
+type ipsetBinary struct {
+	path string
+	// saved is the length of the last save, the room made for the next.
+	saved *atomic.Int64
+}
+
+func newIPSetBinary(path string) ipsetBinary { return ipsetBinary{path, new(atomic.Int64)} }
 
 func (b ipsetBinary) Names(ctx context.Context) ([]string, error) {
 	out, err := run(ctx, "", b.path, "list", "-n")
@@ -42,10 +49,12 @@ func (b ipsetBinary) Save(ctx context.Context, names []string) (string, error) {
 	for _, n := range names {
 		script.WriteString("list " + n + " -o save\n")
 	}
-	out, err := run(ctx, script.String(), b.path, "restore")
+	last := int(b.saved.Load())
+	out, err := runSized(ctx, script.String(), last+last/8, b.path, "restore")
 	if err != nil {
 		return "", fmt.Errorf("saving ipsets %s: %w", strings.Join(names, ","), err)
 	}
+	b.saved.Store(int64(len(out)))
 	return out, nil
 }
 
@@ -74,34 +83,64 @@ type actualSet struct {
 // Entry.Extensions), so the diff is string equality.
 func parseIPSetSave(text string) (map[string]*actualSet, error) {
 	sets := map[string]*actualSet{}
-	for i, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
+	for i := 1; text != ""; i++ {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		verb, rest := nextField(line)
+		name, rest := nextField(rest)
+		elem, rest := nextField(rest)
 		switch {
-		case f[0] == "create" && len(f) >= 3:
-			s := &actualSet{Type: SetType(f[2]), Family: ipvs.IPv4, Entries: map[string]string{}}
-			for j := 3; j < len(f); j++ {
-				if f[j] == "family" && j+1 < len(f) && f[j+1] == "inet6" {
+		case verb == "create" && elem != "":
+			// ipset save lists a set's entries after its create line, one a
+			// line: the map is made for as many lines as come before the
+			// next set, not grown as they are read.
+			n := strings.Index(text, "\ncreate ")
+			if n < 0 {
+				n = len(text)
+			}
+			s := &actualSet{Type: SetType(elem), Family: ipvs.IPv4, Entries: make(map[string]string, strings.Count(text[:n], "\n")+1)}
+			prev := ""
+			for f := range strings.FieldsSeq(rest) {
+				if prev == "family" && f == "inet6" {
 					s.Family = ipvs.IPv6
 				}
-				if f[j] == "skbinfo" {
+				if f == "skbinfo" {
 					s.SkbInfo = true
 				}
+				prev = f
 			}
-			sets[f[1]] = s
-		case f[0] == "add" && len(f) >= 3:
-			s, ok := sets[f[1]]
+			sets[name] = s
+		case verb == "add" && elem != "":
+			s, ok := sets[name]
 			if !ok {
-				return nil, fmt.Errorf("ipset save line %d: entry for undeclared set %s", i+1, f[1])
+				return nil, fmt.Errorf("ipset save line %d: entry for undeclared set %s", i, name)
 			}
-			ext := ""
-			if len(f) > 3 {
-				ext = " " + strings.Join(f[3:], " ")
-			}
-			s.Entries[f[2]] = ext
+			s.Entries[elem] = saveExtensions(rest)
 		}
 	}
 	return sets, nil
+}
+
+// nextField is the first whitespace-separated field of s and what follows
+// it, without allocating: the entries stay substrings of the saved text.
+func nextField(s string) (field, rest string) {
+	s = strings.TrimLeft(s, " \t\r")
+	if i := strings.IndexAny(s, " \t\r"); i >= 0 {
+		return s[:i], s[i:]
+	}
+	return s, ""
+}
+
+// saveExtensions is rest (what follows an add line's element) as
+// Entry.Extensions prints it: "" or its fields each after one space.
+// ipset save prints them so, and the text is then used as it is.
+func saveExtensions(rest string) string {
+	t := strings.TrimRight(rest, " \t\r")
+	if t == "" {
+		return ""
+	}
+	if t[0] == ' ' && !strings.Contains(t, "  ") && !strings.ContainsAny(t, "\t\r") && t[1] != ' ' {
+		return t
+	}
+	return " " + strings.Join(strings.Fields(t), " ")
 }

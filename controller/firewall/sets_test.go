@@ -3,8 +3,11 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ipvsd/ipvsd/ipvs"
 )
@@ -165,5 +168,114 @@ func TestParseIPSetSaveExtensions(t *testing.T) {
 	e := Entry{IP: netip.MustParseAddr("192.0.2.10"), Protocol: ipvs.TCP, Port: 443, Mark: 0x1001, MarkMask: 0xbfff}
 	if !s.SkbInfo || s.Entries[e.String()] != e.Extensions() {
 		t.Errorf("parsed %+v; want skbinfo and %q -> %q", s, e.String(), e.Extensions())
+	}
+}
+
+// fieldsParse is parseIPSetSave as it was before it stopped allocating
+// per line, by strings.Fields: the reference for TestParseIPSetSaveShapes.
+func fieldsParse(text string) map[string]*actualSet {
+	sets := map[string]*actualSet{}
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "create":
+			s := &actualSet{Type: SetType(f[2]), Family: ipvs.IPv4, Entries: map[string]string{}}
+			for j := 3; j < len(f); j++ {
+				if f[j] == "family" && j+1 < len(f) && f[j+1] == "inet6" {
+					s.Family = ipvs.IPv6
+				}
+				s.SkbInfo = s.SkbInfo || f[j] == "skbinfo"
+			}
+			sets[f[1]] = s
+		case len(f) >= 3 && f[0] == "add" && sets[f[1]] != nil:
+			ext := ""
+			if len(f) > 3 {
+				ext = " " + strings.Join(f[3:], " ")
+			}
+			sets[f[1]].Entries[f[2]] = ext
+		}
+	}
+	return sets
+}
+
+// The parser reads fields in place; whatever the spacing, it reads what a
+// split into fields reads.
+func TestParseIPSetSaveShapes(t *testing.T) {
+	for _, text := range []string{
+		"",
+		"\n\n",
+		"create a hash:ip family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x1\nadd a 10.0.0.1\nadd a 10.0.0.2\n",
+		"create a hash:ip,port family inet6 skbinfo\nadd a fd00::1,tcp:80 skbmark 0x1/0x3fff",
+		"create b hash:ip family inet comment\nadd b 10.0.0.1 comment \"inet6\"\n",
+		"create c hash:ip,port family  inet6\r\nadd  c\t10.0.0.1,udp:53   skbmark\t0x2/0x3fff  \r\n",
+		"  create d hash:net family inet\nadd d 10.0.0.0/8 \nadd d\n",
+		"create e hash:ip inet6 family\nadd e 10.0.0.1 timeout 0\n",
+	} {
+		got, err := parseIPSetSave(text)
+		if err != nil {
+			t.Errorf("%q: %v", text, err)
+			continue
+		}
+		if diff := cmp.Diff(fieldsParse(text), got); diff != "" {
+			t.Errorf("%q: parsed (-by fields +in place):\n%s", text, diff)
+		}
+	}
+	if _, err := parseIPSetSave("create a hash:ip\n\nadd b 10.0.0.1\n"); err == nil || !strings.Contains(err.Error(), "line 3: entry for undeclared set b") {
+		t.Errorf("entry of an undeclared set: got %v", err)
+	}
+}
+
+// A set in sync is compared without a string per entry; entries the
+// kernel has beyond the desired ones are still found, also when the
+// desired entries break Set's order (so counting them would not tell).
+func TestPlanEntries(t *testing.T) {
+	e := func(last byte, mark uint32) Entry {
+		return Entry{IP: netip.AddrFrom4([4]byte{10, 0, 0, last}), Protocol: ipvs.TCP, Port: 80, Mark: mark, MarkMask: 0x3fff}
+	}
+	saved := func(es ...Entry) *actualSet {
+		a := &actualSet{Type: HashIPPort, SkbInfo: true, Entries: map[string]string{}}
+		for _, x := range es {
+			a.Entries[x.String()] = x.Extensions()
+		}
+		return a
+	}
+	set := func(es ...Entry) Set {
+		return Set{SetSpec: SetSpec{Name: "s", Type: HashIPPort, SkbInfo: true}, Entries: es}
+	}
+	for _, tc := range []struct {
+		name     string
+		desired  Set
+		actual   *actualSet
+		add, del []string
+	}{
+		{"in sync", set(e(1, 1), e(2, 2)), saved(e(1, 1), e(2, 2)), nil, nil},
+		{"mark moved", set(e(1, 1), e(2, 3)), saved(e(1, 1), e(2, 2)), []string{"10.0.0.2,tcp:80 skbmark 0x3/0x3fff"}, nil},
+		{"extra", set(e(1, 1)), saved(e(1, 1), e(2, 2)), nil, []string{"10.0.0.2,tcp:80"}},
+		{"missing and extra", set(e(1, 1), e(3, 3)), saved(e(1, 1), e(2, 2)), []string{"10.0.0.3,tcp:80 skbmark 0x3/0x3fff"}, []string{"10.0.0.2,tcp:80"}},
+		// Counted, the duplicate would stand for the extra 10.0.0.2.
+		{"duplicate", set(e(1, 1), e(1, 1)), saved(e(1, 1), e(2, 2)), nil, []string{"10.0.0.2,tcp:80"}},
+		{"same element, two marks", set(e(1, 1), e(1, 2)), saved(e(1, 1), e(2, 2)), []string{"10.0.0.1,tcp:80 skbmark 0x2/0x3fff"}, []string{"10.0.0.2,tcp:80"}},
+		{"unsorted", set(e(3, 3), e(1, 1)), saved(e(1, 1), e(2, 2)), []string{"10.0.0.3,tcp:80 skbmark 0x3/0x3fff"}, []string{"10.0.0.2,tcp:80"}},
+	} {
+		add, del := planEntries(nil, nil, tc.desired, tc.actual)
+		var gotAdd, gotDel []string
+		for _, op := range add {
+			gotAdd = append(gotAdd, op.Entry)
+		}
+		for _, op := range del {
+			gotDel = append(gotDel, op.Entry)
+		}
+		if !slices.Equal(gotAdd, tc.add) || !slices.Equal(gotDel, tc.del) {
+			t.Errorf("%s: add %q del %q; want add %q del %q", tc.name, gotAdd, gotDel, tc.add, tc.del)
+		}
+	}
+
+	var es []Entry
+	for i := range 1000 {
+		es = append(es, Entry{IP: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Protocol: ipvs.UDP, Port: 53, Mark: uint32(i), MarkMask: 0x3fff})
+	}
+	s, a := set(es...), saved(es...)
+	if allocs := testing.AllocsPerRun(10, func() { planEntries(nil, nil, s, a) }); allocs > 8 {
+		t.Errorf("comparing a set of 1,000 entries in sync made %.0f allocations; want a few buffers, none per entry", allocs)
 	}
 }

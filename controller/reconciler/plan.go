@@ -53,7 +53,8 @@ func (p *plan) ops() []desired.Op {
 // failed one whose retry is not yet due waits (a full resync retries it).
 // Result.Planned counts the services looked at.
 func (r *Reconciler) planServices(actual *tableDump, now time.Time, res *Result) []plan {
-	var plans []plan
+	plans := r.planBuf[:0]
+	r.planBuf = nil
 	add := func(k ipvs.Key, vs *desired.VirtualServer, have *ipvs.ServiceConfig, refresh bool) {
 		plans = append(plans, plan{key: k, want: vs, wasOwned: r.ownership.owns(k), refresh: refresh, have: have})
 	}
@@ -65,6 +66,7 @@ func (r *Reconciler) planServices(actual *tableDump, now time.Time, res *Result)
 		waiting = r.planDirty(nil, add, now, res)
 	} else {
 		slice := r.nextSlice()
+		plans = slices.Grow(plans, len(slice)+len(r.want.dirty))
 		if s.sliced {
 			inSlice := make(map[ipvs.Key]bool, len(slice))
 			for _, k := range slice {
@@ -82,6 +84,16 @@ func (r *Reconciler) planServices(actual *tableDump, now time.Time, res *Result)
 	}
 	slices.SortFunc(plans, func(a, b plan) int { return a.key.Compare(b.key) })
 	return plans
+}
+
+// keepPlans keeps the list of plans applied, cleared, for the next sync:
+// one as long as a sweep's slice or a change's, not the cold start's.
+func (r *Reconciler) keepPlans(plans []plan) {
+	const keep = 4 * sliceDests
+	if cap(plans) <= keep {
+		clear(plans[:cap(plans)])
+		r.planBuf = plans[:0]
+	}
 }
 
 // planDirty plans the dirty keys, except those skip takes, against the
@@ -197,14 +209,20 @@ func (r *Reconciler) dropCreates(plans []plan) []plan {
 // record in step with what succeeded. It returns false when the service
 // must be looked at again on the next sync.
 func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
-	r.wrote(p.key)
+	ops := p.ops()
+	// A dump taken before now is stale for the key if the kernel or the
+	// model changes: the sweep's plans of services in sync change neither,
+	// and marking them made a map of every key per full resync.
+	if st := r.svcs[p.key]; len(ops) > 0 || p.refresh && (st == nil || p.have != &st.have) {
+		r.wrote(p.key)
+	}
 	if p.refresh {
 		r.refreshModel(p.key, p.have)
 	}
 	ok := true
 	addFailed := false
 	r.ahead = p.ahead
-	for _, op := range p.ops() {
+	for _, op := range ops {
 		if addFailed && (op.Kind == desired.OpDrainDest || op.Kind == desired.OpDeleteDest) {
 			// Keep the old real servers while the new ones are missing:
 			// capacity must not dip below what is desired.

@@ -137,6 +137,9 @@ type Reconciler struct {
 	// ahead are the outcomes of the writes of the plan being applied
 	// that went ahead in a batch (batch.go).
 	ahead []aheadWrite
+	// planBuf is the last sync's plans, cleared, for the next: a sweep's
+	// hundred syncs at 10,000 Services each made a new list (keepPlans).
+	planBuf []plan
 }
 
 // New validates cfg (after Defaults) and loads the ownership record. The
@@ -256,6 +259,7 @@ func (r *Reconciler) reconcile(ctx context.Context, changed bool) (Result, error
 
 	binding := r.bindAddresses(&addrs, &res)
 	r.applyPlans(ctx, plans, now, &res)
+	r.keepPlans(plans)
 	r.bindWait(&addrs, binding, &res)
 	r.retries.prune(r.want.dirty)
 	r.checkDrains(actual, now, &res)

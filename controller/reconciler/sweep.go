@@ -55,7 +55,15 @@ func (r *Reconciler) startSweep(actual *tableDump) {
 		w := r.want.byKey[k]
 		return w != nil && w.vs != nil || w == nil && r.ownership.owns(k)
 	}
-	keys := make([]ipvs.Key, 0, len(r.want.byKey)+len(r.ownership.owned.Services))
+	// Sized for the union of both, not their sum: at 10,000 Services
+	// that was 0.4 MB more per full resync.
+	n := len(r.want.byKey)
+	for k := range r.ownership.owned.Services {
+		if r.want.byKey[k] == nil {
+			n++
+		}
+	}
+	keys := make([]ipvs.Key, 0, n)
 	for _, k := range actual.keys {
 		// A key read again and found gone stays listed, not indexed.
 		if actual.byKey[k] != nil && swept(k) {

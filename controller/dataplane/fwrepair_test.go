@@ -112,11 +112,18 @@ func TestPeriodicRepairBesideTheSyncs(t *testing.T) {
 	if p.repairing != nil || p.fwCheckDue {
 		t.Errorf("after the repair in line: repairing %v, check due %t; want neither", p.repairing, p.fwCheckDue)
 	}
+	// The full resync ended with its firewall part, 3 s after it began:
+	// its share of the time counts the repair, so the next is due 300 s
+	// on, not a minute.
+	if p.lastFullTook != 3*time.Second {
+		t.Errorf("the full resync took %s; want 3 s, its repair beside the syncs included", p.lastFullTook)
+	}
 	step(time.Second, "src.Changes", "fw.Apply", "ipvs.Apply", "src.Programmed")
 
 	// The next periodic repair succeeds: the first sync after it applies
 	// the kept update, no repair in line.
-	step(time.Minute, "src.Changes", "fw.Apply", "ipvs.Apply", "src.Programmed")
+	step(298*time.Second, "src.Changes", "fw.Apply", "ipvs.Apply", "src.Programmed")
+	step(time.Second, "src.Changes", "fw.Apply", "ipvs.Apply", "src.Programmed") // due, after a change
 	step(0, "src.Changes(full)", "ipvs.Apply", "src.Programmed")
 	waitCalls(t, c, "fw.Repair")
 	src.next.Firewall = part("ns/d")

@@ -139,7 +139,7 @@ func saveExtensions(rest string) string {
 	if t == "" {
 		return ""
 	}
-	if t[0] == ' ' && !strings.Contains(t, "  ") && !strings.ContainsAny(t, "\t\r") && t[1] != ' ' {
+	if t[0] == ' ' && !strings.Contains(t, "  ") && !strings.ContainsAny(t, "\t\r") {
 		return t
 	}
 	return " " + strings.Join(strings.Fields(t), " ")

@@ -74,14 +74,15 @@ func (st *svcState) applied(want *desired.VirtualServer) {
 // found, keeping drains of real servers that are still there. have is the
 // plan's own copy (written), which the model takes over, or the model
 // itself (asDumped: the dump found it as it is), which stays as it is.
-func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceConfig) {
+// It reports whether the model changed.
+func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceConfig) bool {
+	st := r.svcs[k]
 	if have == nil {
 		r.dropService(k)
-		return
+		return st != nil
 	}
-	st := r.svcs[k]
 	if st != nil && have == &st.have {
-		return
+		return false
 	}
 	if st == nil {
 		st = &svcState{}
@@ -90,6 +91,7 @@ func (r *Reconciler) refreshModel(k ipvs.Key, have *ipvs.ServiceConfig) {
 	st.have = ipvs.ServiceConfig{Service: have.Service.Canonical(), Destinations: have.Destinations}
 	st.shared = false
 	r.drains.prune(k, func(dk ipvs.DestKey) bool { return st.find(dk) >= 0 })
+	return true
 }
 
 // dropService forgets k: its model and its drains.

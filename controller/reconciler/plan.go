@@ -213,11 +213,8 @@ func (r *Reconciler) applyPlan(p plan, now time.Time, res *Result) bool {
 	// A dump taken before now is stale for the key if the kernel or the
 	// model changes: the sweep's plans of services in sync change neither,
 	// and marking them made a map of every key per full resync.
-	if st := r.svcs[p.key]; len(ops) > 0 || p.refresh && (st == nil || p.have != &st.have) {
+	if refreshed := p.refresh && r.refreshModel(p.key, p.have); refreshed || len(ops) > 0 {
 		r.wrote(p.key)
-	}
-	if p.refresh {
-		r.refreshModel(p.key, p.have)
 	}
 	ok := true
 	addFailed := false
